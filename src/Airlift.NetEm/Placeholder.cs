@@ -1,0 +1,6 @@
+namespace Airlift.NetEm;
+
+/// <summary>Marker for the NetEm assembly.</summary>
+internal static class NetEmAssembly
+{
+}
