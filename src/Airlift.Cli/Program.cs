@@ -1,10 +1,37 @@
+using System.CommandLine;
+using Airlift.Cli.Commands;
+
 namespace Airlift.Cli;
 
 internal static class Program
 {
     public static int Main(string[] args)
     {
-        Console.Error.WriteLine("airlift: not built yet");
-        return args.Length == 0 ? 1 : 2;
+        var root = new RootCommand("airlift: a DTLS transport for WebRTC servers that completes its handshake on hostile paths.")
+        {
+            LabCommand.Create(),
+            ProxyCommand.Create(),
+            DtlsServerCommand.Create(),
+            DtlsClientCommand.Create(),
+            CertCommand.Create(),
+        };
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // One line, status 2: scripts and other tools depend on this contract.
+            Console.Error.WriteLine($"airlift: {parse.Errors[0].Message} (see 'airlift {string.Join(' ', args.Take(1))} --help')");
+            return 2;
+        }
+
+        try
+        {
+            return parse.Invoke();
+        }
+        catch (CliException ex)
+        {
+            Console.Error.WriteLine($"airlift: {ex.Message}");
+            return 2;
+        }
     }
 }

@@ -1,0 +1,216 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Airlift.Dtls;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Airlift.Cli;
+
+/// <summary>A user error (bad argument, unreadable file): printed as one line, exit status 2.</summary>
+internal sealed class CliException(string message) : Exception(message);
+
+/// <summary>Options and helpers shared by the DTLS commands.</summary>
+internal static class CliCommon
+{
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    public static Option<string?> CertOption() => new("--cert") { Description = "Certificate PEM (may hold the chain after the leaf) or PFX file. Default: a new ECDSA P-256 certificate." };
+
+    public static Option<string?> KeyOption() => new("--key") { Description = "Private key PEM (PKCS#8, SEC1 or PKCS#1, unencrypted)." };
+
+    public static Option<string?> ChainOption() => new("--chain") { Description = "Intermediate certificates PEM, sent after the leaf." };
+
+    public static Option<int> MtuOption() => new("--mtu") { Description = "Maximum UDP payload per datagram, all headers and AEAD tags included (min 228).", DefaultValueFactory = _ => 1200 };
+
+    public static Option<string?> SrtpOption() => new("--srtp") { Description = "DTLS-SRTP profiles, comma-separated IANA names (SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM)." };
+
+    public static Option<string?> FingerprintOption() => new("--expect-fingerprint") { Description = "Expected peer certificate fingerprint, e.g. \"sha-256 AB:CD:...\"; a mismatch fails the handshake." };
+
+    public static Option<string?> CipherOption() => new("--cipher") { Description = "Cipher suites, comma-separated IANA names, in preference order." };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "One JSON object per handshake on stdout." };
+
+    public static Option<bool> VerboseOption() => new("--verbose", "-v") { Description = "Debug logging (handshake timeline) on stderr." };
+
+    public static IPEndPoint ParseEndpoint(string text, string what)
+    {
+        if (IPEndPoint.TryParse(text, out var ep) && ep.Port != 0)
+        {
+            return ep;
+        }
+
+        var colon = text.LastIndexOf(':');
+        if (colon > 0 && int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536)
+        {
+            var host = text[..colon];
+            if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+            {
+                return new IPEndPoint(IPAddress.Loopback, port);
+            }
+        }
+
+        throw new CliException($"{what} '{text}' is not ADDRESS:PORT (e.g. 127.0.0.1:4444)");
+    }
+
+    public static DtlsCertificate LoadCertificate(string? cert, string? key, string? chain)
+    {
+        if (cert is null)
+        {
+            if (key is not null || chain is not null)
+            {
+                throw new CliException("--key and --chain need --cert");
+            }
+
+            return DtlsCertificate.GenerateEcdsa();
+        }
+
+        try
+        {
+            if (cert.EndsWith(".pfx", StringComparison.OrdinalIgnoreCase) || cert.EndsWith(".p12", StringComparison.OrdinalIgnoreCase))
+            {
+                return DtlsCertificate.LoadPfx(cert);
+            }
+
+            if (key is null)
+            {
+                throw new CliException("--cert needs --key (or a .pfx file)");
+            }
+
+            return DtlsCertificate.LoadPem(cert, key, chain);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException or FormatException)
+        {
+            throw new CliException($"cannot load certificate: {ex.Message}");
+        }
+    }
+
+    public static IReadOnlyList<SrtpProtectionProfile> ParseSrtp(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return [];
+        }
+
+        var list = new List<SrtpProtectionProfile>();
+        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!SrtpProtectionProfile.TryParse(name, out var p))
+            {
+                throw new CliException($"unknown SRTP profile '{name}'");
+            }
+
+            list.Add(p);
+        }
+
+        return list;
+    }
+
+    public static IReadOnlyList<CipherSuite>? ParseCiphers(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        var list = new List<CipherSuite>();
+        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!CipherSuite.TryParse(name, out var s))
+            {
+                throw new CliException($"unknown cipher suite '{name}'");
+            }
+
+            list.Add(s);
+        }
+
+        return list;
+    }
+
+    public static CertificateFingerprint? ParseFingerprint(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        return CertificateFingerprint.TryParse(text, out var fp) ? fp : throw new CliException($"--expect-fingerprint '{text}' is not like \"sha-256 AB:CD:...\"");
+    }
+
+    public static DtlsOptions BuildOptions(ParseResult parse, DtlsCertificate certificate, ILogger? logger)
+    {
+        var mtu = parse.GetValue<int>("--mtu");
+        if (mtu < DtlsOptions.MinimumDatagramSize || mtu > 65507)
+        {
+            throw new CliException($"--mtu {mtu} is outside {DtlsOptions.MinimumDatagramSize}..65507");
+        }
+
+        var options = new DtlsOptions(certificate)
+        {
+            MaxDatagramSize = mtu,
+            SrtpProfiles = ParseSrtp(parse.GetValue<string?>("--srtp")),
+            ExpectedPeerFingerprint = ParseFingerprint(parse.GetValue<string?>("--expect-fingerprint")),
+            Logger = logger,
+        };
+        if (ParseCiphers(parse.GetValue<string?>("--cipher")) is { } ciphers)
+        {
+            options = options with { CipherSuites = ciphers };
+        }
+
+        return options;
+    }
+
+    public static ILoggerFactory CreateLogging(bool verbose) => LoggerFactory.Create(b =>
+    {
+        b.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        b.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        b.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning);
+    });
+
+    public static Dictionary<string, object?> Report(string role, IPEndPoint peer, DtlsCertificate local, DtlsConnected? connected, DtlsPeerCertificate? peerCert, byte[]? exporter, DtlsStats stats, string? error)
+    {
+        return new Dictionary<string, object?>
+        {
+            ["event"] = connected is not null ? "connected" : "failed",
+            ["role"] = role,
+            ["peer"] = peer.ToString(),
+            ["version"] = connected?.Version.ToString() ?? "DTLS 1.2",
+            ["cipherSuite"] = connected?.CipherSuite.Name,
+            ["srtpProfile"] = connected?.SrtpProfile?.Name,
+            ["exporter"] = exporter is null ? null : Convert.ToHexString(exporter),
+            ["localFingerprint"] = local.GetFingerprint().ToString(),
+            ["peerFingerprint"] = peerCert?.Sha256Fingerprint.ToString(),
+            ["handshakeMs"] = connected is null ? null : Math.Round(connected.HandshakeDuration.TotalMilliseconds, 1),
+            ["effectiveMaxDatagram"] = connected?.EffectiveMaxDatagramSize,
+            ["datagramsSent"] = stats.DatagramsSent,
+            ["datagramsReceived"] = stats.DatagramsReceived,
+            ["largestDatagramSent"] = stats.LargestDatagramSent,
+            ["retransmissions"] = stats.Retransmissions,
+            ["error"] = error,
+        };
+    }
+
+    public static void PrintHuman(Dictionary<string, object?> report)
+    {
+        if ((string?)report["event"] == "connected")
+        {
+            Console.WriteLine($"connected {report["role"]} <-> {report["peer"]}: {report["version"]} {report["cipherSuite"]}, SRTP {report["srtpProfile"] ?? "none"}, {report["handshakeMs"]} ms, {report["datagramsSent"]} datagrams sent (largest {report["largestDatagramSent"]}), {report["retransmissions"]} retransmissions");
+            Console.WriteLine($"  peer {report["peerFingerprint"]}");
+            if (report["exporter"] is string x)
+            {
+                Console.WriteLine($"  exporter {x}");
+            }
+        }
+        else
+        {
+            Console.WriteLine($"failed {report["role"]} <-> {report["peer"]}: {report["error"]}");
+        }
+    }
+}

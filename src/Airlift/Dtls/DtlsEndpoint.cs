@@ -1,0 +1,118 @@
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Handshake;
+
+namespace Airlift.Dtls;
+
+/// <summary>
+/// A DTLS 1.2 endpoint (client or server side of one association) as a sans-IO state machine.
+/// Datagrams and the current time go in (<see cref="HandleDatagram"/>, <see cref="HandleTimeout"/>); datagrams,
+/// events and the next deadline come out of <see cref="PollOutput"/>. The endpoint never reads a clock, never
+/// touches a socket, and never throws on bad input from the network: malformed, replayed or unexpected records are
+/// dropped and counted in <see cref="Stats"/>, protocol violations end the handshake with a <see cref="DtlsFailed"/> event.
+/// </summary>
+/// <remarks>
+/// Drain rule: after every call that takes <c>now</c> (and after <see cref="Send"/> and <see cref="Close"/>), call
+/// <see cref="PollOutput"/> until it returns <see cref="DtlsOutputKind.Timeout"/>; then call <see cref="HandleTimeout"/>
+/// at (or after) the returned deadline, or earlier when a datagram arrives. Time is any monotonic clock as a
+/// <see cref="TimeSpan"/>; virtual time in tests.
+/// </remarks>
+public sealed class DtlsEndpoint
+{
+    private readonly DtlsEngine _engine;
+    private byte[]? _master;
+    private byte[]? _clientRandom;
+    private byte[]? _serverRandom;
+    private CipherSuiteInfo? _suite;
+
+    private DtlsEndpoint(DtlsOptions options, DtlsRole role, TimeSpan now)
+    {
+        _engine = new DtlsEngine(options, role, now) { Endpoint = this };
+        IHandshakeHandler handler = role == DtlsRole.Client ? new ClientHandshake(_engine) : new ServerHandshake(_engine);
+        _engine.Attach(handler);
+        _engine.Log(now, $"endpoint created, max datagram {options.MaxDatagramSize}, initial timeout {options.EffectiveInitialRetransmitTimeout.TotalMilliseconds:0} ms");
+        handler.Start(now);
+    }
+
+    /// <summary>Creates a client; its ClientHello is ready to poll at once.</summary>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public static DtlsEndpoint CreateClient(DtlsOptions options, TimeSpan now) => new(options, DtlsRole.Client, now);
+
+    /// <summary>
+    /// Creates a server that answers the first ClientHello directly, without a cookie exchange. Use this when the peer is
+    /// already verified (ICE connectivity checks in WebRTC); on an open port use <see cref="DtlsServerListener"/>, which
+    /// keeps no state before a valid cookie.
+    /// </summary>
+    public static DtlsEndpoint CreateServer(DtlsOptions options, TimeSpan now) => new(options, DtlsRole.Server, now);
+
+    /// <summary>Our role.</summary>
+    public DtlsRole Role => _engine.Role;
+
+    /// <summary>Current state.</summary>
+    public DtlsState State => _engine.State;
+
+    /// <summary>Counters of this endpoint.</summary>
+    public DtlsStats Stats => _engine.Stats;
+
+    /// <summary>The datagram size limit in force (lower than configured after a path-MTU fallback).</summary>
+    public int EffectiveMaxDatagramSize => _engine.EffectiveMaxDatagramSize;
+
+    /// <summary>Largest application-data payload <see cref="Send"/> accepts.</summary>
+    public int MaxApplicationDataSize => _engine.MaxApplicationDataSize;
+
+    /// <summary>A human-readable timeline of this handshake (flights sent, messages received, timers), for diagnostics.</summary>
+    public string Trace => _engine.Trace;
+
+    /// <summary>Processes one received datagram (any number of records).</summary>
+    public void HandleDatagram(TimeSpan now, ReadOnlySpan<byte> datagram) => _engine.HandleDatagram(now, datagram);
+
+    /// <summary>Processes timers due at <paramref name="now"/>; harmless to call early.</summary>
+    public void HandleTimeout(TimeSpan now) => _engine.HandleTimeout(now);
+
+    /// <summary>Returns the next output. <paramref name="buffer"/> must hold at least the configured maximum datagram size.</summary>
+    public DtlsOutput PollOutput(Span<byte> buffer) => _engine.PollOutput(buffer);
+
+    /// <summary>Queues application data as one record (connected state only).</summary>
+    /// <exception cref="InvalidOperationException">Not connected.</exception>
+    /// <exception cref="ArgumentException">Larger than <see cref="MaxApplicationDataSize"/>.</exception>
+    public void Send(ReadOnlySpan<byte> data) => _engine.SendApplicationData(data);
+
+    /// <summary>Sends close_notify and closes.</summary>
+    public void Close(TimeSpan now) => _engine.Close(now);
+
+    /// <summary>
+    /// Resends the current flight now with the retransmission backoff reset. The WebRTC transport calls this when the
+    /// ICE selected tuple changes, so that a handshake stuck on a dead path moves at once (field failure F3).
+    /// </summary>
+    public void ResendFlight(TimeSpan now) => _engine.ResendNow(now);
+
+    /// <summary>Keying material exporter (RFC 5705 4); available once connected.</summary>
+    /// <exception cref="InvalidOperationException">Not connected.</exception>
+    public byte[] ExportKeyingMaterial(string label, byte[]? context, int length)
+    {
+        if (_master is null || _engine.State != DtlsState.Connected)
+        {
+            throw new InvalidOperationException("Keying material can only be exported from a connected endpoint.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        var output = new byte[length];
+        KeySchedule.Export(_suite!.PrfHash, _master, _clientRandom!, _serverRandom!, label, context, output);
+        return output;
+    }
+
+    internal DtlsEngine Engine => _engine;
+
+    internal static void ReportConnected(DtlsEngine engine, TimeSpan now, CipherSuiteInfo suite, SrtpProtectionProfile? srtp, bool ems, byte[] master, byte[] clientRandom, byte[] serverRandom)
+    {
+        var endpoint = engine.Endpoint!;
+        endpoint._master = master;
+        endpoint._clientRandom = clientRandom;
+        endpoint._serverRandom = serverRandom;
+        endpoint._suite = suite;
+        engine.Complete(now, new DtlsConnected(engine.Role, ProtocolVersion.Dtls12, suite.Suite, srtp, ems, engine.EffectiveMaxDatagramSize, now - engine.StartedAt));
+        if (srtp is { } profile)
+        {
+            engine.Emit(new DtlsKeyingMaterial(profile, endpoint.ExportKeyingMaterial(HandshakeCommon.SrtpExporterLabel, null, profile.KeyingMaterialLength)));
+        }
+    }
+}

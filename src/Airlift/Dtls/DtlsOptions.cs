@@ -1,0 +1,183 @@
+using Microsoft.Extensions.Logging;
+
+namespace Airlift.Dtls;
+
+/// <summary>Whether a DTLS server asks for, and insists on, a client certificate.</summary>
+public enum ClientCertificateMode
+{
+    /// <summary>No CertificateRequest is sent.</summary>
+    None,
+
+    /// <summary>A CertificateRequest is sent; a client may answer with an empty certificate list.</summary>
+    Request,
+
+    /// <summary>A CertificateRequest is sent and an empty answer fails the handshake (WebRTC: mutual authentication).</summary>
+    Require,
+}
+
+/// <summary>
+/// Configuration of a DTLS endpoint. Immutable; every limit is named here with a safe default.
+/// Call <see cref="Validate"/> (the endpoint does) to get a clear error for a bad combination.
+/// </summary>
+public sealed record DtlsOptions
+{
+    /// <summary>The smallest supported <see cref="MaxDatagramSize"/>: OpenSSL's minimum link MTU (256) minus IPv4 and UDP headers (28).
+    /// Even the largest record overhead (13 record header + 12 handshake header + 24 AEAD) leaves room for fragments there.</summary>
+    public const int MinimumDatagramSize = 228;
+
+    /// <summary>Creates options with the given certificate.</summary>
+    public DtlsOptions(DtlsCertificate certificate)
+    {
+        Certificate = certificate ?? throw new ArgumentNullException(nameof(certificate));
+    }
+
+    /// <summary>The local certificate and key (with chain) presented to the peer.</summary>
+    public DtlsCertificate Certificate { get; init; }
+
+    /// <summary>Largest UDP payload Airlift sends, counting every header and AEAD tag. Default 1200 (the WebRTC norm).</summary>
+    public int MaxDatagramSize { get; init; } = 1200;
+
+    /// <summary>Smaller datagram sizes tried, in order, when a flight times out twice with larger datagrams (a path-MTU black hole).</summary>
+    public IReadOnlyList<int> DatagramSizeFallbacks { get; init; } = [1200, 1000, 576];
+
+    /// <summary>Cipher suites, in preference order. Suites that do not match the certificate key type are skipped by a server.</summary>
+    public IReadOnlyList<CipherSuite> CipherSuites { get; init; } =
+    [
+        CipherSuite.EcdheEcdsaWithAes128GcmSha256,
+        CipherSuite.EcdheEcdsaWithAes256GcmSha384,
+        CipherSuite.EcdheEcdsaWithChaCha20Poly1305Sha256,
+        CipherSuite.EcdheRsaWithAes128GcmSha256,
+        CipherSuite.EcdheRsaWithAes256GcmSha384,
+        CipherSuite.EcdheRsaWithChaCha20Poly1305Sha256,
+    ];
+
+    /// <summary>ECDHE groups, in preference order.</summary>
+    public IReadOnlyList<NamedGroup> Groups { get; init; } = [NamedGroup.Secp256r1, NamedGroup.Secp384r1];
+
+    /// <summary>Signature schemes accepted from the peer, in preference order.</summary>
+    public IReadOnlyList<SignatureScheme> SignatureSchemes { get; init; } =
+    [
+        SignatureScheme.EcdsaSecp256r1Sha256,
+        SignatureScheme.EcdsaSecp384r1Sha384,
+        SignatureScheme.RsaPssRsaeSha256,
+        SignatureScheme.RsaPssRsaeSha384,
+        SignatureScheme.RsaPkcs1Sha256,
+        SignatureScheme.RsaPkcs1Sha384,
+    ];
+
+    /// <summary>DTLS-SRTP profiles offered or accepted (RFC 5764), in preference order. Empty: no use_srtp extension.</summary>
+    public IReadOnlyList<SrtpProtectionProfile> SrtpProfiles { get; init; } = [];
+
+    /// <summary>Refuse peers without extended_master_secret (RFC 7627). Default true.</summary>
+    public bool RequireExtendedMasterSecret { get; init; } = true;
+
+    /// <summary>Server only: whether a client certificate is requested and required. Default <see cref="ClientCertificateMode.Require"/> (WebRTC).</summary>
+    public ClientCertificateMode ClientCertificate { get; init; } = ClientCertificateMode.Require;
+
+    /// <summary>When set, the peer's leaf certificate must match this fingerprint (from SDP); a mismatch is a fatal bad_certificate.</summary>
+    public CertificateFingerprint? ExpectedPeerFingerprint { get; init; }
+
+    /// <summary>First retransmission timeout. Null: clamp(2 x <see cref="RttEstimate"/>, 50 ms, 3 s) when an RTT is known, else 400 ms.</summary>
+    public TimeSpan? InitialRetransmitTimeout { get; init; }
+
+    /// <summary>A round-trip time estimate from the caller (e.g. ICE), used for the first retransmission timeout.</summary>
+    public TimeSpan? RttEstimate { get; init; }
+
+    /// <summary>Cap of the doubling retransmission timeout. Default 6 s.</summary>
+    public TimeSpan MaxRetransmitTimeout { get; init; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>Relative jitter applied to each retransmission timeout (0.1 = +-10 %), drawn from <see cref="Random"/>.</summary>
+    public double RetransmitJitter { get; init; } = 0.1;
+
+    /// <summary>The handshake fails with <see cref="DtlsFailureReason.Timeout"/> when not complete this long after it started. Default 30 s.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the sender of the final flight keeps it to answer a retransmitted peer flight. Null: 2 x <see cref="MaxRetransmitTimeout"/>.</summary>
+    public TimeSpan? FinalFlightRetention { get; init; }
+
+    /// <summary>Largest handshake message accepted (a certificate chain is the big one). Default 64 KiB.</summary>
+    public int MaxHandshakeMessageSize { get; init; } = 64 * 1024;
+
+    /// <summary>Handshake bytes buffered per connection for partial and future messages. Default 128 KiB.</summary>
+    public int MaxBufferedHandshakeBytes { get; init; } = 128 * 1024;
+
+    /// <summary>How many messages ahead of the next expected message_seq are buffered. Default 8.</summary>
+    public int MaxFutureMessages { get; init; } = 8;
+
+    /// <summary>Records of the next epoch held until its keys exist (Finished before ChangeCipherSpec). Default 16.</summary>
+    public int MaxEarlyRecords { get; init; } = 16;
+
+    /// <summary>Received application-data records not yet polled before further ones are dropped and counted. Default 256.</summary>
+    public int MaxPendingEvents { get; init; } = 256;
+
+    /// <summary>Server listener: how often the stateless cookie secret rotates. Default 60 s (cookies stay valid one to two intervals).</summary>
+    public TimeSpan CookieRotationInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Randomness for hello randoms, cookie secrets and timer jitter. Default: cryptographic. Seed it only in tests.</summary>
+    public RandomSource Random { get; init; } = RandomSource.Cryptographic;
+
+    /// <summary>Logger for state transitions and drops. Secrets are never logged.</summary>
+    public ILogger? Logger { get; init; }
+
+    /// <summary>The first retransmission timeout these options give.</summary>
+    public TimeSpan EffectiveInitialRetransmitTimeout =>
+        InitialRetransmitTimeout
+        ?? (RttEstimate is { } rtt
+            ? TimeSpan.FromTicks(Math.Clamp(2 * rtt.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(3).Ticks))
+            : TimeSpan.FromMilliseconds(400));
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (MaxDatagramSize < MinimumDatagramSize || MaxDatagramSize > 65507)
+        {
+            throw new ArgumentException($"MaxDatagramSize {MaxDatagramSize} is outside {MinimumDatagramSize}..65507: below {MinimumDatagramSize} bytes a handshake fragment no longer fits beside its headers.", nameof(MaxDatagramSize));
+        }
+
+        foreach (var size in DatagramSizeFallbacks)
+        {
+            if (size < MinimumDatagramSize)
+            {
+                throw new ArgumentException($"Datagram size fallback {size} is below the minimum {MinimumDatagramSize}.", nameof(DatagramSizeFallbacks));
+            }
+        }
+
+        if (CipherSuites.Count == 0)
+        {
+            throw new ArgumentException("At least one cipher suite is required.", nameof(CipherSuites));
+        }
+
+        foreach (var suite in CipherSuites)
+        {
+            if (!Crypto.CipherSuiteInfo.TryGet(suite, out _))
+            {
+                throw new ArgumentException($"Cipher suite {suite} is not supported.", nameof(CipherSuites));
+            }
+        }
+
+        if (Groups.Count == 0 || Groups.Any(g => !Crypto.EcdheKeyShare.IsSupported(g)))
+        {
+            throw new ArgumentException("Groups must be a non-empty list of supported groups (secp256r1, secp384r1).", nameof(Groups));
+        }
+
+        if (SrtpProfiles.Any(p => p.KeyingMaterialLength == 0))
+        {
+            throw new ArgumentException("SrtpProfiles holds an unsupported profile.", nameof(SrtpProfiles));
+        }
+
+        if (MaxRetransmitTimeout <= TimeSpan.Zero || HandshakeTimeout <= TimeSpan.Zero || EffectiveInitialRetransmitTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("Timeouts must be positive.");
+        }
+
+        if (RetransmitJitter is < 0 or > 0.5)
+        {
+            throw new ArgumentException("RetransmitJitter must be within 0..0.5.", nameof(RetransmitJitter));
+        }
+
+        if (MaxHandshakeMessageSize < 1024 || MaxBufferedHandshakeBytes < MaxHandshakeMessageSize || MaxFutureMessages < 1 || MaxEarlyRecords < 0 || MaxPendingEvents < 1)
+        {
+            throw new ArgumentException("Handshake buffering limits are inconsistent: need MaxHandshakeMessageSize >= 1024, MaxBufferedHandshakeBytes >= MaxHandshakeMessageSize, MaxFutureMessages >= 1.");
+        }
+    }
+}

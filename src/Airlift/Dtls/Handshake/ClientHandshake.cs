@@ -1,0 +1,355 @@
+using System.Security.Cryptography.X509Certificates;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Messages;
+
+namespace Airlift.Dtls.Handshake;
+
+/// <summary>
+/// DTLS 1.2 client (RFC 6347 4.2, RFC 5246 7). States are named for what they await; each handler method
+/// validates one message and moves to the next state.
+/// </summary>
+internal sealed class ClientHandshake : IHandshakeHandler
+{
+    private readonly DtlsEngine _engine;
+    private readonly DtlsOptions _options;
+    private readonly Transcript _transcript = new();
+    private readonly byte[] _clientRandom = new byte[32];
+
+    private State _state = State.ExpectServerHello;
+    private byte[] _cookie = [];
+    private ClientHello? _clientHello;
+    private byte[]? _serverRandom;
+    private CipherSuiteInfo? _suite;
+    private SrtpProtectionProfile? _srtp;
+    private bool _ems;
+    private X509Certificate2? _serverLeaf;
+    private EcdheKeyShare? _keyShare;
+    private byte[]? _serverPoint;
+    private CertificateRequest? _certificateRequest;
+    private byte[]? _master;
+
+    public ClientHandshake(DtlsEngine engine)
+    {
+        _engine = engine;
+        _options = engine.Options;
+    }
+
+    private enum State
+    {
+        ExpectServerHello,
+        ExpectCertificate,
+        ExpectServerKeyExchange,
+        ExpectCertificateRequestOrDone,
+        ExpectServerHelloDone,
+        ExpectFinished,
+        Done,
+    }
+
+    public string StateName => _state.ToString();
+
+    public void Start(TimeSpan now)
+    {
+        _options.Random.Fill(_clientRandom);
+        SendClientHello(now);
+    }
+
+    private void SendClientHello(TimeSpan now)
+    {
+        var extensions = new List<Extension>
+        {
+            Extensions.CreateSupportedGroups(_options.Groups),
+            Extensions.CreateEcPointFormats([0]),
+            Extensions.CreateSignatureAlgorithms(_options.SignatureSchemes),
+            Extensions.CreateExtendedMasterSecret(),
+            Extensions.CreateRenegotiationInfo([]),
+        };
+        if (_options.SrtpProfiles.Count > 0)
+        {
+            extensions.Add(Extensions.CreateUseSrtp(_options.SrtpProfiles, []));
+        }
+
+        _clientHello = new ClientHello
+        {
+            ClientVersion = ProtocolVersion.Dtls12,
+            Random = _clientRandom,
+            SessionId = [],
+            Cookie = _cookie,
+            CipherSuites = [.. _options.CipherSuites],
+            CompressionMethods = [0],
+            Extensions = extensions,
+        };
+        var hello = _clientHello;
+        var message = _engine.CreateMessage(HandshakeType.ClientHello, HandshakeCommon.Encode((ref Codec.WireWriter w) => hello.Encode(ref w)));
+        _transcript.Reset();
+        _transcript.Add(message);
+        _engine.SendFlight(now, [new FlightEntry(0, message)], final: false);
+    }
+
+    public void OnMessage(TimeSpan now, HandshakeMessage message)
+    {
+        switch (_state)
+        {
+            case State.ExpectServerHello when message.Type == HandshakeType.HelloVerifyRequest:
+                OnHelloVerifyRequest(now, message);
+                break;
+            case State.ExpectServerHello when message.Type == HandshakeType.ServerHello:
+                OnServerHello(now, message);
+                break;
+            case State.ExpectCertificate when message.Type == HandshakeType.Certificate:
+                OnCertificate(now, message);
+                break;
+            case State.ExpectServerKeyExchange when message.Type == HandshakeType.ServerKeyExchange:
+                OnServerKeyExchange(now, message);
+                break;
+            case State.ExpectCertificateRequestOrDone when message.Type == HandshakeType.CertificateRequest:
+                OnCertificateRequest(now, message);
+                break;
+            case State.ExpectCertificateRequestOrDone or State.ExpectServerHelloDone when message.Type == HandshakeType.ServerHelloDone:
+                OnServerHelloDone(now, message);
+                break;
+            case State.ExpectFinished when message.Type == HandshakeType.Finished:
+                OnFinished(now, message);
+                break;
+            default:
+                _engine.Fail(now, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, $"unexpected {message.Type} while in {_state}");
+                break;
+        }
+    }
+
+    private void OnHelloVerifyRequest(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<HelloVerifyRequest>(_engine, now, message, HelloVerifyRequest.TryDecode, out var hvr))
+        {
+            return;
+        }
+
+        if (_cookie.Length > 0 && hvr!.Cookie.AsSpan().SequenceEqual(_cookie))
+        {
+            return;
+        }
+
+        // RFC 6347 4.2.1: the cookie is echoed in a new ClientHello with the same random; neither hello enters the transcript.
+        _cookie = hvr!.Cookie;
+        _engine.Log(now, $"cookie of {_cookie.Length} bytes received; resending ClientHello");
+        SendClientHello(now);
+    }
+
+    private void OnServerHello(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<ServerHello>(_engine, now, message, ServerHello.TryDecode, out var sh))
+        {
+            return;
+        }
+
+        if (sh!.ServerVersion != ProtocolVersion.Dtls12)
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, $"server chose {sh.ServerVersion}; only DTLS 1.2 is offered");
+            return;
+        }
+
+        if (!_options.CipherSuites.Contains(sh.CipherSuite) || !CipherSuiteInfo.TryGet(sh.CipherSuite, out var suite))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server chose cipher suite {sh.CipherSuite} that was not offered");
+            return;
+        }
+
+        if (sh.CompressionMethod != 0)
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server chose a compression method that was not offered");
+            return;
+        }
+
+        foreach (var ext in sh.Extensions)
+        {
+            if (!_clientHello!.Extensions.Any(e => e.Type == ext.Type))
+            {
+                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.UnsupportedExtension, $"server sent extension {ext.Type.Value} that was not offered");
+                return;
+            }
+        }
+
+        _ems = sh.Extensions.Any(e => e.Type == ExtensionType.ExtendedMasterSecret);
+        if (!_ems && _options.RequireExtendedMasterSecret)
+        {
+            _engine.Fail(now, DtlsFailureReason.InsufficientSecurity, AlertDescription.HandshakeFailure, "server does not support extended_master_secret (RFC 7627), which is required");
+            return;
+        }
+
+        var srtpExt = sh.Extensions.FirstOrDefault(e => e.Type == ExtensionType.UseSrtp);
+        if (srtpExt.Data is not null)
+        {
+            if (!Extensions.TryDecodeUseSrtp(srtpExt, out var profiles, out _) || profiles!.Count != 1 || !_options.SrtpProfiles.Contains(profiles[0]))
+            {
+                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server chose an SRTP profile that was not offered");
+                return;
+            }
+
+            _srtp = profiles[0];
+        }
+
+        _suite = suite;
+        _serverRandom = sh.Random;
+        _transcript.Add(message);
+        _state = State.ExpectCertificate;
+    }
+
+    private void OnCertificate(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<CertificateMessage>(_engine, now, message, CertificateMessage.TryDecode, out var cert))
+        {
+            return;
+        }
+
+        if (cert!.Certificates.Count == 0)
+        {
+            _engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate, "server sent no certificate");
+            return;
+        }
+
+        if (!HandshakeCommon.AcceptPeerCertificate(_engine, now, cert.Certificates, out _serverLeaf))
+        {
+            return;
+        }
+
+        var wantRsa = _suite!.Signature == KeyExchangeSignature.Rsa;
+        if ((_serverLeaf!.GetRSAPublicKey() is not null) != wantRsa)
+        {
+            _engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.UnsupportedCertificate, $"server certificate key type does not match {_suite.Suite}");
+            return;
+        }
+
+        _transcript.Add(message);
+        _state = State.ExpectServerKeyExchange;
+    }
+
+    private void OnServerKeyExchange(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<ServerKeyExchangeEcdhe>(_engine, now, message, ServerKeyExchangeEcdhe.TryDecode, out var ske))
+        {
+            return;
+        }
+
+        if (!_options.Groups.Contains(ske!.Group))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server chose group {ske.Group} that was not offered");
+            return;
+        }
+
+        if (!_options.SignatureSchemes.Contains(ske.Scheme) || !SignatureVerifier.IsCompatible(_serverLeaf!, ske.Scheme))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server signed with {ske.Scheme}, not offered or not usable with its key");
+            return;
+        }
+
+        // RFC 8422 5.4: the signature covers client_random + server_random + ServerECDHParams.
+        var signedParams = ske.EncodeParams();
+        var signed = new byte[64 + signedParams.Length];
+        _clientRandom.CopyTo(signed, 0);
+        _serverRandom!.CopyTo(signed, 32);
+        signedParams.CopyTo(signed, 64);
+        if (!SignatureVerifier.Verify(_serverLeaf!, ske.Scheme, signed, ske.Signature))
+        {
+            _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "ServerKeyExchange signature does not verify");
+            return;
+        }
+
+        _serverPoint = ske.PublicPoint;
+        _keyShare = EcdheKeyShare.Generate(ske.Group);
+        _transcript.Add(message);
+        _state = State.ExpectCertificateRequestOrDone;
+    }
+
+    private void OnCertificateRequest(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<CertificateRequest>(_engine, now, message, CertificateRequest.TryDecode, out var cr))
+        {
+            return;
+        }
+
+        _certificateRequest = cr;
+        _transcript.Add(message);
+        _state = State.ExpectServerHelloDone;
+    }
+
+    private void OnServerHelloDone(TimeSpan now, HandshakeMessage message)
+    {
+        if (message.Body.Length != 0)
+        {
+            _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, "malformed ServerHelloDone");
+            return;
+        }
+
+        _transcript.Add(message);
+        if (!_keyShare!.TryDeriveSharedSecret(_serverPoint, out var preMaster))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server ECDHE point is invalid");
+            return;
+        }
+
+        var flight = new List<FlightEntry>();
+        SignatureScheme? clientScheme = null;
+        if (_certificateRequest is not null)
+        {
+            var certificate = new CertificateMessage { Certificates = [.. _options.Certificate.ChainDer] };
+            clientScheme = _options.Certificate.SignatureSchemes.Cast<SignatureScheme?>().FirstOrDefault(s => _certificateRequest.SignatureSchemes.Contains(s!.Value));
+            if (clientScheme is null)
+            {
+                // No usable scheme: send an empty certificate list and let the server decide (RFC 5246 7.4.6).
+                certificate = new CertificateMessage { Certificates = [] };
+            }
+
+            var certMessage = _engine.CreateMessage(HandshakeType.Certificate, HandshakeCommon.Encode((ref Codec.WireWriter w) => certificate.Encode(ref w), 4096));
+            _transcript.Add(certMessage);
+            flight.Add(new FlightEntry(0, certMessage));
+        }
+
+        var cke = new ClientKeyExchangeEcdhe { PublicPoint = _keyShare.PublicPoint };
+        var ckeMessage = _engine.CreateMessage(HandshakeType.ClientKeyExchange, HandshakeCommon.Encode((ref Codec.WireWriter w) => cke.Encode(ref w)));
+        _transcript.Add(ckeMessage);
+        flight.Add(new FlightEntry(0, ckeMessage));
+
+        // RFC 7627: the session hash covers the messages through ClientKeyExchange.
+        var (master, clientWrite, serverWrite) = HandshakeCommon.DeriveKeys(_suite!, preMaster, _ems, _transcript, _clientRandom, _serverRandom!);
+        _master = master;
+
+        if (clientScheme is { } scheme)
+        {
+            var signature = _options.Certificate.Sign(scheme, _transcript.Bytes);
+            var cv = new CertificateVerify { Scheme = scheme, Signature = signature };
+            var cvMessage = _engine.CreateMessage(HandshakeType.CertificateVerify, HandshakeCommon.Encode((ref Codec.WireWriter w) => cv.Encode(ref w)));
+            _transcript.Add(cvMessage);
+            flight.Add(new FlightEntry(0, cvMessage));
+        }
+
+        flight.Add(FlightEntry.ChangeCipherSpec);
+        var verifyData = KeySchedule.VerifyData(_suite!.PrfHash, _master, fromClient: true, _transcript.Hash(_suite.PrfHash));
+        var finished = new Finished { VerifyData = verifyData };
+        var finishedMessage = _engine.CreateMessage(HandshakeType.Finished, HandshakeCommon.Encode((ref Codec.WireWriter w) => finished.Encode(ref w)));
+        _transcript.Add(finishedMessage);
+        flight.Add(new FlightEntry(1, finishedMessage));
+
+        _engine.InstallWriteKeys(clientWrite);
+        _state = State.ExpectFinished;
+        _engine.SendFlight(now, flight, final: false);
+        _engine.InstallReadKeys(now, serverWrite);
+    }
+
+    private void OnFinished(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<Finished>(_engine, now, message, Finished.TryDecode, out var finished))
+        {
+            return;
+        }
+
+        if (!HandshakeCommon.VerifyFinished(_suite!, _master!, fromClient: false, _transcript.Hash(_suite!.PrfHash), finished!.VerifyData))
+        {
+            _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server Finished does not verify");
+            return;
+        }
+
+        _state = State.Done;
+        _transcript.Release();
+        _engine.FinalFlightReceived();
+        DtlsEndpoint.ReportConnected(_engine, now, _suite, _srtp, _ems, _master!, _clientRandom, _serverRandom!);
+    }
+}

@@ -1,0 +1,94 @@
+using System.Security.Cryptography;
+using Airlift.Codec;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Messages;
+
+namespace Airlift.Dtls.Handshake;
+
+/// <summary>Pieces both roles share: encoding a message body, key derivation, keying material export.</summary>
+internal static class HandshakeCommon
+{
+    public const string SrtpExporterLabel = "EXTRACTOR-dtls_srtp";
+
+    public delegate void BodyEncoder(ref WireWriter writer);
+
+    public static byte[] Encode(BodyEncoder encode, int capacity = 1024)
+    {
+        while (true)
+        {
+            var buffer = new byte[capacity];
+            var w = new WireWriter(buffer);
+            encode(ref w);
+            if (!w.Overflowed)
+            {
+                return w.Written.ToArray();
+            }
+
+            capacity *= 4;
+            if (capacity > 16 * 1024 * 1024)
+            {
+                throw new InvalidOperationException("Handshake message too large to encode.");
+            }
+        }
+    }
+
+    /// <summary>Everything that follows from the premaster secret: master secret, record keys.</summary>
+    public static (byte[] Master, RecordProtection ClientWrite, RecordProtection ServerWrite) DeriveKeys(
+        CipherSuiteInfo suite, byte[] preMasterSecret, bool extendedMasterSecret, Transcript transcript, byte[] clientRandom, byte[] serverRandom)
+    {
+        var master = extendedMasterSecret
+            ? KeySchedule.ExtendedMasterSecret(suite.PrfHash, preMasterSecret, transcript.Hash(suite.PrfHash))
+            : KeySchedule.MasterSecret(suite.PrfHash, preMasterSecret, clientRandom, serverRandom);
+        CryptographicOperations.ZeroMemory(preMasterSecret);
+        using var block = KeySchedule.DeriveKeyBlock(suite, master, clientRandom, serverRandom);
+        var client = RecordProtection.Create(suite, block.ClientWriteKey, block.ClientWriteIv);
+        var server = RecordProtection.Create(suite, block.ServerWriteKey, block.ServerWriteIv);
+        return (master, client, server);
+    }
+
+    public static bool VerifyFinished(CipherSuiteInfo suite, byte[] master, bool fromClient, byte[] transcriptHash, byte[] received)
+    {
+        var expected = KeySchedule.VerifyData(suite.PrfHash, master, fromClient, transcriptHash);
+        return CryptographicOperations.FixedTimeEquals(expected, received);
+    }
+
+    public static bool TryDecode<T>(DtlsEngine engine, TimeSpan now, HandshakeMessage message, TryDecoder<T> decoder, out T? value)
+        where T : class
+    {
+        if (decoder(message.Body, out value))
+        {
+            return true;
+        }
+
+        engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, $"malformed {message.Type}");
+        return false;
+    }
+
+    public delegate bool TryDecoder<T>(ReadOnlySpan<byte> body, out T? value);
+
+    /// <summary>Checks the peer leaf against the expected fingerprint and reports the chain.</summary>
+    public static bool AcceptPeerCertificate(DtlsEngine engine, TimeSpan now, IReadOnlyList<byte[]> chain, out System.Security.Cryptography.X509Certificates.X509Certificate2? leaf)
+    {
+        leaf = null;
+        var expected = engine.Options.ExpectedPeerFingerprint;
+        if (expected is not null && !expected.Matches(chain[0]))
+        {
+            var actual = CertificateFingerprint.Compute(expected.Algorithm, chain[0]);
+            engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate, $"peer certificate fingerprint {actual} does not match the expected {expected}");
+            return false;
+        }
+
+        try
+        {
+            leaf = X509CertificateLoader.LoadCertificate(chain[0]);
+        }
+        catch (CryptographicException ex)
+        {
+            engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate, $"peer certificate cannot be parsed: {ex.Message}");
+            return false;
+        }
+
+        engine.Emit(new DtlsPeerCertificate(chain, CertificateFingerprint.Compute("sha-256", chain[0])));
+        return true;
+    }
+}

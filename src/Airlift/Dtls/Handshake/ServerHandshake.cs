@@ -1,0 +1,336 @@
+using System.Security.Cryptography.X509Certificates;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Messages;
+
+namespace Airlift.Dtls.Handshake;
+
+/// <summary>
+/// DTLS 1.2 server (RFC 6347 4.2, RFC 5246 7). The stateless cookie exchange happens before this object exists
+/// (see <see cref="DtlsServerListener"/>); here the first ClientHello is answered directly.
+/// </summary>
+internal sealed class ServerHandshake : IHandshakeHandler
+{
+    private static readonly byte[] CertificateTypes = [64 /* ecdsa_sign */, 1 /* rsa_sign */];
+
+    private readonly DtlsEngine _engine;
+    private readonly DtlsOptions _options;
+    private readonly Transcript _transcript = new();
+    private readonly byte[] _serverRandom = new byte[32];
+
+    private State _state = State.ExpectClientHello;
+    private byte[]? _clientRandom;
+    private CipherSuiteInfo? _suite;
+    private SrtpProtectionProfile? _srtp;
+    private bool _ems;
+    private EcdheKeyShare? _keyShare;
+    private X509Certificate2? _clientLeaf;
+    private byte[]? _master;
+    private RecordProtection? _serverWrite;
+
+    public ServerHandshake(DtlsEngine engine)
+    {
+        _engine = engine;
+        _options = engine.Options;
+    }
+
+    private enum State
+    {
+        ExpectClientHello,
+        ExpectClientCertificate,
+        ExpectClientKeyExchange,
+        ExpectCertificateVerify,
+        ExpectFinished,
+        Done,
+    }
+
+    public string StateName => _state.ToString();
+
+    public void Start(TimeSpan now) => _options.Random.Fill(_serverRandom);
+
+    public void OnMessage(TimeSpan now, HandshakeMessage message)
+    {
+        switch (_state)
+        {
+            case State.ExpectClientHello when message.Type == HandshakeType.ClientHello:
+                OnClientHello(now, message);
+                break;
+            case State.ExpectClientCertificate when message.Type == HandshakeType.Certificate:
+                OnClientCertificate(now, message);
+                break;
+            case State.ExpectClientKeyExchange when message.Type == HandshakeType.ClientKeyExchange:
+                OnClientKeyExchange(now, message);
+                break;
+            case State.ExpectCertificateVerify when message.Type == HandshakeType.CertificateVerify:
+                OnCertificateVerify(now, message);
+                break;
+            case State.ExpectFinished when message.Type == HandshakeType.Finished:
+                OnFinished(now, message);
+                break;
+            default:
+                _engine.Fail(now, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, $"unexpected {message.Type} while in {_state}");
+                break;
+        }
+    }
+
+    private void OnClientHello(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<ClientHello>(_engine, now, message, ClientHello.TryDecode, out var ch))
+        {
+            return;
+        }
+
+        // DTLS versions count down: FEFD (1.2) or lower values are 1.2-capable; FEFF (1.0) is not.
+        if (ch!.ClientVersion.Value > ProtocolVersion.Dtls12.Value)
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, $"client offers only {ch.ClientVersion}; DTLS 1.2 is required");
+            return;
+        }
+
+        if (!ch.CompressionMethods.Contains((byte)0))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "client does not offer null compression");
+            return;
+        }
+
+        var certificate = _options.Certificate;
+        var wantSignature = certificate.KeyType == CertificateKeyType.Rsa ? KeyExchangeSignature.Rsa : KeyExchangeSignature.Ecdsa;
+        CipherSuiteInfo? suite = null;
+        foreach (var candidate in _options.CipherSuites)
+        {
+            if (ch.CipherSuites.Contains(candidate) && CipherSuiteInfo.TryGet(candidate, out var info) && info.Signature == wantSignature)
+            {
+                suite = info;
+                break;
+            }
+        }
+
+        if (suite is null)
+        {
+            _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, $"no common cipher suite for a {certificate.KeyType} certificate");
+            return;
+        }
+
+        var groups = FindExtension(ch, ExtensionType.SupportedGroups) is { } g && Extensions.TryDecodeSupportedGroups(g, out var offeredGroups)
+            ? offeredGroups!
+            : [NamedGroup.Secp256r1];
+        var group = _options.Groups.Cast<NamedGroup?>().FirstOrDefault(x => groups.Contains(x!.Value));
+        if (group is null)
+        {
+            _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "no common ECDHE group");
+            return;
+        }
+
+        var offeredSchemes = FindExtension(ch, ExtensionType.SignatureAlgorithms) is { } sa && Extensions.TryDecodeSignatureAlgorithms(sa, out var s)
+            ? s!
+            : [.. certificate.SignatureSchemes];
+        var scheme = certificate.SignatureSchemes.Cast<SignatureScheme?>().FirstOrDefault(x => offeredSchemes.Contains(x!.Value));
+        if (scheme is null)
+        {
+            _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "no common signature scheme for the server certificate");
+            return;
+        }
+
+        _ems = FindExtension(ch, ExtensionType.ExtendedMasterSecret) is not null;
+        if (!_ems && _options.RequireExtendedMasterSecret)
+        {
+            _engine.Fail(now, DtlsFailureReason.InsufficientSecurity, AlertDescription.HandshakeFailure, "client does not offer extended_master_secret (RFC 7627), which is required");
+            return;
+        }
+
+        var renegotiation = FindExtension(ch, ExtensionType.RenegotiationInfo);
+        if (renegotiation is { } ri && (!Extensions.TryDecodeRenegotiationInfo(ri, out var verify) || verify!.Length != 0))
+        {
+            _engine.Fail(now, DtlsFailureReason.Renegotiation, AlertDescription.HandshakeFailure, "renegotiation_info is not empty on an initial handshake (RFC 5746 3.6)");
+            return;
+        }
+
+        var secureRenegotiation = renegotiation is not null || ch.CipherSuites.Contains(CipherSuite.EmptyRenegotiationInfoScsv);
+
+        if (_options.SrtpProfiles.Count > 0 && FindExtension(ch, ExtensionType.UseSrtp) is { } us && Extensions.TryDecodeUseSrtp(us, out var offeredProfiles, out _))
+        {
+            _srtp = _options.SrtpProfiles.Cast<SrtpProtectionProfile?>().FirstOrDefault(p => offeredProfiles!.Contains(p!.Value));
+        }
+
+        _suite = suite;
+        _clientRandom = ch.Random;
+        _transcript.Add(message);
+
+        // Flight 4: ServerHello, Certificate, ServerKeyExchange, [CertificateRequest], ServerHelloDone.
+        var extensions = new List<Extension>();
+        if (_ems)
+        {
+            extensions.Add(Extensions.CreateExtendedMasterSecret());
+        }
+
+        if (secureRenegotiation)
+        {
+            extensions.Add(Extensions.CreateRenegotiationInfo([]));
+        }
+
+        if (FindExtension(ch, ExtensionType.EcPointFormats) is not null)
+        {
+            extensions.Add(Extensions.CreateEcPointFormats([0]));
+        }
+
+        if (_srtp is { } profile)
+        {
+            extensions.Add(Extensions.CreateUseSrtp([profile], []));
+        }
+
+        var flight = new List<FlightEntry>();
+        var sh = new ServerHello
+        {
+            ServerVersion = ProtocolVersion.Dtls12,
+            Random = _serverRandom,
+            SessionId = [],
+            CipherSuite = suite.Suite,
+            CompressionMethod = 0,
+            Extensions = extensions,
+        };
+        Add(flight, HandshakeType.ServerHello, (ref Codec.WireWriter w) => sh.Encode(ref w));
+
+        var certMessage = new CertificateMessage { Certificates = [.. certificate.ChainDer] };
+        Add(flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certMessage.Encode(ref w), 8192);
+
+        _keyShare = EcdheKeyShare.Generate(group.Value);
+        var ske = new ServerKeyExchangeEcdhe { Group = group.Value, PublicPoint = _keyShare.PublicPoint, Scheme = scheme.Value, Signature = [] };
+        var signedParams = ske.EncodeParams();
+        var signed = new byte[64 + signedParams.Length];
+        _clientRandom.CopyTo(signed, 0);
+        _serverRandom.CopyTo(signed, 32);
+        signedParams.CopyTo(signed, 64);
+        ske = ske with { Signature = certificate.Sign(scheme.Value, signed) };
+        Add(flight, HandshakeType.ServerKeyExchange, (ref Codec.WireWriter w) => ske.Encode(ref w));
+
+        if (_options.ClientCertificate != ClientCertificateMode.None)
+        {
+            var cr = new CertificateRequest { CertificateTypes = CertificateTypes, SignatureSchemes = [.. _options.SignatureSchemes], CertificateAuthorities = [] };
+            Add(flight, HandshakeType.CertificateRequest, (ref Codec.WireWriter w) => cr.Encode(ref w));
+            _state = State.ExpectClientCertificate;
+        }
+        else
+        {
+            _state = State.ExpectClientKeyExchange;
+        }
+
+        Add(flight, HandshakeType.ServerHelloDone, (ref Codec.WireWriter _) => { });
+        _engine.Log(now, $"negotiated {suite.Suite}, {group}, {scheme}, EMS {_ems}, SRTP {_srtp?.Name ?? "none"}");
+        _engine.SendFlight(now, flight, final: false);
+    }
+
+    private void Add(List<FlightEntry> flight, HandshakeType type, HandshakeCommon.BodyEncoder encode, int capacity = 1024)
+    {
+        var message = _engine.CreateMessage(type, HandshakeCommon.Encode(encode, capacity));
+        _transcript.Add(message);
+        flight.Add(new FlightEntry(0, message));
+    }
+
+    private static Extension? FindExtension(ClientHello ch, ExtensionType type)
+    {
+        foreach (var e in ch.Extensions)
+        {
+            if (e.Type == type)
+            {
+                return e;
+            }
+        }
+
+        return null;
+    }
+
+    private void OnClientCertificate(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<CertificateMessage>(_engine, now, message, CertificateMessage.TryDecode, out var cert))
+        {
+            return;
+        }
+
+        if (cert!.Certificates.Count == 0)
+        {
+            if (_options.ClientCertificate == ClientCertificateMode.Require)
+            {
+                _engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.HandshakeFailure, "client sent no certificate, but one is required");
+                return;
+            }
+        }
+        else if (!HandshakeCommon.AcceptPeerCertificate(_engine, now, cert.Certificates, out _clientLeaf))
+        {
+            return;
+        }
+
+        _transcript.Add(message);
+        _state = State.ExpectClientKeyExchange;
+    }
+
+    private void OnClientKeyExchange(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<ClientKeyExchangeEcdhe>(_engine, now, message, ClientKeyExchangeEcdhe.TryDecode, out var cke))
+        {
+            return;
+        }
+
+        if (!_keyShare!.TryDeriveSharedSecret(cke!.PublicPoint, out var preMaster))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "client ECDHE point is invalid");
+            return;
+        }
+
+        _keyShare.Dispose();
+        _transcript.Add(message);
+        var (master, clientWrite, serverWrite) = HandshakeCommon.DeriveKeys(_suite!, preMaster, _ems, _transcript, _clientRandom!, _serverRandom);
+        _master = master;
+        _serverWrite = serverWrite;
+        _state = _clientLeaf is not null ? State.ExpectCertificateVerify : State.ExpectFinished;
+        _engine.InstallReadKeys(now, clientWrite);
+    }
+
+    private void OnCertificateVerify(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<CertificateVerify>(_engine, now, message, CertificateVerify.TryDecode, out var cv))
+        {
+            return;
+        }
+
+        if (!_options.SignatureSchemes.Contains(cv!.Scheme) || !SignatureVerifier.IsCompatible(_clientLeaf!, cv.Scheme))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"client signed with {cv.Scheme}, not requested or not usable with its key");
+            return;
+        }
+
+        // RFC 5246 7.4.8: the signature covers every handshake message before this one.
+        if (!SignatureVerifier.Verify(_clientLeaf!, cv.Scheme, _transcript.Bytes, cv.Signature))
+        {
+            _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "CertificateVerify signature does not verify");
+            return;
+        }
+
+        _transcript.Add(message);
+        _state = State.ExpectFinished;
+    }
+
+    private void OnFinished(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<Finished>(_engine, now, message, Finished.TryDecode, out var finished))
+        {
+            return;
+        }
+
+        if (!HandshakeCommon.VerifyFinished(_suite!, _master!, fromClient: true, _transcript.Hash(_suite!.PrfHash), finished!.VerifyData))
+        {
+            _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "client Finished does not verify");
+            return;
+        }
+
+        _transcript.Add(message);
+        var verifyData = KeySchedule.VerifyData(_suite.PrfHash, _master!, fromClient: false, _transcript.Hash(_suite.PrfHash));
+        var ours = new Finished { VerifyData = verifyData };
+        var finishedMessage = _engine.CreateMessage(HandshakeType.Finished, HandshakeCommon.Encode((ref Codec.WireWriter w) => ours.Encode(ref w)));
+        _engine.InstallWriteKeys(_serverWrite!);
+        _state = State.Done;
+        _transcript.Release();
+
+        // Flight 6 is final: the engine keeps it to answer a retransmitted flight 5 (RFC 6347 4.2.4, field failure F2).
+        _engine.SendFlight(now, [FlightEntry.ChangeCipherSpec, new FlightEntry(1, finishedMessage)], final: true);
+        DtlsEndpoint.ReportConnected(_engine, now, _suite, _srtp, _ems, _master!, _clientRandom!, _serverRandom);
+    }
+}

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Sockets;
+using Airlift.Dtls;
+using Microsoft.Extensions.Logging;
+
+namespace Airlift.Net;
+
+/// <summary>Raised when a handshake fails; carries the endpoint's <see cref="DtlsFailed"/> event.</summary>
+public sealed class DtlsHandshakeException : Exception
+{
+    /// <summary>Creates the exception from a failure event.</summary>
+    public DtlsHandshakeException(DtlsFailed failure)
+        : base($"DTLS handshake failed: {failure.Reason}: {failure.Message}")
+    {
+        Failure = failure;
+    }
+
+    /// <summary>The failure.</summary>
+    public DtlsFailed Failure { get; }
+}
+
+/// <summary>An async DTLS client over a UDP socket.</summary>
+public sealed class DtlsUdpClient : IAsyncDisposable
+{
+    private readonly DtlsSocketLoop _loop;
+    private readonly DtlsUdpSession _session;
+
+    private DtlsUdpClient(DtlsSocketLoop loop, DtlsUdpSession session)
+    {
+        _loop = loop;
+        _session = session;
+    }
+
+    /// <summary>Negotiated parameters.</summary>
+    public DtlsConnected Connection { get; private set; } = null!;
+
+    /// <summary>The server's certificate chain.</summary>
+    public DtlsPeerCertificate? PeerCertificate { get; private set; }
+
+    /// <summary>DTLS-SRTP keying material, when SRTP was negotiated.</summary>
+    public DtlsKeyingMaterial? KeyingMaterial { get; private set; }
+
+    /// <summary>The underlying session (stats, trace, exporter).</summary>
+    public DtlsUdpSession Session => _session;
+
+    /// <summary>Connects and completes the handshake.</summary>
+    /// <exception cref="DtlsHandshakeException">The handshake failed (including its own timeout).</exception>
+    public static async Task<DtlsUdpClient> ConnectAsync(IPEndPoint server, DtlsOptions options, TimeProvider? time = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        ArgumentNullException.ThrowIfNull(options);
+        var v6 = server.AddressFamily == AddressFamily.InterNetworkV6;
+        var local = IPAddress.IsLoopback(server.Address)
+            ? (v6 ? IPAddress.IPv6Loopback : IPAddress.Loopback)
+            : (v6 ? IPAddress.IPv6Any : IPAddress.Any);
+        var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(local, 0));
+
+        var loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, listener: null, maxSessions: 1);
+        var session = loop.Add(server, DtlsEndpoint.CreateClient(options, loop.Now));
+        var client = new DtlsUdpClient(loop, session);
+        loop.Start();
+        try
+        {
+            await foreach (var e in loop.Events.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                switch (e.Event)
+                {
+                    case DtlsPeerCertificate p:
+                        client.PeerCertificate = p;
+                        break;
+                    case DtlsConnected c:
+                        client.Connection = c;
+                        break;
+                    case DtlsKeyingMaterial k:
+                        client.KeyingMaterial = k;
+                        break;
+                    case DtlsFailed f:
+                        throw new DtlsHandshakeException(f);
+                }
+
+                if (client.Connection is not null && (client.KeyingMaterial is not null || client.Connection.SrtpProfile is null))
+                {
+                    return client;
+                }
+            }
+
+            throw new InvalidOperationException("The client loop stopped before the handshake completed.");
+        }
+        catch
+        {
+            await loop.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Sends application data as one record.</summary>
+    public void Send(ReadOnlySpan<byte> data) => _session.Send(data);
+
+    /// <summary>Receives the next application-data record, or null when the connection closed or failed.</summary>
+    public async ValueTask<byte[]?> ReceiveAsync(CancellationToken cancellationToken = default)
+    {
+        while (await _loop.Events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (_loop.Events.TryRead(out var e))
+            {
+                switch (e.Event)
+                {
+                    case DtlsApplicationData d:
+                        return d.Data;
+                    case DtlsClosed or DtlsFailed:
+                        return null;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Sends close_notify and releases the socket.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_session.State == DtlsState.Connected)
+        {
+            _session.Close();
+        }
+
+        await _loop.DisposeAsync().ConfigureAwait(false);
+    }
+}
