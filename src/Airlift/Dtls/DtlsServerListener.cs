@@ -103,7 +103,7 @@ public sealed class DtlsServerListener
 
         Span<byte> newCookie = stackalloc byte[CookieAuthority.CookieLength];
         _cookies.Compute(now, identity, covered, newCookie);
-        var hvr = new HelloVerifyRequest { ServerVersion = ProtocolVersion.Dtls10, Cookie = newCookie.ToArray() };
+        var hvr = new HelloVerifyRequest(ProtocolVersion.Dtls10, newCookie.ToArray());
         var body = new WireWriter(response[(RecordHeader.Size + HandshakeHeader.Size)..]);
         hvr.Encode(ref body);
         var bodyLength = body.Position;

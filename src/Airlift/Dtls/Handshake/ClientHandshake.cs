@@ -68,16 +68,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             extensions.Add(Extensions.CreateUseSrtp(_options.SrtpProfiles, []));
         }
 
-        _clientHello = new ClientHello
-        {
-            ClientVersion = ProtocolVersion.Dtls12,
-            Random = _clientRandom,
-            SessionId = [],
-            Cookie = _cookie,
-            CipherSuites = [.. _options.CipherSuites],
-            CompressionMethods = [0],
-            Extensions = extensions,
-        };
+        _clientHello = new ClientHello(ProtocolVersion.Dtls12, _clientRandom, [], _cookie, [.. _options.CipherSuites], [0], extensions);
         var hello = _clientHello;
         var message = _engine.CreateMessage(HandshakeType.ClientHello, HandshakeCommon.Encode((ref Codec.WireWriter w) => hello.Encode(ref w)));
         _transcript.Reset();
@@ -175,10 +166,9 @@ internal sealed class ClientHandshake : IHandshakeHandler
             return;
         }
 
-        var srtpExt = sh.Extensions.FirstOrDefault(e => e.Type == ExtensionType.UseSrtp);
-        if (srtpExt.Data is not null)
+        if (Extensions.TryFind(sh.Extensions, ExtensionType.UseSrtp, out var srtpExt))
         {
-            if (!Extensions.TryDecodeUseSrtp(srtpExt, out var profiles, out _) || profiles!.Count != 1 || !_options.SrtpProfiles.Contains(profiles[0]))
+            if (!Extensions.TryDecodeUseSrtp(srtpExt.Data, out var profiles, out _) || profiles!.Count != 1 || !_options.SrtpProfiles.Contains(profiles[0]))
             {
                 _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server chose an SRTP profile that was not offered");
                 return;
@@ -290,12 +280,12 @@ internal sealed class ClientHandshake : IHandshakeHandler
         SignatureScheme? clientScheme = null;
         if (_certificateRequest is not null)
         {
-            var certificate = new CertificateMessage { Certificates = [.. _options.Certificate.ChainDer] };
+            var certificate = new CertificateMessage([.. _options.Certificate.ChainDer]);
             clientScheme = _options.Certificate.SignatureSchemes.Cast<SignatureScheme?>().FirstOrDefault(s => _certificateRequest.SignatureSchemes.Contains(s!.Value));
             if (clientScheme is null)
             {
                 // No usable scheme: send an empty certificate list and let the server decide (RFC 5246 7.4.6).
-                certificate = new CertificateMessage { Certificates = [] };
+                certificate = new CertificateMessage([]);
             }
 
             var certMessage = _engine.CreateMessage(HandshakeType.Certificate, HandshakeCommon.Encode((ref Codec.WireWriter w) => certificate.Encode(ref w), 4096));
@@ -303,7 +293,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             flight.Add(new FlightEntry(0, certMessage));
         }
 
-        var cke = new ClientKeyExchangeEcdhe { PublicPoint = _keyShare.PublicPoint };
+        var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicPoint);
         var ckeMessage = _engine.CreateMessage(HandshakeType.ClientKeyExchange, HandshakeCommon.Encode((ref Codec.WireWriter w) => cke.Encode(ref w)));
         _transcript.Add(ckeMessage);
         flight.Add(new FlightEntry(0, ckeMessage));
@@ -315,7 +305,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         if (clientScheme is { } scheme)
         {
             var signature = _options.Certificate.Sign(scheme, _transcript.Bytes);
-            var cv = new CertificateVerify { Scheme = scheme, Signature = signature };
+            var cv = new CertificateVerify(scheme, signature);
             var cvMessage = _engine.CreateMessage(HandshakeType.CertificateVerify, HandshakeCommon.Encode((ref Codec.WireWriter w) => cv.Encode(ref w)));
             _transcript.Add(cvMessage);
             flight.Add(new FlightEntry(0, cvMessage));
@@ -323,7 +313,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
 
         flight.Add(FlightEntry.ChangeCipherSpec);
         var verifyData = KeySchedule.VerifyData(_suite!.PrfHash, _master, fromClient: true, _transcript.Hash(_suite.PrfHash));
-        var finished = new Finished { VerifyData = verifyData };
+        var finished = new Finished(verifyData);
         var finishedMessage = _engine.CreateMessage(HandshakeType.Finished, HandshakeCommon.Encode((ref Codec.WireWriter w) => finished.Encode(ref w)));
         _transcript.Add(finishedMessage);
         flight.Add(new FlightEntry(1, finishedMessage));

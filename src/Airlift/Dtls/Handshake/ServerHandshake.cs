@@ -10,7 +10,7 @@ namespace Airlift.Dtls.Handshake;
 /// </summary>
 internal sealed class ServerHandshake : IHandshakeHandler
 {
-    private static readonly byte[] CertificateTypes = [64 /* ecdsa_sign */, 1 /* rsa_sign */];
+    private static readonly byte[] CertificateTypes = [CertificateRequest.EcdsaSign, CertificateRequest.RsaSign];
 
     private readonly DtlsEngine _engine;
     private readonly DtlsOptions _options;
@@ -110,7 +110,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
-        var groups = FindExtension(ch, ExtensionType.SupportedGroups) is { } g && Extensions.TryDecodeSupportedGroups(g, out var offeredGroups)
+        var groups = FindExtension(ch, ExtensionType.SupportedGroups) is { } g && Extensions.TryDecodeSupportedGroups(g.Data, out var offeredGroups)
             ? offeredGroups!
             : [NamedGroup.Secp256r1];
         var group = _options.Groups.Cast<NamedGroup?>().FirstOrDefault(x => groups.Contains(x!.Value));
@@ -120,7 +120,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
-        var offeredSchemes = FindExtension(ch, ExtensionType.SignatureAlgorithms) is { } sa && Extensions.TryDecodeSignatureAlgorithms(sa, out var s)
+        var offeredSchemes = FindExtension(ch, ExtensionType.SignatureAlgorithms) is { } sa && Extensions.TryDecodeSignatureAlgorithms(sa.Data, out var s)
             ? s!
             : [.. certificate.SignatureSchemes];
         var scheme = certificate.SignatureSchemes.Cast<SignatureScheme?>().FirstOrDefault(x => offeredSchemes.Contains(x!.Value));
@@ -138,7 +138,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
         }
 
         var renegotiation = FindExtension(ch, ExtensionType.RenegotiationInfo);
-        if (renegotiation is { } ri && (!Extensions.TryDecodeRenegotiationInfo(ri, out var verify) || verify!.Length != 0))
+        if (renegotiation is { } ri && (!Extensions.TryDecodeRenegotiationInfo(ri.Data, out var verify) || verify!.Length != 0))
         {
             _engine.Fail(now, DtlsFailureReason.Renegotiation, AlertDescription.HandshakeFailure, "renegotiation_info is not empty on an initial handshake (RFC 5746 3.6)");
             return;
@@ -146,7 +146,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
         var secureRenegotiation = renegotiation is not null || ch.CipherSuites.Contains(CipherSuite.EmptyRenegotiationInfoScsv);
 
-        if (_options.SrtpProfiles.Count > 0 && FindExtension(ch, ExtensionType.UseSrtp) is { } us && Extensions.TryDecodeUseSrtp(us, out var offeredProfiles, out _))
+        if (_options.SrtpProfiles.Count > 0 && FindExtension(ch, ExtensionType.UseSrtp) is { } us && Extensions.TryDecodeUseSrtp(us.Data, out var offeredProfiles, out _))
         {
             _srtp = _options.SrtpProfiles.Cast<SrtpProtectionProfile?>().FirstOrDefault(p => offeredProfiles!.Contains(p!.Value));
         }
@@ -178,22 +178,14 @@ internal sealed class ServerHandshake : IHandshakeHandler
         }
 
         var flight = new List<FlightEntry>();
-        var sh = new ServerHello
-        {
-            ServerVersion = ProtocolVersion.Dtls12,
-            Random = _serverRandom,
-            SessionId = [],
-            CipherSuite = suite.Suite,
-            CompressionMethod = 0,
-            Extensions = extensions,
-        };
+        var sh = new ServerHello(ProtocolVersion.Dtls12, _serverRandom, [], suite.Suite, 0, extensions);
         Add(flight, HandshakeType.ServerHello, (ref Codec.WireWriter w) => sh.Encode(ref w));
 
-        var certMessage = new CertificateMessage { Certificates = [.. certificate.ChainDer] };
+        var certMessage = new CertificateMessage([.. certificate.ChainDer]);
         Add(flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certMessage.Encode(ref w), 8192);
 
         _keyShare = EcdheKeyShare.Generate(group.Value);
-        var ske = new ServerKeyExchangeEcdhe { Group = group.Value, PublicPoint = _keyShare.PublicPoint, Scheme = scheme.Value, Signature = [] };
+        var ske = new ServerKeyExchangeEcdhe(group.Value, _keyShare.PublicPoint, scheme.Value, []);
         var signedParams = ske.EncodeParams();
         var signed = new byte[64 + signedParams.Length];
         _clientRandom.CopyTo(signed, 0);
@@ -204,7 +196,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
         if (_options.ClientCertificate != ClientCertificateMode.None)
         {
-            var cr = new CertificateRequest { CertificateTypes = CertificateTypes, SignatureSchemes = [.. _options.SignatureSchemes], CertificateAuthorities = [] };
+            var cr = new CertificateRequest(CertificateTypes, [.. _options.SignatureSchemes], []);
             Add(flight, HandshakeType.CertificateRequest, (ref Codec.WireWriter w) => cr.Encode(ref w));
             _state = State.ExpectClientCertificate;
         }
@@ -225,18 +217,8 @@ internal sealed class ServerHandshake : IHandshakeHandler
         flight.Add(new FlightEntry(0, message));
     }
 
-    private static Extension? FindExtension(ClientHello ch, ExtensionType type)
-    {
-        foreach (var e in ch.Extensions)
-        {
-            if (e.Type == type)
-            {
-                return e;
-            }
-        }
-
-        return null;
-    }
+    private static Extension? FindExtension(ClientHello ch, ExtensionType type) =>
+        Extensions.TryFind(ch.Extensions, type, out var e) ? e : null;
 
     private void OnClientCertificate(TimeSpan now, HandshakeMessage message)
     {
@@ -323,7 +305,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
         _transcript.Add(message);
         var verifyData = KeySchedule.VerifyData(_suite.PrfHash, _master!, fromClient: false, _transcript.Hash(_suite.PrfHash));
-        var ours = new Finished { VerifyData = verifyData };
+        var ours = new Finished(verifyData);
         var finishedMessage = _engine.CreateMessage(HandshakeType.Finished, HandshakeCommon.Encode((ref Codec.WireWriter w) => ours.Encode(ref w)));
         _engine.InstallWriteKeys(_serverWrite!);
         _state = State.Done;
