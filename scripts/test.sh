@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Airlift test entry point (CI runs it through .ci/run).
+#
+#   bash scripts/test.sh [extra dotnet test args...]
+#   e.g. bash scripts/test.sh --filter "FullyQualifiedName~Interop"
+#
+# 1. Installs the real DTLS peers the interop tests drive, only when missing
+#    (apt-get update runs only if something has to be installed).
+# 2. Checks that every peer actually runs; fails naming the package if not.
+# 3. dotnet format --verify-no-changes, incremental Release build, tests with
+#    AIRLIFT_REQUIRE_PEERS=1 so a missing peer fails a test instead of skipping it.
+#
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO_ROOT="$(pwd)"
+
+export DOTNET_NOLOGO=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export DEBIAN_FRONTEND=noninteractive
+
+START_SECONDS=$SECONDS
+step() { printf '\n==> [test.sh] %s\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+die() { printf '\n!!! [test.sh] %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Peers. One line per peer: "kind|package|check command".
+#   kind apt: Debian package, installed with apt-get when the check fails.
+#   kind npm: npm package, installed into scripts/.peers/node (node_modules is gitignored).
+# The check command must succeed (and its first output line is printed) once the peer works.
+# To add a peer, add one line; e.g. (not yet needed by any test):
+#   "apt|golang-go golang-github-pion-dtls.v2-dev|test -d /usr/share/gocode/src/github.com/pion/dtls"
+#   "npm|werift@0.25|node -e \"require('$REPO_ROOT/scripts/.peers/node/node_modules/werift'); console.log('werift ok')\""
+#   "apt|chromium|chromium --version"
+#   "apt|python3-aiortc|/usr/bin/python3 -c 'import aiortc; print(\"aiortc\", aiortc.__version__)'"
+#   "apt|libsrtp2-1|test -e /usr/lib/x86_64-linux-gnu/libsrtp2.so.1"
+# ---------------------------------------------------------------------------
+PEERS=(
+  "apt|openssl|openssl version"
+  "apt|gnutls-bin|gnutls-cli --version"
+  "apt|gnutls-bin|gnutls-serv --version"
+)
+
+NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo -n "$@"
+  else
+    die "need root to run: $*"
+  fi
+}
+
+peer_ok() { bash -c "$1" >/dev/null 2>&1 </dev/null; }
+
+step "checking peers"
+apt_missing=()
+npm_missing=()
+for line in "${PEERS[@]}"; do
+  IFS='|' read -r kind pkg check <<<"$line"
+  if peer_ok "$check"; then
+    continue
+  fi
+  case "$kind" in
+    apt) for p in $pkg; do
+           [[ " ${apt_missing[*]-} " == *" $p "* ]] || apt_missing+=("$p")
+         done ;;
+    npm) npm_missing+=("$pkg") ;;
+    *) die "unknown peer kind '$kind' in line: $line" ;;
+  esac
+done
+
+if ((${#apt_missing[@]} > 0)); then
+  step "installing Debian packages: ${apt_missing[*]}"
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install manually: ${apt_missing[*]}"
+  as_root apt-get -o DPkg::Lock::Timeout=300 update -qq
+  as_root apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+if ((${#npm_missing[@]} > 0)); then
+  step "installing npm packages into $NPM_PREFIX: ${npm_missing[*]}"
+  command -v npm >/dev/null 2>&1 || die "npm not found (apt-get install npm)"
+  mkdir -p "$NPM_PREFIX"
+  npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --silent "${npm_missing[@]}"
+fi
+
+step "verifying peers run"
+for line in "${PEERS[@]}"; do
+  IFS='|' read -r kind pkg check <<<"$line"
+  if ! out=$(bash -c "$check" 2>&1 </dev/null); then
+    printf '%s\n' "$out" >&2
+    die "peer check failed: '$check' (install the $kind package '$pkg')"
+  fi
+  info "ok: ${out%%$'\n'*}"
+done
+
+# ---------------------------------------------------------------------------
+step "dotnet format --verify-no-changes"
+dotnet format Airlift.slnx --verify-no-changes ||
+  die "formatting differs: run 'dotnet format Airlift.slnx' and commit"
+
+step "dotnet build -c Release"
+dotnet build Airlift.slnx -c Release -nologo -clp:ErrorsOnly -warnaserror
+
+step "dotnet test -c Release ${*:-}"
+export AIRLIFT_REQUIRE_PEERS=1
+TEST_LOG="$(mktemp "${TMPDIR:-/tmp}/airlift-test.XXXXXX")"
+trap 'rm -f "$TEST_LOG"' EXIT
+set +e
+dotnet test tests/Airlift.Tests -c Release --no-build "$@" 2>&1 | tee "$TEST_LOG"
+test_rc=${PIPESTATUS[0]}
+set -e
+
+# VSTest prints one summary line per test assembly:
+#   "Passed!  - Failed:     0, Passed:    12, Skipped:     1, Total:    13, Duration: 2 s - Airlift.Tests.dll (net10.0)"
+summary_lines=$(grep -E '^(Passed|Failed|Skipped)! +- Failed:' "$TEST_LOG" || true)
+sum_field() {
+  printf '%s\n' "$summary_lines" | grep -Eo "$1: +[0-9]+" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}'
+}
+passed=$(sum_field 'Passed')
+failed=$(sum_field 'Failed')
+skipped=$(sum_field 'Skipped')
+elapsed=$((SECONDS - START_SECONDS))
+
+echo
+if ((test_rc != 0)); then
+  echo "test.sh: FAILED (dotnet test exit ${test_rc}) after ${elapsed}s"
+  echo "Summary: ${passed} passed, ${failed} failed, ${skipped} skipped"
+  exit "$test_rc"
+fi
+if ((passed + failed == 0)); then
+  echo "test.sh: FAILED (no test ran) after ${elapsed}s"
+  echo "Summary: 0 passed, 0 failed, ${skipped} skipped"
+  exit 1
+fi
+echo "test.sh: OK after ${elapsed}s"
+echo "Summary: ${passed} passed, ${failed} failed, ${skipped} skipped"
