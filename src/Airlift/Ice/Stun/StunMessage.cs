@@ -130,12 +130,6 @@ internal sealed class StunMessage
         while (!r.IsEmpty)
         {
             var attributeStart = r.Position;
-            if (m.HasFingerprint)
-            {
-                error = StunDecodeError.FingerprintNotLast;
-                return false;
-            }
-
             if (!r.TryReadUInt16(out var type) || !r.TryReadUInt16(out var valueLength) || !r.TryReadBytes(valueLength, out var value))
             {
                 error = StunDecodeError.TruncatedAttribute;
@@ -151,6 +145,12 @@ internal sealed class StunMessage
 
             if (type == StunAttributeTypes.Fingerprint)
             {
+                if (!r.IsEmpty)
+                {
+                    error = StunDecodeError.FingerprintNotLast;
+                    return false;
+                }
+
                 if (valueLength != 4)
                 {
                     error = StunDecodeError.BadAttributeValue;
