@@ -19,8 +19,9 @@ namespace Airlift.Ice;
 /// USERNAME or MESSAGE-INTEGRITY gets 400; a USERNAME other than "localUfrag:remoteUfrag" (the
 /// remote part is checked once <see cref="SetRemoteCredentials"/> was called) gets 401; a
 /// MESSAGE-INTEGRITY that does not verify with the local password gets 401. These error responses
-/// carry no MESSAGE-INTEGRITY (RFC 8489 9.1.3), only FINGERPRINT, and are never larger than the
-/// request, so they cannot amplify. After authentication: unknown comprehension-required
+/// carry no MESSAGE-INTEGRITY (RFC 8489 9.1.3), only FINGERPRINT, and are suppressed (counted in
+/// <see cref="IceLiteStats.ErrorResponsesSuppressed"/>) when they would be larger than the request,
+/// so a spoofed source cannot be used for amplification. After authentication: unknown comprehension-required
 /// attributes get 420 with UNKNOWN-ATTRIBUTES, and a peer claiming ICE-CONTROLLED gets 487.</para>
 /// <para>Role conflicts (RFC 8445 7.3.1.1): a lite agent is always controlled (RFC 8445 6.1.1) and
 /// cannot switch to controlling, so a request carrying ICE-CONTROLLED is always answered with 487
@@ -126,7 +127,8 @@ public sealed class IceLiteAgent
         _counters.Ignored,
         _counters.TuplesExpired,
         _counters.TuplesEvicted,
-        _counters.TransmitsDropped);
+        _counters.TransmitsDropped,
+        _counters.ErrorResponsesSuppressed);
 
     /// <summary>Sets the peer's ufrag and password from signaling (the offer's <c>a=ice-ufrag</c>/<c>a=ice-pwd</c>).</summary>
     /// <exception cref="ArgumentException">The ufrag or password is not a valid ice-char string.</exception>
@@ -416,6 +418,16 @@ public sealed class IceLiteAgent
         }
 
         w.AddFingerprint();
+
+        // An unauthenticated sender may have spoofed its source: never answer it with more bytes
+        // than it sent (no reflection amplification). Real checks carry USERNAME, PRIORITY, an
+        // ICE-CONTROLLING/-CONTROLLED tie-breaker and FINGERPRINT, so they are always long enough.
+        if (!authenticated && w.Length > request.Length)
+        {
+            _counters.ErrorResponsesSuppressed++;
+            return IceStunOutcome.Dropped;
+        }
+
         Enqueue(tuple, w.Written.ToArray());
         return IceStunOutcome.Rejected;
     }
@@ -466,5 +478,6 @@ public sealed class IceLiteAgent
         public long TuplesExpired;
         public long TuplesEvicted;
         public long TransmitsDropped;
+        public long ErrorResponsesSuppressed;
     }
 }

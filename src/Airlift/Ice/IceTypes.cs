@@ -61,7 +61,10 @@ public enum IceStunOutcome
     /// <summary>The request was answered with an error response (400, 401, 420 or 487).</summary>
     Rejected,
 
-    /// <summary>Malformed, not a request, or arrived in a terminal state: dropped and counted.</summary>
+    /// <summary>
+    /// Malformed, not a Binding request, an unauthenticated request too short to answer without
+    /// amplification, or input in a terminal state: dropped and counted.
+    /// </summary>
     Dropped,
 }
 
@@ -92,6 +95,7 @@ public sealed record SelectedTupleChanged(IceTuple? Tuple) : IceEvent;
 /// <param name="TuplesExpired">Tuples dropped because consent expired (RFC 7675).</param>
 /// <param name="TuplesEvicted">Tuples evicted to stay within <see cref="IceLiteAgentOptions.MaxTuples"/>.</param>
 /// <param name="TransmitsDropped">Responses dropped because the transmit queue was full.</param>
+/// <param name="ErrorResponsesSuppressed">400/401 responses not sent because they would be larger than the unauthenticated request (anti-amplification).</param>
 public sealed record IceLiteStats(
     long ChecksAnswered,
     long Nominations,
@@ -104,4 +108,5 @@ public sealed record IceLiteStats(
     long Ignored,
     long TuplesExpired,
     long TuplesEvicted,
-    long TransmitsDropped);
+    long TransmitsDropped,
+    long ErrorResponsesSuppressed);

@@ -398,6 +398,22 @@ public class IceLiteAgentTests
     }
 
     [Fact]
+    public void Error_response_to_an_unauthenticated_request_is_never_larger_than_the_request()
+    {
+        var agent = NewAgent();
+        var buffer = new byte[64];
+        var w = new StunWriter(buffer, StunMessageType.BindingRequest, new StunTransactionId(7, 7));
+        Assert.Equal(IceStunOutcome.Dropped, agent.HandleStun(S(0), TupleV4, w.Written));
+        Assert.Empty(DrainTransmits(agent));
+        Assert.Equal(1, agent.Stats.BadRequests);
+        Assert.Equal(1, agent.Stats.ErrorResponsesSuppressed);
+
+        var check = Check(agent, new CheckOptions { Password = "notthepasswordnotthepassword" });
+        agent.HandleStun(S(0), TupleV4, check);
+        Assert.True(Assert.Single(DrainTransmits(agent)).Datagram.Length <= check.Length);
+    }
+
+    [Fact]
     public void Rfc8489_6_3_1_unknown_comprehension_required_attribute_gets_420_listing_it()
     {
         var agent = NewAgent();
