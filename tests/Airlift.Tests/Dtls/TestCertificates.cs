@@ -27,8 +27,8 @@ internal static class TestCertificates
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=airlift-rsa-test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        return DtlsCertificate.FromCertificate(cert);
+        var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        return DtlsCertificate.FromCertificate(cert); // FromCertificate does not take ownership; the certificate lives for the test run
     }
 
     private static DtlsCertificate LoadFixtureChain() =>

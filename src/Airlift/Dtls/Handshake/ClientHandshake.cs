@@ -1,4 +1,4 @@
-using System.Security.Cryptography.X509Certificates;
+using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Messages;
 
@@ -74,6 +74,12 @@ internal sealed class ClientHandshake : IHandshakeHandler
         _transcript.Reset();
         _transcript.Add(message);
         _engine.SendFlight(now, [new FlightEntry(0, message)], final: false);
+    }
+
+    private static bool DisposeKey(IDisposable key)
+    {
+        key.Dispose();
+        return true;
     }
 
     public void OnMessage(TimeSpan now, HandshakeMessage message)
@@ -202,7 +208,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         }
 
         var wantRsa = _suite!.Signature == KeyExchangeSignature.Rsa;
-        if ((_serverLeaf!.GetRSAPublicKey() is not null) != wantRsa)
+        if ((System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPublicKey(_serverLeaf!) is { } rsaKey && DisposeKey(rsaKey)) != wantRsa)
         {
             _engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.UnsupportedCertificate, $"server certificate key type does not match {_suite.Suite}");
             return;

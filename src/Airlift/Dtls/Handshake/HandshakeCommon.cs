@@ -80,7 +80,7 @@ internal static class HandshakeCommon
 
         try
         {
-            leaf = X509CertificateLoader.LoadCertificate(chain[0]);
+            leaf = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(chain[0]);
         }
         catch (CryptographicException ex)
         {

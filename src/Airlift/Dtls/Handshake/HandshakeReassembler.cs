@@ -25,7 +25,7 @@ internal enum FragmentOutcome
 /// Byte-range reassembly of handshake messages (RFC 6347 4.2.3): fragments may arrive in any order,
 /// overlap, repeat, or be cut differently on each retransmission. Messages are delivered strictly in
 /// message_seq order. Memory for a message is taken only when a plausible first fragment arrives
-/// (length within <see cref="DtlsLimits.MaxHandshakeMessageSize"/> and within the per-connection budget).
+/// (length within <see cref="DtlsOptions.MaxHandshakeMessageSize"/> and within the per-connection budget).
 /// Conflicting overlaps discard the partial message, so a forged fragment can delay a message but never
 /// change its bytes.
 /// </summary>

@@ -1,4 +1,4 @@
-using System.Security.Cryptography.X509Certificates;
+using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Messages;
 
