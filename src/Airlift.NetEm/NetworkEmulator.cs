@@ -28,7 +28,7 @@ public sealed class NetworkEmulator
     // duplicate, duplicate jitter. Changing the count changes every seeded fate: do not.
     private const int DrawsPerDatagram = 7;
 
-    private readonly NetEmOptions _options;
+    private NetEmOptions _options;
     private readonly DirectionState[] _directions;
     private readonly PriorityQueue<Pending, QueueKey> _queue = new();
     private readonly int[] _scriptRemaining;
@@ -58,6 +58,17 @@ public sealed class NetworkEmulator
 
     /// <summary>The options in use.</summary>
     public NetEmOptions Options => _options;
+
+    /// <summary>
+    /// Changes one direction's impairments from now on (a path change: e.g. ICE moving to a working tuple). Datagrams
+    /// already queued keep their fates; the random streams continue, so a seeded run stays reproducible.
+    /// </summary>
+    public void SetImpairment(LinkDirection direction, LinkImpairment impairment)
+    {
+        ArgumentNullException.ThrowIfNull(impairment);
+        impairment.Validate();
+        _options = direction == LinkDirection.ClientToServer ? _options with { ClientToServer = impairment } : _options with { ServerToClient = impairment };
+    }
 
     /// <summary>Delivery time of the next datagram in flight, or null when nothing is in flight.</summary>
     public TimeSpan? NextDeliveryTime => _queue.TryPeek(out _, out var key) ? key.At : null;

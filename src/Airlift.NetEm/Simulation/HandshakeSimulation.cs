@@ -1,0 +1,241 @@
+using Airlift.Dtls;
+
+namespace Airlift.NetEm.Simulation;
+
+/// <summary>What to simulate: two endpoints' options, the network between them, and the limits of the run.</summary>
+/// <param name="Client">Options of the DTLS client.</param>
+/// <param name="Server">Options of the DTLS server.</param>
+/// <param name="Network">Impairments between them (ClientToServer = uplink).</param>
+public sealed record SimulationOptions(DtlsOptions Client, DtlsOptions Server, NetEmOptions Network)
+{
+    /// <summary>Success means both sides connected within this time. Default 10 s.</summary>
+    public TimeSpan Deadline { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Upper bound on loop iterations (each delivers a datagram or fires a timer). Default 200 000.</summary>
+    public int MaxSteps { get; init; } = 200_000;
+
+    /// <summary>
+    /// A path change at this time: from then on the server-to-client direction stops being a black hole, and the server
+    /// is told to resend its flight at once (what the WebRTC transport does when ICE selects a new tuple, field failure F3).
+    /// </summary>
+    public TimeSpan? PathChangeAt { get; init; }
+
+    /// <summary>Whether the endpoint reacts to <see cref="PathChangeAt"/> (false reproduces the field failure: the stack waits for its backoff).</summary>
+    public bool ResendOnPathChange { get; init; } = true;
+
+    /// <summary>Keep every datagram's bytes in the result (for wire assertions). Default false.</summary>
+    public bool CaptureWire { get; init; }
+}
+
+/// <summary>One datagram on the simulated wire.</summary>
+/// <param name="SentAt">Virtual send time.</param>
+/// <param name="Direction">Which way.</param>
+/// <param name="Fate">What the network did with it.</param>
+/// <param name="Datagram">Its bytes.</param>
+public sealed record WireDatagram(TimeSpan SentAt, LinkDirection Direction, NetEmFate Fate, byte[] Datagram);
+
+/// <summary>Outcome of one simulated handshake.</summary>
+public sealed record SimulationResult
+{
+    /// <summary>True when both sides reached Connected within the deadline.</summary>
+    public required bool Connected { get; init; }
+
+    /// <summary>Time until both sides were connected (null when they were not).</summary>
+    public TimeSpan? TimeToConnect { get; init; }
+
+    /// <summary>The client's failure, if it failed.</summary>
+    public DtlsFailed? ClientFailure { get; init; }
+
+    /// <summary>The server's failure, if it failed.</summary>
+    public DtlsFailed? ServerFailure { get; init; }
+
+    /// <summary>Final client state.</summary>
+    public required DtlsState ClientState { get; init; }
+
+    /// <summary>Final server state.</summary>
+    public required DtlsState ServerState { get; init; }
+
+    /// <summary>Client counters.</summary>
+    public required DtlsStats ClientStats { get; init; }
+
+    /// <summary>Server counters.</summary>
+    public required DtlsStats ServerStats { get; init; }
+
+    /// <summary>Network counters.</summary>
+    public required NetEmStats Network { get; init; }
+
+    /// <summary>The network's per-datagram trace (the flight ladder).</summary>
+    public required IReadOnlyList<NetEmTraceEntry> Ladder { get; init; }
+
+    /// <summary>Client handshake timeline.</summary>
+    public required string ClientTrace { get; init; }
+
+    /// <summary>Server handshake timeline.</summary>
+    public required string ServerTrace { get; init; }
+
+    /// <summary>Datagram size limit in force at the end, client side.</summary>
+    public required int ClientEffectiveMaxDatagram { get; init; }
+
+    /// <summary>Datagram size limit in force at the end, server side.</summary>
+    public required int ServerEffectiveMaxDatagram { get; init; }
+
+    /// <summary>Largest datagram either side sent.</summary>
+    public int LargestDatagram => Math.Max(ClientStats.LargestDatagramSent, ServerStats.LargestDatagramSent);
+
+    /// <summary>Datagrams both sides sent.</summary>
+    public long DatagramsSent => ClientStats.DatagramsSent + ServerStats.DatagramsSent;
+
+    /// <summary>Flight retransmissions on both sides.</summary>
+    public int Retransmissions => ClientStats.Retransmissions + ServerStats.Retransmissions;
+
+    /// <summary>Every datagram with its bytes, when <see cref="SimulationOptions.CaptureWire"/> was set.</summary>
+    public IReadOnlyList<WireDatagram> Wire { get; init; } = [];
+
+    /// <summary>Steps the loop took.</summary>
+    public int Steps { get; init; }
+}
+
+/// <summary>
+/// Runs a DTLS client and server against each other through a <see cref="NetworkEmulator"/> in virtual time:
+/// deterministic for a given seed (endpoint randomness comes from the options' <see cref="RandomSource"/>), bounded
+/// in steps and in virtual time. The lab, the reliability sweep and the scenario tests all run on it.
+/// </summary>
+public static class HandshakeSimulation
+{
+    /// <summary>Runs one handshake.</summary>
+    public static SimulationResult Run(SimulationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var network = options.Network;
+        if (options.PathChangeAt is not null)
+        {
+            // Until the path change, the server's datagrams go down a one-way path.
+            network = network with { ServerToClient = network.ServerToClient with { Blackhole = true } };
+        }
+
+        var emulator = new NetworkEmulator(network);
+        var start = TimeSpan.Zero;
+        var now = start;
+        var end = start + options.Deadline;
+        var wire = options.CaptureWire ? new List<WireDatagram>() : null;
+        var buffer = new byte[65535];
+        var client = DtlsEndpoint.CreateClient(options.Client, now);
+        var server = DtlsEndpoint.CreateServer(options.Server, now);
+        DtlsFailed? clientFailure = null;
+        DtlsFailed? serverFailure = null;
+        TimeSpan? connectedAt = null;
+        var pathChanged = options.PathChangeAt is null;
+
+        TimeSpan Drain(DtlsEndpoint endpoint, LinkDirection direction, ref DtlsFailed? failure)
+        {
+            while (true)
+            {
+                var output = endpoint.PollOutput(buffer);
+                switch (output.Kind)
+                {
+                    case DtlsOutputKind.Datagram:
+                        var bytes = buffer.AsSpan(0, output.DatagramLength);
+                        var fate = emulator.Send(now, direction, bytes);
+                        wire?.Add(new WireDatagram(now, direction, fate, bytes.ToArray()));
+                        break;
+                    case DtlsOutputKind.Event:
+                        if (output.Event is DtlsFailed f)
+                        {
+                            failure = f;
+                        }
+
+                        break;
+                    default:
+                        return output.Deadline;
+                }
+            }
+        }
+
+        var clientDeadline = Drain(client, LinkDirection.ClientToServer, ref clientFailure);
+        var serverDeadline = Drain(server, LinkDirection.ServerToClient, ref serverFailure);
+        var steps = 0;
+        for (; steps < options.MaxSteps; steps++)
+        {
+            if (client.State == DtlsState.Connected && server.State == DtlsState.Connected)
+            {
+                connectedAt = now - start;
+                break;
+            }
+
+            if (client.State is DtlsState.Failed or DtlsState.Closed || server.State is DtlsState.Failed or DtlsState.Closed)
+            {
+                break;
+            }
+
+            var next = Min(emulator.NextDeliveryTime ?? TimeSpan.MaxValue, Min(clientDeadline, serverDeadline));
+            if (!pathChanged)
+            {
+                next = Min(next, options.PathChangeAt!.Value);
+            }
+
+            if (next == TimeSpan.MaxValue || next > end)
+            {
+                break;
+            }
+
+            now = next > now ? next : now;
+            if (!pathChanged && now >= options.PathChangeAt!.Value)
+            {
+                pathChanged = true;
+                emulator.SetImpairment(LinkDirection.ServerToClient, options.Network.ServerToClient);
+                if (options.ResendOnPathChange)
+                {
+                    server.ResendFlight(now);
+                    client.ResendFlight(now);
+                }
+            }
+
+            while (emulator.TryReceive(now, out var delivery))
+            {
+                if (delivery.Direction == LinkDirection.ClientToServer)
+                {
+                    server.HandleDatagram(now, delivery.Datagram);
+                }
+                else
+                {
+                    client.HandleDatagram(now, delivery.Datagram);
+                }
+            }
+
+            if (clientDeadline <= now)
+            {
+                client.HandleTimeout(now);
+            }
+
+            if (serverDeadline <= now)
+            {
+                server.HandleTimeout(now);
+            }
+
+            clientDeadline = Drain(client, LinkDirection.ClientToServer, ref clientFailure);
+            serverDeadline = Drain(server, LinkDirection.ServerToClient, ref serverFailure);
+        }
+
+        return new SimulationResult
+        {
+            Connected = connectedAt is not null,
+            TimeToConnect = connectedAt,
+            ClientFailure = clientFailure,
+            ServerFailure = serverFailure,
+            ClientState = client.State,
+            ServerState = server.State,
+            ClientStats = client.Stats,
+            ServerStats = server.Stats,
+            Network = emulator.Stats,
+            Ladder = emulator.Trace,
+            ClientTrace = client.Trace,
+            ServerTrace = server.Trace,
+            ClientEffectiveMaxDatagram = client.EffectiveMaxDatagramSize,
+            ServerEffectiveMaxDatagram = server.EffectiveMaxDatagramSize,
+            Wire = wire ?? [],
+            Steps = steps,
+        };
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+}
