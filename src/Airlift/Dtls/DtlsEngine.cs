@@ -39,9 +39,9 @@ internal sealed class DtlsEngine
     private readonly Queue<byte[]> _datagrams = new();
     private readonly Queue<DtlsEvent> _events = new();
     private readonly RetransmitTimer _timer;
+    private readonly TimerTable _timers = new();
     private readonly List<string> _trace = [];
     private readonly TimeSpan _startedAt;
-    private readonly TimeSpan _handshakeDeadline;
 
     private RecordProtection? _read1;
     private IHandshakeHandler _handler = null!;
@@ -50,9 +50,18 @@ internal sealed class DtlsEngine
     private int _flightNumber;
     private int _flightTimeouts;
     private int _flightLargestDatagram;
-    private bool _triggeredResendSpent;
-    private TimeSpan _lastTriggeredResend = TimeSpan.MinValue;
-    private TimeSpan? _retainFinalFlightUntil;
+    private int _flightDatagrams;
+    private bool _flightRetransmitted;
+    private bool _peerRetransmittedThisFlight;
+    private bool _datagramProgress;
+    private bool _datagramOld;
+    private bool _datagramOldAuthenticated;
+    private TimeSpan _flightSentAt;
+    private TimeSpan _lastTransmitAt;
+    private TimeSpan? _lastTriggeredResend;
+    private int _triggeredResends;
+    private TimeSpan? _smoothedRtt;
+    private bool _rttSampledThisFlight;
     private int _fallbackStep;
     private bool _anyMessageReceived;
 
@@ -63,10 +72,10 @@ internal sealed class DtlsEngine
         Role = role;
         _logger = options.Logger;
         Reassembler = new HandshakeReassembler(options.MaxHandshakeMessageSize, options.MaxBufferedHandshakeBytes, options.MaxFutureMessages);
-        _timer = new RetransmitTimer(options.EffectiveInitialRetransmitTimeout, options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
+        _timer = new RetransmitTimer(options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
         EffectiveMaxDatagramSize = options.MaxDatagramSize;
         _startedAt = now;
-        _handshakeDeadline = now + options.HandshakeTimeout;
+        _timers.Set(EngineTimer.HandshakeDeadline, now + options.HandshakeTimeout);
         DtlsMetrics.HandshakesStarted.Add(1);
     }
 
@@ -111,6 +120,8 @@ internal sealed class DtlsEngine
         }
 
         var rest = datagram;
+        var flightBefore = _flightNumber;
+        _datagramProgress = _datagramOld = _datagramOldAuthenticated = false;
         while (!rest.IsEmpty && State is DtlsState.Connecting or DtlsState.Connected)
         {
             if (!RecordHeader.TryRead(rest, out var header) || rest.Length < RecordHeader.Size + header.Length)
@@ -126,6 +137,14 @@ internal sealed class DtlsEngine
         }
 
         DeliverMessages(now);
+
+        // A datagram holding only messages we already have is the peer retransmitting its previous flight: it lacks ours.
+        // One that also brought new bytes is a retransmission that filled our gaps, and we answer with our next flight instead.
+        if (_datagramOld && !_datagramProgress && _flightNumber == flightBefore)
+        {
+            // An old message in epoch 1 passed AEAD and the replay window: only the real peer can have sent it.
+            OnPeerRetransmission(now, authenticated: _datagramOldAuthenticated);
+        }
     }
 
     private void ProcessRecord(TimeSpan now, in RecordHeader header, ReadOnlySpan<byte> record)
@@ -224,10 +243,10 @@ internal sealed class DtlsEngine
             }
 
             // Protected data from the peer proves it has our final flight.
-            _retainFinalFlightUntil = null;
             if (_flightIsFinal)
             {
                 _flight = null;
+                _timers.Clear(EngineTimer.FinalFlightRetention);
             }
 
             if (_events.Count >= Options.MaxPendingEvents)
@@ -247,7 +266,6 @@ internal sealed class DtlsEngine
     private void HandleHandshakeRecord(TimeSpan now, in RecordHeader record, ushort epoch, ReadOnlySpan<byte> plaintext)
     {
         var reader = new WireReader(plaintext);
-        var peerRetransmitted = false;
         while (!reader.IsEmpty)
         {
             if (!HandshakeHeader.TryRead(ref reader, out var hs) || !reader.TryReadBytes(hs.FragmentLength, out var fragment))
@@ -284,8 +302,13 @@ internal sealed class DtlsEngine
             var outcome = Reassembler.Add(hs, fragment);
             switch (outcome)
             {
+                case FragmentOutcome.Accepted:
+                    _datagramProgress = true;
+                    OnPeerProgress(now);
+                    break;
                 case FragmentOutcome.Old:
-                    peerRetransmitted = true;
+                    _datagramOld = true;
+                    _datagramOldAuthenticated |= epoch == 1;
                     break;
                 case FragmentOutcome.TooFarAhead:
                 case FragmentOutcome.OverLimit:
@@ -295,10 +318,6 @@ internal sealed class DtlsEngine
             }
         }
 
-        if (peerRetransmitted)
-        {
-            OnPeerRetransmission(now);
-        }
     }
 
     private void HandleAlert(TimeSpan now, ushort epoch, ReadOnlySpan<byte> plaintext)
@@ -322,7 +341,7 @@ internal sealed class DtlsEngine
         if (description == AlertDescription.CloseNotify)
         {
             State = DtlsState.Closed;
-            _timer.Stop();
+            _timers.ClearAll();
             _events.Enqueue(new DtlsClosed(ByPeer: true));
             return;
         }
@@ -365,6 +384,26 @@ internal sealed class DtlsEngine
     /// <summary>Creates the next handshake message of this side, numbering it.</summary>
     public HandshakeMessage CreateMessage(HandshakeType type, byte[] body) => new(type, NextSendSeq++, body);
 
+    /// <summary>The measured round-trip time (Karn's rule: only flights sent once are sampled), if any.</summary>
+    public TimeSpan? SmoothedRtt => _smoothedRtt;
+
+    /// <summary>
+    /// First retransmission timeout of a new flight: the configured value, else clamp(2 x RTT, 50 ms, 3 s) from the
+    /// caller's estimate or the RTT measured on earlier flights of this handshake, else 400 ms.
+    /// </summary>
+    private TimeSpan InitialTimeout()
+    {
+        if (Options.InitialRetransmitTimeout is { } fixedTimeout)
+        {
+            return fixedTimeout;
+        }
+
+        var rtt = _smoothedRtt ?? Options.RttEstimate;
+        return rtt is { } r
+            ? TimeSpan.FromTicks(Math.Clamp(2 * r.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(3).Ticks))
+            : Options.EffectiveInitialRetransmitTimeout;
+    }
+
     /// <summary>Writes a new flight out and arms the timer (or, for the final flight, keeps it for peer retransmissions).</summary>
     public void SendFlight(TimeSpan now, IReadOnlyList<FlightEntry> entries, bool final)
     {
@@ -373,19 +412,24 @@ internal sealed class DtlsEngine
         _flightIsFinal = final;
         _flightNumber++;
         _flightTimeouts = 0;
-        _triggeredResendSpent = false;
+        _flightRetransmitted = false;
+        _flightSentAt = now;
+        _rttSampledThisFlight = false;
+        _triggeredResends = 0;
+        _peerRetransmittedThisFlight = false;
+        _lastTriggeredResend = null;
+        _timers.Clear(EngineTimer.PartialFlight);
         Transmit(now, "sent");
         if (final)
         {
             FlightState = FlightState.Finished;
-            _timer.Stop();
-            var retention = Options.FinalFlightRetention ?? Options.MaxRetransmitTimeout * 2;
-            _retainFinalFlightUntil = now + retention;
+            _timers.Clear(EngineTimer.Retransmit);
+            _timers.Set(EngineTimer.FinalFlightRetention, now + (Options.FinalFlightRetention ?? Options.MaxRetransmitTimeout * 2));
         }
         else
         {
             FlightState = FlightState.Waiting;
-            _timer.StartNewFlight(now);
+            _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
         }
     }
 
@@ -394,7 +438,8 @@ internal sealed class DtlsEngine
     {
         FlightState = FlightState.Finished;
         _flight = null;
-        _timer.Stop();
+        _timers.Clear(EngineTimer.Retransmit);
+        _timers.Clear(EngineTimer.PartialFlight);
     }
 
     /// <summary>Resends the current flight now with the backoff reset (the path changed, e.g. a new ICE tuple).</summary>
@@ -405,69 +450,131 @@ internal sealed class DtlsEngine
             return;
         }
 
-        Transmit(now, "resent (path change)");
+        _flightRetransmitted = true;
         Stats.TriggeredRetransmissions++;
+        Transmit(now, "resent (path change)");
         if (FlightState == FlightState.Waiting)
         {
-            _timer.StartNewFlight(now);
+            _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
         }
     }
 
-    private void OnPeerRetransmission(TimeSpan now)
+    /// <summary>A fragment of the peer's next flight arrived: sample the RTT once per flight, and watch for a stalled partial flight.</summary>
+    private void OnPeerProgress(TimeSpan now)
+    {
+        if (FlightState != FlightState.Waiting || _flight is null)
+        {
+            return;
+        }
+
+        if (!_rttSampledThisFlight && !_flightRetransmitted)
+        {
+            _rttSampledThisFlight = true;
+            var sample = now - _flightSentAt;
+            _smoothedRtt = _smoothedRtt is { } srtt ? TimeSpan.FromTicks((7 * srtt.Ticks + sample.Ticks) / 8) : sample;
+        }
+
+        // The rest of a flight follows its first datagram closely; if it does not, ask again early by resending ours.
+        _timers.Set(EngineTimer.PartialFlight, now + PartialFlightGap());
+    }
+
+    private TimeSpan PartialFlightGap()
+    {
+        var gap = _smoothedRtt is { } rtt ? rtt / 2 : InitialTimeout() / 4;
+        return gap < TimeSpan.FromMilliseconds(25) ? TimeSpan.FromMilliseconds(25) : gap;
+    }
+
+    private void OnPeerRetransmission(TimeSpan now, bool authenticated)
     {
         if (_flight is null || FlightState is not (FlightState.Waiting or FlightState.Finished))
         {
             return;
         }
 
-        // Budget: one triggered resend per timer interval, so a peer (or an attacker replaying its datagrams) cannot make us amplify.
-        var interval = _timer.Current;
-        if (_triggeredResendSpent && now - _lastTriggeredResend < interval)
+        _peerRetransmittedThisFlight = true;
+
+        // Old messages that arrive right after we transmitted crossed our flight on the wire: the peer has not seen it yet.
+        // (Authenticated ones are each a distinct retransmission by the peer itself: answer every one, within the total cap.)
+        if (!authenticated && now - _lastTransmitAt < PartialFlightGap())
         {
             Stats.SuppressedRetransmissions++;
             return;
         }
 
-        _triggeredResendSpent = true;
+        TriggeredResend(now, authenticated, "peer retransmitted");
+    }
+
+    /// <summary>
+    /// Resends our flight because the peer showed it is missing it. Budget: at most one per initial-timeout interval, unless
+    /// the trigger was an authenticated record (which no one but the peer can produce or replay), and never more than
+    /// <see cref="DtlsOptions.MaxTriggeredResends"/> per flight: a peer or an attacker replaying datagrams cannot make us amplify.
+    /// </summary>
+    private void TriggeredResend(TimeSpan now, bool authenticated, string why)
+    {
+        if (_triggeredResends >= Options.MaxTriggeredResends || (!authenticated && _lastTriggeredResend is { } last && now - last < InitialTimeout()))
+        {
+            Stats.SuppressedRetransmissions++;
+            return;
+        }
+
+        _triggeredResends++;
         _lastTriggeredResend = now;
+        _flightRetransmitted = true;
         Stats.TriggeredRetransmissions++;
         DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "peer"));
-        Transmit(now, "resent (peer retransmitted)");
+        Transmit(now, $"resent ({why})");
     }
 
     public void HandleTimeout(TimeSpan now)
     {
-        if (State == DtlsState.Connecting && now >= _handshakeDeadline)
+        if (State == DtlsState.Connecting && _timers.IsDue(EngineTimer.HandshakeDeadline, now))
         {
             FailInternal(now, DtlsFailureReason.Timeout, $"handshake not complete after {Options.HandshakeTimeout.TotalSeconds:0.#} s (waiting in {_handler.StateName})", null, sendAlert: false);
             return;
         }
 
-        if (_retainFinalFlightUntil is { } until && now >= until)
+        if (_timers.IsDue(EngineTimer.FinalFlightRetention, now))
         {
-            _retainFinalFlightUntil = null;
+            _timers.Clear(EngineTimer.FinalFlightRetention);
             if (_flightIsFinal)
             {
                 _flight = null;
             }
         }
 
-        if (FlightState == FlightState.Waiting && _timer.Deadline is { } deadline && now >= deadline && _flight is not null)
+        if (_timers.IsDue(EngineTimer.PartialFlight, now))
+        {
+            _timers.Clear(EngineTimer.PartialFlight);
+            if (FlightState == FlightState.Waiting && _flight is not null)
+            {
+                TriggeredResend(now, authenticated: false, "peer flight stalled part-way");
+            }
+        }
+
+        if (FlightState == FlightState.Waiting && _flight is not null && _timers.IsDue(EngineTimer.Retransmit, now))
         {
             _flightTimeouts++;
             MaybeLowerDatagramSize(now);
+            _flightRetransmitted = true;
             Stats.TimeoutRetransmissions++;
             DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "timeout"));
-            _timer.Backoff(now);
-            _triggeredResendSpent = false;
+            _timers.Set(EngineTimer.Retransmit, now + _timer.Backoff());
+            _lastTriggeredResend = null;
             Transmit(now, $"resent (timeout #{_flightTimeouts}, next in {_timer.Current.TotalMilliseconds:0} ms)");
+            if (_flightDatagrams <= Options.RedundantRetransmitMaxDatagrams)
+            {
+                // Like QUIC's two probe packets on PTO (RFC 9002 6.2.4): a small flight sent twice after a timeout costs a few
+                // hundred bytes and spares a doubled timeout when one copy is lost.
+                Transmit(now, "sent a redundant copy");
+            }
         }
     }
 
     private void MaybeLowerDatagramSize(TimeSpan now)
     {
-        // Two timeouts of the same flight whose datagrams exceed a fallback size look like a path-MTU black hole.
-        if (_flightTimeouts < 2)
+        // Two timeouts of the same flight whose datagrams exceed a fallback size, while the peer shows it is alive by
+        // retransmitting its previous flight, look like a path-MTU black hole rather than plain loss.
+        if (_flightTimeouts < 2 || !_peerRetransmittedThisFlight)
         {
             return;
         }
@@ -492,7 +599,9 @@ internal sealed class DtlsEngine
         var flight = _flight!;
         var before = _datagrams.Count;
         PackFlight(flight, EffectiveMaxDatagramSize);
+        _lastTransmitAt = now;
         var count = _datagrams.Count - before;
+        _flightDatagrams = count;
         Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight)}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");
     }
 
@@ -633,7 +742,7 @@ internal sealed class DtlsEngine
 
         SendAlert(AlertLevel.Warning, AlertDescription.CloseNotify);
         State = DtlsState.Closed;
-        _timer.Stop();
+        _timers.ClearAll();
         _flight = null;
         Log(now, "closed locally");
         _events.Enqueue(new DtlsClosed(ByPeer: false));
@@ -644,6 +753,7 @@ internal sealed class DtlsEngine
     public void Complete(TimeSpan now, DtlsConnected connected)
     {
         State = DtlsState.Connected;
+        _timers.Clear(EngineTimer.HandshakeDeadline);
         DtlsMetrics.HandshakesCompleted.Add(1);
         Log(now, $"connected: {connected.CipherSuite}, SRTP {connected.SrtpProfile?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
         _events.Enqueue(connected);
@@ -666,7 +776,7 @@ internal sealed class DtlsEngine
         }
 
         State = DtlsState.Failed;
-        _timer.Stop();
+        _timers.ClearAll();
         _flight = null;
         Log(now, $"failed: {reason}: {message}");
         DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
@@ -703,32 +813,7 @@ internal sealed class DtlsEngine
     }
 
     /// <summary>The earliest time HandleTimeout has work to do, or <see cref="DtlsOutput.NoDeadline"/>.</summary>
-    public TimeSpan NextDeadline
-    {
-        get
-        {
-            var next = DtlsOutput.NoDeadline;
-            if (State == DtlsState.Connecting)
-            {
-                next = _handshakeDeadline;
-            }
-
-            if (State is DtlsState.Connecting or DtlsState.Connected)
-            {
-                if (FlightState == FlightState.Waiting && _timer.Deadline is { } t && t < next)
-                {
-                    next = t;
-                }
-
-                if (_retainFinalFlightUntil is { } r && r < next)
-                {
-                    next = r;
-                }
-            }
-
-            return next;
-        }
-    }
+    public TimeSpan NextDeadline => State is DtlsState.Connecting or DtlsState.Connected ? _timers.Next : DtlsOutput.NoDeadline;
 
     // ---------------------------------------------------------------- diagnostics
 

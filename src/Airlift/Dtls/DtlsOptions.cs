@@ -95,6 +95,12 @@ public sealed record DtlsOptions
     /// <summary>How long the sender of the final flight keeps it to answer a retransmitted peer flight. Null: 2 x <see cref="MaxRetransmitTimeout"/>.</summary>
     public TimeSpan? FinalFlightRetention { get; init; }
 
+    /// <summary>Most resends of one flight triggered by the peer (its retransmissions or a stalled partial flight), beyond timer expiries. Default 16.</summary>
+    public int MaxTriggeredResends { get; init; } = 16;
+
+    /// <summary>After a retransmission timeout, a flight of at most this many datagrams is sent twice (0: never). Default 2.</summary>
+    public int RedundantRetransmitMaxDatagrams { get; init; } = 2;
+
     /// <summary>Largest handshake message accepted (a certificate chain is the big one). Default 64 KiB.</summary>
     public int MaxHandshakeMessageSize { get; init; } = 64 * 1024;
 

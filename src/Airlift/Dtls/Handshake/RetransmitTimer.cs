@@ -1,52 +1,90 @@
 namespace Airlift.Dtls.Handshake;
 
+/// <summary>The engine's timers: one slot each, in one table (STYLE.md: timers keyed by an enum).</summary>
+internal enum EngineTimer
+{
+    /// <summary>The whole handshake must finish by then (<see cref="DtlsOptions.HandshakeTimeout"/>).</summary>
+    HandshakeDeadline,
+
+    /// <summary>Flight retransmission (RFC 6347 4.2.4).</summary>
+    Retransmit,
+
+    /// <summary>Part of the peer's next flight arrived and then nothing more: the rest was probably lost; resend ours to ask again.</summary>
+    PartialFlight,
+
+    /// <summary>End of keeping our final flight for the peer's retransmissions.</summary>
+    FinalFlightRetention,
+}
+
+/// <summary>Absolute deadlines of the <see cref="EngineTimer"/>s.</summary>
+internal sealed class TimerTable
+{
+    private readonly TimeSpan?[] _at = new TimeSpan?[4];
+
+    public void Set(EngineTimer timer, TimeSpan at) => _at[(int)timer] = at;
+
+    public void Clear(EngineTimer timer) => _at[(int)timer] = null;
+
+    public TimeSpan? Get(EngineTimer timer) => _at[(int)timer];
+
+    public bool IsDue(EngineTimer timer, TimeSpan now) => _at[(int)timer] is { } at && now >= at;
+
+    public void ClearAll() => Array.Clear(_at);
+
+    /// <summary>The earliest deadline, or <see cref="DtlsOutput.NoDeadline"/>.</summary>
+    public TimeSpan Next
+    {
+        get
+        {
+            var next = DtlsOutput.NoDeadline;
+            foreach (var at in _at)
+            {
+                if (at is { } t && t < next)
+                {
+                    next = t;
+                }
+            }
+
+            return next;
+        }
+    }
+}
+
 /// <summary>
-/// Flight retransmission timer: starts at the initial timeout for each new flight, doubles on every expiry
-/// up to a cap, with seeded relative jitter so that peers started together do not retransmit in lockstep.
-/// Pure arithmetic on the <c>now</c> it is given.
+/// Flight retransmission backoff: each new flight starts at the initial timeout (from the caller's RTT estimate, a
+/// measured flight RTT, or the 400 ms default), every expiry doubles it up to a cap, and each delay gets seeded relative
+/// jitter so that peers started together do not retransmit in lockstep. Pure arithmetic; the deadline lives in the
+/// <see cref="TimerTable"/>.
 /// </summary>
 internal sealed class RetransmitTimer
 {
-    private readonly TimeSpan _initial;
     private readonly TimeSpan _cap;
     private readonly double _jitter;
     private readonly RandomSource _random;
 
-    public RetransmitTimer(TimeSpan initial, TimeSpan cap, double jitter, RandomSource random)
+    public RetransmitTimer(TimeSpan cap, double jitter, RandomSource random)
     {
-        _initial = initial <= cap ? initial : cap;
         _cap = cap;
         _jitter = jitter;
         _random = random;
-        Current = _initial;
     }
 
     /// <summary>The un-jittered timeout of the current interval.</summary>
     public TimeSpan Current { get; private set; }
 
-    /// <summary>When the timer fires, or null when stopped.</summary>
-    public TimeSpan? Deadline { get; private set; }
-
-    /// <summary>Arms the timer for a new flight: backoff starts over.</summary>
-    public void StartNewFlight(TimeSpan now)
+    /// <summary>Starts over for a new flight; returns the delay until the first expiry.</summary>
+    public TimeSpan StartNewFlight(TimeSpan initial)
     {
-        Current = _initial;
-        Arm(now);
+        Current = initial <= _cap ? initial : _cap;
+        return Jittered();
     }
 
-    /// <summary>After an expiry: double (to the cap) and re-arm.</summary>
-    public void Backoff(TimeSpan now)
+    /// <summary>After an expiry: doubles (to the cap); returns the delay until the next expiry.</summary>
+    public TimeSpan Backoff()
     {
         Current = TimeSpan.FromTicks(Math.Min(_cap.Ticks, Current.Ticks * 2));
-        Arm(now);
+        return Jittered();
     }
 
-    /// <summary>Stops the timer.</summary>
-    public void Stop() => Deadline = null;
-
-    private void Arm(TimeSpan now)
-    {
-        var factor = 1 + _jitter * (2 * _random.NextDouble() - 1);
-        Deadline = now + TimeSpan.FromTicks((long)(Current.Ticks * factor));
-    }
+    private TimeSpan Jittered() => TimeSpan.FromTicks((long)(Current.Ticks * (1 + _jitter * (2 * _random.NextDouble() - 1))));
 }

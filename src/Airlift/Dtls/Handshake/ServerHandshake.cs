@@ -1,6 +1,6 @@
-using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Messages;
+using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 
 namespace Airlift.Dtls.Handshake;
 
