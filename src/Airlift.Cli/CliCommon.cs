@@ -82,7 +82,7 @@ internal static class CliCommon
 
             return DtlsCertificate.LoadPem(cert, key, chain);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException or FormatException)
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or CryptographicException or ArgumentException or FormatException)
         {
             throw new CliException($"cannot load certificate: {ex.Message}");
         }

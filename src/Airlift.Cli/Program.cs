@@ -26,7 +26,8 @@ internal static class Program
 
         try
         {
-            return parse.Invoke();
+            // The default handler would catch CliException itself, print a stack trace and return 1.
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (CliException ex)
         {
