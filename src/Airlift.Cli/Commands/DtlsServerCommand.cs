@@ -51,10 +51,8 @@ internal static class DtlsServerCommand
 
             await using (server.ConfigureAwait(false))
             {
-                if (!asJson)
-                {
-                    Console.WriteLine($"listening on {server.LocalEndpoint} ({certificate.GetFingerprint()})");
-                }
+                // Readiness goes to stderr so that stdout stays one JSON object per handshake with --json.
+                Console.Error.WriteLine($"listening on {server.LocalEndpoint} ({certificate.GetFingerprint()})");
 
                 var handshakes = 0;
                 var failures = 0;
