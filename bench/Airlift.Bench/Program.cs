@@ -1,3 +1,10 @@
+using Airlift.Bench.Reliability;
 using BenchmarkDotNet.Running;
 
+if (args.Length > 0 && args[0] == "reliability")
+{
+    return ReliabilityBenchmark.Run(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;
