@@ -237,13 +237,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             return;
         }
 
-        // RFC 8422 5.4: the signature covers client_random + server_random + ServerECDHParams.
-        var signedParams = ske.EncodeParams();
-        var signed = new byte[64 + signedParams.Length];
-        _clientRandom.CopyTo(signed, 0);
-        _serverRandom!.CopyTo(signed, 32);
-        signedParams.CopyTo(signed, 64);
-        if (!SignatureVerifier.Verify(_serverLeaf!, ske.Scheme, signed, ske.Signature))
+        if (!SignatureVerifier.Verify(_serverLeaf!, ske.Scheme, HandshakeCommon.ServerKeyExchangeSignedData(_clientRandom, _serverRandom!, ske), ske.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "ServerKeyExchange signature does not verify");
             return;
@@ -294,15 +288,11 @@ internal sealed class ClientHandshake : IHandshakeHandler
                 certificate = new CertificateMessage([]);
             }
 
-            var certMessage = _engine.CreateMessage(HandshakeType.Certificate, HandshakeCommon.Encode((ref Codec.WireWriter w) => certificate.Encode(ref w), 4096));
-            _transcript.Add(certMessage);
-            flight.Add(new FlightEntry(0, certMessage));
+            HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certificate.Encode(ref w), 4096);
         }
 
         var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicPoint);
-        var ckeMessage = _engine.CreateMessage(HandshakeType.ClientKeyExchange, HandshakeCommon.Encode((ref Codec.WireWriter w) => cke.Encode(ref w)));
-        _transcript.Add(ckeMessage);
-        flight.Add(new FlightEntry(0, ckeMessage));
+        HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.ClientKeyExchange, (ref Codec.WireWriter w) => cke.Encode(ref w));
 
         // RFC 7627: the session hash covers the messages through ClientKeyExchange.
         var (master, clientWrite, serverWrite) = HandshakeCommon.DeriveKeys(_suite!, preMaster, _ems, _transcript, _clientRandom, _serverRandom!);
@@ -312,17 +302,13 @@ internal sealed class ClientHandshake : IHandshakeHandler
         {
             var signature = _options.Certificate.Sign(scheme, _transcript.Bytes);
             var cv = new CertificateVerify(scheme, signature);
-            var cvMessage = _engine.CreateMessage(HandshakeType.CertificateVerify, HandshakeCommon.Encode((ref Codec.WireWriter w) => cv.Encode(ref w)));
-            _transcript.Add(cvMessage);
-            flight.Add(new FlightEntry(0, cvMessage));
+            HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.CertificateVerify, (ref Codec.WireWriter w) => cv.Encode(ref w));
         }
 
         flight.Add(FlightEntry.ChangeCipherSpec);
         var verifyData = KeySchedule.VerifyData(_suite!.PrfHash, _master, fromClient: true, _transcript.Hash(_suite.PrfHash));
         var finished = new Finished(verifyData);
-        var finishedMessage = _engine.CreateMessage(HandshakeType.Finished, HandshakeCommon.Encode((ref Codec.WireWriter w) => finished.Encode(ref w)));
-        _transcript.Add(finishedMessage);
-        flight.Add(new FlightEntry(1, finishedMessage));
+        HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Finished, (ref Codec.WireWriter w) => finished.Encode(ref w), epoch: 1);
 
         _engine.InstallWriteKeys(clientWrite);
         _state = State.ExpectFinished;

@@ -32,6 +32,26 @@ internal static class HandshakeCommon
         }
     }
 
+    /// <summary>Encodes a message of ours, numbers it, adds it to the transcript and to the flight being built.</summary>
+    public static HandshakeMessage AddToFlight(DtlsEngine engine, Transcript transcript, List<FlightEntry> flight, HandshakeType type, BodyEncoder encode, int capacity = 1024, ushort epoch = 0)
+    {
+        var message = engine.CreateMessage(type, Encode(encode, capacity));
+        transcript.Add(message);
+        flight.Add(new FlightEntry(epoch, message));
+        return message;
+    }
+
+    /// <summary>What a ServerKeyExchange signature covers (RFC 8422 5.4): client_random + server_random + ServerECDHParams.</summary>
+    public static byte[] ServerKeyExchangeSignedData(byte[] clientRandom, byte[] serverRandom, ServerKeyExchangeEcdhe ske)
+    {
+        var signedParams = ske.EncodeParams();
+        var signed = new byte[clientRandom.Length + serverRandom.Length + signedParams.Length];
+        clientRandom.CopyTo(signed, 0);
+        serverRandom.CopyTo(signed, clientRandom.Length);
+        signedParams.CopyTo(signed, clientRandom.Length + serverRandom.Length);
+        return signed;
+    }
+
     /// <summary>Everything that follows from the premaster secret: master secret, record keys.</summary>
     public static (byte[] Master, RecordProtection ClientWrite, RecordProtection ServerWrite) DeriveKeys(
         CipherSuiteInfo suite, byte[] preMasterSecret, bool extendedMasterSecret, Transcript transcript, byte[] clientRandom, byte[] serverRandom)

@@ -186,12 +186,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
         _keyShare = EcdheKeyShare.Generate(group.Value);
         var ske = new ServerKeyExchangeEcdhe(group.Value, _keyShare.PublicPoint, scheme.Value, []);
-        var signedParams = ske.EncodeParams();
-        var signed = new byte[64 + signedParams.Length];
-        _clientRandom.CopyTo(signed, 0);
-        _serverRandom.CopyTo(signed, 32);
-        signedParams.CopyTo(signed, 64);
-        ske = ske with { Signature = certificate.Sign(scheme.Value, signed) };
+        ske = ske with { Signature = certificate.Sign(scheme.Value, HandshakeCommon.ServerKeyExchangeSignedData(_clientRandom, _serverRandom, ske)) };
         Add(flight, HandshakeType.ServerKeyExchange, (ref Codec.WireWriter w) => ske.Encode(ref w));
 
         if (_options.ClientCertificate != ClientCertificateMode.None)
@@ -210,12 +205,8 @@ internal sealed class ServerHandshake : IHandshakeHandler
         _engine.SendFlight(now, flight, final: false);
     }
 
-    private void Add(List<FlightEntry> flight, HandshakeType type, HandshakeCommon.BodyEncoder encode, int capacity = 1024)
-    {
-        var message = _engine.CreateMessage(type, HandshakeCommon.Encode(encode, capacity));
-        _transcript.Add(message);
-        flight.Add(new FlightEntry(0, message));
-    }
+    private void Add(List<FlightEntry> flight, HandshakeType type, HandshakeCommon.BodyEncoder encode, int capacity = 1024) =>
+        HandshakeCommon.AddToFlight(_engine, _transcript, flight, type, encode, capacity);
 
     private static Extension? FindExtension(ClientHello ch, ExtensionType type) =>
         Extensions.TryFind(ch.Extensions, type, out var e) ? e : null;
