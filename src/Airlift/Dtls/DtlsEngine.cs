@@ -110,6 +110,12 @@ internal sealed class DtlsEngine
             return;
         }
 
+        if (datagram.IsEmpty)
+        {
+            CountDrop("empty-datagram", s => s.DroppedMalformed++);
+            return;
+        }
+
         var rest = datagram;
         while (!rest.IsEmpty && State is DtlsState.Connecting or DtlsState.Connected)
         {
