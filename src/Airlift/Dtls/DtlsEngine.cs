@@ -274,10 +274,12 @@ internal sealed class DtlsEngine
                 continue;
             }
 
-            if (!_anyMessageReceived)
+            // A server adopts only a plausible first ClientHello (message_seq 0, or 1 after a cookie exchange): adopting a
+            // forged far-future message_seq would make the genuine ClientHello look old and stall the handshake.
+            if (!_anyMessageReceived && (Role == DtlsRole.Client || (hs.Type == HandshakeType.ClientHello && hs.MessageSeq <= 1)))
             {
                 _anyMessageReceived = true;
-                if (Role == DtlsRole.Server && hs.Type == HandshakeType.ClientHello)
+                if (Role == DtlsRole.Server)
                 {
                     // A server adopts the client's message_seq (1 after a cookie exchange, RFC 6347 4.2.2) and answers with
                     // record sequence numbers above the ClientHello's, as the stateless HelloVerifyRequest used that one.
