@@ -285,7 +285,8 @@ internal sealed class DtlsEngine
                     // record sequence numbers above the ClientHello's, as the stateless HelloVerifyRequest used that one.
                     Reassembler.Reset(hs.MessageSeq);
                     NextSendSeq = hs.MessageSeq;
-                    _write[0].NextSeq = Math.Max(_write[0].NextSeq, record.SequenceNumber + 1);
+                    // Capped: a forged sequence number near 2^48 must not exhaust our epoch-0 numbers (WriteRecord would throw).
+                    _write[0].NextSeq = Math.Max(_write[0].NextSeq, Math.Min(record.SequenceNumber + 1, RecordHeader.MaxSequenceNumber / 2));
                 }
             }
 
