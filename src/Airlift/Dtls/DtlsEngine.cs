@@ -119,6 +119,12 @@ internal sealed class DtlsEngine
             return;
         }
 
+        if (datagram.IsEmpty)
+        {
+            CountDrop("empty-datagram", s => s.DroppedMalformed++);
+            return;
+        }
+
         var rest = datagram;
         var flightBefore = _flightNumber;
         _datagramProgress = _datagramOld = _datagramOldAuthenticated = false;
@@ -286,16 +292,19 @@ internal sealed class DtlsEngine
                 continue;
             }
 
-            if (!_anyMessageReceived)
+            // A server adopts only a plausible first ClientHello (message_seq 0, or 1 after a cookie exchange): adopting a
+            // forged far-future message_seq would make the genuine ClientHello look old and stall the handshake.
+            if (!_anyMessageReceived && (Role == DtlsRole.Client || (hs.Type == HandshakeType.ClientHello && hs.MessageSeq <= 1)))
             {
                 _anyMessageReceived = true;
-                if (Role == DtlsRole.Server && hs.Type == HandshakeType.ClientHello)
+                if (Role == DtlsRole.Server)
                 {
                     // A server adopts the client's message_seq (1 after a cookie exchange, RFC 6347 4.2.2) and answers with
                     // record sequence numbers above the ClientHello's, as the stateless HelloVerifyRequest used that one.
                     Reassembler.Reset(hs.MessageSeq);
                     NextSendSeq = hs.MessageSeq;
-                    _write[0].NextSeq = Math.Max(_write[0].NextSeq, record.SequenceNumber + 1);
+                    // Capped: a forged sequence number near 2^48 must not exhaust our epoch-0 numbers (WriteRecord would throw).
+                    _write[0].NextSeq = Math.Max(_write[0].NextSeq, Math.Min(record.SequenceNumber + 1, RecordHeader.MaxSequenceNumber / 2));
                 }
             }
 
