@@ -292,6 +292,11 @@ internal sealed class ClientHandshake : IHandshakeHandler
         }
 
         var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicPoint);
+
+        // The ephemeral key and the server's certificate are not needed past this point; do not hold them per connection.
+        _keyShare.Dispose();
+        _serverLeaf?.Dispose();
+        _serverLeaf = null;
         HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.ClientKeyExchange, (ref Codec.WireWriter w) => cke.Encode(ref w));
 
         // RFC 7627: the session hash covers the messages through ClientKeyExchange.

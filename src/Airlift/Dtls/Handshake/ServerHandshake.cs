@@ -278,6 +278,8 @@ internal sealed class ServerHandshake : IHandshakeHandler
         }
 
         _transcript.Add(message);
+        _clientLeaf!.Dispose();
+        _clientLeaf = null;
         _state = State.ExpectFinished;
     }
 
