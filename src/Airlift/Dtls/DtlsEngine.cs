@@ -94,7 +94,11 @@ internal sealed class DtlsEngine
 
     public HandshakeReassembler Reassembler { get; }
 
-    public int EffectiveMaxDatagramSize { get; private set; }
+    public int EffectiveMaxDatagramSize
+    {
+        get => Stats.EffectiveMaxDatagramSize;
+        private set => Stats.EffectiveMaxDatagramSize = value;
+    }
 
     public TimeSpan StartedAt => _startedAt;
 

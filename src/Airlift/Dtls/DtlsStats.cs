@@ -30,6 +30,9 @@ public sealed class DtlsStats
     /// <summary>Total flight retransmissions.</summary>
     public int Retransmissions => TimeoutRetransmissions + TriggeredRetransmissions;
 
+    /// <summary>The datagram size limit in force: the configured maximum, or lower after a path-MTU fallback.</summary>
+    public int EffectiveMaxDatagramSize { get; internal set; }
+
     /// <summary>Times the datagram size was lowered after repeated timeouts (path-MTU black hole fallback).</summary>
     public int DatagramSizeFallbacks { get; internal set; }
 
