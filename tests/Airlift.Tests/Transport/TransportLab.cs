@@ -81,17 +81,22 @@ internal sealed class TransportLab
 
     public static WebRtcTransport NewTransport(SdpSetupRole remoteSetup, Func<WebRtcTransportOptions, WebRtcTransportOptions>? configure = null, ulong seed = 7)
     {
+        var options = NewOptions(remoteSetup, seed);
+        return new WebRtcTransport(configure is null ? options : configure(options), TimeSpan.Zero);
+    }
+
+    public static WebRtcTransportOptions NewOptions(SdpSetupRole remoteSetup, ulong seed = 7)
+    {
         var dtls = new DtlsOptions(TestCertificates.Ecdsa)
         {
             Random = RandomSource.Seeded(seed),
             SrtpProfiles = [SrtpProtectionProfile.AeadAes128Gcm, SrtpProtectionProfile.Aes128CmHmacSha1_80],
         };
-        var options = new WebRtcTransportOptions(dtls, remoteSetup, TestCertificates.EcdsaPeer.GetFingerprint())
+        return new WebRtcTransportOptions(dtls, remoteSetup, TestCertificates.EcdsaPeer.GetFingerprint())
         {
             RemoteUfrag = PeerUfrag,
             RemotePassword = PeerPassword,
         };
-        return new WebRtcTransport(configure is null ? options : configure(options), TimeSpan.Zero);
     }
 
     public static DtlsOptions PeerDtlsOptions(ulong seed = 11) => new(TestCertificates.EcdsaPeer)
