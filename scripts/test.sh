@@ -42,6 +42,7 @@ PEERS=(
   "apt|openssl|openssl version"
   "apt|gnutls-bin|gnutls-cli --version"
   "apt|gnutls-bin|gnutls-serv --version"
+  "apt|python3-aiortc|/usr/bin/python3 -c 'import aiortc; print(\"aiortc\", aiortc.__version__)'"
 )
 
 NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"

@@ -1,0 +1,61 @@
+using System.Net;
+
+namespace Airlift.Net;
+
+/// <summary>Sockets and limits of a <see cref="TransportHost"/>. Immutable; every limit bounds memory or work per peer.</summary>
+public sealed record TransportHostOptions
+{
+    /// <summary>UDP addresses to bind (one socket each; IPv4 and IPv6 alike, IPv6 sockets are IPv6-only). Port 0 picks a free port.</summary>
+    public IReadOnlyList<IPEndPoint> UdpListen { get; init; } = [];
+
+    /// <summary>TCP addresses to listen on for ICE-TCP passive candidates (RFC 6544, RFC 4571 framing).</summary>
+    public IReadOnlyList<IPEndPoint> TcpListen { get; init; } = [];
+
+    /// <summary>Most sessions (transports) at once. Default 1024.</summary>
+    public int MaxSessions { get; init; } = 1024;
+
+    /// <summary>Most remote tuples routed to one session without a ufrag lookup. Default 32.</summary>
+    public int MaxTuplesPerSession { get; init; } = 32;
+
+    /// <summary>Events buffered per session for its reader; beyond it events are dropped and counted. Default 1024.</summary>
+    public int EventQueueCapacity { get; init; } = 1024;
+
+    /// <summary>Most ICE-TCP connections at once; further ones are closed on accept. Default 256.</summary>
+    public int MaxTcpConnections { get; init; } = 256;
+
+    /// <summary>Largest RFC 4571 frame accepted; a larger length prefix closes the connection. Default 4096.</summary>
+    public int MaxTcpFrameSize { get; init; } = 4096;
+
+    /// <summary>Frames queued for sending per TCP connection; beyond it frames are dropped and counted (the peer is not reading). Default 256.</summary>
+    public int TcpSendQueueCapacity { get; init; } = 256;
+
+    /// <summary>A TCP connection that has not delivered a valid ICE check within this time is closed. Default 10 s.</summary>
+    public TimeSpan TcpUnboundTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A TCP connection that delivers no frame for this long is closed (consent checks come every few seconds). Default 40 s.</summary>
+    public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromSeconds(40);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (UdpListen.Count == 0 && TcpListen.Count == 0)
+        {
+            throw new ArgumentException("At least one UDP or TCP address is needed.", nameof(UdpListen));
+        }
+
+        if (MaxSessions < 1 || MaxTuplesPerSession < 1 || EventQueueCapacity < 16 || MaxTcpConnections < 1 || TcpSendQueueCapacity < 1)
+        {
+            throw new ArgumentException("Session, tuple, event and connection limits must be positive (EventQueueCapacity >= 16).");
+        }
+
+        if (MaxTcpFrameSize is < 548 or > ushort.MaxValue)
+        {
+            throw new ArgumentException("MaxTcpFrameSize must be within 548..65535.", nameof(MaxTcpFrameSize));
+        }
+
+        if (TcpUnboundTimeout <= TimeSpan.Zero || TcpIdleTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("TCP timeouts must be positive.", nameof(TcpIdleTimeout));
+        }
+    }
+}

@@ -1,0 +1,503 @@
+using Airlift.Dtls;
+using Airlift.Ice;
+using Airlift.Ice.Sdp;
+using Microsoft.Extensions.Logging;
+
+namespace Airlift.Transport;
+
+/// <summary>
+/// The WebRTC transport of an ICE-lite endpoint as a sans-IO state machine: an <see cref="IceLiteAgent"/> and a
+/// <see cref="DtlsEndpoint"/> on one demultiplexed port (RFC 7983), with DTLS pinned to the ICE selected tuple.
+/// </summary>
+/// <remarks>
+/// <para>Drain rule: after every call that takes <c>now</c> (<see cref="HandleDatagram"/>, <see cref="HandleTimeout"/>,
+/// <see cref="Close"/>) and after <see cref="SendMedia"/> / <see cref="SendApplicationData"/>, call <see cref="PollOutput"/>
+/// until it returns <see cref="WebRtcOutputKind.Timeout"/>; then call <see cref="HandleTimeout"/> at (or after) the returned
+/// deadline, or earlier when a datagram arrives. Time is any monotonic clock as a <see cref="TimeSpan"/>; the transport
+/// never reads one.</para>
+/// <para>Demultiplexing (RFC 7983 7): STUN goes to the ICE agent from any address (it authenticates checks); DTLS goes to the
+/// endpoint only from the selected tuple; RTP/RTCP from the selected tuple is surfaced as events for the SRTP layer;
+/// everything else (ZRTP, TURN ChannelData, unknown) is dropped. Every drop is counted in <see cref="Stats"/> and on the
+/// <c>Airlift.Transport</c> meter.</para>
+/// <para>Sending: nothing but STUN responses leaves before ICE selects a tuple; the DTLS endpoint is created at the first
+/// selection (so its handshake timeout starts then). DTLS datagrams always go to the selected tuple at the moment they are
+/// polled. When the selected tuple changes while the handshake runs, the pending flight is resent at once on the new tuple,
+/// whatever the DTLS role (field failure F3). When consent is lost on every tuple, nothing is sent until a new valid check.</para>
+/// <para>RTT: an ICE-lite agent sends no checks, so the transport cannot measure a round trip before DTLS starts. The
+/// caller may put a known estimate in <see cref="DtlsOptions.RttEstimate"/>; otherwise the endpoint starts from its default
+/// timeout and samples flight round trips itself (Karn's rule).</para>
+/// </remarks>
+public sealed class WebRtcTransport
+{
+    private readonly WebRtcTransportOptions _options;
+    private readonly DtlsOptions _dtlsOptions;
+    private readonly IceLiteAgent _ice;
+    private readonly ILogger? _logger;
+    private readonly Queue<Pending> _queue = new();
+    private DtlsEndpoint? _dtls;
+    private TimeSpan _dtlsDeadline = DtlsOutput.NoDeadline;
+    private Counters _c;
+    private bool _finished;
+
+    /// <summary>Creates a transport. Nothing is sent until a connectivity check selects a tuple.</summary>
+    /// <param name="options">Options.</param>
+    /// <param name="now">Current time.</param>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public WebRtcTransport(WebRtcTransportOptions options, TimeSpan now)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _logger = options.Logger;
+        DtlsRole = ResolveDtlsRole(options.RemoteSetup, options.ActPassAnswerRole);
+        _dtlsOptions = options.Dtls with { ExpectedPeerFingerprint = options.RemoteFingerprint };
+        _ice = new IceLiteAgent(options.ToIceOptions());
+        if (options.RemoteUfrag is not null)
+        {
+            _ice.SetRemoteCredentials(options.RemoteUfrag, options.RemotePassword!);
+        }
+
+        CreatedAt = now;
+        LocalFingerprint = options.Dtls.Certificate.GetFingerprint();
+    }
+
+    /// <summary>Our DTLS role, decided from the peer's <c>a=setup</c>.</summary>
+    public DtlsRole DtlsRole { get; }
+
+    /// <summary>The <c>a=setup</c> value to put in our answer: <c>active</c> when we are the DTLS client, else <c>passive</c>.</summary>
+    public SdpSetupRole LocalSetup => DtlsRole == DtlsRole.Client ? SdpSetupRole.Active : SdpSetupRole.Passive;
+
+    /// <summary>Local ICE ufrag, to signal as <c>a=ice-ufrag</c> (and the key shared-port drivers route on).</summary>
+    public string LocalUfrag => _ice.LocalUfrag;
+
+    /// <summary>Local ICE password, to signal as <c>a=ice-pwd</c>.</summary>
+    public string LocalPassword => _ice.LocalPassword;
+
+    /// <summary>Our certificate's sha-256 fingerprint, to signal as <c>a=fingerprint</c>.</summary>
+    public CertificateFingerprint LocalFingerprint { get; }
+
+    /// <summary>When the transport was created.</summary>
+    public TimeSpan CreatedAt { get; }
+
+    /// <summary>ICE state.</summary>
+    public IceState IceState => _ice.State;
+
+    /// <summary>DTLS state.</summary>
+    public TransportDtlsState DtlsState { get; private set; } = TransportDtlsState.New;
+
+    /// <summary>True once the transport failed or was closed: it takes no more input and sends nothing.</summary>
+    public bool IsFinished => _finished;
+
+    /// <summary>The tuple DTLS and media use now, or null.</summary>
+    public IceTuple? SelectedTuple => _ice.SelectedTuple;
+
+    /// <summary>The peer's ICE ufrag, once known.</summary>
+    public string? RemoteUfrag => _ice.RemoteUfrag;
+
+    /// <summary>Transport counters.</summary>
+    public WebRtcTransportStats Stats => new(
+        _c.DatagramsReceived, _c.StunReceived, _c.DtlsReceived, _c.DtlsFromUnselectedTuple, _c.DtlsUnsentNoTuple,
+        _c.RtpReceived, _c.RtcpReceived, _c.MediaFromUnselectedTuple, _c.ZrtpDropped, _c.TurnChannelDropped, _c.UnknownDropped,
+        _c.IgnoredAfterClose, _c.QueueOverflowDrops, _c.TupleChanges, _c.FlightResendsOnTupleChange, _c.DatagramsSent);
+
+    /// <summary>ICE agent counters (checks answered, integrity failures, role conflicts, malformed STUN...).</summary>
+    public IceLiteStats IceStats => _ice.Stats;
+
+    /// <summary>DTLS endpoint counters, once the endpoint exists.</summary>
+    public DtlsStats? DtlsStats => _dtls?.Stats;
+
+    /// <summary>The DTLS handshake timeline, once the endpoint exists (diagnostics).</summary>
+    public string? DtlsTrace => _dtls?.Trace;
+
+    /// <summary>Smallest buffer <see cref="PollOutput"/> accepts.</summary>
+    public int PollBufferSize => Math.Max(Math.Max(_dtlsOptions.MaxDatagramSize, _options.MaxMediaPacketSize), 1500);
+
+    /// <summary>
+    /// Our DTLS role from the peer's <c>a=setup</c> (RFC 8842 5): the peer <c>passive</c> makes us the client, <c>active</c>
+    /// the server, and <c>actpass</c> (an offer) lets us, the answerer, choose <paramref name="whenActPass"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><c>holdconn</c>, which has no role.</exception>
+    public static DtlsRole ResolveDtlsRole(SdpSetupRole remoteSetup, DtlsRole whenActPass) => remoteSetup switch
+    {
+        SdpSetupRole.Passive => DtlsRole.Client,
+        SdpSetupRole.Active => DtlsRole.Server,
+        SdpSetupRole.ActPass => whenActPass,
+        _ => throw new ArgumentException($"a=setup:{remoteSetup} gives no DTLS role.", nameof(remoteSetup)),
+    };
+
+    /// <summary>Sets the peer's ICE credentials when they were not in the options (e.g. the offer arrived later).</summary>
+    /// <exception cref="ArgumentException">Not valid ice-char strings.</exception>
+    public void SetRemoteIceCredentials(string ufrag, string password) => _ice.SetRemoteCredentials(ufrag, password);
+
+    /// <summary>Processes one datagram received on <paramref name="tuple"/>. Never throws on bad input.</summary>
+    public void HandleDatagram(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
+    {
+        if (_finished)
+        {
+            _c.IgnoredAfterClose++;
+            TransportMetrics.Drop("closed");
+            return;
+        }
+
+        _c.DatagramsReceived++;
+        var kind = PacketClassifier.Classify(datagram);
+        switch (kind)
+        {
+            case PacketKind.Stun:
+                _c.StunReceived++;
+                _ice.HandleStun(now, tuple, datagram);
+                PumpIce(now);
+                break;
+            case PacketKind.Dtls:
+                if (_dtls is null || _ice.SelectedTuple != tuple)
+                {
+                    _c.DtlsFromUnselectedTuple++;
+                    TransportMetrics.Drop("dtls_unselected_tuple");
+                    _logger?.LogDebug("Dropped a DTLS datagram from {Tuple}: not the selected tuple {Selected}", tuple, _ice.SelectedTuple);
+                    return;
+                }
+
+                _c.DtlsReceived++;
+                _dtls.HandleDatagram(now, datagram);
+                break;
+            case PacketKind.Rtp:
+            case PacketKind.Rtcp:
+                if (_ice.SelectedTuple != tuple)
+                {
+                    _c.MediaFromUnselectedTuple++;
+                    TransportMetrics.Drop("media_unselected_tuple");
+                    return;
+                }
+
+                if (kind == PacketKind.Rtcp)
+                {
+                    _c.RtcpReceived++;
+                    Enqueue(new Pending(new RtcpPacketReceived(tuple, datagram.ToArray())));
+                }
+                else
+                {
+                    _c.RtpReceived++;
+                    Enqueue(new Pending(new RtpPacketReceived(tuple, datagram.ToArray())));
+                }
+
+                break;
+            case PacketKind.Zrtp:
+                _c.ZrtpDropped++;
+                TransportMetrics.Drop("zrtp");
+                break;
+            case PacketKind.TurnChannel:
+                _c.TurnChannelDropped++;
+                TransportMetrics.Drop("turn_channel");
+                break;
+            default:
+                _c.UnknownDropped++;
+                TransportMetrics.Drop("unknown");
+                break;
+        }
+    }
+
+    /// <summary>Processes timers due at <paramref name="now"/> (consent expiry, DTLS retransmission); harmless to call early.</summary>
+    public void HandleTimeout(TimeSpan now)
+    {
+        if (_finished)
+        {
+            return;
+        }
+
+        _ice.HandleTimeout(now);
+        PumpIce(now);
+        if (!_finished && _dtls is not null && now >= _dtlsDeadline)
+        {
+            _dtls.HandleTimeout(now);
+            _dtlsDeadline = DtlsOutput.NoDeadline; // re-learned when PollOutput drains the endpoint
+        }
+    }
+
+    /// <summary>
+    /// Returns the next output: a datagram written into <paramref name="buffer"/> with the tuple to send it on, an event,
+    /// or the next deadline. <paramref name="buffer"/> must hold at least <see cref="PollBufferSize"/> bytes.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> is smaller than <see cref="PollBufferSize"/>.</exception>
+    public WebRtcOutput PollOutput(Span<byte> buffer)
+    {
+        if (buffer.Length < PollBufferSize)
+        {
+            throw new ArgumentException($"The buffer must hold at least {PollBufferSize} bytes.", nameof(buffer));
+        }
+
+        while (true)
+        {
+            if (_queue.TryDequeue(out var pending))
+            {
+                if (pending.Event is not null)
+                {
+                    return new WebRtcOutput(WebRtcOutputKind.Event, default, 0, pending.Event, default);
+                }
+
+                pending.Datagram.Span.CopyTo(buffer);
+                _c.DatagramsSent++;
+                return new WebRtcOutput(WebRtcOutputKind.Transmit, pending.Tuple, pending.Datagram.Length, null, default);
+            }
+
+            if (_dtls is null)
+            {
+                break;
+            }
+
+            var output = _dtls.PollOutput(buffer);
+            if (output.Kind == DtlsOutputKind.Timeout)
+            {
+                _dtlsDeadline = output.Deadline;
+                break;
+            }
+
+            if (output.Kind == DtlsOutputKind.Event)
+            {
+                OnDtlsEvent(output.Event!);
+                continue;
+            }
+
+            if (_ice.SelectedTuple is { } tuple)
+            {
+                _c.DatagramsSent++;
+                return new WebRtcOutput(WebRtcOutputKind.Transmit, tuple, output.DatagramLength, null, default);
+            }
+
+            _c.DtlsUnsentNoTuple++;
+            TransportMetrics.Drop("dtls_no_tuple");
+        }
+
+        var deadline = _finished ? DtlsOutput.NoDeadline : _dtlsDeadline;
+        if (!_finished && _ice.NextTimeout is { } ice && ice < deadline)
+        {
+            deadline = ice;
+        }
+
+        return new WebRtcOutput(WebRtcOutputKind.Timeout, default, 0, null, deadline);
+    }
+
+    /// <summary>
+    /// Queues an (already SRTP-protected) RTP or RTCP packet for the selected tuple. Returns false, and sends nothing, when
+    /// no tuple holds consent, the transport finished, the packet is larger than
+    /// <see cref="WebRtcTransportOptions.MaxMediaPacketSize"/> or the output queue is full.
+    /// </summary>
+    public bool SendMedia(ReadOnlySpan<byte> packet)
+    {
+        if (_finished || _ice.SelectedTuple is not { } tuple || packet.Length > _options.MaxMediaPacketSize || packet.IsEmpty)
+        {
+            return false;
+        }
+
+        return Enqueue(new Pending(tuple, packet.ToArray()));
+    }
+
+    /// <summary>Sends DTLS application data (connected only). Returns false when not connected or too large for one record.</summary>
+    public bool SendApplicationData(ReadOnlySpan<byte> data)
+    {
+        if (_finished || _dtls is null || _dtls.State != Dtls.DtlsState.Connected || data.Length > _dtls.MaxApplicationDataSize)
+        {
+            return false;
+        }
+
+        _dtls.Send(data);
+        return true;
+    }
+
+    /// <summary>Keying material exporter (RFC 5705) of the connected DTLS association.</summary>
+    /// <exception cref="InvalidOperationException">DTLS is not connected.</exception>
+    public byte[] ExportKeyingMaterial(string label, byte[]? context, int length) =>
+        _dtls is null ? throw new InvalidOperationException("DTLS has not started.") : _dtls.ExportKeyingMaterial(label, context, length);
+
+    /// <summary>Sends close_notify on the selected tuple (if any), closes ICE and reports the closed states.</summary>
+    public void Close(TimeSpan now)
+    {
+        if (_finished)
+        {
+            return;
+        }
+
+        if (_dtls is not null && _dtls.State is Dtls.DtlsState.Connecting or Dtls.DtlsState.Connected)
+        {
+            _dtls.Close(now);
+            DrainDtlsIntoQueue();
+        }
+
+        _finished = true;
+        _ice.Close();
+        PumpIce(now);
+        SetDtlsState(TransportDtlsState.Closed);
+    }
+
+    private void DrainDtlsIntoQueue()
+    {
+        var buffer = new byte[_dtlsOptions.MaxDatagramSize];
+        while (true)
+        {
+            var output = _dtls!.PollOutput(buffer);
+            if (output.Kind == DtlsOutputKind.Timeout)
+            {
+                _dtlsDeadline = output.Deadline;
+                return;
+            }
+
+            if (output.Kind == DtlsOutputKind.Event)
+            {
+                OnDtlsEvent(output.Event!);
+            }
+            else if (_ice.SelectedTuple is { } tuple)
+            {
+                Enqueue(new Pending(tuple, buffer.AsSpan(0, output.DatagramLength).ToArray()));
+            }
+        }
+    }
+
+    private void PumpIce(TimeSpan now)
+    {
+        while (_ice.TryPollTransmit(out var transmit))
+        {
+            Enqueue(new Pending(transmit.Tuple, transmit.Datagram));
+        }
+
+        while (_ice.TryPollEvent(out var iceEvent))
+        {
+            switch (iceEvent)
+            {
+                case SelectedTupleChanged changed:
+                    OnSelectedTupleChanged(now, changed.Tuple);
+                    break;
+                case IceStateChanged state:
+                    _logger?.LogInformation("ICE state {State}", state.State);
+                    Enqueue(new Pending(new IceStateChange(state.State)));
+                    if (state.State == IceState.Failed)
+                    {
+                        Fail(TransportFailureReason.IceFailed, "ICE consent expired on every tuple (RFC 7675) and no new check arrived within the grace period.", null);
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private void OnSelectedTupleChanged(TimeSpan now, IceTuple? tuple)
+    {
+        _c.TupleChanges++;
+        TransportMetrics.TupleChanges.Add(1);
+        _logger?.LogInformation("Selected tuple {Tuple}", tuple?.ToString() ?? "(none)");
+        Enqueue(new Pending(new SelectedTupleChange(tuple)));
+        if (tuple is null || _finished)
+        {
+            return;
+        }
+
+        if (_dtls is null)
+        {
+            _dtls = DtlsRole == DtlsRole.Client ? DtlsEndpoint.CreateClient(_dtlsOptions, now) : DtlsEndpoint.CreateServer(_dtlsOptions, now);
+            SetDtlsState(TransportDtlsState.Connecting);
+        }
+        else if (_dtls.State == Dtls.DtlsState.Connecting && _options.ResendFlightOnTupleChange)
+        {
+            // F3: the flight in progress went to the old tuple, which may be one-way. Move it now, not at the next backoff tick.
+            _dtls.ResendFlight(now);
+            _c.FlightResendsOnTupleChange++;
+            TransportMetrics.FlightResends.Add(1);
+        }
+    }
+
+    private void OnDtlsEvent(DtlsEvent dtlsEvent)
+    {
+        switch (dtlsEvent)
+        {
+            case DtlsConnected:
+                SetDtlsState(TransportDtlsState.Connected);
+                break;
+            case DtlsKeyingMaterial km:
+                Enqueue(new Pending(new KeyingMaterial(km.Profile, km.Material, DtlsRole)));
+                break;
+            case DtlsPeerCertificate cert:
+                Enqueue(new Pending(new PeerCertificate(cert)));
+                break;
+            case DtlsApplicationData data:
+                Enqueue(new Pending(new ApplicationDataReceived(data.Data)));
+                break;
+            case DtlsClosed:
+                SetDtlsState(TransportDtlsState.Closed);
+                break;
+            case DtlsFailed failed:
+                Fail(TransportFailureReason.DtlsFailed, $"DTLS failed: {failed.Reason}: {failed.Message}", failed);
+                break;
+        }
+    }
+
+    private void Fail(TransportFailureReason reason, string message, DtlsFailed? dtls)
+    {
+        if (_finished)
+        {
+            return;
+        }
+
+        _logger?.LogWarning("Transport failed: {Reason}: {Message}", reason, message);
+        TransportMetrics.Failures.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        _finished = true;
+        SetDtlsState(reason == TransportFailureReason.DtlsFailed || DtlsState != TransportDtlsState.Connected ? TransportDtlsState.Failed : TransportDtlsState.Closed);
+        Enqueue(new Pending(new TransportFailed(reason, message, dtls)));
+    }
+
+    private void SetDtlsState(TransportDtlsState state)
+    {
+        if (DtlsState is TransportDtlsState.Failed or TransportDtlsState.Closed || DtlsState == state)
+        {
+            return;
+        }
+
+        DtlsState = state;
+        _logger?.LogInformation("DTLS state {State}", state);
+        Enqueue(new Pending(new DtlsStateChange(state)));
+    }
+
+    private bool Enqueue(Pending pending)
+    {
+        // State events always fit: they are few and the caller needs them; the cap bounds data (media, responses).
+        if (_queue.Count >= _options.MaxQueuedOutputs && pending.Event is not (IceStateChange or DtlsStateChange or SelectedTupleChange or TransportFailed or KeyingMaterial))
+        {
+            _c.QueueOverflowDrops++;
+            TransportMetrics.Drop("queue_full");
+            return false;
+        }
+
+        _queue.Enqueue(pending);
+        return true;
+    }
+
+    private readonly record struct Pending(IceTuple Tuple, ReadOnlyMemory<byte> Datagram, WebRtcTransportEvent? Event)
+    {
+        public Pending(IceTuple tuple, ReadOnlyMemory<byte> datagram)
+            : this(tuple, datagram, null)
+        {
+        }
+
+        public Pending(WebRtcTransportEvent transportEvent)
+            : this(default, default, transportEvent)
+        {
+        }
+    }
+
+    private struct Counters
+    {
+        public long DatagramsReceived;
+        public long StunReceived;
+        public long DtlsReceived;
+        public long DtlsFromUnselectedTuple;
+        public long DtlsUnsentNoTuple;
+        public long RtpReceived;
+        public long RtcpReceived;
+        public long MediaFromUnselectedTuple;
+        public long ZrtpDropped;
+        public long TurnChannelDropped;
+        public long UnknownDropped;
+        public long IgnoredAfterClose;
+        public long QueueOverflowDrops;
+        public long TupleChanges;
+        public long FlightResendsOnTupleChange;
+        public long DatagramsSent;
+    }
+}
