@@ -42,6 +42,7 @@ PEERS=(
   "apt|openssl|openssl version"
   "apt|gnutls-bin|gnutls-cli --version"
   "apt|gnutls-bin|gnutls-serv --version"
+  "apt|libsrtp2-1|ls /usr/lib/x86_64-linux-gnu/libsrtp2.so.1"
 )
 
 NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"
