@@ -43,6 +43,7 @@ PEERS=(
   "apt|gnutls-bin|gnutls-cli --version"
   "apt|gnutls-bin|gnutls-serv --version"
   "apt|python3-aiortc|/usr/bin/python3 -c 'import aiortc; print(\"aiortc\", aiortc.__version__)'"
+  "apt|libsrtp2-1|ls /usr/lib/x86_64-linux-gnu/libsrtp2.so.1"
 )
 
 NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"

@@ -1,0 +1,44 @@
+namespace Airlift.Srtp;
+
+/// <summary>Limits of an <see cref="SrtpContext"/>. Immutable; <see cref="Validate"/> runs when a context is created.</summary>
+public sealed record SrtpOptions
+{
+    /// <summary>Default replay window: 128 packets (libsrtp's default; RFC 3711 3.3.2 requires at least 64).</summary>
+    public const int DefaultReplayWindowSize = 128;
+
+    /// <summary>Default bound on tracked SSRCs per context.</summary>
+    public const int DefaultMaxSsrcs = 64;
+
+    /// <summary>Smallest replay window (RFC 3711 3.3.2 "SHOULD be at least 64").</summary>
+    public const int MinReplayWindowSize = 64;
+
+    /// <summary>Largest replay window (2^15: sequence-number estimation only holds within half the 16-bit space).</summary>
+    public const int MaxReplayWindowSize = 32768;
+
+    /// <summary>The shared defaults.</summary>
+    public static SrtpOptions Default { get; } = new();
+
+    /// <summary>Packets behind the highest index that are still accepted once. A multiple of 64 in [64, 32768]. Default 128.</summary>
+    public int ReplayWindowSize { get; init; } = DefaultReplayWindowSize;
+
+    /// <summary>
+    /// Most SSRCs one context keeps state for (rollover counter, replay windows, SRTCP index). A packet with a new SSRC beyond
+    /// this is dropped as <see cref="SrtpStatus.SsrcLimitReached"/>. Inbound streams are only created after a packet of theirs
+    /// authenticates, so forged SSRCs cannot fill the table. In [1, 65536]. Default 64.
+    /// </summary>
+    public int MaxSsrcs { get; init; } = DefaultMaxSsrcs;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid limit.</summary>
+    public void Validate()
+    {
+        if (ReplayWindowSize < MinReplayWindowSize || ReplayWindowSize > MaxReplayWindowSize || ReplayWindowSize % 64 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReplayWindowSize), ReplayWindowSize, $"must be a multiple of 64 in [{MinReplayWindowSize}, {MaxReplayWindowSize}]");
+        }
+
+        if (MaxSsrcs < 1 || MaxSsrcs > 65536)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxSsrcs), MaxSsrcs, "must be in [1, 65536]");
+        }
+    }
+}
