@@ -1,0 +1,315 @@
+using System.Buffers;
+using System.Text;
+using Airlift.Codec;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Handshake;
+using Airlift.Dtls.Messages;
+using Airlift.Dtls.Records;
+using Microsoft.Extensions.Logging;
+
+namespace Airlift.Dtls;
+
+// Flights and retransmission (RFC 6347 4.2.4, RFC 9147 5.8): sending and keeping flights, the timer table, RTT
+// sampling, triggered and early resends with their budget, path-MTU fallback, and packing records into datagrams.
+internal sealed partial class DtlsEngine
+{
+    // ---------------------------------------------------------------- flights
+
+    /// <summary>Creates the next handshake message of this side, numbering it.</summary>
+    public HandshakeMessage CreateMessage(HandshakeType type, byte[] body) => new(type, NextSendSeq++, body);
+
+    /// <summary>The measured round-trip time (Karn's rule: only flights sent once are sampled), if any.</summary>
+    public TimeSpan? SmoothedRtt => _smoothedRtt;
+
+    /// <summary>
+    /// First retransmission timeout of a new flight: the configured value, else clamp(2 x RTT, 50 ms, 3 s) from the
+    /// caller's estimate or the RTT measured on earlier flights of this handshake, else 400 ms.
+    /// </summary>
+    private TimeSpan InitialTimeout()
+    {
+        if (Options.InitialRetransmitTimeout is { } fixedTimeout)
+        {
+            return fixedTimeout;
+        }
+
+        var rtt = _smoothedRtt ?? Options.RttEstimate;
+        return rtt is { } r
+            ? TimeSpan.FromTicks(Math.Clamp(2 * r.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(3).Ticks))
+            : Options.EffectiveInitialRetransmitTimeout;
+    }
+
+    /// <summary>Writes a new flight out and arms the timer (or, for the final flight, keeps it for peer retransmissions).</summary>
+    public void SendFlight(TimeSpan now, IReadOnlyList<FlightEntry> entries, bool final)
+    {
+        FlightState = FlightState.Sending;
+        _flight = entries;
+        _flightIsFinal = final;
+        _flightNumber++;
+        _flightTimeouts = 0;
+        _flightRetransmitted = false;
+        _flightSentAt = now;
+        _rttSampledThisFlight = false;
+        _triggeredResends = 0;
+        _peerRetransmittedThisFlight = false;
+        _lastTriggeredResend = null;
+        _timers.Clear(EngineTimer.PartialFlight);
+        Transmit(now, "sent");
+        if (final)
+        {
+            FlightState = FlightState.Finished;
+            _timers.Clear(EngineTimer.Retransmit);
+            _timers.Set(EngineTimer.FinalFlightRetention, now + (Options.FinalFlightRetention ?? Options.MaxRetransmitTimeout * 2));
+        }
+        else
+        {
+            FlightState = FlightState.Waiting;
+            _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
+        }
+    }
+
+    /// <summary>The peer's final flight arrived: nothing more to retransmit.</summary>
+    public void FinalFlightReceived()
+    {
+        FlightState = FlightState.Finished;
+        _flight = null;
+        _timers.Clear(EngineTimer.Retransmit);
+        _timers.Clear(EngineTimer.PartialFlight);
+    }
+
+    /// <summary>Resends the current flight now with the backoff reset (the path changed, e.g. a new ICE tuple).</summary>
+    public void ResendNow(TimeSpan now)
+    {
+        if (_flight is null || State is DtlsState.Failed or DtlsState.Closed)
+        {
+            return;
+        }
+
+        _flightRetransmitted = true;
+        Stats.TriggeredRetransmissions++;
+        Transmit(now, "resent (path change)");
+        if (FlightState == FlightState.Waiting)
+        {
+            _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
+        }
+    }
+
+    /// <summary>A fragment of the peer's next flight arrived: sample the RTT once per flight, and watch for a stalled partial flight.</summary>
+    private void OnPeerProgress(TimeSpan now)
+    {
+        if (FlightState != FlightState.Waiting || _flight is null)
+        {
+            return;
+        }
+
+        if (!_rttSampledThisFlight && !_flightRetransmitted)
+        {
+            _rttSampledThisFlight = true;
+            var sample = now - _flightSentAt;
+            _smoothedRtt = _smoothedRtt is { } srtt ? TimeSpan.FromTicks((7 * srtt.Ticks + sample.Ticks) / 8) : sample;
+        }
+
+        // The rest of a flight follows its first datagram closely; if it does not, ask again early by resending ours.
+        _timers.Set(EngineTimer.PartialFlight, now + PartialFlightGap());
+    }
+
+    private TimeSpan PartialFlightGap()
+    {
+        var gap = _smoothedRtt is { } rtt ? rtt / 2 : InitialTimeout() / 4;
+        return gap < TimeSpan.FromMilliseconds(25) ? TimeSpan.FromMilliseconds(25) : gap;
+    }
+
+    private void OnPeerRetransmission(TimeSpan now, bool authenticated)
+    {
+        if (_flight is null || FlightState is not (FlightState.Waiting or FlightState.Finished))
+        {
+            return;
+        }
+
+        _peerRetransmittedThisFlight = true;
+
+        // Old messages that arrive right after we transmitted crossed our flight on the wire: the peer has not seen it yet.
+        // (Authenticated ones are each a distinct retransmission by the peer itself: answer every one, within the total cap.)
+        if (!authenticated && now - _lastTransmitAt < PartialFlightGap())
+        {
+            Stats.SuppressedRetransmissions++;
+            return;
+        }
+
+        TriggeredResend(now, authenticated, "peer retransmitted");
+    }
+
+    /// <summary>
+    /// Resends our flight because the peer showed it is missing it. Budget: at most one per initial-timeout interval, unless
+    /// the trigger was an authenticated record (which no one but the peer can produce or replay), and never more than
+    /// <see cref="DtlsOptions.MaxTriggeredResends"/> per flight: a peer or an attacker replaying datagrams cannot make us amplify.
+    /// </summary>
+    private void TriggeredResend(TimeSpan now, bool authenticated, string why)
+    {
+        if (_triggeredResends >= Options.MaxTriggeredResends || (!authenticated && _lastTriggeredResend is { } last && now - last < InitialTimeout()))
+        {
+            Stats.SuppressedRetransmissions++;
+            return;
+        }
+
+        _triggeredResends++;
+        _lastTriggeredResend = now;
+        _flightRetransmitted = true;
+        Stats.TriggeredRetransmissions++;
+        DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "peer"));
+        Transmit(now, $"resent ({why})");
+    }
+
+    public void HandleTimeout(TimeSpan now)
+    {
+        if (State == DtlsState.Connecting && _timers.IsDue(EngineTimer.HandshakeDeadline, now))
+        {
+            FailInternal(now, DtlsFailureReason.Timeout, $"handshake not complete after {Options.HandshakeTimeout.TotalSeconds:0.#} s (waiting in {_handler.StateName})", null, sendAlert: false);
+            return;
+        }
+
+        if (_timers.IsDue(EngineTimer.FinalFlightRetention, now))
+        {
+            _timers.Clear(EngineTimer.FinalFlightRetention);
+            if (_flightIsFinal)
+            {
+                _flight = null;
+            }
+        }
+
+        if (_timers.IsDue(EngineTimer.PartialFlight, now))
+        {
+            _timers.Clear(EngineTimer.PartialFlight);
+            if (FlightState == FlightState.Waiting && _flight is not null)
+            {
+                TriggeredResend(now, authenticated: false, "peer flight stalled part-way");
+            }
+        }
+
+        if (FlightState == FlightState.Waiting && _flight is not null && _timers.IsDue(EngineTimer.Retransmit, now))
+        {
+            _flightTimeouts++;
+            MaybeLowerDatagramSize(now);
+            _flightRetransmitted = true;
+            Stats.TimeoutRetransmissions++;
+            DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "timeout"));
+            _timers.Set(EngineTimer.Retransmit, now + _timer.Backoff());
+            _lastTriggeredResend = null;
+            Transmit(now, $"resent (timeout #{_flightTimeouts}, next in {_timer.Current.TotalMilliseconds:0} ms)");
+            if (_flightDatagrams <= Options.RedundantRetransmitMaxDatagrams)
+            {
+                // Like QUIC's two probe packets on PTO (RFC 9002 6.2.4): a small flight sent twice after a timeout costs a few
+                // hundred bytes and spares a doubled timeout when one copy is lost.
+                Transmit(now, "sent a redundant copy");
+            }
+        }
+    }
+
+    private void MaybeLowerDatagramSize(TimeSpan now)
+    {
+        // Two timeouts of the same flight whose datagrams exceed a fallback size, while the peer shows it is alive by
+        // retransmitting its previous flight, look like a path-MTU black hole rather than plain loss.
+        if (_flightTimeouts < 2 || !_peerRetransmittedThisFlight)
+        {
+            return;
+        }
+
+        var ladder = Options.DatagramSizeFallbacks;
+        while (_fallbackStep < ladder.Count)
+        {
+            var candidate = ladder[_fallbackStep++];
+            if (candidate < EffectiveMaxDatagramSize && candidate < _flightLargestDatagram)
+            {
+                Log(now, $"flight timed out {_flightTimeouts} times with datagrams up to {_flightLargestDatagram} bytes: lowering datagram size {EffectiveMaxDatagramSize} -> {candidate}");
+                EffectiveMaxDatagramSize = candidate;
+                Stats.DatagramSizeFallbacks++;
+                _flightTimeouts = 0;
+                return;
+            }
+        }
+    }
+
+    private void Transmit(TimeSpan now, string what)
+    {
+        var flight = _flight!;
+        var before = _datagrams.Count;
+        PackFlight(flight, EffectiveMaxDatagramSize);
+        _lastTransmitAt = now;
+        var count = _datagrams.Count - before;
+        _flightDatagrams = count;
+        Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight)}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");
+    }
+
+    /// <summary>
+    /// Cuts the flight into records and packs whole records into datagrams of at most <paramref name="maxDatagram"/> bytes,
+    /// counting the record header, handshake header and AEAD overhead exactly. Greedy: each datagram is filled with as
+    /// much of the next message as fits before a new one starts. One message fragment per record; records never span datagrams.
+    /// Every (re)transmission takes fresh record sequence numbers.
+    /// </summary>
+    private void PackFlight(IReadOnlyList<FlightEntry> flight, int maxDatagram)
+    {
+        var datagram = ArrayPool<byte>.Shared.Rent(maxDatagram);
+        var plaintext = ArrayPool<byte>.Shared.Rent(maxDatagram);
+        var position = 0;
+        _flightLargestDatagram = 0;
+        try
+        {
+            foreach (var entry in flight)
+            {
+                var state = _write[entry.Epoch];
+                var overhead = RecordHeader.Size + (state.Protection?.Overhead ?? 0);
+                if (entry.IsChangeCipherSpec)
+                {
+                    if (position + overhead + 1 > maxDatagram)
+                    {
+                        Flush(datagram, ref position);
+                    }
+
+                    plaintext[0] = 1;
+                    position += WriteRecord(datagram.AsSpan(position, maxDatagram - position), ContentType.ChangeCipherSpec, state, plaintext.AsSpan(0, 1));
+                    continue;
+                }
+
+                var message = entry.Message!;
+                var body = message.Body;
+                var offset = 0;
+                do
+                {
+                    var room = maxDatagram - position - overhead - HandshakeHeader.Size;
+                    var remaining = body.Length - offset;
+                    if (room < Math.Min(1, remaining) || room < 0)
+                    {
+                        Flush(datagram, ref position);
+                        continue;
+                    }
+
+                    var take = Math.Min(remaining, room);
+                    var w = new WireWriter(plaintext);
+                    new HandshakeHeader(message.Type, body.Length, message.MessageSeq, offset, take).Write(ref w);
+                    w.WriteBytes(body.AsSpan(offset, take));
+                    position += WriteRecord(datagram.AsSpan(position, maxDatagram - position), ContentType.Handshake, state, w.Written);
+                    offset += take;
+                }
+                while (offset < body.Length);
+            }
+
+            Flush(datagram, ref position);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(datagram);
+            ArrayPool<byte>.Shared.Return(plaintext, clearArray: true);
+        }
+    }
+
+    private void Flush(byte[] datagram, ref int position)
+    {
+        if (position == 0)
+        {
+            return;
+        }
+
+        _datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
+        _flightLargestDatagram = Math.Max(_flightLargestDatagram, position);
+        position = 0;
+    }
+}

@@ -1,0 +1,332 @@
+using System.Buffers;
+using System.Text;
+using Airlift.Codec;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Handshake;
+using Airlift.Dtls.Messages;
+using Airlift.Dtls.Records;
+using Microsoft.Extensions.Logging;
+
+namespace Airlift.Dtls;
+
+// The record layer of the engine (RFC 6347 4.1): framing received datagrams into records, epochs, the replay window,
+// AEAD open, early next-epoch records, dispatch by content type, and writing protected records.
+internal sealed partial class DtlsEngine
+{
+    // ---------------------------------------------------------------- input
+
+    public void HandleDatagram(TimeSpan now, ReadOnlySpan<byte> datagram)
+    {
+        Stats.DatagramsReceived++;
+        Stats.BytesReceived += datagram.Length;
+        DtlsMetrics.DatagramsReceived.Add(1);
+        if (State is DtlsState.Failed or DtlsState.Closed)
+        {
+            CountDrop("closed", s => s.DroppedUnexpected++);
+            return;
+        }
+
+        if (datagram.IsEmpty)
+        {
+            CountDrop("empty-datagram", s => s.DroppedMalformed++);
+            return;
+        }
+
+        var rest = datagram;
+        var flightBefore = _flightNumber;
+        _datagramProgress = _datagramOld = _datagramOldAuthenticated = false;
+        while (!rest.IsEmpty && State is DtlsState.Connecting or DtlsState.Connected)
+        {
+            if (!RecordHeader.TryRead(rest, out var header) || rest.Length < RecordHeader.Size + header.Length)
+            {
+                // A truncated or garbled record: nothing after it can be framed either.
+                CountDrop("malformed-record", s => s.DroppedMalformed++);
+                break;
+            }
+
+            var record = rest[..(RecordHeader.Size + header.Length)];
+            rest = rest[record.Length..];
+            ProcessRecord(now, header, record);
+        }
+
+        DeliverMessages(now);
+
+        // A datagram holding only messages we already have is the peer retransmitting its previous flight: it lacks ours.
+        // One that also brought new bytes is a retransmission that filled our gaps, and we answer with our next flight instead.
+        if (_datagramOld && !_datagramProgress && _flightNumber == flightBefore)
+        {
+            // An old message in epoch 1 passed AEAD and the replay window: only the real peer can have sent it.
+            OnPeerRetransmission(now, authenticated: _datagramOldAuthenticated);
+        }
+    }
+
+    private void ProcessRecord(TimeSpan now, in RecordHeader header, ReadOnlySpan<byte> record)
+    {
+        var versionOk = header.Version == ProtocolVersion.Dtls12 || (header.Epoch == 0 && header.Version == ProtocolVersion.Dtls10);
+        if (!versionOk || header.Length > MaxRecordPlaintext + 2048)
+        {
+            CountDrop("bad-version-or-length", s => s.DroppedMalformed++);
+            return;
+        }
+
+        var fragment = record[RecordHeader.Size..];
+        if (header.Epoch == 0)
+        {
+            // Epoch 0 is unprotected; duplicates are resolved by message_seq in the handshake layer, so no replay window here.
+            Dispatch(now, header, 0, fragment);
+            return;
+        }
+
+        if (header.Epoch != 1)
+        {
+            CountDrop("wrong-epoch", s => s.DroppedEpoch++);
+            return;
+        }
+
+        if (_read1 is null)
+        {
+            // Finished (or data) before we can read epoch 1: keep a few, bounded (RFC 6347 4.1).
+            if (_earlyRecords.Count < Options.MaxEarlyRecords)
+            {
+                _earlyRecords.Add(record.ToArray());
+            }
+            else
+            {
+                CountDrop("early-record-buffer-full", s => s.DroppedEpoch++);
+            }
+
+            return;
+        }
+
+        OpenAndDispatch(now, header, fragment);
+    }
+
+    private void OpenAndDispatch(TimeSpan now, in RecordHeader header, ReadOnlySpan<byte> fragment)
+    {
+        if (!_replay1.IsFresh(header.SequenceNumber))
+        {
+            CountDrop("replay", s => s.DroppedReplay++);
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(fragment.Length, 1));
+        try
+        {
+            if (!_read1!.TryOpen(header.EpochAndSequence, header.Type, header.Version, fragment, buffer, out var written))
+            {
+                // RFC 6347 4.1.2.7: invalid records are silently discarded.
+                CountDrop("bad-record-mac", s => s.DroppedBadRecordMac++);
+                return;
+            }
+
+            _replay1.Mark(header.SequenceNumber);
+            Dispatch(now, header, 1, buffer.AsSpan(0, written));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+        }
+    }
+
+    private void Dispatch(TimeSpan now, in RecordHeader header, ushort epoch, ReadOnlySpan<byte> plaintext)
+    {
+        var type = header.Type;
+        if (type == ContentType.Handshake)
+        {
+            HandleHandshakeRecord(now, header, epoch, plaintext);
+        }
+        else if (type == ContentType.ChangeCipherSpec)
+        {
+            // The epoch switch is driven by key availability, not by this record: a lost CCS must not stall the handshake.
+            if (plaintext.Length != 1 || plaintext[0] != 1)
+            {
+                CountDrop("malformed-ccs", s => s.DroppedMalformed++);
+            }
+        }
+        else if (type == ContentType.Alert)
+        {
+            HandleAlert(now, epoch, plaintext);
+        }
+        else if (type == ContentType.ApplicationData)
+        {
+            if (epoch == 0 || State != DtlsState.Connected)
+            {
+                CountDrop("data-before-handshake", s => s.DroppedUnexpected++);
+                return;
+            }
+
+            // Protected data from the peer proves it has our final flight.
+            if (_flightIsFinal)
+            {
+                _flight = null;
+                _timers.Clear(EngineTimer.FinalFlightRetention);
+            }
+
+            if (_events.Count >= Options.MaxPendingEvents)
+            {
+                CountDrop("event-queue-full", s => s.DroppedEventQueueFull++);
+                return;
+            }
+
+            _events.Enqueue(new DtlsApplicationData(plaintext.ToArray()));
+        }
+        else
+        {
+            CountDrop("unknown-content-type", s => s.DroppedMalformed++);
+        }
+    }
+
+    private void HandleHandshakeRecord(TimeSpan now, in RecordHeader record, ushort epoch, ReadOnlySpan<byte> plaintext)
+    {
+        var reader = new WireReader(plaintext);
+        while (!reader.IsEmpty)
+        {
+            if (!HandshakeHeader.TryRead(ref reader, out var hs) || !reader.TryReadBytes(hs.FragmentLength, out var fragment))
+            {
+                CountDrop("malformed-handshake-fragment", s => s.DroppedMalformed++);
+                return;
+            }
+
+            if (State == DtlsState.Connected && hs.MessageSeq >= Reassembler.NextSeq)
+            {
+                // A new handshake after completion is renegotiation (or a HelloRequest): refused (RFC 5746 4.4 spirit).
+                if (epoch == 1)
+                {
+                    SendAlert(AlertLevel.Warning, AlertDescription.NoRenegotiation);
+                }
+
+                CountDrop("renegotiation", s => s.DroppedUnexpected++);
+                continue;
+            }
+
+            // A server adopts only a plausible first ClientHello (message_seq 0, or 1 after a cookie exchange): adopting a
+            // forged far-future message_seq would make the genuine ClientHello look old and stall the handshake.
+            if (!_anyMessageReceived && (Role == DtlsRole.Client || (hs.Type == HandshakeType.ClientHello && hs.MessageSeq <= 1)))
+            {
+                _anyMessageReceived = true;
+                if (Role == DtlsRole.Server)
+                {
+                    // A server adopts the client's message_seq (1 after a cookie exchange, RFC 6347 4.2.2) and answers with
+                    // record sequence numbers above the ClientHello's, as the stateless HelloVerifyRequest used that one.
+                    Reassembler.Reset(hs.MessageSeq);
+                    NextSendSeq = hs.MessageSeq;
+                    // Capped: a forged sequence number near 2^48 must not exhaust our epoch-0 numbers (WriteRecord would throw).
+                    _write[0].NextSeq = Math.Max(_write[0].NextSeq, Math.Min(record.SequenceNumber + 1, RecordHeader.MaxSequenceNumber / 2));
+                }
+            }
+
+            var outcome = Reassembler.Add(hs, fragment);
+            switch (outcome)
+            {
+                case FragmentOutcome.Accepted:
+                    _datagramProgress = true;
+                    OnPeerProgress(now);
+                    break;
+                case FragmentOutcome.Old:
+                    _datagramOld = true;
+                    _datagramOldAuthenticated |= epoch == 1;
+                    break;
+                case FragmentOutcome.TooFarAhead:
+                case FragmentOutcome.OverLimit:
+                case FragmentOutcome.Conflict:
+                    CountDrop("handshake-fragment-" + outcome.ToString().ToLowerInvariant(), s => s.DroppedHandshakeFragments++);
+                    break;
+            }
+        }
+
+    }
+
+    private void HandleAlert(TimeSpan now, ushort epoch, ReadOnlySpan<byte> plaintext)
+    {
+        if (plaintext.Length != 2)
+        {
+            CountDrop("malformed-alert", s => s.DroppedMalformed++);
+            return;
+        }
+
+        var level = (AlertLevel)plaintext[0];
+        var description = (AlertDescription)plaintext[1];
+        if (epoch == 0 && State == DtlsState.Connected)
+        {
+            // After the handshake only protected alerts count; an unprotected one could be forged by anyone on the path.
+            CountDrop("unprotected-alert", s => s.DroppedUnexpected++);
+            return;
+        }
+
+        Log(now, $"received alert {level} {description}");
+        if (description == AlertDescription.CloseNotify)
+        {
+            State = DtlsState.Closed;
+            _timers.ClearAll();
+            _events.Enqueue(new DtlsClosed(ByPeer: true));
+            return;
+        }
+
+        if (level == AlertLevel.Fatal)
+        {
+            FailInternal(now, DtlsFailureReason.PeerAlert, $"peer sent fatal alert {description}", description, sendAlert: false);
+        }
+    }
+
+    private void DeliverMessages(TimeSpan now)
+    {
+        while (State == DtlsState.Connecting && Reassembler.TryTakeNext(out var message))
+        {
+            Log(now, $"received {message!.Type} seq {message.MessageSeq} ({message.Body.Length} bytes) in {_handler.StateName}");
+            _handler.OnMessage(now, message);
+        }
+    }
+
+    // ---------------------------------------------------------------- keys
+
+    public void InstallWriteKeys(RecordProtection protection) => _write[1].Protection = protection;
+
+    public void InstallReadKeys(TimeSpan now, RecordProtection protection)
+    {
+        _read1 = protection;
+        var early = _earlyRecords.ToArray();
+        _earlyRecords.Clear();
+        foreach (var raw in early)
+        {
+            if (RecordHeader.TryRead(raw, out var header))
+            {
+                OpenAndDispatch(now, header, raw.AsSpan(RecordHeader.Size));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- writing records
+
+    private int WriteRecord(Span<byte> destination, ContentType type, WriteState state, ReadOnlySpan<byte> plaintext)
+    {
+        var sequence = state.NextSeq++;
+        if (sequence > 0xFFFF_FFFF_FFFFUL)
+        {
+            throw new InvalidOperationException("Record sequence numbers exhausted for this epoch.");
+        }
+
+        var epochSeq = ((ulong)state.Epoch << 48) | sequence;
+        int length;
+        if (state.Protection is null)
+        {
+            plaintext.CopyTo(destination[RecordHeader.Size..]);
+            length = plaintext.Length;
+        }
+        else
+        {
+            length = state.Protection.Seal(epochSeq, type, ProtocolVersion.Dtls12, plaintext, destination[RecordHeader.Size..]);
+        }
+
+        new RecordHeader(type, ProtocolVersion.Dtls12, state.Epoch, sequence, (ushort)length).Write(destination);
+        return RecordHeader.Size + length;
+    }
+
+    private sealed class WriteState(ushort epoch)
+    {
+        public ushort Epoch { get; } = epoch;
+
+        public ulong NextSeq { get; set; }
+
+        public RecordProtection? Protection { get; set; }
+    }
+}
