@@ -19,7 +19,6 @@ internal static class LabCommand
         var rtt = new Option<int>("--rtt-ms") { Description = "Round-trip time of the emulated path in ms (0..10000); each direction gets half.", DefaultValueFactory = _ => 100 };
         var mtu = new Option<int>("--mtu") { Description = "Airlift's maximum datagram size in bytes, every header and AEAD tag included (228..65507).", DefaultValueFactory = _ => 1200 };
         var cert = new Option<string>("--cert") { Description = "Server certificate of the sweep, F2 and F3: ecdsa (P-256, small) or rsa-chain (leaf RSA 2048 + intermediate RSA 4096, ~2.7 KB as in the field). F1 and F4 always use the RSA chain.", DefaultValueFactory = _ => LabOptions.CertRsaChain };
-        cert.AcceptOnlyFromAmong(LabOptions.CertEcdsa, LabOptions.CertRsaChain);
         var deadline = new Option<double>("--deadline-s") { Description = "A run succeeds when both sides connect within this many seconds (F2 scenarios use at least 30).", DefaultValueFactory = _ => 10 };
         var seed = new Option<ulong>("--seed") { Description = "First seed; runs use consecutive seeds, so a seed reproduces a run exactly.", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = "Directory for lab.json, lab.md and lab.html.", DefaultValueFactory = _ => Path.Combine("artifacts", "lab") };
@@ -43,7 +42,7 @@ internal static class LabCommand
                     LossPercents = ParseLoss(parse.GetValue(loss)!),
                     RttMs = Range(parse.GetValue(rtt), 0, 10_000, "--rtt-ms"),
                     MaxDatagram = Range(parse.GetValue(mtu), Airlift.Dtls.DtlsOptions.MinimumDatagramSize, 65507, "--mtu"),
-                    Certificate = parse.GetValue(cert)!,
+                    Certificate = parse.GetValue(cert) is LabOptions.CertEcdsa or LabOptions.CertRsaChain ? parse.GetValue(cert)! : throw new CliException($"--cert '{parse.GetValue(cert)}' is not {LabOptions.CertEcdsa} or {LabOptions.CertRsaChain}"),
                     DeadlineSeconds = parse.GetValue(deadline) is var d && d > 0 && d <= 3600 ? d : throw new CliException($"--deadline-s {d.ToString(CultureInfo.InvariantCulture)} is outside (0, 3600]"),
                     Seed = parse.GetValue(seed),
                     RunScenarios = !parse.GetValue(sweepOnly),

@@ -53,7 +53,7 @@ internal static class LabConsole
                     new Text(ReportFormat.Mean(r.MeanDatagrams)),
                     new Text(ReportFormat.Bytes(r.Largest)),
                     new Text(ReportFormat.Mean(r.MeanRetransmissions)),
-                    new Text(ReportFormat.Bytes(r.EffectiveMax)));
+                    new Text(r.Effective));
             }
 
             console.Write(table);

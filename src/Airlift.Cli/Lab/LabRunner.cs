@@ -90,7 +90,7 @@ internal static class LabRunner
         return s is null ? null : HandshakeSimulation.Run(s.Build(options.Seed) with { CaptureWire = false });
     }
 
-    /// <summary>One simulation as a report trial. The effective maximum datagram is the smaller of the two sides'.</summary>
+    /// <summary>One simulation as a report trial. The effective maximum datagram is the larger of the two sides' (the biggest datagram either may still send).</summary>
     public static LabTrial ToTrial(string scenario, string pairing, double lossPercent, ulong seed, SimulationResult r)
     {
         ArgumentNullException.ThrowIfNull(r);
@@ -104,7 +104,7 @@ internal static class LabRunner
             r.DatagramsSent,
             r.LargestDatagram,
             r.Retransmissions,
-            Math.Min(r.ClientEffectiveMaxDatagram, r.ServerEffectiveMaxDatagram),
+            Math.Max(r.ClientEffectiveMaxDatagram, r.ServerEffectiveMaxDatagram),
             r.Connected ? null : Error(r));
     }
 

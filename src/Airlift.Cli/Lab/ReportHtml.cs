@@ -38,7 +38,7 @@ internal static class ReportHtml
         foreach (var r in ScenarioRow.Build(report))
         {
             sb.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"{(r.Verdict.Passed ? "pass" : "fail")}\">{r.Mark}</td><td><b>{E(r.Verdict.Scenario)}</b><br>{E(r.Verdict.Title)}</td><td>{E(r.Verdict.Path)}</td><td>{E(r.Result)}</td>");
-            sb.AppendLine(CultureInfo.InvariantCulture, $"<td class=\"num\">{E(r.Time)}</td><td class=\"num\">{E(ReportFormat.Mean(r.MeanDatagrams))}</td><td class=\"num\">{E(ReportFormat.Bytes(r.Largest))}</td><td class=\"num\">{E(ReportFormat.Mean(r.MeanRetransmissions))}</td><td class=\"num\">{E(ReportFormat.Bytes(r.EffectiveMax))}</td><td>{E(r.Verdict.Reason)}</td></tr>");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"<td class=\"num\">{E(r.Time)}</td><td class=\"num\">{E(ReportFormat.Mean(r.MeanDatagrams))}</td><td class=\"num\">{E(ReportFormat.Bytes(r.Largest))}</td><td class=\"num\">{E(ReportFormat.Mean(r.MeanRetransmissions))}</td><td class=\"num\">{E(r.Effective)}</td><td>{E(r.Verdict.Reason)}</td></tr>");
         }
 
         sb.AppendLine("</tbody></table>");

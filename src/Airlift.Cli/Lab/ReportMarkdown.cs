@@ -30,7 +30,7 @@ internal static class ReportMarkdown
         sb.AppendLine("|---|---|---|---|---:|---:|---:|---:|---:|---|");
         foreach (var r in ScenarioRow.Build(report))
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Mark} | {Cell(r.Verdict.Scenario)}: {Cell(r.Verdict.Title)} | {Cell(r.Verdict.Path)} | {r.Result} | {r.Time} | {ReportFormat.Mean(r.MeanDatagrams)} | {ReportFormat.Bytes(r.Largest)} | {ReportFormat.Mean(r.MeanRetransmissions)} | {ReportFormat.Bytes(r.EffectiveMax)} | {Cell(r.Verdict.Reason)} |");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Mark} | {Cell(r.Verdict.Scenario)}: {Cell(r.Verdict.Title)} | {Cell(r.Verdict.Path)} | {r.Result} | {r.Time} | {ReportFormat.Mean(r.MeanDatagrams)} | {ReportFormat.Bytes(r.Largest)} | {ReportFormat.Mean(r.MeanRetransmissions)} | {r.Effective} | {Cell(r.Verdict.Reason)} |");
         }
 
         sb.AppendLine();

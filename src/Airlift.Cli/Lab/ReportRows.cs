@@ -10,9 +10,13 @@ namespace Airlift.Cli.Lab;
 /// <param name="MeanDatagrams">Mean datagrams sent per run.</param>
 /// <param name="Largest">Largest datagram over all runs.</param>
 /// <param name="MeanRetransmissions">Mean retransmissions per run.</param>
-/// <param name="EffectiveMax">Smallest effective maximum datagram at the end of a run.</param>
-internal sealed record ScenarioRow(LabVerdict Verdict, int Trials, int Connected, double? P50Ms, double MeanDatagrams, int Largest, double MeanRetransmissions, int? EffectiveMax)
+/// <param name="EffectiveMin">Smallest effective maximum datagram at the end of a run.</param>
+/// <param name="EffectiveMax">Largest effective maximum datagram at the end of a run.</param>
+internal sealed record ScenarioRow(LabVerdict Verdict, int Trials, int Connected, double? P50Ms, double MeanDatagrams, int Largest, double MeanRetransmissions, int? EffectiveMin, int? EffectiveMax)
 {
+    /// <summary>"1200 B", or "576-1200 B" when runs ended at different limits, or "-".</summary>
+    public string Effective => EffectiveMin == EffectiveMax ? ReportFormat.Bytes(EffectiveMax) : $"{EffectiveMin}-{ReportFormat.Bytes(EffectiveMax)}";
+
     /// <summary>"connected", "not connected", or "k/n connected".</summary>
     public string Result => Trials switch
     {
@@ -44,7 +48,8 @@ internal sealed record ScenarioRow(LabVerdict Verdict, int Trials, int Connected
                 trials.Count == 0 ? 0 : trials.Average(t => (double)t.DatagramsSent),
                 trials.Count == 0 ? 0 : trials.Max(t => t.LargestDatagram),
                 trials.Count == 0 ? 0 : trials.Average(t => (double)t.Retransmissions),
-                trials.Where(t => t.EffectiveMaxDatagram is not null).Select(t => t.EffectiveMaxDatagram).Min());
+                trials.Where(t => t.EffectiveMaxDatagram is not null).Select(t => t.EffectiveMaxDatagram).Min(),
+                trials.Where(t => t.EffectiveMaxDatagram is not null).Select(t => t.EffectiveMaxDatagram).Max());
         }).ToList();
     }
 }
