@@ -20,15 +20,17 @@ internal static class ReportCharts
     private static readonly string[] Palette = ["#1f6fb4", "#c8372d", "#2a9d4b", "#e07b10", "#7b4fb8", "#8c564b"];
 
     /// <summary>
-    /// Curves to draw: every (scenario, pairing) group whose scenario is a sweep ("sweep...") or that has two or more loss
-    /// levels. Labelled by pairing, or "pairing (scenario)" when two curves share a pairing.
+    /// Curves to draw: every (scenario, pairing) group whose scenario is a sweep ("sweep..."), has no verdict of its own (e.g.
+    /// the real-peer runner's "peers" trials), or has two or more loss levels. Labelled by pairing, or "pairing (scenario)"
+    /// when two curves share a pairing.
     /// </summary>
     public static IReadOnlyList<LabCurve> Curves(LabReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
+        var judged = report.Verdicts.Select(v => v.Scenario).ToHashSet(StringComparer.Ordinal);
         var groups = LabSummary.Compute(report.Trials)
             .GroupBy(s => (s.Scenario, s.Pairing))
-            .Where(g => g.Key.Scenario.StartsWith("sweep", StringComparison.Ordinal) || g.Select(s => s.LossPercent).Distinct().Count() >= 2)
+            .Where(g => g.Key.Scenario.StartsWith("sweep", StringComparison.Ordinal) || !judged.Contains(g.Key.Scenario) || g.Select(s => s.LossPercent).Distinct().Count() >= 2)
             .ToList();
         var ambiguous = groups.GroupBy(g => g.Key.Pairing).Any(g => g.Count() > 1);
         return groups

@@ -184,6 +184,21 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     }
 
     [Fact]
+    public void A_real_peer_report_without_verdicts_still_gets_its_tables_and_charts()
+    {
+        LabTrial[] trials =
+        [
+            new("peers", "airlift-client->openssl-server", 0, 1, true, 12.5, 6, 1200, 0, 1200, null),
+            new("peers", "openssl-client->airlift-server", 0, 2, false, null, 9, 1200, 3, 1200, "timeout"),
+        ];
+        var report = new LabReport("airlift lab --peers openssl --loss 0", DateTimeOffset.UnixEpoch, trials, [], new LabSettings(1, [0], 100, 1200, "ecdsa", 10, 1));
+        var md = ReportMarkdown.Render(report);
+        Assert.Contains("| airlift-client->openssl-server | 0% | 1/1 | 100% |", md, StringComparison.Ordinal);
+        Assert.Contains("| openssl-client->airlift-server | 0% | 0/1 | 0% |", md, StringComparison.Ordinal);
+        Assert.Equal(2, Regex.Matches(ReportHtml.Render(report), "<svg ").Count);
+    }
+
+    [Fact]
     public void Chart_axis_maximum_rounds_up_to_1_2_5_steps()
     {
         Assert.Equal(1, ReportCharts.NiceCeiling(0));
