@@ -1,17 +1,175 @@
 using System.CommandLine;
+using System.Globalization;
+using Airlift.Cli.Lab;
+using Spectre.Console;
 
 namespace Airlift.Cli.Commands;
 
+/// <summary>
+/// <c>airlift lab</c>: the field failures F1-F4 of SCENARIOS.md and a loss sweep, run in process in virtual time, with a
+/// table, one verdict per scenario, and lab.json / lab.md / lab.html. Exit 0 when every scenario passes, 1 otherwise,
+/// 2 for a bad argument.
+/// </summary>
 internal static class LabCommand
 {
     public static Command Create()
     {
-        var command = new Command("lab", "Reproduce the field failures of SCENARIOS.md in virtual time and show Airlift passing them.");
-        command.SetAction(_ =>
+        var trials = new Option<int>("--trials") { Description = "Sweep trials per loss level (1..10000).", DefaultValueFactory = _ => 50 };
+        var loss = new Option<string>("--loss") { Description = "Sweep loss levels in percent, both directions, comma-separated (each 0..100).", DefaultValueFactory = _ => "0,10,20,30" };
+        var rtt = new Option<int>("--rtt-ms") { Description = "Round-trip time of the emulated path in ms (0..10000); each direction gets half.", DefaultValueFactory = _ => 100 };
+        var mtu = new Option<int>("--mtu") { Description = "Airlift's maximum datagram size in bytes, every header and AEAD tag included (228..65507).", DefaultValueFactory = _ => 1200 };
+        var cert = new Option<string>("--cert") { Description = "Server certificate of the sweep, F2 and F3: ecdsa (P-256, small) or rsa-chain (leaf RSA 2048 + intermediate RSA 4096, ~2.7 KB as in the field). F1 and F4 always use the RSA chain.", DefaultValueFactory = _ => LabOptions.CertRsaChain };
+        var deadline = new Option<double>("--deadline-s") { Description = "A run succeeds when both sides connect within this many seconds (F2 scenarios use at least 30).", DefaultValueFactory = _ => 10 };
+        var seed = new Option<ulong>("--seed") { Description = "First seed; runs use consecutive seeds, so a seed reproduces a run exactly.", DefaultValueFactory = _ => 1 };
+        var output = new Option<string>("--out") { Description = "Directory for lab.json, lab.md and lab.html.", DefaultValueFactory = _ => Path.Combine("artifacts", "lab") };
+        var json = new Option<bool>("--json") { Description = "Print the lab.json document on stdout instead of the table (progress, if any, goes to stderr)." };
+        var sweepOnly = new Option<bool>("--sweep-only") { Description = "Run only the loss sweep." };
+        var scenariosOnly = new Option<bool>("--scenarios-only") { Description = "Run only the field-failure scenarios." };
+        var ladder = new Option<string?>("--ladder") { Description = "Draw one run of SCENARIO (e.g. F1-server-9000, F2-drop-1, F3-repro) as a text flight ladder and exit." };
+        var peers = new Option<string?>("--peers") { Description = "Run the lab against real peers instead (comma-separated, e.g. openssl,gnutls), if this build has the real-peer runner." };
+        var command = new Command("lab", "Reproduce the field failures of SCENARIOS.md in virtual time and show Airlift passing them, plus a loss sweep.")
         {
-            Console.Error.WriteLine("airlift lab: not built yet");
-            return 1;
+            trials, loss, rtt, mtu, cert, deadline, seed, output, json, sweepOnly, scenariosOnly, ladder, peers,
+        };
+
+        command.SetAction(async (parse, ct) =>
+        {
+            try
+            {
+                var options = new LabOptions
+                {
+                    Trials = Range(parse.GetValue(trials), 1, 10_000, "--trials"),
+                    LossPercents = ParseLoss(parse.GetValue(loss)!),
+                    RttMs = Range(parse.GetValue(rtt), 0, 10_000, "--rtt-ms"),
+                    MaxDatagram = Range(parse.GetValue(mtu), Airlift.Dtls.DtlsOptions.MinimumDatagramSize, 65507, "--mtu"),
+                    Certificate = parse.GetValue(cert) is LabOptions.CertEcdsa or LabOptions.CertRsaChain ? parse.GetValue(cert)! : throw new CliException($"--cert '{parse.GetValue(cert)}' is not {LabOptions.CertEcdsa} or {LabOptions.CertRsaChain}"),
+                    DeadlineSeconds = parse.GetValue(deadline) is var d && d > 0 && d <= 3600 ? d : throw new CliException($"--deadline-s {d.ToString(CultureInfo.InvariantCulture)} is outside (0, 3600]"),
+                    Seed = parse.GetValue(seed),
+                    RunScenarios = !parse.GetValue(sweepOnly),
+                    RunSweep = !parse.GetValue(scenariosOnly),
+                };
+                if (parse.GetValue(sweepOnly) && parse.GetValue(scenariosOnly))
+                {
+                    throw new CliException("--sweep-only and --scenarios-only exclude each other");
+                }
+
+                var commandLine = "airlift " + string.Join(' ', parse.Tokens.Select(t => t.Value));
+                var asJson = parse.GetValue(json);
+                var outDir = parse.GetValue(output)!;
+                if (parse.GetValue(peers) is { } peerList)
+                {
+                    return await RunPeersAsync(options, peerList, outDir, commandLine, asJson, ct).ConfigureAwait(false);
+                }
+
+                using var certs = LabCertificates.Create();
+                if (parse.GetValue(ladder) is { } scenario)
+                {
+                    var run = LabRunner.RunOne(options, certs, scenario)
+                        ?? throw new CliException($"--ladder: no scenario '{scenario}'; one of {string.Join(", ", LabScenarios.All(options, certs).Select(s => s.Id))}");
+                    var title = LabScenarios.All(options, certs).First(s => string.Equals(s.Id, scenario, StringComparison.OrdinalIgnoreCase)).Title;
+                    Console.Out.Write(LabLadder.Render(run, $"{scenario} (seed {options.Seed}): {title}"));
+                    return 0;
+                }
+
+                var redirected = Console.IsOutputRedirected;
+                var console = LabConsole.Create(Console.Out, redirected);
+                var report = LabConsole.WithProgress(console, live: !redirected && !asJson, Console.Error, "airlift lab", p => LabRunner.Run(options, certs, commandLine, p, ct));
+                var files = WriteFiles(report, outDir);
+                if (asJson)
+                {
+                    using var stdout = Console.OpenStandardOutput();
+                    ReportJson.Write(report, stdout);
+                    stdout.WriteByte((byte)'\n');
+                }
+                else
+                {
+                    LabConsole.Print(console, report);
+                    console.WriteLine($"reports: {string.Join(", ", files)}", Style.Plain);
+                }
+
+                return report.AllPassed ? 0 : 1;
+            }
+            catch (CliException ex)
+            {
+                // Same contract as Program: one line, status 2.
+                Console.Error.WriteLine($"airlift: {ex.Message}");
+                return 2;
+            }
         });
         return command;
+    }
+
+    /// <summary>Parses "0,10,20,30" (percent, each 0..100, at least one, no duplicates).</summary>
+    public static IReadOnlyList<double> ParseLoss(string text)
+    {
+        var list = new List<double>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!double.TryParse(part.TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !(v >= 0 && v <= 100))
+            {
+                throw new CliException($"--loss '{part}' is not a percentage in 0..100 (e.g. --loss 0,10,20,30)");
+            }
+
+            if (!list.Contains(v))
+            {
+                list.Add(v);
+            }
+        }
+
+        return list.Count > 0 ? list : throw new CliException("--loss needs at least one level (e.g. --loss 0,10,20,30)");
+    }
+
+    private static int Range(int value, int min, int max, string name) =>
+        value >= min && value <= max ? value : throw new CliException($"{name} {value} is outside {min}..{max}");
+
+    private static IReadOnlyList<string> WriteFiles(LabReport report, string dir)
+    {
+        try
+        {
+            return ReportFiles.Write(report, dir);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new CliException($"cannot write reports to '{dir}': {ex.Message}");
+        }
+    }
+
+    private static async Task<int> RunPeersAsync(LabOptions options, string peerList, string outDir, string commandLine, bool asJson, CancellationToken ct)
+    {
+        var peers = peerList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (peers.Length == 0)
+        {
+            throw new CliException("--peers needs at least one peer name (e.g. --peers openssl,gnutls)");
+        }
+
+        var runner = PeerLabRegistry.Runner
+            ?? throw new CliException("--peers: this build of airlift has no real-peer runner (Airlift.Cli.Lab.Peers); run the lab without --peers");
+        var request = new PeerLabRequest(peers, options.Trials, options.LossPercents, options.RttMs, options.MaxDatagram, options.Certificate, options.DeadlineSeconds, options.Seed, outDir);
+        var started = DateTimeOffset.UtcNow;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var redirected = Console.IsOutputRedirected;
+        var console = LabConsole.Create(Console.Out, redirected);
+        var trials = await LabConsole.WithProgressAsync(console, live: !redirected && !asJson, Console.Error, "airlift lab --peers", p =>
+            runner.RunAsync(request, new ProgressAdapter(p), ct)).ConfigureAwait(false);
+        var report = new LabReport(commandLine, started, trials, [], options.ToSettings()) { Elapsed = clock.Elapsed };
+        var files = WriteFiles(report, outDir);
+        if (asJson)
+        {
+            using var stdout = Console.OpenStandardOutput();
+            ReportJson.Write(report, stdout);
+            stdout.WriteByte((byte)'\n');
+        }
+        else
+        {
+            LabConsole.Print(console, report);
+            console.WriteLine($"reports: {string.Join(", ", files)}", Style.Plain);
+        }
+
+        return 0;
+    }
+
+    private sealed class ProgressAdapter(IProgress<LabProgress> inner) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value) => inner.Report(new LabProgress(value.Done, value.Total));
     }
 }

@@ -1,0 +1,159 @@
+using System.Globalization;
+
+namespace Airlift.Cli.Lab;
+
+/// <summary>One line of a chart: a pairing's summaries ordered by loss.</summary>
+/// <param name="Label">Legend text.</param>
+/// <param name="Points">Summaries, ascending loss.</param>
+internal sealed record LabCurve(string Label, IReadOnlyList<LabSummary> Points);
+
+/// <summary>The two sweep charts of the HTML report, as inline SVG: success within the deadline vs loss, and time to connect p50/p90 vs loss.</summary>
+internal static class ReportCharts
+{
+    private const int Width = 680;
+    private const int Height = 360;
+    private const double Left = 64;
+    private const double Right = 200;
+    private const double Top = 40;
+    private const double Bottom = 56;
+
+    private static readonly string[] Palette = ["#1f6fb4", "#c8372d", "#2a9d4b", "#e07b10", "#7b4fb8", "#8c564b"];
+
+    /// <summary>
+    /// Curves to draw: every (scenario, pairing) group whose scenario is a sweep ("sweep..."), has no verdict of its own (e.g.
+    /// the real-peer runner's "peers" trials), or has two or more loss levels. Labelled by pairing, or "pairing (scenario)"
+    /// when two curves share a pairing.
+    /// </summary>
+    public static IReadOnlyList<LabCurve> Curves(LabReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var judged = report.Verdicts.Select(v => v.Scenario).ToHashSet(StringComparer.Ordinal);
+        var groups = LabSummary.Compute(report.Trials)
+            .GroupBy(s => (s.Scenario, s.Pairing))
+            .Where(g => g.Key.Scenario.StartsWith("sweep", StringComparison.Ordinal) || !judged.Contains(g.Key.Scenario) || g.Select(s => s.LossPercent).Distinct().Count() >= 2)
+            .ToList();
+        var ambiguous = groups.GroupBy(g => g.Key.Pairing).Any(g => g.Count() > 1);
+        return groups
+            .Select(g => new LabCurve(ambiguous ? $"{g.Key.Pairing} ({g.Key.Scenario})" : g.Key.Pairing, g.OrderBy(s => s.LossPercent).ToList()))
+            .ToList();
+    }
+
+    /// <summary>Success rate (percent of runs connected within the deadline) against loss, one line per curve.</summary>
+    public static string SuccessChart(IReadOnlyList<LabCurve> curves, double deadlineSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(curves);
+        var series = curves.Select((c, i) => new Series(c.Label, Palette[i % Palette.Length], null, c.Points.Select(p => (p.LossPercent, (double?)(p.SuccessRate * 100))).ToList())).ToList();
+        return Draw(
+            $"Connected within {deadlineSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s vs loss",
+            "random loss, both directions (%)",
+            "runs connected (%)",
+            series,
+            100,
+            v => v.ToString("0", CultureInfo.InvariantCulture) + "%");
+    }
+
+    /// <summary>Time to connect, p50 (solid) and p90 (dashed), against loss, one colour per curve.</summary>
+    public static string TimeChart(IReadOnlyList<LabCurve> curves)
+    {
+        ArgumentNullException.ThrowIfNull(curves);
+        var series = new List<Series>();
+        for (var i = 0; i < curves.Count; i++)
+        {
+            var color = Palette[i % Palette.Length];
+            series.Add(new Series(curves[i].Label + " p50", color, null, curves[i].Points.Select(p => (p.LossPercent, p.P50Ms)).ToList()));
+            series.Add(new Series(curves[i].Label + " p90", color, "6 4", curves[i].Points.Select(p => (p.LossPercent, p.P90Ms)).ToList()));
+        }
+
+        var max = series.SelectMany(s => s.Points).Select(p => p.Y ?? 0).DefaultIfEmpty(0).Max();
+        return Draw("Time to connect vs loss", "random loss, both directions (%)", "time to connect (ms)", series, NiceCeiling(max), v => v.ToString("0", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Rounds up to 1, 2 or 5 times a power of ten (at least 1).</summary>
+    public static double NiceCeiling(double value)
+    {
+        if (!(value > 1))
+        {
+            return 1;
+        }
+
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        foreach (var step in new[] { 1.0, 2.0, 5.0, 10.0 })
+        {
+            if (step * magnitude >= value)
+            {
+                return step * magnitude;
+            }
+        }
+
+        return 10 * magnitude;
+    }
+
+    private static string Draw(string title, string xLabel, string yLabel, IReadOnlyList<Series> series, double yMax, Func<double, string> yFormat)
+    {
+        var svg = new SvgWriter(Width, Height, title);
+        var plotW = Width - Left - Right;
+        var plotH = Height - Top - Bottom;
+        var xs = series.SelectMany(s => s.Points).Select(p => p.X).Distinct().Order().ToList();
+        var xMin = xs.Count == 0 ? 0 : xs[0];
+        var xMax = xs.Count == 0 ? 1 : xs[^1];
+        if (xMax <= xMin)
+        {
+            xMin -= 1;
+            xMax += 1;
+        }
+
+        double X(double v) => Left + ((v - xMin) / (xMax - xMin) * plotW);
+        double Y(double v) => Top + plotH - (Math.Clamp(v, 0, yMax) / yMax * plotH);
+
+        svg.Rect(0, 0, Width, Height, "#ffffff");
+        svg.Text(Width / 2.0, 22, title, "middle", 15, weight: "bold");
+
+        // Grid and y ticks: five steps.
+        for (var i = 0; i <= 5; i++)
+        {
+            var v = yMax * i / 5;
+            svg.Line(Left, Y(v), Left + plotW, Y(v), "#e3e3e3");
+            svg.Text(Left - 6, Y(v) + 4, yFormat(v), "end", 11);
+        }
+
+        foreach (var x in xs)
+        {
+            svg.Line(X(x), Top + plotH, X(x), Top + plotH + 5, "#333333");
+            svg.Text(X(x), Top + plotH + 18, x.ToString("0.##", CultureInfo.InvariantCulture), "middle", 11);
+        }
+
+        // Axes and their labels.
+        svg.Line(Left, Top, Left, Top + plotH, "#333333", 1.5);
+        svg.Line(Left, Top + plotH, Left + plotW, Top + plotH, "#333333", 1.5);
+        svg.Text(Left + (plotW / 2), Height - 14, xLabel, "middle", 12);
+        svg.Text(16, Top + (plotH / 2), yLabel, "middle", 12, rotate: -90);
+
+        // Series; points without a value (no successful run) are skipped.
+        foreach (var s in series)
+        {
+            var pts = s.Points.Where(p => p.Y is not null).Select(p => (X(p.X), Y(p.Y!.Value))).ToList();
+            if (pts.Count > 1)
+            {
+                svg.Polyline(pts, s.Color, 2, s.Dash);
+            }
+
+            foreach (var p in s.Points.Where(p => p.Y is not null))
+            {
+                svg.Circle(X(p.X), Y(p.Y!.Value), 3.5, s.Color, $"{s.Label}: {p.X.ToString("0.##", CultureInfo.InvariantCulture)}% loss -> {yFormat(p.Y!.Value)}");
+            }
+        }
+
+        // Legend, right of the plot.
+        var ly = Top + 6;
+        foreach (var s in series)
+        {
+            svg.Line(Left + plotW + 16, ly, Left + plotW + 40, ly, s.Color, 2.5, s.Dash);
+            svg.Text(Left + plotW + 46, ly + 4, s.Label, "start", 11);
+            ly += 18;
+        }
+
+        return svg.ToString();
+    }
+
+    private sealed record Series(string Label, string Color, string? Dash, IReadOnlyList<(double X, double? Y)> Points);
+}

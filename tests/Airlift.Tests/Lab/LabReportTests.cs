@@ -1,0 +1,314 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Airlift.Cli.Lab;
+
+namespace Airlift.Tests.Lab;
+
+/// <summary>The report writers (JSON with a schema checked here, Markdown, HTML with inline SVG) and the ladder.</summary>
+public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
+{
+    private enum J
+    {
+        String,
+        Number,
+        Integer,
+        Bool,
+        Array,
+        Object,
+        NullableString,
+        NullableNumber,
+        NullableInteger,
+    }
+
+    // The lab.json schema, version 1: every field required, with its type.
+    private static readonly Dictionary<string, J> Root = new()
+    {
+        ["schemaVersion"] = J.Integer,
+        ["command"] = J.String,
+        ["started"] = J.String,
+        ["elapsedMs"] = J.NullableNumber,
+        ["passed"] = J.Bool,
+        ["settings"] = J.Object,
+        ["verdicts"] = J.Array,
+        ["summaries"] = J.Array,
+        ["trials"] = J.Array,
+    };
+
+    private static readonly Dictionary<string, J> Settings = new()
+    {
+        ["trials"] = J.Integer,
+        ["lossPercents"] = J.Array,
+        ["rttMs"] = J.Integer,
+        ["maxDatagram"] = J.Integer,
+        ["certificate"] = J.String,
+        ["deadlineSeconds"] = J.Number,
+        ["seed"] = J.Integer,
+    };
+
+    private static readonly Dictionary<string, J> Verdict = new()
+    {
+        ["scenario"] = J.String,
+        ["title"] = J.String,
+        ["path"] = J.String,
+        ["expectation"] = J.String,
+        ["passed"] = J.Bool,
+        ["reason"] = J.String,
+    };
+
+    private static readonly Dictionary<string, J> Summary = new()
+    {
+        ["scenario"] = J.String,
+        ["pairing"] = J.String,
+        ["loss"] = J.Number,
+        ["trials"] = J.Integer,
+        ["successes"] = J.Integer,
+        ["successRate"] = J.Number,
+        ["p50Ms"] = J.NullableNumber,
+        ["p90Ms"] = J.NullableNumber,
+        ["p99Ms"] = J.NullableNumber,
+        ["meanDatagrams"] = J.Number,
+        ["meanRetransmissions"] = J.Number,
+        ["largest"] = J.Integer,
+    };
+
+    private static readonly Dictionary<string, J> Trial = new()
+    {
+        ["scenario"] = J.String,
+        ["pairing"] = J.String,
+        ["loss"] = J.Number,
+        ["seed"] = J.Integer,
+        ["connected"] = J.Bool,
+        ["timeToConnectMs"] = J.NullableNumber,
+        ["datagrams"] = J.Integer,
+        ["largest"] = J.Integer,
+        ["retransmissions"] = J.Integer,
+        ["effectiveMaxDatagram"] = J.NullableInteger,
+        ["error"] = J.NullableString,
+    };
+
+    [Fact]
+    public void Lab_json_validates_against_schema_version_1_with_every_trial()
+    {
+        using var doc = JsonDocument.Parse(ReportJson.ToJson(lab.Report));
+        var errors = new List<string>();
+        var root = doc.RootElement;
+        Check(root, Root, "$", errors);
+        Assert.Empty(errors);
+        Assert.Equal(LabReport.SchemaVersion, root.GetProperty("schemaVersion").GetInt32());
+        Assert.Equal(1, LabReport.SchemaVersion);
+        Check(root.GetProperty("settings"), Settings, "$.settings", errors);
+        foreach (var (name, schema) in new[] { ("verdicts", Verdict), ("summaries", Summary), ("trials", Trial) })
+        {
+            var i = 0;
+            foreach (var item in root.GetProperty(name).EnumerateArray())
+            {
+                Check(item, schema, $"$.{name}[{i++}]", errors);
+            }
+        }
+
+        Assert.Empty(errors);
+        Assert.Equal(lab.Report.Trials.Count, root.GetProperty("trials").GetArrayLength());
+        Assert.Equal(lab.Report.Verdicts.Count, root.GetProperty("verdicts").GetArrayLength());
+        Assert.True(root.GetProperty("passed").GetBoolean());
+
+        // A failed trial carries its error, a connected one its time.
+        var trials = root.GetProperty("trials").EnumerateArray().ToList();
+        Assert.Contains(trials, t => !t.GetProperty("connected").GetBoolean() && t.GetProperty("error").GetString()!.Length > 0);
+        Assert.All(trials.Where(t => t.GetProperty("connected").GetBoolean()), t => Assert.Equal(JsonValueKind.Number, t.GetProperty("timeToConnectMs").ValueKind));
+    }
+
+    [Fact]
+    public void Schema_check_rejects_a_missing_field_and_a_wrong_type()
+    {
+        using var doc = JsonDocument.Parse("""{"scenario":"x","pairing":3,"loss":1,"seed":1,"connected":true,"timeToConnectMs":null,"datagrams":1,"largest":1,"retransmissions":0,"error":null}""");
+        var errors = new List<string>();
+        Check(doc.RootElement, Trial, "$", errors);
+        Assert.Contains(errors, e => e.Contains("pairing", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("effectiveMaxDatagram", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Markdown_has_every_section_and_a_row_per_verdict()
+    {
+        var md = ReportMarkdown.Render(FakeReport());
+        var at = -1;
+        foreach (var section in ReportMarkdown.Sections)
+        {
+            var next = md.IndexOf(section, StringComparison.Ordinal);
+            Assert.True(next > at, $"section '{section}' missing or out of order");
+            at = next;
+        }
+
+        Assert.Contains("| PASS | F1-server: F1 title |", md, StringComparison.Ordinal);
+        Assert.Contains("| FAIL | F2-downlink-20: F2 title |", md, StringComparison.Ordinal);
+        Assert.Contains("| airlift->airlift | 10% | 1/2 | 50% |", md, StringComparison.Ordinal);
+        Assert.Contains("boom", md, StringComparison.Ordinal);
+        Assert.Contains("**FAIL**", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Html_is_self_contained_with_two_svg_charts_with_axes_labels_and_legend()
+    {
+        var html = ReportHtml.Render(FakeReport());
+        Assert.StartsWith("<!DOCTYPE html>", html, StringComparison.Ordinal);
+        Assert.Contains("<style>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<link", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("src=", html, StringComparison.OrdinalIgnoreCase);
+
+        var svgs = Regex.Matches(html, "<svg .*?</svg>", RegexOptions.Singleline);
+        Assert.Equal(2, svgs.Count);
+        var success = svgs[0].Value;
+        var time = svgs[1].Value;
+        Assert.Contains("Connected within 10 s vs loss", success, StringComparison.Ordinal);
+        Assert.Contains("Time to connect vs loss", time, StringComparison.Ordinal);
+        foreach (var svg in new[] { success, time })
+        {
+            Assert.Contains("random loss, both directions (%)", svg, StringComparison.Ordinal); // x axis label
+            Assert.Contains("<polyline", svg, StringComparison.Ordinal);
+            Assert.Contains("<circle", svg, StringComparison.Ordinal);
+            Assert.Contains("airlift-&gt;airlift", svg, StringComparison.Ordinal); // legend
+            Assert.Contains("airlift-&gt;field-server", svg, StringComparison.Ordinal);
+            Assert.True(Regex.Matches(svg, "<line ").Count >= 4, "axes, grid and ticks");
+        }
+
+        Assert.Contains("runs connected (%)", success, StringComparison.Ordinal);
+        Assert.Contains("time to connect (ms)", time, StringComparison.Ordinal);
+        Assert.Contains("stroke-dasharray", time, StringComparison.Ordinal); // p90 dashed
+        Assert.Contains(">100%<", success, StringComparison.Ordinal); // y tick
+
+        // Scenario table and the failed run, escaped.
+        Assert.Contains("F2-downlink-20", html, StringComparison.Ordinal);
+        Assert.Contains("&lt;boom&gt;", html, StringComparison.Ordinal);
+        Assert.Contains("class=\"banner fail\"", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_real_peer_report_without_verdicts_still_gets_its_tables_and_charts()
+    {
+        LabTrial[] trials =
+        [
+            new("peers", "airlift-client->openssl-server", 0, 1, true, 12.5, 6, 1200, 0, 1200, null),
+            new("peers", "openssl-client->airlift-server", 0, 2, false, null, 9, 1200, 3, 1200, "timeout"),
+        ];
+        var report = new LabReport("airlift lab --peers openssl --loss 0", DateTimeOffset.UnixEpoch, trials, [], new LabSettings(1, [0], 100, 1200, "ecdsa", 10, 1));
+        var md = ReportMarkdown.Render(report);
+        Assert.Contains("| airlift-client->openssl-server | 0% | 1/1 | 100% |", md, StringComparison.Ordinal);
+        Assert.Contains("| openssl-client->airlift-server | 0% | 0/1 | 0% |", md, StringComparison.Ordinal);
+        Assert.Equal(2, Regex.Matches(ReportHtml.Render(report), "<svg ").Count);
+    }
+
+    [Fact]
+    public void Chart_axis_maximum_rounds_up_to_1_2_5_steps()
+    {
+        Assert.Equal(1, ReportCharts.NiceCeiling(0));
+        Assert.Equal(500, ReportCharts.NiceCeiling(420));
+        Assert.Equal(2000, ReportCharts.NiceCeiling(1001));
+        Assert.Equal(1000, ReportCharts.NiceCeiling(1000));
+    }
+
+    [Fact]
+    public void Ladder_shows_the_lost_final_flight_and_the_client_timer_that_recovers_it()
+    {
+        var run = LabRunner.RunOne(lab.Options, lab.Certificates, "F2-drop-1");
+        Assert.NotNull(run);
+        var text = LabLadder.Render(run, "F2-drop-1");
+        Assert.Matches(@"C   x-- S .*CCS FIN .*LOST: scripted drop", text);
+        Assert.Matches(@"client  \|  TIMER resent \(timeout #1", text);
+        Assert.Matches(@"C <---- S .*CCS FIN .*arrives", text);
+        Assert.Contains("result: connected", text, StringComparison.Ordinal);
+
+        // Lines are in time order.
+        var times = Regex.Matches(text, @"^\s*(\d+\.\d) ms", RegexOptions.Multiline).Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(times.Count > 10);
+        Assert.Equal(times.Order(), times);
+    }
+
+    [Fact]
+    public void Ladder_of_the_F1_reproduction_shows_oversize_datagrams_vanishing()
+    {
+        var run = LabRunner.RunOne(lab.Options, lab.Certificates, "F1-repro-server")!;
+        var text = LabLadder.Render(run, "F1-repro-server");
+        Assert.Matches(@"C   x-- S .* 3\d\d\d B .*LOST: larger than the path passes", text);
+        Assert.Contains(LabLadder.TimerMark, text, StringComparison.Ordinal);
+        Assert.Contains("result: not connected", text, StringComparison.Ordinal);
+        Assert.Null(LabRunner.RunOne(lab.Options, lab.Certificates, "no-such-scenario"));
+    }
+
+    [Fact]
+    public void Report_files_are_written_to_the_output_directory()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "airlift-lab-test-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var files = ReportFiles.Write(FakeReport(), dir);
+            Assert.Equal(["lab.json", "lab.md", "lab.html"], files.Select(Path.GetFileName));
+            Assert.All(files, f => Assert.True(new FileInfo(f).Length > 100));
+            using var doc = JsonDocument.Parse(File.ReadAllText(files[0]));
+            Assert.Equal(8, doc.RootElement.GetProperty("trials").GetArrayLength());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static LabReport FakeReport()
+    {
+        LabTrial T(string scenario, string pairing, double loss, ulong seed, double? ms, string? error = null) =>
+            new(scenario, pairing, loss, seed, ms is not null, ms, 6 + (long)seed, 1200, (int)seed, 1200, error);
+        LabTrial[] trials =
+        [
+            T("F1-server", "airlift->airlift", 0, 1, 200),
+            T("F2-downlink-20", "airlift->airlift", 20, 1, null, "<boom>"),
+            T("sweep", "airlift->airlift", 0, 1, 200),
+            T("sweep", "airlift->airlift", 10, 1, 350),
+            T("sweep", "airlift->airlift", 10, 2, null, "not connected by the deadline"),
+            T("sweep-comparison", "airlift->field-server", 0, 1, 200),
+            T("sweep-comparison", "airlift->field-server", 10, 1, 900),
+            T("sweep-comparison", "airlift->field-server", 10, 2, 1300),
+        ];
+        var verdicts = new[]
+        {
+            new LabVerdict("F1-server", "F1 title", "drops > 1464", "connects", true, "connected in 200 ms"),
+            new LabVerdict("F2-downlink-20", "F2 title", "20% S->C", "connects", false, "0/1 connected"),
+        };
+        return new LabReport("airlift lab --test", new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero), trials, verdicts, new LabSettings(2, [0, 10], 100, 1200, "rsa-chain", 10, 1));
+    }
+
+    private static void Check(JsonElement obj, Dictionary<string, J> schema, string where, List<string> errors)
+    {
+        if (obj.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add($"{where}: not an object");
+            return;
+        }
+
+        foreach (var (name, type) in schema)
+        {
+            if (!obj.TryGetProperty(name, out var v))
+            {
+                errors.Add($"{where}.{name}: missing");
+                continue;
+            }
+
+            var ok = type switch
+            {
+                J.String => v.ValueKind == JsonValueKind.String,
+                J.Number => v.ValueKind == JsonValueKind.Number,
+                J.Integer => v.ValueKind == JsonValueKind.Number && v.TryGetUInt64(out _),
+                J.Bool => v.ValueKind is JsonValueKind.True or JsonValueKind.False,
+                J.Array => v.ValueKind == JsonValueKind.Array,
+                J.Object => v.ValueKind == JsonValueKind.Object,
+                J.NullableString => v.ValueKind is JsonValueKind.String or JsonValueKind.Null,
+                J.NullableNumber => v.ValueKind is JsonValueKind.Number or JsonValueKind.Null,
+                J.NullableInteger => v.ValueKind == JsonValueKind.Null || (v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out _)),
+                _ => false,
+            };
+            if (!ok)
+            {
+                errors.Add($"{where}.{name}: expected {type}, got {v.ValueKind}");
+            }
+        }
+    }
+}
