@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
@@ -226,7 +227,7 @@ internal sealed partial class DtlsEngine
 
     public void Log(TimeSpan now, string line)
     {
-        var stamped = $"{(now - _startedAt).TotalMilliseconds,8:0.0} ms  {Role.ToString().ToLowerInvariant()}: {line}";
+        var stamped = string.Create(CultureInfo.InvariantCulture, $"{(now - _startedAt).TotalMilliseconds,8:0.0} ms  {Role.ToString().ToLowerInvariant()}: {line}");
         if (_trace.Count < MaxTraceLines)
         {
             _trace.Add(stamped);

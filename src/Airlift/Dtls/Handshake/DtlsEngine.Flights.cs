@@ -86,6 +86,16 @@ internal sealed partial class DtlsEngine
 
         _flightRetransmitted = true;
         Stats.TriggeredRetransmissions++;
+
+        // A new path has its own MTU: a datagram size lowered on the old one does not carry over.
+        if (EffectiveMaxDatagramSize != Options.MaxDatagramSize)
+        {
+            Log(now, $"path changed: datagram size back to {Options.MaxDatagramSize}");
+            EffectiveMaxDatagramSize = Options.MaxDatagramSize;
+        }
+
+        _fallbackStep = 0;
+        _flightTimeouts = 0;
         Transmit(now, "resent (path change)");
         if (FlightState == FlightState.Waiting)
         {
