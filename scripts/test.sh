@@ -42,6 +42,8 @@ PEERS=(
   "apt|openssl|openssl version"
   "apt|gnutls-bin|gnutls-cli --version"
   "apt|gnutls-bin|gnutls-serv --version"
+  "apt|golang-go golang-github-pion-dtls.v2-dev|test -d /usr/share/gocode/src/github.com/pion/dtls/v2 && go version"
+  "npm|werift@0.25|node -e \"require('$REPO_ROOT/scripts/.peers/node/node_modules/werift'); console.log('werift ok')\""
 )
 
 NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"

@@ -86,7 +86,7 @@ func main() {
 	srtp := flag.String("srtp", "SRTP_AES128_CM_HMAC_SHA1_80", "DTLS-SRTP profiles, comma-separated IANA names (empty: none)")
 	label := flag.String("exporter", "EXTRACTOR-dtls_srtp", "keying material exporter label")
 	exporterLen := flag.Int("exporter-len", 60, "exporter length in bytes (0: no exporter)")
-	mtu := flag.Int("mtu", 1200, "largest UDP payload")
+	mtu := flag.Int("mtu", 1200, "largest UDP payload (pion's own MTU setting is set 25 bytes lower, see below)")
 	timeout := flag.Float64("timeout", 30, "handshake timeout, seconds")
 	lifetime := flag.Float64("lifetime", 60, "seconds to stay up after connecting (stdin EOF ends it sooner)")
 	flag.Parse()
@@ -118,7 +118,9 @@ func main() {
 		ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
 		InsecureSkipVerify:     true,
 		ClientAuth:             dtls.RequireAnyClientCert,
-		MTU:                    *mtu,
+		// pion/dtls v2 splits handshake bodies into MTU-sized fragments and then adds the record header (13)
+		// and handshake header (12), so its datagrams reach MTU+25: give it the fragment size that fits.
+		MTU: *mtu - 25,
 		ConnectContextMaker: func() (context.Context, func()) {
 			return context.WithTimeout(context.Background(), handshakeTimeout)
 		},
