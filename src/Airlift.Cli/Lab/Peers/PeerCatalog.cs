@@ -141,11 +141,13 @@ public static class PeerCatalog
         Failed: new Regex("Error in handshake", RegexOptions.CultureInvariant),
         Ready: new Regex("^Waiting for connection", RegexOptions.CultureInvariant));
 
+    // gnutls-cli block-buffers stdout on a pipe too: without stdbuf its "Handshake was completed" line can arrive
+    // hundreds of milliseconds late, or only at exit.
     private static PeerCommandSpec GnuTlsClient(PeerLaunch l) => new(
         "gnutls-cli",
-        "gnutls-cli",
+        "stdbuf",
         [
-            "--udp", "-p", Num(l.Port), "--insecure", "--x509certfile", l.Files.FullChainPath, "--x509keyfile", l.Files.KeyPath,
+            "-oL", "gnutls-cli", "--udp", "-p", Num(l.Port), "--insecure", "--x509certfile", l.Files.FullChainPath, "--x509keyfile", l.Files.KeyPath,
             $"--srtp-profiles={SrtpProfile}", $"--keymatexport={ExporterLabel}", $"--keymatexportsize={Num(ExporterLength)}",
             $"--mtu={Num(l.MaxDatagram)}", "127.0.0.1",
         ],

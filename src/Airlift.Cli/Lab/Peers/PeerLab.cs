@@ -54,6 +54,11 @@ public sealed class PeerLab : IPeerLabRunner
     /// <summary>Concurrent trials by default: two, since the machine has two cores and timing must not be distorted.</summary>
     public const int DefaultParallelism = 2;
 
+    private const int MaxTraceLines = 120;
+
+    /// <summary>How long past the deadline a trial waits for a side's failure report.</summary>
+    public static readonly TimeSpan ReportGrace = TimeSpan.FromSeconds(1);
+
     /// <summary>Scenario id of every trial this runner produces.</summary>
     public const string Scenario = "peers";
 
@@ -227,8 +232,10 @@ public sealed class PeerLab : IPeerLabRunner
             clientStart = Stopwatch.GetTimestamp();
             await client.StartAsync(TimeSpan.Zero, ct).ConfigureAwait(false);
 
+            // Wait a little past the deadline so a side that gives up exactly at it (Airlift's HandshakeTimeout) can
+            // still report why; success is judged against the deadline itself in Finish.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(deadline);
+            timeout.CancelAfter(deadline + ReportGrace);
             try
             {
                 await Task.WhenAll(server.Connected, client.Connected).WaitAsync(timeout.Token).ConfigureAwait(false);
@@ -242,13 +249,21 @@ public sealed class PeerLab : IPeerLabRunner
                 error = PeerText.Shorten(ex.Message);
             }
 
-            var first = proxy.GetTrace().FirstOrDefault(t => t.Direction == LinkDirection.ClientToServer);
+            var trace = proxy.GetTrace();
+            var first = trace.FirstOrDefault(t => t.Direction == LinkDirection.ClientToServer);
+            if (error is not null || !server.Connected.IsCompletedSuccessfully || !client.Connected.IsCompletedSuccessfully)
+            {
+                // The path's ladder (what each datagram held and its fate) is what explains a failed trial.
+                log.Add("path trace:");
+                log.AddRange(trace.Take(MaxTraceLines).Select(t => "  " + t));
+            }
+
             if (first is not null)
             {
                 firstClientDatagram = proxyStart + (long)(first.SentAt.TotalSeconds * Stopwatch.Frequency);
             }
 
-            return Finish(spec, label, log, server, client, proxy.Stats, firstClientDatagram, clientStart, error);
+            return Finish(spec, label, log, server, client, proxy.Stats, firstClientDatagram, clientStart, error, deadline);
         }
         finally
         {
@@ -264,11 +279,17 @@ public sealed class PeerLab : IPeerLabRunner
         }
     }
 
-    private static PeerTrialResult Finish(PeerTrialSpec spec, string label, List<string> log, TrialSide server, TrialSide? client, UdpProxyStats? stats, long? firstClientDatagram, long clientStart, string? error)
+    private static PeerTrialResult Finish(PeerTrialSpec spec, string label, List<string> log, TrialSide server, TrialSide? client, UdpProxyStats? stats, long? firstClientDatagram, long clientStart, string? error, TimeSpan deadline = default)
     {
         var serverAt = server.Connected.IsCompletedSuccessfully ? server.Connected.Result : (long?)null;
         var clientAt = client?.Connected.IsCompletedSuccessfully == true ? client.Connected.Result : (long?)null;
         var connected = error is null && serverAt is not null && clientAt is not null;
+        if (connected && Stopwatch.GetElapsedTime(clientStart, Math.Max(serverAt!.Value, clientAt!.Value)) > deadline)
+        {
+            connected = false;
+            error = $"connected only after the {spec.DeadlineSeconds.ToString(CultureInfo.InvariantCulture)} s deadline";
+        }
+
         if (connected && server.Exporter is { } se && client!.Exporter is { } ce && !string.Equals(se, ce, StringComparison.OrdinalIgnoreCase))
         {
             connected = false;
@@ -442,6 +463,7 @@ internal sealed class AirliftServerSide(PeerCertificates certificate, PeerTrialS
     private DtlsUdpSession? _session;
     private int? _effective;
     private string? _exporter;
+    private string? _failureReport;
 
     public override Task<long> Connected => _connected.Task;
 
@@ -477,6 +499,7 @@ internal sealed class AirliftServerSide(PeerCertificates certificate, PeerTrialS
                         break;
                     case DtlsFailed f:
                         _session ??= e.Session;
+                        _failureReport = f.Report;
                         _connected.TrySetException(new PeerFailedException($"airlift server: {f.Reason}: {f.Message}"));
                         break;
                 }
@@ -489,7 +512,8 @@ internal sealed class AirliftServerSide(PeerCertificates certificate, PeerTrialS
     }
 
     public override string Describe() =>
-        $"airlift server on {_server?.LocalEndpoint}: {(_session is null ? "no session" : $"{_session.State}, {_session.Stats.DatagramsSent} datagrams sent, {_session.Stats.Retransmissions} retransmissions")}";
+        $"airlift server on {_server?.LocalEndpoint}: {(_session is null ? "no session" : $"{_session.State}, {_session.Stats.DatagramsSent} datagrams sent, {_session.Stats.Retransmissions} retransmissions")}"
+        + (_failureReport is null ? "" : "\n  " + _failureReport.Replace("\n", "\n  ", StringComparison.Ordinal));
 
     public override async ValueTask DisposeAsync()
     {
@@ -516,6 +540,7 @@ internal sealed class AirliftClientSide(PeerCertificates certificate, PeerTrialS
     private Task<DtlsUdpClient>? _connect;
     private DtlsUdpClient? _client;
     private string? _exporter;
+    private string? _failureReport;
 
     public override Task<long> Connected => _connected.Task;
 
@@ -541,6 +566,7 @@ internal sealed class AirliftClientSide(PeerCertificates certificate, PeerTrialS
                 }
                 catch (DtlsHandshakeException ex)
                 {
+                    _failureReport = ex.Failure.Report;
                     _connected.TrySetException(new PeerFailedException($"airlift client: {ex.Failure.Reason}: {ex.Failure.Message}"));
                     throw;
                 }
@@ -555,7 +581,7 @@ internal sealed class AirliftClientSide(PeerCertificates certificate, PeerTrialS
     }
 
     public override string Describe() =>
-        _client is null ? "airlift client: not connected" : $"airlift client: {_client.Session.State}, {_client.Session.Stats.DatagramsSent} datagrams sent, {_client.Session.Stats.Retransmissions} retransmissions";
+        _client is null ? "airlift client: not connected" + (_failureReport is null ? "" : "\n  " + _failureReport.Replace("\n", "\n  ", StringComparison.Ordinal)) : $"airlift client: {_client.Session.State}, {_client.Session.Stats.DatagramsSent} datagrams sent, {_client.Session.Stats.Retransmissions} retransmissions";
 
     public override async ValueTask DisposeAsync()
     {
