@@ -154,11 +154,24 @@ public sealed class PeerLab : IPeerLabRunner
                 await gate.WaitAsync(ct).ConfigureAwait(false);
                 try
                 {
-                    var r = await RunTrialAsync(spec, certificate, ct).ConfigureAwait(false);
-                    results[index] = r.Trial;
+                    string text;
+                    try
+                    {
+                        var r = await RunTrialAsync(spec, certificate, ct).ConfigureAwait(false);
+                        results[index] = r.Trial;
+                        text = r.Log;
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                    {
+                        // One broken trial (a peer that cannot start, a socket error) is a failed trial, not a failed run.
+                        var label = PairingLabel(spec.Peer.Name, spec.Pairing);
+                        results[index] = new LabTrial(Scenario, label, spec.LossPercent, spec.Seed, false, null, 0, 0, 0, null, PeerText.Shorten($"{ex.GetType().Name}: {ex.Message}"));
+                        text = $"== {label} loss {spec.LossPercent.ToString(CultureInfo.InvariantCulture)}% seed {spec.Seed}\nresult: FAILED: {ex}";
+                    }
+
                     lock (logLock)
                     {
-                        log?.WriteLine(r.Log);
+                        log?.WriteLine(text);
                         log?.Flush();
                     }
                 }
@@ -230,7 +243,14 @@ public sealed class PeerLab : IPeerLabRunner
                 ? new AirliftClientSide(certificate, spec, deadline, proxy.ListenEndpoint)
                 : new ProgramSide(spec.Peer.Client(new PeerLaunch(proxy.ListenEndpoint.Port, certificate.Files, spec.MaxDatagram, spec.DeadlineSeconds)));
             clientStart = Stopwatch.GetTimestamp();
-            await client.StartAsync(TimeSpan.Zero, ct).ConfigureAwait(false);
+            try
+            {
+                await client.StartAsync(TimeSpan.Zero, ct).ConfigureAwait(false);
+            }
+            catch (PeerFailedException ex)
+            {
+                return Finish(spec, label, log, server, client, proxy.Stats, null, clientStart, $"client did not start: {ex.Message}");
+            }
 
             // Wait a little past the deadline so a side that gives up exactly at it (Airlift's HandshakeTimeout) can
             // still report why; success is judged against the deadline itself in Finish.
