@@ -15,7 +15,7 @@ namespace Airlift.Cli.Lab;
 /// <param name="DatagramsSent">Datagrams both sides sent (for a real peer: what Airlift's side and the proxy saw).</param>
 /// <param name="LargestDatagram">Largest datagram either side sent, bytes.</param>
 /// <param name="Retransmissions">Flight retransmissions (Airlift's count; both sides in the lab).</param>
-/// <param name="EffectiveMaxDatagram">Datagram size limit in force at the end on Airlift's side (the smaller of the two in the lab), when known.</param>
+/// <param name="EffectiveMaxDatagram">Datagram size limit in force at the end on Airlift's side, when known; in the lab, where both sides are Airlift, the larger of the two (the biggest datagram either side may still send).</param>
 /// <param name="Error">Why it failed, or null.</param>
 public sealed record LabTrial(
     string Scenario,
