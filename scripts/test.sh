@@ -44,6 +44,8 @@ PEERS=(
   "apt|gnutls-bin|gnutls-serv --version"
   "apt|python3-aiortc|/usr/bin/python3 -c 'import aiortc; print(\"aiortc\", aiortc.__version__)'"
   "apt|libsrtp2-1|ls /usr/lib/x86_64-linux-gnu/libsrtp2.so.1"
+  "apt|golang-go golang-github-pion-dtls.v2-dev|test -d /usr/share/gocode/src/github.com/pion/dtls/v2 && go version"
+  "npm|werift@0.25|node -e \"require('$REPO_ROOT/scripts/.peers/node/node_modules/werift'); console.log('werift ok')\""
 )
 
 NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"

@@ -149,8 +149,17 @@ internal static class LabCommand
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var redirected = Console.IsOutputRedirected;
         var console = LabConsole.Create(Console.Out, redirected);
-        var trials = await LabConsole.WithProgressAsync(console, live: !redirected && !asJson, Console.Error, "airlift lab --peers", p =>
-            runner.RunAsync(request, new ProgressAdapter(p), ct)).ConfigureAwait(false);
+        IReadOnlyList<LabTrial> trials;
+        try
+        {
+            trials = await LabConsole.WithProgressAsync(console, live: !redirected && !asJson, Console.Error, "airlift lab --peers", p =>
+                runner.RunAsync(request, new ProgressAdapter(p), ct)).ConfigureAwait(false);
+        }
+        catch (ArgumentException ex)
+        {
+            // An unknown peer name or an unusable setting: a user error, one line, status 2.
+            throw new CliException($"--peers: {ex.Message}");
+        }
         var report = new LabReport(commandLine, started, trials, [], options.ToSettings()) { Elapsed = clock.Elapsed };
         var files = WriteFiles(report, outDir);
         if (asJson)

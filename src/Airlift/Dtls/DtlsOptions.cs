@@ -92,8 +92,17 @@ public sealed record DtlsOptions
     /// <summary>The handshake fails with <see cref="DtlsFailureReason.Timeout"/> when not complete this long after it started. Default 30 s.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long the sender of the final flight keeps it to answer a retransmitted peer flight. Null: 2 x <see cref="MaxRetransmitTimeout"/>.</summary>
+    /// <summary>
+    /// How long the sender of the final flight keeps it to answer a retransmitted peer flight (protected data from the
+    /// peer ends it sooner). Null: the larger of 2 x <see cref="MaxRetransmitTimeout"/> and 60 s, because peers back off
+    /// on their own timers (RFC 6347 4.2.4.1 allows a 60 s maximum; GnuTLS's fourth retransmission comes about 15 s in).
+    /// Keeping it costs one small flight per connection; resends stay within <see cref="MaxTriggeredResends"/>.
+    /// </summary>
     public TimeSpan? FinalFlightRetention { get; init; }
+
+    /// <summary>The final-flight retention these options give.</summary>
+    public TimeSpan EffectiveFinalFlightRetention =>
+        FinalFlightRetention ?? (MaxRetransmitTimeout * 2 > TimeSpan.FromSeconds(60) ? MaxRetransmitTimeout * 2 : TimeSpan.FromSeconds(60));
 
     /// <summary>Most resends of one flight triggered by the peer (its retransmissions or a stalled partial flight), beyond timer expiries. Default 16.</summary>
     public int MaxTriggeredResends { get; init; } = 16;

@@ -43,7 +43,7 @@ public class LabCommandTests(ITestOutputHelper output)
     [InlineData("--mtu", "100")]
     [InlineData("--cert", "dsa")]
     [InlineData("--ladder", "F9-nope")]
-    [InlineData("--peers", "openssl")]
+    [InlineData("--peers", "nosuchpeer")]
     public async Task Bad_lab_arguments_exit_2_with_one_line(string option, string value)
     {
         var (code, stdout, stderr) = await RunAsync("lab", option, value, "--out", Path.Combine(Path.GetTempPath(), "airlift-lab-unused"));

@@ -64,6 +64,20 @@ public class FieldFailureTests
     }
 
     [Fact]
+    public void F2_final_flight_is_kept_long_enough_for_a_peer_with_a_slow_doubling_timer()
+    {
+        // A GnuTLS-like client: first timeout 1 s, doubling to 60 s, no redundant copies. Its fourth retransmission of
+        // flight 5 comes about 15 s after the server connected; the server must still hold its final flight then.
+        var client = Client(9) with { InitialRetransmitTimeout = TimeSpan.FromSeconds(1), MaxRetransmitTimeout = TimeSpan.FromSeconds(60), RedundantRetransmitMaxDatagrams = 0, HandshakeTimeout = TimeSpan.FromSeconds(60) };
+        var network = Both(Rtt100, 9) with { ScriptedDrops = [ScriptedDrop.FinalFlight(LinkDirection.ServerToClient, 4)] };
+        var r = HandshakeSimulation.Run(new SimulationOptions(client, Server(9), network) { Deadline = TimeSpan.FromSeconds(40) });
+
+        Assert.True(r.Connected, Explain(r));
+        Assert.True(r.TimeToConnect > TimeSpan.FromSeconds(14), $"connected at {r.TimeToConnect}");
+        Assert.Equal(4, r.Network.ServerToClient.DroppedScripted);
+    }
+
+    [Fact]
     public void F2_without_keeping_the_final_flight_the_field_failure_reproduces()
     {
         var network = Both(Rtt100, 5) with { ScriptedDrops = [ScriptedDrop.FinalFlight(LinkDirection.ServerToClient, 1)] };

@@ -58,7 +58,7 @@ internal sealed partial class DtlsEngine
         {
             FlightState = FlightState.Finished;
             _timers.Clear(EngineTimer.Retransmit);
-            _timers.Set(EngineTimer.FinalFlightRetention, now + (Options.FinalFlightRetention ?? Options.MaxRetransmitTimeout * 2));
+            _timers.Set(EngineTimer.FinalFlightRetention, now + Options.EffectiveFinalFlightRetention);
         }
         else
         {
