@@ -118,7 +118,7 @@ internal static class EchoAnswer
         Line("t=0 0");
         Line(SdpIce.IceLiteLine);
         var bundled = accepted.Where(a => a.Media.Mid is not null).Select(a => a.Media.Mid!).ToList();
-        if (bundled.Count > 0)
+        if (offer.Bundle.Count > 0 && bundled.Count > 0)
         {
             Line("a=group:BUNDLE " + string.Join(' ', bundled));
         }

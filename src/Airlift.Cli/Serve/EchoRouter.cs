@@ -26,8 +26,11 @@ internal struct RtcpCounts
     /// <summary>FIR (RFC 5104 4.3.1) forwarded.</summary>
     public long Fir;
 
-    /// <summary>Generic NACK (RFC 4585 6.2.1) forwarded.</summary>
+    /// <summary>Generic NACK packets (RFC 4585 6.2.1) forwarded, for packets that never reached us.</summary>
     public long Nack;
+
+    /// <summary>NACKed sequence numbers answered from our own <see cref="RtpHistory"/> (lost on the way back).</summary>
+    public long NackServed;
 
     /// <summary>Sender and receiver reports forwarded.</summary>
     public long Reports;
@@ -135,8 +138,10 @@ internal sealed class EchoRouter
     /// <summary>
     /// Translates the plaintext compound RTCP packet <paramref name="input"/> into <paramref name="output"/> (at least as long)
     /// and returns the bytes written; 0 when nothing is worth forwarding. Stops at the first malformed packet (RFC 3550 6.4).
+    /// NACKed sequence numbers that <paramref name="histories"/> (by section) still hold are added to <paramref name="resend"/>
+    /// and left out of the forwarded NACK.
     /// </summary>
-    public int TranslateRtcp(ReadOnlySpan<byte> input, Span<byte> output, ref RtcpCounts counts)
+    public int TranslateRtcp(ReadOnlySpan<byte> input, Span<byte> output, ref RtcpCounts counts, IReadOnlyList<RtpHistory?>? histories = null, List<(int Stream, ushort Seq)>? resend = null)
     {
         var written = 0;
         while (input.Length >= 4)
@@ -158,7 +163,7 @@ internal sealed class EchoRouter
             {
                 RtcpSr => TranslateReport(packet, count, sender: true, output[written..], ref counts),
                 RtcpRr => TranslateReport(packet, count, sender: false, output[written..], ref counts),
-                RtcpRtpfb when count == 1 => TranslateFeedback(packet, output[written..], ref counts.Nack),
+                RtcpRtpfb when count == 1 => TranslateNack(packet, output[written..], ref counts, histories, resend),
                 RtcpPsfb when count == 1 => TranslateFeedback(packet, output[written..], ref counts.Pli),
                 RtcpPsfb when count == 4 => TranslateFir(packet, output[written..], ref counts),
                 _ => 0,
@@ -168,7 +173,7 @@ internal sealed class EchoRouter
                 counts.Discarded++;
             }
 
-            written += n;
+            written += Math.Max(n, 0);
         }
 
         return written;
@@ -297,6 +302,79 @@ internal sealed class EchoRouter
         BinaryPrimitives.WriteUInt32BigEndian(output[8..], remote);
         counter++;
         return packet.Length;
+    }
+
+    // RFC 4585 6.2.1: FCI entries of PID (16) | BLP (16): PID lost, and PID+i+1 lost for each bit i set in BLP.
+    // Returns -1 when every NACKed packet is resent from our history (nothing to forward, nothing discarded).
+    private int TranslateNack(ReadOnlySpan<byte> packet, Span<byte> output, ref RtcpCounts counts, IReadOnlyList<RtpHistory?>? histories, List<(int Stream, ushort Seq)>? resend)
+    {
+        if (packet.Length < 16 || !TryMirrorMedia(BinaryPrimitives.ReadUInt32BigEndian(packet[8..]), out var remote, out var index))
+        {
+            return 0;
+        }
+
+        var history = histories is not null && index < histories.Count ? histories[index] : null;
+        var written = 12;
+        var pid = -1;
+        var blp = 0;
+        var served = false;
+        for (var at = 12; at + 4 <= packet.Length; at += 4)
+        {
+            var first = BinaryPrimitives.ReadUInt16BigEndian(packet[at..]);
+            var mask = BinaryPrimitives.ReadUInt16BigEndian(packet[(at + 2)..]);
+            for (var bit = -1; bit < 16; bit++)
+            {
+                if (bit >= 0 && (mask & (1 << bit)) == 0)
+                {
+                    continue;
+                }
+
+                var seq = (ushort)(first + bit + 1);
+                if (history is not null && resend is not null && history.Contains(seq))
+                {
+                    resend.Add((index, seq));
+                    counts.NackServed++;
+                    served = true;
+                    continue;
+                }
+
+                // Pack the sequence numbers we never received into PID/BLP pairs again.
+                var offset = (ushort)(seq - pid - 1);
+                if (pid >= 0 && offset < 16)
+                {
+                    blp |= 1 << offset;
+                    continue;
+                }
+
+                if (pid >= 0 && written + 4 < packet.Length)
+                {
+                    written = WriteNackItem(output, written, (ushort)pid, blp);
+                }
+
+                pid = seq;
+                blp = 0;
+            }
+        }
+
+        if (pid < 0)
+        {
+            return served ? -1 : 0;
+        }
+
+        written = WriteNackItem(output, written, (ushort)pid, blp);
+        packet[..12].CopyTo(output);
+        BinaryPrimitives.WriteUInt16BigEndian(output[2..], (ushort)(written / 4 - 1));
+        BinaryPrimitives.WriteUInt32BigEndian(output[4..], _streams[index].LocalSsrc);
+        BinaryPrimitives.WriteUInt32BigEndian(output[8..], remote);
+        counts.Nack++;
+        return written;
+    }
+
+    private static int WriteNackItem(Span<byte> output, int at, ushort pid, int blp)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(output[at..], pid);
+        BinaryPrimitives.WriteUInt16BigEndian(output[(at + 2)..], (ushort)blp);
+        return at + 4;
     }
 
     // RFC 5104 4.3.1: the media source field is unused; each FCI entry is SSRC (4) | seq nr (1) | reserved (3).

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Ice;
@@ -26,6 +27,8 @@ internal sealed class EchoSession
     private readonly byte[] _work = new byte[WorkBufferSize];
     private readonly long[] _streamIn;
     private readonly long[] _streamOut;
+    private readonly RtpHistory?[] _histories;
+    private readonly List<(int Stream, ushort Seq)> _resend = [];
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SrtpContext? _protect;
@@ -54,6 +57,7 @@ internal sealed class EchoSession
         _router = new EchoRouter(plan.Streams);
         _streamIn = new long[plan.Streams.Count];
         _streamOut = new long[plan.Streams.Count];
+        _histories = [.. plan.Streams.Select(s => s.Send && s.Kind == "video" ? new RtpHistory() : null)];
         _logger = logger;
         DtlsRole = session.LocalSetup == Ice.Sdp.SdpSetupRole.Active ? DtlsRole.Client : DtlsRole.Server;
     }
@@ -274,6 +278,7 @@ internal sealed class EchoSession
             return;
         }
 
+        _histories[index]?.Store(BinaryPrimitives.ReadUInt16BigEndian(buffer[2..]), buffer[..length]);
         if (!_session.SendMedia(buffer[..length]))
         {
             Interlocked.Increment(ref _c.SendFailed);
@@ -312,14 +317,25 @@ internal sealed class EchoSession
         }
 
         var counts = default(RtcpCounts);
-        var length = _router.TranslateRtcp(packet.AsSpan(0, plain), _work, ref counts);
+        _resend.Clear();
+        var length = _router.TranslateRtcp(packet.AsSpan(0, plain), _work, ref counts, _histories, _resend);
         lock (_gate)
         {
             _rtcp.Pli += counts.Pli;
             _rtcp.Fir += counts.Fir;
             _rtcp.Nack += counts.Nack;
+            _rtcp.NackServed += counts.NackServed;
             _rtcp.Reports += counts.Reports;
             _rtcp.Discarded += counts.Discarded;
+        }
+
+        foreach (var (stream, seq) in _resend)
+        {
+            // The identical SRTP packet again: the browser never received this index, so it is no replay there.
+            if (_histories[stream]!.TryGet(seq, out var again) && _session.SendMedia(again))
+            {
+                Interlocked.Increment(ref _c.Retransmitted);
+            }
         }
 
         if (length == 0 || protect.ProtectRtcp(_work, length, out var protectedLength) != SrtpStatus.Ok)
@@ -406,6 +422,8 @@ internal sealed class EchoSession
                     ["pli"] = _rtcp.Pli,
                     ["fir"] = _rtcp.Fir,
                     ["nack"] = _rtcp.Nack,
+                    ["nackServed"] = _rtcp.NackServed,
+                    ["retransmitted"] = Interlocked.Read(ref _c.Retransmitted),
                     ["reports"] = _rtcp.Reports,
                     ["discarded"] = _rtcp.Discarded,
                 },
@@ -444,5 +462,6 @@ internal sealed class EchoSession
         public long NotSending;
         public long TooLarge;
         public long SendFailed;
+        public long Retransmitted;
     }
 }

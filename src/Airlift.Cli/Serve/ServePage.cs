@@ -164,7 +164,7 @@ internal static class ServePage
             ["SRTP profile", srtp.profile || "-"],
             ["RTP in (from browser)", num(rtp.packetsIn) + " packets, " + bytes(rtp.bytesIn || 0)],
             ["RTP out (echo)", num(rtp.packetsOut) + " packets, " + bytes(rtp.bytesOut || 0)],
-            ["RTCP in / out", num(rtcp.packetsIn) + " / " + num(rtcp.packetsOut) + " (PLI " + num(rtcp.pli) + ", FIR " + num(rtcp.fir) + ", NACK " + num(rtcp.nack) + ", reports " + num(rtcp.reports) + ")"],
+            ["RTCP in / out", num(rtcp.packetsIn) + " / " + num(rtcp.packetsOut) + " (PLI " + num(rtcp.pli) + ", FIR " + num(rtcp.fir) + ", NACK forwarded " + num(rtcp.nack) + ", NACKed packets resent " + num(rtcp.retransmitted) + ", reports " + num(rtcp.reports) + ")"],
             ["SRTP drops", good(num(srtp.unprotectDrops) + " in (auth " + num(srtp.authFailures) + ", replay " + num(srtp.replays) + "), " + num(srtp.protectDrops) + " out", !srtp.unprotectDrops && !srtp.protectDrops)],
             ["Other drops", num(otherDrops)],
             ["Browser: echo decoded", good(num(b.framesDecoded) + " frames" + (b.frameWidth ? " (" + b.frameWidth + "x" + b.frameHeight + ")" : ""), b.framesDecoded > 0) + ", lost " + num(b.packetsLost) + ", NACK " + num(b.nackCount) + ", PLI " + num(b.pliCount)],
