@@ -44,6 +44,8 @@ PEERS=(
   "apt|gnutls-bin|gnutls-serv --version"
   "apt|python3-aiortc|/usr/bin/python3 -c 'import aiortc; print(\"aiortc\", aiortc.__version__)'"
   "apt|libsrtp2-1|ls /usr/lib/x86_64-linux-gnu/libsrtp2.so.1"
+  "apt|chromium|chromium --version"
+  "npm|playwright-core@1.65.1|node -e \"console.log('playwright-core', require('$REPO_ROOT/scripts/.peers/node/node_modules/playwright-core/package.json').version)\""
 )
 
 NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"
