@@ -27,6 +27,7 @@ internal static class ServeCommand
         var tcp = new Option<string?>("--tcp") { Description = "TCP ADDRESS:PORT for ICE-TCP (passive candidate, RFC 6544/4571)." };
         var announce = new Option<string?>("--announce") { Description = "IP address to put in the candidates instead of the bound one (a server behind a 1:1 NAT)." };
         var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once.", DefaultValueFactory = _ => 64 };
+        var connectTimeout = new Option<double>("--connect-timeout") { Description = "Close a session whose DTLS has not connected this many seconds after the answer.", DefaultValueFactory = _ => 30 };
         var impairLoss = new Option<double?>("--impair-loss") { Description = "Demo/test: put Airlift's impairment proxy (loopback only) in front of the first UDP address, dropping PERCENT of the datagrams each way; the candidates then point at the proxy." };
         var impairMax = new Option<int?>("--impair-max-datagram") { Description = "Demo/test: the proxy also drops datagrams larger than BYTES each way (implies the proxy)." };
         var impairSeed = new Option<ulong>("--impair-seed") { Description = "Seed of the proxy's loss.", DefaultValueFactory = _ => 1 };
@@ -34,7 +35,7 @@ internal static class ServeCommand
         var command = new Command("serve", "A WebRTC echo server: open the page, your camera comes back over Airlift's ICE-lite + DTLS-SRTP. The page has no authentication.")
         {
             http, udp, tcp, announce, CliCommon.CertOption(), CliCommon.KeyOption(), CliCommon.ChainOption(), CliCommon.MtuOption(), CliCommon.SrtpOption(),
-            maxSessions, impairLoss, impairMax, impairSeed, verbose,
+            maxSessions, connectTimeout, impairLoss, impairMax, impairSeed, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -52,6 +53,12 @@ internal static class ServeCommand
             if (sessions is < 1 or > 1024)
             {
                 throw new CliException("--max-sessions must be within 1..1024");
+            }
+
+            var connectSeconds = parse.GetValue(connectTimeout);
+            if (connectSeconds is < 0.1 or > 3600 || double.IsNaN(connectSeconds))
+            {
+                throw new CliException("--connect-timeout must be within 0.1..3600 seconds");
             }
 
             EchoImpairment? impairment = null;
@@ -94,6 +101,7 @@ internal static class ServeCommand
                 Certificate = certificate,
                 MaxDatagramSize = mtu,
                 MaxSessions = sessions,
+                ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
                 Impairment = impairment,
             };
             if (srtp.Count > 0)

@@ -112,7 +112,7 @@ internal sealed class EchoSession
         }
         catch (OperationCanceledException)
         {
-            Close(stop.IsCancellationRequested ? "server stopping" : $"not connected within {connectTimeout.TotalSeconds:0} s");
+            Close(stop.IsCancellationRequested ? "server stopping" : $"not connected within {connectTimeout.TotalSeconds:0.#} s");
         }
         catch (Exception ex)
         {
@@ -157,6 +157,13 @@ internal sealed class EchoSession
                 break;
             case DtlsStateChange dtls:
                 OnDtlsState(dtls.State);
+                if (dtls.State == TransportDtlsState.Closed)
+                {
+                    // close_notify from the peer: nothing more will be echoed. (A failure ends the transport by itself,
+                    // and its TransportFailed event carries the reason.)
+                    Close("closed by the peer (close_notify)");
+                }
+
                 break;
             case KeyingMaterial km:
                 var keys = SrtpKeys.FromKeyingMaterial(km.Profile, km.Material, km.Role);
@@ -382,7 +389,8 @@ internal sealed class EchoSession
             return new Dictionary<string, object?>
             {
                 ["id"] = Id,
-                ["state"] = _finished ? "closed" : _dtlsState == nameof(TransportDtlsState.Connected) ? "connected" : "connecting",
+                ["state"] = _finished || _dtlsState is nameof(TransportDtlsState.Closed) or nameof(TransportDtlsState.Failed) ? "closed"
+                    : _dtlsState == nameof(TransportDtlsState.Connected) ? "connected" : "connecting",
                 ["closeReason"] = _closeReason,
                 ["uptimeMs"] = Math.Round(Stopwatch.GetElapsedTime(_createdAt).TotalMilliseconds),
                 ["ice"] = new Dictionary<string, object?>
