@@ -23,7 +23,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var http = new Option<string>("--http") { Description = "ADDRESS:PORT of the web page and signaling. Loopback unless you type an explicit address: the page has NO authentication, anyone who reaches it can use the echo.", DefaultValueFactory = _ => "127.0.0.1:8080" };
-        var udp = new Option<string[]>("--udp") { Description = "UDP ADDRESS:PORT for media, repeatable; port 0 picks one. Every address is a host candidate. Default 127.0.0.1:0.", AllowMultipleArgumentsPerToken = false };
+        var udp = new Option<string[]>("--udp") { Description = "UDP ADDRESS:PORT for media, repeatable; port 0 picks one. Every address is a host candidate. Default 127.0.0.1:0; 'none' (with --tcp) serves ICE-TCP only.", AllowMultipleArgumentsPerToken = false };
         var tcp = new Option<string?>("--tcp") { Description = "TCP ADDRESS:PORT for ICE-TCP (passive candidate, RFC 6544/4571)." };
         var announce = new Option<string?>("--announce") { Description = "IP address to put in the candidates instead of the bound one (a server behind a 1:1 NAT)." };
         var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once.", DefaultValueFactory = _ => 64 };
@@ -41,8 +41,8 @@ internal static class ServeCommand
         {
             var httpEndpoint = ParseHttp(parse.GetValue(http)!);
             var udpText = parse.GetValue(udp) is { Length: > 0 } u ? u : ["127.0.0.1:0"];
-            var udpEndpoints = udpText.Select(t => ParseEndpoint(t, "--udp")).ToList();
             var tcpEndpoint = parse.GetValue(tcp) is { } t ? ParseEndpoint(t, "--tcp") : null;
+            var udpEndpoints = udpText is ["none"] && tcpEndpoint is not null ? [] : udpText.Select(t => ParseEndpoint(t, "--udp")).ToList();
             IPAddress? announced = null;
             if (parse.GetValue(announce) is { } a && !IPAddress.TryParse(a, out announced))
             {
@@ -75,7 +75,7 @@ internal static class ServeCommand
                     throw new CliException("--impair-max-datagram must be within 228..65507");
                 }
 
-                if (!IPAddress.IsLoopback(udpEndpoints[0].Address))
+                if (udpEndpoints.Count == 0 || !IPAddress.IsLoopback(udpEndpoints[0].Address))
                 {
                     throw new CliException("the impairment proxy runs on loopback only: give a loopback --udp address first");
                 }
@@ -132,6 +132,11 @@ internal static class ServeCommand
                 }
 
                 var url = app.Urls.FirstOrDefault() ?? $"http://{httpEndpoint}";
+                if (!IPAddress.IsLoopback(httpEndpoint.Address))
+                {
+                    Console.Error.WriteLine($"airlift serve: warning: {url}/ is reachable beyond this machine and has no authentication: anyone who reaches it can open echo sessions.");
+                }
+
                 Console.Error.WriteLine(
                     $"airlift serve: {url}/ (no authentication); media " +
                     string.Join(", ", echo.Candidates.Select(c => $"{(c.Protocol == Ice.IceProtocol.Udp ? "udp" : "tcp")} {c.Address}:{c.Port.ToString(CultureInfo.InvariantCulture)}")) +

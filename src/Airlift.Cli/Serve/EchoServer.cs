@@ -267,7 +267,7 @@ internal sealed class EchoServer : IAsyncDisposable
         }
 
         session.Close("closed by DELETE");
-        await Task.WhenAny(session.Closed, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        await WaitBounded(session.Closed).ConfigureAwait(false);
         return true;
     }
 
@@ -279,7 +279,7 @@ internal sealed class EchoServer : IAsyncDisposable
             s.Close("server stopping");
         }
 
-        await Task.WhenAny(Task.WhenAll(_sessions.Values.Select(s => s.Closed)), Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        await WaitBounded(Task.WhenAll(_sessions.Values.Select(s => s.Closed))).ConfigureAwait(false);
         if (_proxy is not null)
         {
             await _proxy.DisposeAsync().ConfigureAwait(false);
@@ -287,6 +287,18 @@ internal sealed class EchoServer : IAsyncDisposable
 
         await _host.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
+    }
+
+    /// <summary>Waits at most 5 s: a session loop ends as soon as its transport is closed, so this only bounds a bug.</summary>
+    private static async Task WaitBounded(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
     }
 
     private uint NewSsrc()

@@ -11,7 +11,8 @@ namespace Airlift.Tests.EndToEnd;
 /// One run for the whole class: a fresh network namespace with only loopback (unshare -n) holding two <c>airlift serve</c>
 /// processes (direct, and behind the impairment proxy with 10% loss each way and 1200-byte datagrams) and one headless
 /// Chromium driven by Playwright (chromium-echo.js), which loads the page once per case, sends its fake camera and
-/// microphone, waits for the echo to decode, takes a screenshot and closes the session.
+/// microphone, waits for the echo to decode, takes a screenshot and closes the session. A third serve offers only an
+/// ICE-TCP passive candidate.
 /// </summary>
 public sealed class ChromiumEchoFixture : IAsyncLifetime
 {
@@ -21,6 +22,7 @@ public sealed class ChromiumEchoFixture : IAsyncLifetime
         ("server-dtls-client", "http://127.0.0.1:8080/?setup=active"),
         ("lossy-server-dtls-server", "http://127.0.0.1:8081/?setup=passive"),
         ("lossy-server-dtls-client", "http://127.0.0.1:8081/?setup=active"),
+        ("ice-tcp", "http://127.0.0.1:8082/?setup=passive"),
     ];
 
     private const string Script = """
@@ -30,11 +32,14 @@ public sealed class ChromiumEchoFixture : IAsyncLifetime
         S1=$!
         "$AIRLIFT_DOTNET" "$AIRLIFT_DLL" serve --http 127.0.0.1:8081 --udp 127.0.0.1:50001 --impair-loss 10 --impair-max-datagram 1200 --impair-seed 7 >"$ECHO_OUT/serve-lossy.log" 2>&1 &
         S2=$!
+        "$AIRLIFT_DOTNET" "$AIRLIFT_DLL" serve --http 127.0.0.1:8082 --udp none --tcp 127.0.0.1:50002 >"$ECHO_OUT/serve-tcp.log" 2>&1 &
+        S3=$!
         node "$ECHO_SCRIPT"
         rc=$?
-        kill -TERM $S1 $S2 2>/dev/null
+        kill -TERM $S1 $S2 $S3 2>/dev/null
         wait $S1; echo "SERVE_EXIT direct $?"
         wait $S2; echo "SERVE_EXIT lossy $?"
+        wait $S3; echo "SERVE_EXIT tcp $?"
         exit $rc
         """;
 
@@ -135,12 +140,17 @@ public class ChromiumEchoTests(ChromiumEchoFixture fixture, ITestOutputHelper ou
         AssertEcho("lossy-server-dtls-client", "client", fragmentedClientHello: false);
 
     [ChromiumFact]
+    public void Chromium_EchoDecodes_OverIceTcp_WhenTheOnlyCandidateIsTcpPassive_Rfc6544_Rfc4571() =>
+        AssertEcho("ice-tcp", "server", fragmentedClientHello: true, protocol: "TCP");
+
+    [ChromiumFact]
     public void ServeProcesses_ShutDownCleanly_OnSigterm_AfterEverySessionClosed()
     {
         RequireRun();
         Assert.Equal(0, fixture.ServerExitCodes.GetValueOrDefault("direct", -1));
         Assert.Equal(0, fixture.ServerExitCodes.GetValueOrDefault("lossy", -1));
-        foreach (var log in new[] { "serve-direct.log", "serve-lossy.log" })
+        Assert.Equal(0, fixture.ServerExitCodes.GetValueOrDefault("tcp", -1));
+        foreach (var log in new[] { "serve-direct.log", "serve-lossy.log", "serve-tcp.log" })
         {
             var text = File.ReadAllText(Path.Combine(EndToEndSupport.ArtifactDir, log));
             output.WriteLine($"{log}:\n{text}");
@@ -160,7 +170,7 @@ public class ChromiumEchoTests(ChromiumEchoFixture fixture, ITestOutputHelper ou
         }
     }
 
-    private void AssertEcho(string name, string serverRole, bool fragmentedClientHello)
+    private void AssertEcho(string name, string serverRole, bool fragmentedClientHello, string protocol = "UDP")
     {
         RequireRun();
         if (!fixture.Results.TryGetValue(name, out var r))
@@ -184,7 +194,7 @@ public class ChromiumEchoTests(ChromiumEchoFixture fixture, ITestOutputHelper ou
         // The server's view agrees.
         var server = r.GetProperty("server");
         Assert.Contains(server.GetProperty("ice").GetProperty("state").GetString(), new[] { "Connected", "Completed" });
-        Assert.StartsWith("UDP 127.0.0.1:", server.GetProperty("ice").GetProperty("selectedTuple").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith(protocol + " 127.0.0.1:", server.GetProperty("ice").GetProperty("selectedTuple").GetString(), StringComparison.Ordinal);
         var dtls = server.GetProperty("dtls");
         Assert.Equal("Connected", dtls.GetProperty("state").GetString());
         Assert.Equal(serverRole, dtls.GetProperty("role").GetString());
