@@ -30,7 +30,7 @@ internal static class EndToEndSupport
             return "requires root on Linux for a network namespace (unshare -n)";
         }
 
-        if (!Peers.IsAvailable("unshare") || !Peers.IsAvailable("ip"))
+        if (!Peers.IsAvailable("unshare") || !(Peers.IsAvailable("ip") || File.Exists("/usr/sbin/ip") || File.Exists("/sbin/ip")))
         {
             return "requires unshare and ip (apt-get install util-linux iproute2)";
         }
