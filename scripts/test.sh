@@ -46,6 +46,8 @@ PEERS=(
   "apt|libsrtp2-1|ls /usr/lib/x86_64-linux-gnu/libsrtp2.so.1"
   "apt|golang-go golang-github-pion-dtls.v2-dev|test -d /usr/share/gocode/src/github.com/pion/dtls/v2 && go version"
   "npm|werift@0.25|node -e \"require('$REPO_ROOT/scripts/.peers/node/node_modules/werift'); console.log('werift ok')\""
+  "apt|chromium|chromium --version"
+  "npm|playwright-core@1.65.1|node -e \"console.log('playwright-core', require('$REPO_ROOT/scripts/.peers/node/node_modules/playwright-core/package.json').version)\""
 )
 
 NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"

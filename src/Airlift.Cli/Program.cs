@@ -14,6 +14,7 @@ internal static class Program
             DtlsServerCommand.Create(),
             DtlsClientCommand.Create(),
             CertCommand.Create(),
+            ServeCommand.Create(),
         };
 
         var parse = root.Parse(args);

@@ -1,0 +1,259 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Airlift.Cli.Serve;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Airlift.Cli.Commands;
+
+/// <summary>
+/// <c>airlift serve</c>: a WebRTC echo server. Kestrel serves the page and the signaling (<c>POST /echo</c> with an SDP offer,
+/// <c>GET /echo/{id}/stats</c>, <c>DELETE /echo/{id}</c>); media runs over Airlift's ICE-lite, DTLS-SRTP and SRTP.
+/// </summary>
+internal static class ServeCommand
+{
+    /// <summary>Largest request body accepted (an SDP offer).</summary>
+    private const int MaxBody = SdpOffer.MaxLength;
+
+    public static Command Create()
+    {
+        var http = new Option<string>("--http") { Description = "ADDRESS:PORT of the web page and signaling. Loopback unless you type an explicit address: the page has NO authentication, anyone who reaches it can use the echo.", DefaultValueFactory = _ => "127.0.0.1:8080" };
+        var udp = new Option<string[]>("--udp") { Description = "UDP ADDRESS:PORT for media, repeatable; port 0 picks one. Every address is a host candidate. Default 127.0.0.1:0; 'none' (with --tcp) serves ICE-TCP only.", AllowMultipleArgumentsPerToken = false };
+        var tcp = new Option<string?>("--tcp") { Description = "TCP ADDRESS:PORT for ICE-TCP (passive candidate, RFC 6544/4571)." };
+        var announce = new Option<string?>("--announce") { Description = "IP address to put in the candidates instead of the bound one (a server behind a 1:1 NAT)." };
+        var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once.", DefaultValueFactory = _ => 64 };
+        var connectTimeout = new Option<double>("--connect-timeout") { Description = "Close a session whose DTLS has not connected this many seconds after the answer.", DefaultValueFactory = _ => 30 };
+        var impairLoss = new Option<double?>("--impair-loss") { Description = "Demo/test: put Airlift's impairment proxy (loopback only) in front of the first UDP address, dropping PERCENT of the datagrams each way; the candidates then point at the proxy." };
+        var impairMax = new Option<int?>("--impair-max-datagram") { Description = "Demo/test: the proxy also drops datagrams larger than BYTES each way (implies the proxy)." };
+        var impairSeed = new Option<ulong>("--impair-seed") { Description = "Seed of the proxy's loss.", DefaultValueFactory = _ => 1 };
+        var verbose = CliCommon.VerboseOption();
+        var command = new Command("serve", "A WebRTC echo server: open the page, your camera comes back over Airlift's ICE-lite + DTLS-SRTP. The page has no authentication.")
+        {
+            http, udp, tcp, announce, CliCommon.CertOption(), CliCommon.KeyOption(), CliCommon.ChainOption(), CliCommon.MtuOption(), CliCommon.SrtpOption(),
+            maxSessions, connectTimeout, impairLoss, impairMax, impairSeed, verbose,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var httpEndpoint = ParseHttp(parse.GetValue(http)!);
+            var udpText = parse.GetValue(udp) is { Length: > 0 } u ? u : ["127.0.0.1:0"];
+            var tcpEndpoint = parse.GetValue(tcp) is { } t ? ParseEndpoint(t, "--tcp") : null;
+            var udpEndpoints = udpText is ["none"] && tcpEndpoint is not null ? [] : udpText.Select(t => ParseEndpoint(t, "--udp")).ToList();
+            IPAddress? announced = null;
+            if (parse.GetValue(announce) is { } a && !IPAddress.TryParse(a, out announced))
+            {
+                throw new CliException($"--announce '{a}' is not an IP address");
+            }
+
+            var sessions = parse.GetValue(maxSessions);
+            if (sessions is < 1 or > 1024)
+            {
+                throw new CliException("--max-sessions must be within 1..1024");
+            }
+
+            var connectSeconds = parse.GetValue(connectTimeout);
+            if (connectSeconds is < 0.1 or > 3600 || double.IsNaN(connectSeconds))
+            {
+                throw new CliException("--connect-timeout must be within 0.1..3600 seconds");
+            }
+
+            EchoImpairment? impairment = null;
+            if (parse.GetValue(impairLoss) is { } loss || parse.GetValue(impairMax) is not null)
+            {
+                var lossPercent = parse.GetValue(impairLoss) ?? 0;
+                if (lossPercent is < 0 or > 100 || double.IsNaN(lossPercent))
+                {
+                    throw new CliException("--impair-loss must be a percentage within 0..100");
+                }
+
+                if (parse.GetValue(impairMax) is { } m && m is < 228 or > 65507)
+                {
+                    throw new CliException("--impair-max-datagram must be within 228..65507");
+                }
+
+                if (udpEndpoints.Count == 0 || !IPAddress.IsLoopback(udpEndpoints[0].Address))
+                {
+                    throw new CliException("the impairment proxy runs on loopback only: give a loopback --udp address first");
+                }
+
+                impairment = new EchoImpairment(lossPercent, parse.GetValue(impairMax), parse.GetValue(impairSeed));
+            }
+
+            using var certificate = CliCommon.LoadCertificate(parse.GetValue<string?>("--cert"), parse.GetValue<string?>("--key"), parse.GetValue<string?>("--chain"));
+            var mtu = parse.GetValue<int>("--mtu");
+            if (mtu < Dtls.DtlsOptions.MinimumDatagramSize || mtu > 65507)
+            {
+                throw new CliException($"--mtu {mtu} is outside {Dtls.DtlsOptions.MinimumDatagramSize}..65507");
+            }
+
+            var srtp = CliCommon.ParseSrtp(parse.GetValue<string?>("--srtp"));
+            using var logging = CliCommon.CreateLogging(parse.GetValue(verbose));
+            var logger = logging.CreateLogger("airlift.serve");
+            var options = new EchoServerOptions
+            {
+                Udp = udpEndpoints,
+                Tcp = tcpEndpoint,
+                Announce = announced,
+                Certificate = certificate,
+                MaxDatagramSize = mtu,
+                MaxSessions = sessions,
+                ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
+                Impairment = impairment,
+            };
+            if (srtp.Count > 0)
+            {
+                options = options with { SrtpProfiles = srtp };
+            }
+
+            EchoServer echo;
+            try
+            {
+                echo = await EchoServer.StartAsync(options, logger).ConfigureAwait(false);
+            }
+            catch (SocketException ex)
+            {
+                throw new CliException($"cannot bind the media sockets: {ex.Message}");
+            }
+
+            await using (echo.ConfigureAwait(false))
+            {
+                var app = BuildApp(echo, httpEndpoint);
+                try
+                {
+                    await app.StartAsync(ct).ConfigureAwait(false);
+                }
+                catch (IOException ex)
+                {
+                    throw new CliException($"cannot listen on http://{httpEndpoint}: {ex.Message}");
+                }
+
+                var url = app.Urls.FirstOrDefault() ?? $"http://{httpEndpoint}";
+                if (!IPAddress.IsLoopback(httpEndpoint.Address))
+                {
+                    Console.Error.WriteLine($"airlift serve: warning: {url}/ is reachable beyond this machine and has no authentication: anyone who reaches it can open echo sessions.");
+                }
+
+                Console.Error.WriteLine(
+                    $"airlift serve: {url}/ (no authentication); media " +
+                    string.Join(", ", echo.Candidates.Select(c => $"{(c.Protocol == Ice.IceProtocol.Udp ? "udp" : "tcp")} {c.Address}:{c.Port.ToString(CultureInfo.InvariantCulture)}")) +
+                    (echo.ProxyEndpoint is { } proxy ? $" via impairment proxy {proxy} -> {echo.UdpEndpoints[0]}" : "") +
+                    $"; {certificate.GetFingerprint()}");
+                try
+                {
+                    using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct, app.Lifetime.ApplicationStopping);
+                    await Task.Delay(Timeout.Infinite, stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await app.StopAsync(grace.Token).ConfigureAwait(false);
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static WebApplication BuildApp(EchoServer echo, IPEndPoint httpEndpoint)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(httpEndpoint);
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = MaxBody;
+        });
+        var app = builder.Build();
+
+        app.MapGet("/", () => Results.Content(ServePage.Html, "text/html; charset=utf-8"));
+        app.MapGet("/favicon.ico", () => Results.NoContent());
+        app.MapPost("/echo", async (HttpRequest request, HttpResponse response) =>
+        {
+            if (request.ContentType is not { } type || !type.StartsWith("application/sdp", StringComparison.OrdinalIgnoreCase))
+            {
+                return Results.Text("the offer must be sent as Content-Type: application/sdp\n", statusCode: StatusCodes.Status415UnsupportedMediaType);
+            }
+
+            string offer;
+            try
+            {
+                using var reader = new StreamReader(request.Body);
+                var buffer = new char[MaxBody + 1];
+                var read = 0;
+                int n;
+                while (read < buffer.Length && (n = await reader.ReadAsync(buffer.AsMemory(read), request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+                {
+                    read += n;
+                }
+
+                if (read > MaxBody)
+                {
+                    return Results.Text($"offer larger than {MaxBody} characters\n", statusCode: StatusCodes.Status413PayloadTooLarge);
+                }
+
+                offer = new string(buffer, 0, read);
+            }
+            catch (BadHttpRequestException ex)
+            {
+                return Results.Text(ex.Message + "\n", statusCode: ex.StatusCode);
+            }
+
+            var result = echo.CreateSession(offer, request.Query["setup"].FirstOrDefault());
+            if (result.Id is { } id)
+            {
+                response.Headers.Location = "/echo/" + id;
+                return Results.Text(result.Body, "application/sdp", statusCode: StatusCodes.Status201Created);
+            }
+
+            return Results.Text(result.Body, statusCode: result.Status);
+        });
+        app.MapGet("/echo/{id}/stats", (string id, HttpRequest request) =>
+            echo.Get(id) is { } session
+                ? Results.Json(session.Snapshot(includeTrace: request.Query.ContainsKey("trace")), CliCommon.Json)
+                : Results.Text("no such session\n", statusCode: StatusCodes.Status404NotFound));
+        app.MapDelete("/echo/{id}", async (string id) =>
+            await echo.DeleteAsync(id).ConfigureAwait(false) ? Results.NoContent() : Results.Text("no such session\n", statusCode: StatusCodes.Status404NotFound));
+        return app;
+    }
+
+    /// <summary>
+    /// The page has no authentication, so it is served on loopback unless the user typed the one address to serve on:
+    /// wildcard addresses (every interface) and host names other than localhost are refused.
+    /// </summary>
+    internal static IPEndPoint ParseHttp(string text)
+    {
+        var endpoint = ParseEndpoint(text, "--http");
+        if (endpoint.Address.Equals(IPAddress.Any) || endpoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            throw new CliException($"--http {text}: refusing to serve the unauthenticated page on every interface; give loopback or the one address to serve on");
+        }
+
+        return endpoint;
+    }
+
+    /// <summary>ADDRESS:PORT with an IP literal (or localhost); port 0 allowed (pick one).</summary>
+    internal static IPEndPoint ParseEndpoint(string text, string what)
+    {
+        if (IPEndPoint.TryParse(text, out var endpoint) && (text.Contains(':', StringComparison.Ordinal) && (text.Count(c => c == ':') == 1 || text.StartsWith('['))))
+        {
+            return endpoint;
+        }
+
+        var colon = text.LastIndexOf(':');
+        if (colon > 0 && string.Equals(text[..colon], "localhost", StringComparison.OrdinalIgnoreCase)
+            && int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535)
+        {
+            return new IPEndPoint(IPAddress.Loopback, port);
+        }
+
+        throw new CliException($"{what} '{text}' is not ADDRESS:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)");
+    }
+}

@@ -1,0 +1,332 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Airlift.Dtls;
+using Airlift.Ice;
+using Airlift.Ice.Sdp;
+using Airlift.Net;
+using Airlift.NetEm;
+using Airlift.NetEm.Proxy;
+using Airlift.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Airlift.Cli.Serve;
+
+/// <summary>An impairment proxy put in front of the first UDP address (demonstrations and the lossy end-to-end test).</summary>
+/// <param name="LossPercent">Random loss each way, in percent.</param>
+/// <param name="MaxDatagram">Datagrams larger than this are dropped each way (null: no limit).</param>
+/// <param name="Seed">Seed of the loss stream.</param>
+internal sealed record EchoImpairment(double LossPercent, int? MaxDatagram, ulong Seed);
+
+/// <summary>Settings of an <see cref="EchoServer"/>.</summary>
+internal sealed record EchoServerOptions
+{
+    public required IReadOnlyList<IPEndPoint> Udp { get; init; }
+
+    public IPEndPoint? Tcp { get; init; }
+
+    /// <summary>Address put in the candidates instead of the bound one (a server behind a 1:1 NAT).</summary>
+    public IPAddress? Announce { get; init; }
+
+    public required DtlsCertificate Certificate { get; init; }
+
+    public int MaxDatagramSize { get; init; } = 1200;
+
+    public IReadOnlyList<SrtpProtectionProfile> SrtpProfiles { get; init; } =
+        [SrtpProtectionProfile.AeadAes128Gcm, SrtpProtectionProfile.AeadAes256Gcm, SrtpProtectionProfile.Aes128CmHmacSha1_80];
+
+    public int MaxSessions { get; init; } = 64;
+
+    /// <summary>A session whose DTLS is not connected this long after the answer is closed.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Closed sessions whose stats stay readable (the oldest are forgotten first).</summary>
+    public int ClosedSessionsKept { get; init; } = 32;
+
+    public EchoImpairment? Impairment { get; init; }
+}
+
+/// <summary>The result of <see cref="EchoServer.CreateSession"/>: 201 with the answer, or an HTTP error status and reason.</summary>
+internal sealed record EchoCreateResult(int Status, string Body, string? Id);
+
+/// <summary>
+/// The echo service behind <c>airlift serve</c>: one <see cref="TransportHost"/> (shared UDP sockets routed by ufrag, and
+/// ICE-TCP), and an <see cref="EchoSession"/> per accepted offer. Thread-safe.
+/// </summary>
+internal sealed class EchoServer : IAsyncDisposable
+{
+    private readonly EchoServerOptions _options;
+    private readonly ILogger? _logger;
+    private readonly TransportHost _host;
+    private readonly UdpImpairmentProxy? _proxy;
+    private readonly ConcurrentDictionary<string, EchoSession> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _closedOrder = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _ssrcGate = new();
+    private readonly HashSet<uint> _ssrcs = [];
+    private readonly Lock _createGate = new();
+
+    private EchoServer(EchoServerOptions options, ILogger? logger, TransportHost host, UdpImpairmentProxy? proxy, IReadOnlyList<IceCandidate> candidates)
+    {
+        _options = options;
+        _logger = logger;
+        _host = host;
+        _proxy = proxy;
+        Candidates = candidates;
+    }
+
+    /// <summary>The candidates every answer carries.</summary>
+    public IReadOnlyList<IceCandidate> Candidates { get; }
+
+    public IReadOnlyList<IPEndPoint> UdpEndpoints => _host.UdpEndpoints;
+
+    public IReadOnlyList<IPEndPoint> TcpEndpoints => _host.TcpEndpoints;
+
+    /// <summary>Where the impairment proxy listens, when there is one.</summary>
+    public IPEndPoint? ProxyEndpoint => _proxy?.ListenEndpoint;
+
+    /// <summary>Sessions open now.</summary>
+    public int OpenSessions => _sessions.Values.Count(s => !s.IsFinished);
+
+    /// <summary>Binds the sockets (and starts the proxy, if asked).</summary>
+    /// <exception cref="System.Net.Sockets.SocketException">An address could not be bound.</exception>
+    public static async Task<EchoServer> StartAsync(EchoServerOptions options, ILogger? logger)
+    {
+        var host = new TransportHost(
+            new TransportHostOptions
+            {
+                UdpListen = options.Udp,
+                TcpListen = options.Tcp is { } tcpListen ? [tcpListen] : [],
+                MaxSessions = options.MaxSessions,
+            },
+            TimeProvider.System,
+            logger);
+        UdpImpairmentProxy? proxy = null;
+        try
+        {
+            var candidates = new List<IceCandidate>();
+            if (options.Impairment is { } imp)
+            {
+                var loss = new LinkImpairment { LossRate = imp.LossPercent / 100, MaxDatagramSize = imp.MaxDatagram };
+                var upstream = host.UdpEndpoints[0];
+                proxy = new UdpImpairmentProxy(new UdpImpairmentProxyOptions(
+                    new IPEndPoint(upstream.Address, 0),
+                    upstream,
+                    new NetEmOptions(loss, loss, [], imp.Seed) { MaxTraceEntries = 0 }));
+                await proxy.StartAsync().ConfigureAwait(false);
+                candidates.Add(IceCandidate.CreateHost(proxy.ListenEndpoint, IceProtocol.Udp, options.Announce));
+            }
+            else
+            {
+                foreach (var (udp, i) in host.UdpEndpoints.Select((e, i) => (e, i)))
+                {
+                    // Earlier addresses first: a lower local preference for each later one (RFC 8445 5.1.2.1).
+                    candidates.Add(IceCandidate.CreateHost(udp, IceProtocol.Udp, options.Announce, foundation: $"u{i}", localPreference: IceCandidate.DefaultUdpLocalPreference - i));
+                }
+            }
+
+            foreach (var tcp in host.TcpEndpoints)
+            {
+                candidates.Add(IceCandidate.CreateHost(tcp, IceProtocol.Tcp, options.Announce, foundation: "t0"));
+            }
+
+            return new EchoServer(options, logger, host, proxy, candidates);
+        }
+        catch
+        {
+            if (proxy is not null)
+            {
+                await proxy.DisposeAsync().ConfigureAwait(false);
+            }
+
+            await host.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Answers <paramref name="offerText"/>; <paramref name="setup"/> is <c>passive</c> (default) or <c>active</c>, our DTLS role when the offer says actpass.</summary>
+    public EchoCreateResult CreateSession(string offerText, string? setup)
+    {
+        var actPassRole = setup switch
+        {
+            null or "" or "passive" => DtlsRole.Server,
+            "active" => DtlsRole.Client,
+            _ => (DtlsRole?)null,
+        };
+        if (actPassRole is not { } role)
+        {
+            return new(400, "setup must be passive (we are the DTLS server) or active (we are the DTLS client)\n", null);
+        }
+
+        if (!SdpOffer.TryParse(offerText, out var offer, out var parseError))
+        {
+            return new(400, "bad offer: " + parseError + "\n", null);
+        }
+
+        CertificateFingerprint? remoteFingerprint = null;
+        foreach (var fp in offer.Ice.Fingerprints)
+        {
+            if (CertificateFingerprint.TryParse(fp.ToString(), out remoteFingerprint))
+            {
+                break;
+            }
+        }
+
+        if (remoteFingerprint is null)
+        {
+            return new(400, "bad offer: no a=fingerprint with a supported hash function (sha-256, sha-384, sha-512)\n", null);
+        }
+
+        if (offer.Ice.Setup is null or SdpSetupRole.HoldConn || offer.Ice.Ufrag is null || offer.Ice.Password is null)
+        {
+            // Let the answer builder give the precise reason.
+            return Build(offer, null, null);
+        }
+
+        lock (_createGate)
+        {
+            if (OpenSessions >= _options.MaxSessions)
+            {
+                return new(503, $"the server serves its maximum of {_options.MaxSessions} sessions\n", null);
+            }
+
+            var dtls = new DtlsOptions(_options.Certificate)
+            {
+                MaxDatagramSize = _options.MaxDatagramSize,
+                SrtpProfiles = _options.SrtpProfiles,
+                Logger = _logger,
+            };
+            var transportOptions = new WebRtcTransportOptions(dtls, offer.Ice.Setup.Value, remoteFingerprint)
+            {
+                RemoteUfrag = offer.Ice.Ufrag,
+                RemotePassword = offer.Ice.Password,
+                ActPassAnswerRole = role,
+                Logger = _logger,
+            };
+            TransportSession session;
+            try
+            {
+                session = _host.CreateSession(transportOptions);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+            {
+                return new(503, "cannot create a transport: " + ex.Message + "\n", null);
+            }
+
+            var id = EchoAnswer.NewToken();
+            var result = Build(offer, session, id);
+            if (result.Status != 201)
+            {
+                session.Close();
+            }
+
+            return result;
+        }
+    }
+
+    private EchoCreateResult Build(SdpOffer offer, TransportSession? session, string? id)
+    {
+        var parameters = new EchoAnswerParameters(
+            session?.LocalUfrag ?? "unused",
+            session?.LocalPassword ?? "unusedunusedunusedunused",
+            session?.LocalFingerprint.ToString() ?? "sha-256 00",
+            session?.LocalSetup ?? SdpSetupRole.Passive,
+            Candidates,
+            (ulong)Random.Shared.NextInt64(1, long.MaxValue),
+            "airlift-" + EchoAnswer.NewToken(6),
+            NewSsrc);
+        if (!EchoAnswer.TryBuild(offer, parameters, out var plan, out var error))
+        {
+            return new(400, "bad offer: " + error + "\n", null);
+        }
+
+        if (session is null || id is null)
+        {
+            return new(400, "bad offer\n", null);
+        }
+
+        var echo = new EchoSession(id, _host, session, plan, _logger);
+        _sessions[id] = echo;
+        _ = Task.Run(async () =>
+        {
+            await echo.RunAsync(_options.ConnectTimeout, _stop.Token).ConfigureAwait(false);
+            ReleaseSsrcs(plan);
+            Forget(id);
+        });
+        _logger?.LogInformation("Echo {Id}: answered ({Streams} streams, setup {Setup})", id, plan.Streams.Count, session.LocalSetup);
+        return new(201, plan.Answer, id);
+    }
+
+    public EchoSession? Get(string id) => _sessions.GetValueOrDefault(id);
+
+    /// <summary>Closes a session; false when unknown. Waits (bounded) for its loop to finish.</summary>
+    public async Task<bool> DeleteAsync(string id)
+    {
+        if (!_sessions.TryGetValue(id, out var session))
+        {
+            return false;
+        }
+
+        session.Close("closed by DELETE");
+        await WaitBounded(session.Closed).ConfigureAwait(false);
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        foreach (var s in _sessions.Values)
+        {
+            s.Close("server stopping");
+        }
+
+        await WaitBounded(Task.WhenAll(_sessions.Values.Select(s => s.Closed))).ConfigureAwait(false);
+        if (_proxy is not null)
+        {
+            await _proxy.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _host.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    /// <summary>Waits at most 5 s: a session loop ends as soon as its transport is closed, so this only bounds a bug.</summary>
+    private static async Task WaitBounded(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    private uint NewSsrc()
+    {
+        lock (_ssrcGate)
+        {
+            return EchoAnswer.NewSsrc(_ssrcs);
+        }
+    }
+
+    private void ReleaseSsrcs(EchoPlan plan)
+    {
+        lock (_ssrcGate)
+        {
+            foreach (var s in plan.Streams)
+            {
+                _ssrcs.Remove(s.LocalSsrc);
+            }
+        }
+    }
+
+    /// <summary>Keeps a closed session's stats readable until <see cref="EchoServerOptions.ClosedSessionsKept"/> newer ones closed.</summary>
+    private void Forget(string id)
+    {
+        _closedOrder.Enqueue(id);
+        while (_closedOrder.Count > _options.ClosedSessionsKept && _closedOrder.TryDequeue(out var old))
+        {
+            _sessions.TryRemove(old, out _);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+namespace Airlift.Cli.Serve;
+
+/// <summary>
+/// The last <see cref="Capacity"/> SRTP packets the echo sent on one stream, by RTP sequence number, to answer NACKs for
+/// packets lost between us and the browser (RFC 4585 6.2.1). Such a packet reached us once; the browser's sender resending
+/// it would reach us as an SRTP replay (RFC 3711 3.3.2) and be dropped, so the downstream loss is repaired from here and
+/// only the sequence numbers we never received are asked of the browser's sender. Slots are allocated once and reused:
+/// no allocation per packet. Not thread-safe.
+/// </summary>
+internal sealed class RtpHistory
+{
+    /// <summary>Packets kept (about 1.5 s of 640x360 video at 30 fps).</summary>
+    public const int Capacity = 256;
+
+    /// <summary>Largest packet kept; larger ones are not stored (and so not resent from here).</summary>
+    public const int MaxPacket = 1500;
+
+    private readonly byte[][] _slots = new byte[Capacity][];
+    private readonly int[] _lengths = new int[Capacity];
+    private readonly int[] _seqs = new int[Capacity];
+
+    public RtpHistory()
+    {
+        Array.Fill(_seqs, -1);
+    }
+
+    public void Store(ushort seq, ReadOnlySpan<byte> srtp)
+    {
+        var slot = seq % Capacity;
+        if (srtp.Length > MaxPacket)
+        {
+            _seqs[slot] = -1;
+            return;
+        }
+
+        var buffer = _slots[slot] ??= new byte[MaxPacket];
+        srtp.CopyTo(buffer);
+        _lengths[slot] = srtp.Length;
+        _seqs[slot] = seq;
+    }
+
+    public bool Contains(ushort seq) => _seqs[seq % Capacity] == seq;
+
+    public bool TryGet(ushort seq, out ReadOnlySpan<byte> srtp)
+    {
+        var slot = seq % Capacity;
+        if (_seqs[slot] != seq)
+        {
+            srtp = default;
+            return false;
+        }
+
+        srtp = _slots[slot].AsSpan(0, _lengths[slot]);
+        return true;
+    }
+}

@@ -1,0 +1,91 @@
+using Airlift.Tests.Cli;
+using Airlift.Tests.Interop;
+
+namespace Airlift.Tests.EndToEnd;
+
+/// <summary>
+/// What the end-to-end tests need and where it is: the repository (for the driver scripts and scripts/.peers), root for
+/// network namespaces, Chromium, Node with playwright-core (installed by scripts/test.sh), aiortc.
+/// </summary>
+internal static class EndToEndSupport
+{
+    public const string ChromiumPackage = "chromium";
+    public const string ChromiumPath = "/usr/bin/chromium";
+    public const string PlaywrightPackage = "playwright-core";
+
+    /// <summary>The repository root (the folder holding Airlift.slnx), or null when the tests run outside a checkout.</summary>
+    public static string? RepoRoot { get; } = FindRepoRoot();
+
+    public static string ThisFolder => Path.Combine(RepoRoot ?? ".", "tests", "Airlift.Tests", "EndToEnd");
+
+    public static string PlaywrightCore => Path.Combine(RepoRoot ?? ".", "scripts", ".peers", "node", "node_modules", "playwright-core");
+
+    /// <summary>Where screenshots and server logs go: beside the test assembly, under artifacts/e2e.</summary>
+    public static string ArtifactDir => Path.Combine(AppContext.BaseDirectory, "artifacts", "e2e");
+
+    public static string? MissingForNamespaces()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
+        {
+            return "requires root on Linux for a network namespace (unshare -n)";
+        }
+
+        if (!Peers.IsAvailable("unshare") || !(Peers.IsAvailable("ip") || File.Exists("/usr/sbin/ip") || File.Exists("/sbin/ip")))
+        {
+            return "requires unshare and ip (apt-get install util-linux iproute2)";
+        }
+
+        return RepoRoot is null ? "requires the repository checkout (Airlift.slnx above the test assembly)" : null;
+    }
+
+    public static string? MissingForChromium()
+    {
+        if (MissingForNamespaces() is { } ns)
+        {
+            return ns;
+        }
+
+        if (!File.Exists(ChromiumPath))
+        {
+            return $"requires chromium (apt-get install {ChromiumPackage})";
+        }
+
+        if (!Peers.IsAvailable("node"))
+        {
+            return "requires node (apt-get install nodejs npm)";
+        }
+
+        if (!Directory.Exists(PlaywrightCore))
+        {
+            return $"requires {PlaywrightPackage} (npm install --prefix scripts/.peers/node {PlaywrightPackage}; scripts/test.sh does it)";
+        }
+
+        return File.Exists(AirliftCli.Dll) ? null : "requires airlift.dll beside the test assembly";
+    }
+
+    private static string? FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Airlift.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>Skips when Chromium's end-to-end needs are missing; with AIRLIFT_REQUIRE_PEERS=1 it runs and fails naming them.</summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
+internal sealed class ChromiumFactAttribute : FactAttribute
+{
+    public ChromiumFactAttribute()
+    {
+        if (!Peers.Required && EndToEndSupport.MissingForChromium() is { } missing)
+        {
+            Skip = missing;
+        }
+    }
+}
