@@ -204,7 +204,7 @@ internal sealed class EchoSession
         string? cipher = null;
         if (state == TransportDtlsState.Connected)
         {
-            cipher = ReadCipherSuite(_host.WithTransport(_session, t => t.DtlsTrace));
+            cipher = _host.WithTransport(_session, t => t.DtlsConnection?.CipherSuite.Name);
         }
 
         lock (_gate)
@@ -218,29 +218,6 @@ internal sealed class EchoSession
         }
 
         _logger?.LogInformation("Echo {Id}: DTLS {State}", Id, state);
-    }
-
-    /// <summary>
-    /// The negotiated cipher suite, from the endpoint's handshake timeline ("connected: SUITE, SRTP ..."): the transport
-    /// does not surface the DTLS connected event itself.
-    /// </summary>
-    internal static string? ReadCipherSuite(string? trace)
-    {
-        const string Marker = "connected: ";
-        if (trace is null)
-        {
-            return null;
-        }
-
-        var at = trace.LastIndexOf(Marker, StringComparison.Ordinal);
-        if (at < 0)
-        {
-            return null;
-        }
-
-        var start = at + Marker.Length;
-        var end = trace.IndexOfAny([',', '\n'], start);
-        return (end < 0 ? trace[start..] : trace[start..end]).Trim();
     }
 
     private void EchoRtp(byte[] packet)

@@ -109,6 +109,9 @@ public sealed class WebRtcTransport
     /// <summary>The DTLS handshake timeline, once the endpoint exists (diagnostics).</summary>
     public string? DtlsTrace => _dtls?.Trace;
 
+    /// <summary>The negotiated DTLS parameters (version, cipher suite, SRTP profile, effective datagram size), once connected.</summary>
+    public DtlsConnected? DtlsConnection { get; private set; }
+
     /// <summary>Smallest buffer <see cref="PollOutput"/> accepts.</summary>
     public int PollBufferSize => Math.Max(Math.Max(_dtlsOptions.MaxDatagramSize, _options.MaxMediaPacketSize), 1500);
 
@@ -407,7 +410,8 @@ public sealed class WebRtcTransport
     {
         switch (dtlsEvent)
         {
-            case DtlsConnected:
+            case DtlsConnected connected:
+                DtlsConnection = connected;
                 SetDtlsState(TransportDtlsState.Connected);
                 break;
             case DtlsKeyingMaterial km:
