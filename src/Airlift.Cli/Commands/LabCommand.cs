@@ -74,19 +74,7 @@ internal static class LabCommand
                 var redirected = Console.IsOutputRedirected;
                 var console = LabConsole.Create(Console.Out, redirected);
                 var report = LabConsole.WithProgress(console, live: !redirected && !asJson, Console.Error, "airlift lab", p => LabRunner.Run(options, certs, commandLine, p, ct));
-                var files = WriteFiles(report, outDir);
-                if (asJson)
-                {
-                    using var stdout = Console.OpenStandardOutput();
-                    ReportJson.Write(report, stdout);
-                    stdout.WriteByte((byte)'\n');
-                }
-                else
-                {
-                    LabConsole.Print(console, report);
-                    console.WriteLine($"reports: {string.Join(", ", files)}", Style.Plain);
-                }
-
+                Emit(report, outDir, asJson, console);
                 return report.AllPassed ? 0 : 1;
             }
             catch (CliException ex)
@@ -161,6 +149,13 @@ internal static class LabCommand
             throw new CliException($"--peers: {ex.Message}");
         }
         var report = new LabReport(commandLine, started, trials, [], options.ToSettings()) { Elapsed = clock.Elapsed };
+        Emit(report, outDir, asJson, console);
+        return 0;
+    }
+
+    /// <summary>Writes the report files, then prints either the JSON document or the tables.</summary>
+    private static void Emit(LabReport report, string outDir, bool asJson, IAnsiConsole console)
+    {
         var files = WriteFiles(report, outDir);
         if (asJson)
         {
@@ -173,8 +168,6 @@ internal static class LabCommand
             LabConsole.Print(console, report);
             console.WriteLine($"reports: {string.Join(", ", files)}", Style.Plain);
         }
-
-        return 0;
     }
 
     private sealed class ProgressAdapter(IProgress<LabProgress> inner) : IProgress<(int Done, int Total)>

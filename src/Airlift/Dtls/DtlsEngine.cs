@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text;
-using Airlift.Codec;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;

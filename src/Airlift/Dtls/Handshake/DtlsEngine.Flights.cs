@@ -1,11 +1,7 @@
 using System.Buffers;
-using System.Text;
 using Airlift.Codec;
-using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
-using Airlift.Dtls.Records;
-using Microsoft.Extensions.Logging;
 
 namespace Airlift.Dtls;
 
