@@ -51,7 +51,7 @@ public class AiortcEchoTests(ITestOutputHelper output)
         }
 
         var stopwatch = Stopwatch.StartNew();
-        using var ns = await VethNamespace.CreateAsync(setup == "passive" ? 0 : 1, output.WriteLine);
+        using var ns = await VethNamespace.CreateAsync("e2e", 78, setup == "passive" ? 0 : 1, output.WriteLine);
         await using var serve = await ServeProcess.StartAsync(output.WriteLine, "--http", "127.0.0.1:0", "--udp", $"{ns.HostAddress}:0");
         await using var peer = PeerProcess.Start("aiortc", "ip", ["netns", "exec", ns.Name, Python, Path.Combine(EndToEndSupport.ThisFolder, "aiortc-echo.py")], echo: output.WriteLine);
 
@@ -87,83 +87,4 @@ public class AiortcEchoTests(ITestOutputHelper output)
     }
 
     /// <summary>A network namespace joined to ours by a veth pair (subnet 10.78.x.0/24); removed on dispose.</summary>
-    private sealed class VethNamespace : IDisposable
-    {
-        private readonly Action<string> _log;
-
-        private VethNamespace(string name, string hostIf, IPAddress host, IPAddress peer, Action<string> log)
-        {
-            Name = name;
-            HostInterface = hostIf;
-            HostAddress = host;
-            PeerAddress = peer;
-            _log = log;
-        }
-
-        public string Name { get; }
-
-        public string HostInterface { get; }
-
-        public IPAddress HostAddress { get; }
-
-        public IPAddress PeerAddress { get; }
-
-        public static async Task<VethNamespace> CreateAsync(int index, Action<string> log)
-        {
-            // Names and subnet derived from the pid (and the case) so parallel runs on one machine do not collide.
-            var id = $"{Environment.ProcessId % 10000}{index}";
-            var subnet = 1 + ((Environment.ProcessId * 2 + index) % 250);
-            var ns = new VethNamespace($"airlift-e2e{id}", $"ale{id}", IPAddress.Parse($"10.78.{subnet}.1"), IPAddress.Parse($"10.78.{subnet}.2"), log);
-            var peerIf = $"alp{id}";
-            try
-            {
-                await ns.Ip("netns", "add", ns.Name);
-                await ns.Ip("link", "add", ns.HostInterface, "type", "veth", "peer", "name", peerIf);
-                await ns.Ip("link", "set", peerIf, "netns", ns.Name);
-                await ns.Ip("addr", "add", $"{ns.HostAddress}/24", "dev", ns.HostInterface);
-                await ns.Ip("link", "set", ns.HostInterface, "up");
-                await ns.Ip("netns", "exec", ns.Name, "ip", "addr", "add", $"{ns.PeerAddress}/24", "dev", peerIf);
-                await ns.Ip("netns", "exec", ns.Name, "ip", "link", "set", peerIf, "up");
-                await ns.Ip("netns", "exec", ns.Name, "ip", "link", "set", "lo", "up");
-            }
-            catch
-            {
-                ns.Dispose();
-                throw;
-            }
-
-            return ns;
-        }
-
-        public void Dispose()
-        {
-            RunQuiet("netns", "del", Name);
-            RunQuiet("link", "del", HostInterface);
-        }
-
-        private async Task Ip(params string[] args)
-        {
-            using var p = Process.Start(new ProcessStartInfo("ip", args) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false })!;
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await p.WaitForExitAsync(cts.Token);
-            var err = await p.StandardError.ReadToEndAsync(cts.Token);
-            _log($"$ ip {string.Join(' ', args)} -> {p.ExitCode} {err.Trim()}");
-            if (p.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"ip {string.Join(' ', args)} failed: {err}");
-            }
-        }
-
-        private static void RunQuiet(params string[] args)
-        {
-            try
-            {
-                using var p = Process.Start(new ProcessStartInfo("ip", args) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false })!;
-                p.WaitForExit(10_000);
-            }
-            catch (System.ComponentModel.Win32Exception)
-            {
-            }
-        }
-    }
 }
