@@ -26,10 +26,11 @@ internal static class LabCommand
         var sweepOnly = new Option<bool>("--sweep-only") { Description = "Run only the loss sweep." };
         var scenariosOnly = new Option<bool>("--scenarios-only") { Description = "Run only the field-failure scenarios." };
         var ladder = new Option<string?>("--ladder") { Description = "Draw one run of SCENARIO (e.g. F1-server-9000, F2-drop-1, F3-repro) as a text flight ladder and exit." };
+        var parallel = new Option<int?>("--parallel") { Description = "With --peers: trials run at once (1..32; default $AIRLIFT_PEERLAB_PARALLEL, else 2). Each trial times itself from its first datagram; keep the machine's CPU unsaturated." };
         var peers = new Option<string?>("--peers") { Description = "Run the lab against real peers instead (comma-separated, e.g. openssl,gnutls), if this build has the real-peer runner." };
         var command = new Command("lab", "Reproduce the field failures of SCENARIOS.md in virtual time and show Airlift passing them, plus a loss sweep.")
         {
-            trials, loss, rtt, mtu, cert, deadline, seed, output, json, sweepOnly, scenariosOnly, ladder, peers,
+            trials, loss, rtt, mtu, cert, deadline, seed, output, json, sweepOnly, scenariosOnly, ladder, peers, parallel,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -56,9 +57,15 @@ internal static class LabCommand
                 var commandLine = "airlift " + string.Join(' ', parse.Tokens.Select(t => t.Value));
                 var asJson = parse.GetValue(json);
                 var outDir = parse.GetValue(output)!;
+                if (parse.GetValue(parallel) is not null && parse.GetValue(peers) is null)
+                {
+                    throw new CliException("--parallel only applies to --peers runs (the virtual-time lab runs in one thread)");
+                }
+
                 if (parse.GetValue(peers) is { } peerList)
                 {
-                    return await RunPeersAsync(options, peerList, outDir, commandLine, asJson, ct).ConfigureAwait(false);
+                    var parallelism = parse.GetValue(parallel) is { } n ? Range(n, 1, 32, "--parallel") : 0;
+                    return await RunPeersAsync(options, peerList, parallelism, outDir, commandLine, asJson, ct).ConfigureAwait(false);
                 }
 
                 using var certs = LabCertificates.Create();
@@ -122,7 +129,7 @@ internal static class LabCommand
         }
     }
 
-    private static async Task<int> RunPeersAsync(LabOptions options, string peerList, string outDir, string commandLine, bool asJson, CancellationToken ct)
+    private static async Task<int> RunPeersAsync(LabOptions options, string peerList, int parallelism, string outDir, string commandLine, bool asJson, CancellationToken ct)
     {
         var peers = peerList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (peers.Length == 0)
@@ -132,7 +139,7 @@ internal static class LabCommand
 
         var runner = PeerLabRegistry.Runner
             ?? throw new CliException("--peers: this build of airlift has no real-peer runner (Airlift.Cli.Lab.Peers); run the lab without --peers");
-        var request = new PeerLabRequest(peers, options.Trials, options.LossPercents, options.RttMs, options.MaxDatagram, options.Certificate, options.DeadlineSeconds, options.Seed, outDir);
+        var request = new PeerLabRequest(peers, options.Trials, options.LossPercents, options.RttMs, options.MaxDatagram, options.Certificate, options.DeadlineSeconds, options.Seed, outDir) { Parallelism = parallelism };
         var started = DateTimeOffset.UtcNow;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var redirected = Console.IsOutputRedirected;

@@ -135,7 +135,11 @@ public sealed record LabSummary(string Scenario, string Pairing, double LossPerc
 /// <param name="DeadlineSeconds">Success means connected within this time.</param>
 /// <param name="Seed">First seed.</param>
 /// <param name="OutputDirectory">Where the lab writes its reports (the runner may put logs there).</param>
-public sealed record PeerLabRequest(IReadOnlyList<string> Peers, int Trials, IReadOnlyList<double> LossPercents, int RttMs, int MaxDatagram, string Certificate, double DeadlineSeconds, ulong Seed, string OutputDirectory);
+public sealed record PeerLabRequest(IReadOnlyList<string> Peers, int Trials, IReadOnlyList<double> LossPercents, int RttMs, int MaxDatagram, string Certificate, double DeadlineSeconds, ulong Seed, string OutputDirectory)
+{
+    /// <summary>Trials run at once; 0 (the default) leaves it to the runner.</summary>
+    public int Parallelism { get; init; }
+}
 
 /// <summary>Runs the lab against real peer processes (implemented in Airlift.Cli.Lab.Peers, registered in <see cref="PeerLabRegistry"/>).</summary>
 public interface IPeerLabRunner

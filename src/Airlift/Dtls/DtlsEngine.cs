@@ -62,6 +62,8 @@ internal sealed partial class DtlsEngine
     private TimeSpan? _smoothedRtt;
     private bool _rttSampledThisFlight;
     private int _fallbackStep;
+    private int _largestPeerDatagram;
+    private List<int>?[]? _flightCuts;
     private bool _anyMessageReceived;
 
     public DtlsEngine(DtlsOptions options, DtlsRole role, TimeSpan now)

@@ -40,6 +40,13 @@ public sealed record DtlsOptions
     /// <summary>Smaller datagram sizes tried, in order, when a flight times out twice with larger datagrams (a path-MTU black hole).</summary>
     public IReadOnlyList<int> DatagramSizeFallbacks { get; init; } = [1200, 1000, 576];
 
+    /// <summary>
+    /// When true (the default), the fallback never goes below the largest datagram of the peer's handshake that reached us
+    /// on this path: such a path carries that size, so the timeouts are plain loss, which smaller datagrams (more of them
+    /// per flight) only make worse. Set false for paths known to be asymmetric (a smaller MTU towards the peer).
+    /// </summary>
+    public bool FallbackAboveLargestPeerDatagram { get; init; } = true;
+
     /// <summary>Cipher suites, in preference order. Suites that do not match the certificate key type are skipped by a server.</summary>
     public IReadOnlyList<CipherSuite> CipherSuites { get; init; } =
     [

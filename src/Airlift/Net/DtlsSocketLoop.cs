@@ -165,10 +165,13 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
                 return;
             }
 
-            var decision = _listener.HandleDatagram(now, remote, datagram, _sendBuffer, out var length, out var endpoint);
+            var decision = _listener.HandleDatagram(now, remote, datagram, _sendBuffer, out var length, out var copies, out var endpoint);
             if (decision == DtlsListenerDecision.HelloVerifyRequest)
             {
-                SendTo(_sendBuffer.AsSpan(0, length), remote);
+                for (var i = 0; i < copies; i++)
+                {
+                    SendTo(_sendBuffer.AsSpan(0, length), remote);
+                }
             }
             else if (decision == DtlsListenerDecision.Accepted)
             {

@@ -62,7 +62,10 @@ public sealed class PeerLab : IPeerLabRunner
     /// <summary>Scenario id of every trial this runner produces.</summary>
     public const string Scenario = "peers";
 
-    /// <summary>Concurrent trials ($AIRLIFT_PEERLAB_PARALLEL, 1..4, else <see cref="DefaultParallelism"/>).</summary>
+    /// <summary>Most concurrent trials a run may ask for.</summary>
+    public const int MaxParallelism = 32;
+
+    /// <summary>Concurrent trials unless the request says ($AIRLIFT_PEERLAB_PARALLEL, 1..<see cref="MaxParallelism"/>, else <see cref="DefaultParallelism"/>).</summary>
     public int Parallelism { get; init; } = ParallelismFromEnvironment();
 
     /// <summary>Sets <see cref="PeerLabRegistry.Runner"/> unless another runner was set first.</summary>
@@ -145,7 +148,7 @@ public sealed class PeerLab : IPeerLabRunner
         }
 
         var logLock = new Lock();
-        using var gate = new SemaphoreSlim(Math.Clamp(Parallelism, 1, 4));
+        using var gate = new SemaphoreSlim(Math.Clamp(request.Parallelism > 0 ? request.Parallelism : Parallelism, 1, MaxParallelism));
         progress?.Report((0, specs.Count));
         try
         {
@@ -390,7 +393,7 @@ public sealed class PeerLab : IPeerLabRunner
     }
 
     private static int ParallelismFromEnvironment() =>
-        int.TryParse(Environment.GetEnvironmentVariable("AIRLIFT_PEERLAB_PARALLEL"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 4
+        int.TryParse(Environment.GetEnvironmentVariable("AIRLIFT_PEERLAB_PARALLEL"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= MaxParallelism
             ? n
             : DefaultParallelism;
 

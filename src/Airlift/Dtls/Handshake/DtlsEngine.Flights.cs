@@ -48,6 +48,7 @@ internal sealed partial class DtlsEngine
         _triggeredResends = 0;
         _peerRetransmittedThisFlight = false;
         _lastTriggeredResend = null;
+        _flightCuts = new List<int>[entries.Count];
         _timers.Clear(EngineTimer.PartialFlight);
         Transmit(now, "sent");
         if (final)
@@ -92,6 +93,7 @@ internal sealed partial class DtlsEngine
 
         _fallbackStep = 0;
         _flightTimeouts = 0;
+        _largestPeerDatagram = 0;
         Transmit(now, "resent (path change)");
         if (FlightState == FlightState.Waiting)
         {
@@ -219,10 +221,20 @@ internal sealed partial class DtlsEngine
             return;
         }
 
+        // A datagram of the peer's that reached us shows the path carries that size (paths are symmetric in practice):
+        // going below it would only add datagrams, and so loss exposure, to a flight that is lost to plain loss.
+        var floor = Options.FallbackAboveLargestPeerDatagram ? _largestPeerDatagram : 0;
         var ladder = Options.DatagramSizeFallbacks;
         while (_fallbackStep < ladder.Count)
         {
             var candidate = ladder[_fallbackStep++];
+            if (candidate < floor)
+            {
+                Log(now, $"flight timed out {_flightTimeouts} times, but the peer's {floor}-byte datagrams reach us: keeping datagram size {EffectiveMaxDatagramSize}");
+                _fallbackStep = ladder.Count;
+                return;
+            }
+
             if (candidate < EffectiveMaxDatagramSize && candidate < _flightLargestDatagram)
             {
                 Log(now, $"flight timed out {_flightTimeouts} times with datagrams up to {_flightLargestDatagram} bytes: lowering datagram size {EffectiveMaxDatagramSize} -> {candidate}");
@@ -250,6 +262,9 @@ internal sealed partial class DtlsEngine
     /// counting the record header, handshake header and AEAD overhead exactly. Greedy: each datagram is filled with as
     /// much of the next message as fits before a new one starts. One message fragment per record; records never span datagrams.
     /// Every (re)transmission takes fresh record sequence numbers.
+    /// A retransmission at a smaller size cuts every message at least where earlier transmissions of the flight cut it
+    /// (the new fragments refine the old ones): a receiver that chains fragments by exact offset, keeping the first
+    /// fragment it saw at each offset (pion/dtls does), can always finish the message from any mix of old and new copies.
     /// </summary>
     private void PackFlight(IReadOnlyList<FlightEntry> flight, int maxDatagram)
     {
@@ -259,8 +274,9 @@ internal sealed partial class DtlsEngine
         _flightLargestDatagram = 0;
         try
         {
-            foreach (var entry in flight)
+            for (var index = 0; index < flight.Count; index++)
             {
+                var entry = flight[index];
                 var state = _write[entry.Epoch];
                 var overhead = RecordHeader.Size + (state.Protection?.Overhead ?? 0);
                 if (entry.IsChangeCipherSpec)
@@ -277,6 +293,7 @@ internal sealed partial class DtlsEngine
 
                 var message = entry.Message!;
                 var body = message.Body;
+                var cuts = _flightCuts![index] ??= [];
                 var offset = 0;
                 do
                 {
@@ -288,7 +305,8 @@ internal sealed partial class DtlsEngine
                         continue;
                     }
 
-                    var take = Math.Min(remaining, room);
+                    var take = Math.Min(Math.Min(remaining, room), NextCut(cuts, offset, body.Length) - offset);
+                    AddCut(cuts, offset + take, body.Length);
                     var w = new WireWriter(plaintext);
                     new HandshakeHeader(message.Type, body.Length, message.MessageSeq, offset, take).Write(ref w);
                     w.WriteBytes(body.AsSpan(offset, take));
@@ -304,6 +322,28 @@ internal sealed partial class DtlsEngine
         {
             ArrayPool<byte>.Shared.Return(datagram);
             ArrayPool<byte>.Shared.Return(plaintext, clearArray: true);
+        }
+    }
+
+    /// <summary>The first place after <paramref name="offset"/> where an earlier transmission cut the message, else its end.</summary>
+    private static int NextCut(List<int> cuts, int offset, int length)
+    {
+        var i = cuts.BinarySearch(offset + 1);
+        i = i < 0 ? ~i : i;
+        return i < cuts.Count ? cuts[i] : length;
+    }
+
+    private static void AddCut(List<int> cuts, int cut, int length)
+    {
+        if (cut >= length)
+        {
+            return;
+        }
+
+        var i = cuts.BinarySearch(cut);
+        if (i < 0)
+        {
+            cuts.Insert(~i, cut);
         }
     }
 

@@ -47,6 +47,11 @@ internal sealed partial class DtlsEngine
         }
 
         DeliverMessages(now);
+        if (_datagramProgress || _datagramOld)
+        {
+            // The datagram carried handshake data of this session: the path from the peer carries its size.
+            _largestPeerDatagram = Math.Max(_largestPeerDatagram, datagram.Length);
+        }
 
         // A datagram holding only messages we already have is the peer retransmitting its previous flight: it lacks ours.
         // One that also brought new bytes is a retransmission that filled our gaps, and we answer with our next flight instead.

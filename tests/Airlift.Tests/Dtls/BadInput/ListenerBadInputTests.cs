@@ -155,6 +155,33 @@ public class ListenerBadInputTests
         Assert.True(link.BothConnected, server.Trace);
     }
 
+    [Fact]
+    public void Listener_answers_a_retransmitted_ClientHello_twice_but_never_with_more_bytes_than_it_received()
+    {
+        var listener = new DtlsServerListener(BadInputTests.ServerOptions(211));
+        var client = DtlsEndpoint.CreateClient(BadInputTests.ClientOptions(212), T0);
+        var buffer = new byte[65535];
+        var first = Poll(client, buffer);
+
+        Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(T0, Remote, first, _response, out var firstLength, out var firstCopies, out _));
+        Assert.Equal(1, firstCopies);
+
+        // The answer was lost: the client's timer resends its ClientHello under a new record sequence number.
+        var later = T0 + TimeSpan.FromSeconds(5);
+        client.HandleTimeout(later);
+        var again = Poll(client, buffer);
+        Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(later, Remote, again, _response, out var againLength, out var againCopies, out _));
+        Assert.Equal(2, againCopies);
+        Assert.True(againCopies * againLength <= again.Length, $"{againCopies} x {againLength} B answer to a {again.Length} B question");
+        Assert.Equal(3, listener.Stats.HelloVerifyRequestsSent);
+
+        // A retransmitted ClientHello too short for two answers gets one.
+        var shortest = WireEdit.EditFragments([again], (h, b) => (h with { FragmentLength = 36 }, b[..36]))[0];
+        Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(later, Remote, shortest, _response, out var shortLength, out var shortCopies, out _));
+        Assert.Equal(1, shortCopies);
+        Assert.True(shortLength <= shortest.Length);
+    }
+
     private static byte[] ClientHello(ulong seed)
     {
         var client = DtlsEndpoint.CreateClient(BadInputTests.ClientOptions(seed), T0);
