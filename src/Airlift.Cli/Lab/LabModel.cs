@@ -74,9 +74,12 @@ public sealed record LabReport(string Command, DateTimeOffset Started, IReadOnly
 /// <param name="LossPercent">Loss level.</param>
 /// <param name="Trials">Runs.</param>
 /// <param name="Successes">Runs that connected.</param>
-/// <param name="P50Ms">Median time to connect over successes (nearest rank), or null.</param>
-/// <param name="P90Ms">90th percentile.</param>
-/// <param name="P99Ms">99th percentile.</param>
+/// <param name="P50Ms">
+/// Median time to connect over all trials, a failed trial counting as never (nearest rank): the time by which half of the
+/// trials had connected; null when fewer than half connected.
+/// </param>
+/// <param name="P90Ms">90th percentile, likewise (null when fewer than 90 % connected).</param>
+/// <param name="P99Ms">99th percentile, likewise.</param>
 /// <param name="MeanDatagrams">Mean datagrams sent.</param>
 /// <param name="MeanRetransmissions">Mean retransmissions.</param>
 /// <param name="LargestDatagram">Largest datagram over all runs.</param>
@@ -94,7 +97,7 @@ public sealed record LabSummary(string Scenario, string Pairing, double LossPerc
             .Select(g =>
             {
                 var list = g.ToList();
-                var times = list.Where(t => t.Connected && t.TimeToConnectMs is not null).Select(t => t.TimeToConnectMs!.Value).Order().ToArray();
+                var times = TimesWithFailuresLast(list);
                 return new LabSummary(
                     g.Key.Scenario,
                     g.Key.Pairing,
@@ -111,7 +114,18 @@ public sealed record LabSummary(string Scenario, string Pairing, double LossPerc
             .ToList();
     }
 
-    /// <summary>Nearest-rank percentile of sorted values, or null for none.</summary>
+    /// <summary>
+    /// Times to connect of all <paramref name="trials"/>, sorted, with every trial that did not connect as
+    /// <see cref="double.PositiveInfinity"/>: percentiles over them say by when that share of all trials had connected, so a
+    /// pairing that fails often cannot look fast by timing only its lucky runs.
+    /// </summary>
+    public static double[] TimesWithFailuresLast(IEnumerable<LabTrial> trials)
+    {
+        ArgumentNullException.ThrowIfNull(trials);
+        return trials.Select(t => t.Connected && t.TimeToConnectMs is { } ms ? ms : double.PositiveInfinity).Order().ToArray();
+    }
+
+    /// <summary>Nearest-rank percentile of sorted values, or null for none or when the rank falls on a failure (infinity).</summary>
     public static double? Percentile(IReadOnlyList<double> sorted, double p)
     {
         ArgumentNullException.ThrowIfNull(sorted);
@@ -121,7 +135,8 @@ public sealed record LabSummary(string Scenario, string Pairing, double LossPerc
         }
 
         var rank = (int)Math.Ceiling(p * sorted.Count) - 1;
-        return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
+        var value = sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
+        return double.IsPositiveInfinity(value) ? null : value;
     }
 }
 

@@ -65,6 +65,7 @@ internal static class ReportHtml
             }
 
             sb.AppendLine("</tbody></table>");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"<p>{E(ReportFormat.PercentileNote)}</p>");
         }
 
         sb.AppendLine("<h2 id=\"failures\">Runs that did not connect</h2>");

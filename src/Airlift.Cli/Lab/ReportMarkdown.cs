@@ -51,6 +51,9 @@ internal static class ReportMarkdown
                     sb.AppendLine(CultureInfo.InvariantCulture, $"| {Cell(c.Label)} | {ReportFormat.Loss(p.LossPercent)} | {p.Successes}/{p.Trials} | {ReportFormat.Percent(p.SuccessRate)} | {ReportFormat.Ms(p.P50Ms)} | {ReportFormat.Ms(p.P90Ms)} | {ReportFormat.Ms(p.P99Ms)} | {ReportFormat.Mean(p.MeanDatagrams)} | {ReportFormat.Mean(p.MeanRetransmissions)} | {ReportFormat.Bytes(p.LargestDatagram)} |");
                 }
             }
+
+            sb.AppendLine();
+            sb.AppendLine(ReportFormat.PercentileNote);
         }
 
         sb.AppendLine();

@@ -39,7 +39,7 @@ internal sealed record ScenarioRow(LabVerdict Verdict, int Trials, int Connected
         return report.Verdicts.Select(v =>
         {
             var trials = byScenario[v.Scenario].ToList();
-            var times = trials.Where(t => t.Connected && t.TimeToConnectMs is not null).Select(t => t.TimeToConnectMs!.Value).Order().ToList();
+            var times = LabSummary.TimesWithFailuresLast(trials);
             return new ScenarioRow(
                 v,
                 trials.Count,
@@ -57,6 +57,9 @@ internal sealed record ScenarioRow(LabVerdict Verdict, int Trials, int Connected
 /// <summary>Number formatting shared by the writers (invariant culture).</summary>
 internal static class ReportFormat
 {
+    /// <summary>What the percentile columns mean, printed under every table that has them.</summary>
+    public const string PercentileNote = "p50/p90/p99: the time by which that share of all trials had connected (a trial that did not connect counts as never); \"-\": fewer than that share connected within the deadline.";
+
     /// <summary>"123 ms", "4.56 s", or "-".</summary>
     public static string Ms(double? ms) => ms switch
     {

@@ -35,6 +35,12 @@ public sealed record PeerKind(
     string? SelfPairNote = null,
     string? Quirk = null)
 {
+    /// <summary>
+    /// True for Airlift itself: the lab runs it in-process on both sides (one pairing, the reference line every other
+    /// pairing is compared with) and never starts a program for it.
+    /// </summary>
+    public bool IsAirlift { get; init; }
+
     /// <summary>Checks the toolchain, then builds the helper on first use: null when ready to run.</summary>
     public string? Prepare() => Check() ?? Build?.Invoke();
 }
@@ -64,11 +70,12 @@ public static class PeerCatalog
     /// <summary>Every known peer, in the order "all" runs them.</summary>
     public static IReadOnlyList<PeerKind> All { get; } =
     [
+        new("airlift", NoProgram, NoProgram, () => null) { IsAirlift = true },
         new("openssl", OpenSslServer, OpenSslClient, () => PeerTools.RequirePrograms("apt-get install openssl", "openssl")),
         new("gnutls", GnuTlsServer, GnuTlsClient, () => PeerTools.RequirePrograms("apt-get install gnutls-bin coreutils", "gnutls-serv", "gnutls-cli", "stdbuf"),
             Quirk: "gnutls-serv prints no exporter for DTLS: only the client's exporter is compared"),
         new("werift", l => Helper("werift", "server", l), l => Helper("werift", "client", l), PeerTools.CheckWerift,
-            Quirk: "werift sends the leaf only, has no MTU setting (fragments up to 1240 B) and fails to fragment a certificate message larger than that"),
+            Quirk: "werift sends the leaf only and has no MTU setting: it cuts handshake messages at 1240 B but writes all records of a flight message into one datagram (the F4 failure), so a certificate over 1240 B leaves in a datagram over 1300 B"),
         new("pion", l => Helper("pion", "server", l), l => Helper("pion", "client", l), PeerTools.CheckPion, PeerTools.BuildPion,
             Quirk: "pion/dtls v2 Config.MTU bounds the handshake fragment, not the datagram (datagrams reach MTU+25): the helper passes MTU = max datagram - 25"),
         new("bouncycastle", l => Helper("bouncycastle", "server", l), l => Helper("bouncycastle", "client", l), PeerTools.CheckBouncyCastle, PeerTools.BuildBouncyCastle),
@@ -100,6 +107,9 @@ public static class PeerCatalog
 
         return result.DistinctBy(k => k.Name).ToList();
     }
+
+    private static PeerCommandSpec NoProgram(PeerLaunch l) =>
+        throw new InvalidOperationException("Airlift runs in-process in the lab; it has no peer program.");
 
     private static PeerCommandSpec OpenSslServer(PeerLaunch l) => new(
         "openssl s_server",

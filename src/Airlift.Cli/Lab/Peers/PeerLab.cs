@@ -121,6 +121,11 @@ public sealed class PeerLab : IPeerLabRunner
         {
             foreach (var pairing in Enum.GetValues<PeerPairing>())
             {
+                if (peer.IsAirlift && pairing != PeerPairing.PeerWithItself)
+                {
+                    continue;
+                }
+
                 if (pairing == PeerPairing.PeerWithItself && peer.SelfPairNote is { } note)
                 {
                     Console.Error.WriteLine($"airlift: note: {peer.Name} is not paired with itself: {note}");
@@ -206,7 +211,7 @@ public sealed class PeerLab : IPeerLabRunner
         var label = PairingLabel(spec.Peer.Name, spec.Pairing);
         var deadline = TimeSpan.FromSeconds(spec.DeadlineSeconds);
         var log = new List<string> { $"== {label} loss {spec.LossPercent.ToString(CultureInfo.InvariantCulture)}% seed {spec.Seed}" };
-        await using var server = spec.Pairing == PeerPairing.AirliftServer
+        await using var server = spec.Pairing == PeerPairing.AirliftServer || spec.Peer.IsAirlift
             ? (TrialSide)new AirliftServerSide(certificate, spec, deadline)
             : ServerProgram(spec, certificate);
         TrialSide? client = null;
@@ -242,7 +247,7 @@ public sealed class PeerLab : IPeerLabRunner
             var proxyStart = Stopwatch.GetTimestamp();
             await proxy.StartAsync(ct).ConfigureAwait(false);
 
-            client = spec.Pairing == PeerPairing.AirliftClient
+            client = spec.Pairing == PeerPairing.AirliftClient || spec.Peer.IsAirlift
                 ? new AirliftClientSide(certificate, spec, deadline, proxy.ListenEndpoint)
                 : new ProgramSide(spec.Peer.Client(new PeerLaunch(proxy.ListenEndpoint.Port, certificate.Files, spec.MaxDatagram, spec.DeadlineSeconds)));
             clientStart = Stopwatch.GetTimestamp();
@@ -307,7 +312,10 @@ public sealed class PeerLab : IPeerLabRunner
         var serverAt = server.Connected.IsCompletedSuccessfully ? server.Connected.Result : (long?)null;
         var clientAt = client?.Connected.IsCompletedSuccessfully == true ? client.Connected.Result : (long?)null;
         var connected = error is null && serverAt is not null && clientAt is not null;
-        if (connected && Stopwatch.GetElapsedTime(clientStart, Math.Max(serverAt!.Value, clientAt!.Value)) > deadline)
+        // The deadline and the time to connect both run from the client's first datagram: a program's start-up (node,
+        // dotnet) is not the handshake's time.
+        var start = firstClientDatagram ?? clientStart;
+        if (connected && Stopwatch.GetElapsedTime(start, Math.Max(serverAt!.Value, clientAt!.Value)) > deadline)
         {
             connected = false;
             error = $"connected only after the {spec.DeadlineSeconds.ToString(CultureInfo.InvariantCulture)} s deadline";
@@ -322,7 +330,6 @@ public sealed class PeerLab : IPeerLabRunner
         double? ms = null;
         if (connected)
         {
-            var start = firstClientDatagram ?? clientStart;
             ms = Math.Round(Stopwatch.GetElapsedTime(start, Math.Max(serverAt!.Value, clientAt!.Value)).TotalMilliseconds, 2);
         }
 

@@ -101,10 +101,10 @@ public sealed class PeerLabTests(ITestOutputHelper output)
     [Fact]
     public void Peer_names_resolve_with_all_and_aliases_and_unknown_names_are_rejected()
     {
-        Assert.Equal(["openssl", "gnutls", "werift", "pion", "bouncycastle"], PeerCatalog.Resolve(["all"]).Select(k => k.Name).ToArray());
+        Assert.Equal(["airlift", "openssl", "gnutls", "werift", "pion", "bouncycastle"], PeerCatalog.Resolve(["all"]).Select(k => k.Name).ToArray());
         Assert.Equal(["bouncycastle", "openssl"], PeerCatalog.Resolve(["bc,openssl", "openssl"]).Select(k => k.Name).ToArray());
         var ex = Assert.Throws<ArgumentException>(() => PeerCatalog.Resolve(["wolfssl"]));
-        Assert.Contains("known: openssl", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("known: airlift, openssl", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
