@@ -104,9 +104,12 @@ internal static class LabConsole
             : $"[red bold]FAIL[/]: {passed}/{report.Verdicts.Count} scenarios passed ({report.Trials.Count} runs{Took(report)})");
     }
 
+    /// <summary>Longest gap between two plain progress lines.</summary>
+    public static readonly TimeSpan PlainProgressInterval = TimeSpan.FromMinutes(1);
+
     /// <summary>
     /// Runs <paramref name="work"/> with progress: a Spectre progress bar with an ETA on a terminal, otherwise a plain line on
-    /// <paramref name="plain"/> at every tenth of the work.
+    /// <paramref name="plain"/> at every tenth of the work and at least every <see cref="PlainProgressInterval"/>.
     /// </summary>
     public static T WithProgress<T>(IAnsiConsole console, bool live, TextWriter plain, string label, Func<IProgress<LabProgress>, T> work)
     {
@@ -131,6 +134,7 @@ internal static class LabConsole
 
         var clock = Stopwatch.StartNew();
         var lastTenth = -1;
+        var lastLine = TimeSpan.Zero;
         var gate = new Lock();
         return work(new CallbackProgress<LabProgress>(p =>
         {
@@ -142,12 +146,14 @@ internal static class LabConsole
             var tenth = p.Done * 10 / p.Total;
             lock (gate)
             {
-                if (tenth <= lastTenth)
+                // A line at every tenth of the work, and at least once a minute on long runs (a real-peer run takes an hour).
+                if (tenth <= lastTenth && clock.Elapsed - lastLine < PlainProgressInterval)
                 {
                     return;
                 }
 
-                lastTenth = tenth;
+                lastTenth = Math.Max(lastTenth, tenth);
+                lastLine = clock.Elapsed;
             }
 
             var eta = p.Done == 0 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $", ETA {clock.Elapsed.TotalSeconds * (p.Total - p.Done) / p.Done:0} s");

@@ -38,6 +38,69 @@ internal static class ReportCharts
             .ToList();
     }
 
+    /// <summary>The real-peer lab's reference pairing: Airlift on both sides.</summary>
+    public const string ReferenceLabel = "airlift-client->airlift-server";
+
+    /// <summary>
+    /// Per-peer views of a real-peer run: for each peer, its pairings ("peer-client->airlift-server", "airlift-client->peer-server",
+    /// "peer-client->peer-server") plus the Airlift reference line when the run has one. Empty when the curves are not
+    /// pairings of two or more peers (one chart of everything is readable then).
+    /// </summary>
+    public static IReadOnlyList<(string Peer, IReadOnlyList<LabCurve> Curves)> PeerGroups(IReadOnlyList<LabCurve> curves)
+    {
+        ArgumentNullException.ThrowIfNull(curves);
+        var reference = curves.FirstOrDefault(c => c.Label == ReferenceLabel);
+        var groups = curves
+            .Where(c => c != reference)
+            .GroupBy(c => PeerOf(c.Label))
+            .Where(g => g.Key is not null)
+            .Select(g => (g.Key!, (IReadOnlyList<LabCurve>)(reference is null ? g.ToList() : [reference, .. g])))
+            .ToList();
+        return groups.Count >= 2 ? groups : [];
+    }
+
+    /// <summary>
+    /// Chart files of a report, as (path relative to the report directory, SVG): success and time for all curves, and per peer
+    /// when <see cref="PeerGroups"/> finds two or more peers.
+    /// </summary>
+    public static IReadOnlyList<(string Path, string Title, string Svg)> Files(LabReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var curves = Curves(report);
+        if (curves.Count == 0)
+        {
+            return [];
+        }
+
+        var deadline = report.Settings.DeadlineSeconds;
+        var files = new List<(string, string, string)>
+        {
+            ("charts/success.svg", "connected within the deadline vs loss, every pairing", SuccessChart(curves, deadline)),
+            ("charts/time.svg", "time to connect vs loss, every pairing", TimeChart(curves)),
+        };
+        foreach (var (peer, group) in PeerGroups(curves))
+        {
+            files.Add(($"charts/success-{peer}.svg", $"{peer}: connected within the deadline vs loss", SuccessChart(group, deadline)));
+            files.Add(($"charts/time-{peer}.svg", $"{peer}: time to connect vs loss", TimeChart(group)));
+        }
+
+        return files;
+    }
+
+    /// <summary>The non-Airlift side of a pairing label "a-client->b-server", or null when the label is not one.</summary>
+    private static string? PeerOf(string label)
+    {
+        var arrow = label.IndexOf("-client->", StringComparison.Ordinal);
+        if (arrow <= 0 || !label.EndsWith("-server", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var client = label[..arrow];
+        var server = label[(arrow + "-client->".Length)..^"-server".Length];
+        return client != "airlift" ? client : server != "airlift" ? server : null;
+    }
+
     /// <summary>Success rate (percent of runs connected within the deadline) against loss, one line per curve.</summary>
     public static string SuccessChart(IReadOnlyList<LabCurve> curves, double deadlineSeconds)
     {

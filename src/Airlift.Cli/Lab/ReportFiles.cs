@@ -1,9 +1,9 @@
 namespace Airlift.Cli.Lab;
 
-/// <summary>Writes lab.json, lab.md and lab.html for a report into one directory.</summary>
+/// <summary>Writes lab.json, lab.md, lab.html and the charts (charts/*.svg, which lab.md shows) for a report into one directory.</summary>
 internal static class ReportFiles
 {
-    /// <summary>Creates <paramref name="directory"/> if needed and writes the three files; returns their paths.</summary>
+    /// <summary>Creates <paramref name="directory"/> if needed and writes the files; returns their paths.</summary>
     /// <exception cref="IOException">The directory or a file cannot be written.</exception>
     /// <exception cref="UnauthorizedAccessException">No permission to write there.</exception>
     public static IReadOnlyList<string> Write(LabReport report, string directory)
@@ -20,6 +20,15 @@ internal static class ReportFiles
 
         File.WriteAllText(md, ReportMarkdown.Render(report));
         File.WriteAllText(html, ReportHtml.Render(report));
-        return [json, md, html];
+        var written = new List<string> { json, md, html };
+        foreach (var (path, _, svg) in ReportCharts.Files(report))
+        {
+            var file = Path.Combine(directory, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllText(file, svg);
+            written.Add(file);
+        }
+
+        return written;
     }
 }

@@ -54,6 +54,13 @@ internal static class ReportHtml
             sb.AppendLine("<div class=\"charts\">");
             sb.AppendLine(ReportCharts.SuccessChart(curves, s.DeadlineSeconds));
             sb.AppendLine(ReportCharts.TimeChart(curves));
+            foreach (var (peer, group) in ReportCharts.PeerGroups(curves))
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"<h3 style=\"flex-basis:100%;margin:0\">{E(peer)}</h3>");
+                sb.AppendLine(ReportCharts.SuccessChart(group, s.DeadlineSeconds));
+                sb.AppendLine(ReportCharts.TimeChart(group));
+            }
+
             sb.AppendLine("</div>");
             sb.AppendLine("<table><thead><tr><th>Pairing</th><th>Loss</th><th>Connected</th><th>Success</th><th>p50</th><th>p90</th><th>p99</th><th>Mean datagrams</th><th>Mean retransmissions</th><th>Largest datagram</th></tr></thead><tbody>");
             foreach (var c in curves)

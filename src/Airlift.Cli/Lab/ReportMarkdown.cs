@@ -42,6 +42,12 @@ internal static class ReportMarkdown
         }
         else
         {
+            foreach (var (path, title, _) in ReportCharts.Files(report))
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"![{title}]({path})");
+            }
+
+            sb.AppendLine();
             sb.AppendLine("| Pairing | Loss | Connected | Success | p50 | p90 | p99 | Mean datagrams | Mean retransmissions | Largest datagram |");
             sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var c in curves)

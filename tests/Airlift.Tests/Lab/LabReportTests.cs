@@ -199,6 +199,45 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     }
 
     [Fact]
+    public void A_multi_peer_report_gets_one_chart_pair_per_peer_each_with_the_airlift_reference_line()
+    {
+        var trials = new List<LabTrial>();
+        foreach (var pairing in new[] { "airlift-client->airlift-server", "pion-client->airlift-server", "airlift-client->pion-server", "pion-client->pion-server", "openssl-client->airlift-server", "airlift-client->openssl-server" })
+        {
+            trials.Add(new("peers", pairing, 0, 1, true, 300, 10, 1200, 0, 1200, null));
+            trials.Add(new("peers", pairing, 20, 2, true, 900, 20, 1200, 2, 1200, null));
+        }
+
+        var report = new LabReport("airlift lab --peers airlift,pion,openssl", DateTimeOffset.UnixEpoch, trials, [], new LabSettings(1, [0, 20], 100, 1200, "rsa-chain", 10, 1));
+        var groups = ReportCharts.PeerGroups(ReportCharts.Curves(report));
+
+        Assert.Equal(["pion", "openssl"], groups.Select(g => g.Peer));
+        Assert.All(groups, g => Assert.Equal(ReportCharts.ReferenceLabel, g.Curves[0].Label));
+        Assert.Equal(4, groups[0].Curves.Count);
+        Assert.Equal(3, groups[1].Curves.Count);
+        Assert.Equal(
+            ["charts/success.svg", "charts/time.svg", "charts/success-pion.svg", "charts/time-pion.svg", "charts/success-openssl.svg", "charts/time-openssl.svg"],
+            ReportCharts.Files(report).Select(f => f.Path));
+        Assert.Equal(6, Regex.Matches(ReportHtml.Render(report), "<svg ").Count);
+    }
+
+    [Fact]
+    public void Percentiles_count_failed_trials_as_never_so_a_flaky_pairing_cannot_look_fast()
+    {
+        // 10 trials: 8 connect in 100..800 ms, 2 fail. p50 is the 5th fastest; p90 falls on a failure, so there is none.
+        var trials = Enumerable.Range(1, 10).Select(i => new LabTrial("peers", "a-client->b-server", 20, (ulong)i, i <= 8, i <= 8 ? i * 100.0 : null, 10, 1200, 0, 1200, i <= 8 ? null : "timeout")).ToList();
+        var summary = Assert.Single(LabSummary.Compute(trials));
+        Assert.Equal(8, summary.Successes);
+        Assert.Equal(500, summary.P50Ms);
+        Assert.Null(summary.P90Ms);
+        Assert.Null(summary.P99Ms);
+
+        // All connected: the usual nearest rank.
+        var all = trials.Select(t => t with { Connected = true, TimeToConnectMs = t.Seed * 100.0 }).ToList();
+        Assert.Equal(900, Assert.Single(LabSummary.Compute(all)).P90Ms);
+    }
+
+    [Fact]
     public void Chart_axis_maximum_rounds_up_to_1_2_5_steps()
     {
         Assert.Equal(1, ReportCharts.NiceCeiling(0));
@@ -242,7 +281,8 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
         try
         {
             var files = ReportFiles.Write(FakeReport(), dir);
-            Assert.Equal(["lab.json", "lab.md", "lab.html"], files.Select(Path.GetFileName));
+            Assert.Equal(["lab.json", "lab.md", "lab.html", "success.svg", "time.svg"], files.Select(Path.GetFileName));
+            Assert.Contains("![connected within the deadline vs loss, every pairing](charts/success.svg)", File.ReadAllText(files[1]), StringComparison.Ordinal);
             Assert.All(files, f => Assert.True(new FileInfo(f).Length > 100));
             using var doc = JsonDocument.Parse(File.ReadAllText(files[0]));
             Assert.Equal(8, doc.RootElement.GetProperty("trials").GetArrayLength());
