@@ -118,6 +118,18 @@ internal static class LabScenarios
             seed => k.Sim(seed, k.Clean()) with { PathChangeAt = PathChangeAt, ResendOnPathChange = false },
             rs => k.AllSlow(rs, PathChangeAt, f3Budget)));
 
+        // The same with the ICE-lite server as DTLS client: its ClientHellos are what vanish until the new selection.
+        var f3ClientPath = $"C->S (ICE-lite server as DTLS client) black hole until ICE selects a new path at {PathChangeAt.TotalMilliseconds:0} ms, RTT {options.RttMs} ms";
+        list.Add(new("F3-path-change-client", "F3 server as DTLS client: its pending ClientHello resent on the new path at once", f3ClientPath, Airlift, LabExpectation.Connects, 0, 1,
+            seed => k.Sim(seed, k.Clean()) with { PathChangeAt = PathChangeAt, OneWayDirection = LinkDirection.ClientToServer },
+            rs => k.AllConnect(rs, r => r.TimeToConnect - PathChangeAt <= f3Budget
+                ? null
+                : $"connected {Ms(r.TimeToConnect!.Value - PathChangeAt)} after the path change (budget {Ms(f3Budget)})",
+                r => $"connected {Ms(r.TimeToConnect!.Value - PathChangeAt)} after the path change")));
+        list.Add(new("F3-repro-client", "F3 server as DTLS client, as the field stack: recovers only at its next backoff tick", f3ClientPath, "field-client->field-server", LabExpectation.Slow, 0, 1,
+            seed => k.Sim(seed, k.Clean()) with { PathChangeAt = PathChangeAt, OneWayDirection = LinkDirection.ClientToServer, ResendOnPathChange = false },
+            rs => k.AllSlow(rs, PathChangeAt, f3Budget)));
+
         // ---------------- F4: records glued into one oversized datagram through a TURN relay
         foreach (var relay in new[] { NetEmPresets.TurnRelayBufferSize, 1200 })
         {

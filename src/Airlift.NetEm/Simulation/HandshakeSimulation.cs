@@ -15,10 +15,16 @@ public sealed record SimulationOptions(DtlsOptions Client, DtlsOptions Server, N
     public int MaxSteps { get; init; } = 200_000;
 
     /// <summary>
-    /// A path change at this time: from then on the server-to-client direction stops being a black hole, and the server
-    /// is told to resend its flight at once (what the WebRTC transport does when ICE selects a new tuple, field failure F3).
+    /// A path change at this time: from then on the <see cref="OneWayDirection"/> stops being a black hole, and both sides
+    /// are told to resend their flight at once (what the WebRTC transport does when ICE selects a new tuple, field failure F3).
     /// </summary>
     public TimeSpan? PathChangeAt { get; init; }
+
+    /// <summary>
+    /// The direction that is a black hole until <see cref="PathChangeAt"/>: server to client (the default) when the ICE-lite
+    /// server is the DTLS server, client to server when it is the DTLS client.
+    /// </summary>
+    public LinkDirection OneWayDirection { get; init; } = LinkDirection.ServerToClient;
 
     /// <summary>Whether the endpoint reacts to <see cref="PathChangeAt"/> (false reproduces the field failure: the stack waits for its backoff).</summary>
     public bool ResendOnPathChange { get; init; } = true;
@@ -109,8 +115,10 @@ public static class HandshakeSimulation
         var network = options.Network;
         if (options.PathChangeAt is not null)
         {
-            // Until the path change, the server's datagrams go down a one-way path.
-            network = network with { ServerToClient = network.ServerToClient with { Blackhole = true } };
+            // Until the path change, one side's datagrams go down a one-way path.
+            network = options.OneWayDirection == LinkDirection.ServerToClient
+                ? network with { ServerToClient = network.ServerToClient with { Blackhole = true } }
+                : network with { ClientToServer = network.ClientToServer with { Blackhole = true } };
         }
 
         var emulator = new NetworkEmulator(network);
@@ -182,7 +190,7 @@ public static class HandshakeSimulation
             if (!pathChanged && now >= options.PathChangeAt!.Value)
             {
                 pathChanged = true;
-                emulator.SetImpairment(LinkDirection.ServerToClient, options.Network.ServerToClient);
+                emulator.SetImpairment(options.OneWayDirection, options.OneWayDirection == LinkDirection.ServerToClient ? options.Network.ServerToClient : options.Network.ClientToServer);
                 if (options.ResendOnPathChange)
                 {
                     server.ResendFlight(now);
