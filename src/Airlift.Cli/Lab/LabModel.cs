@@ -126,18 +126,7 @@ public sealed record LabSummary(string Scenario, string Pairing, double LossPerc
     }
 
     /// <summary>Nearest-rank percentile of sorted values, or null for none or when the rank falls on a failure (infinity).</summary>
-    public static double? Percentile(IReadOnlyList<double> sorted, double p)
-    {
-        ArgumentNullException.ThrowIfNull(sorted);
-        if (sorted.Count == 0)
-        {
-            return null;
-        }
-
-        var rank = (int)Math.Ceiling(p * sorted.Count) - 1;
-        var value = sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
-        return double.IsPositiveInfinity(value) ? null : value;
-    }
+    public static double? Percentile(IReadOnlyList<double> sorted, double p) => Airlift.NetEm.Simulation.ReliabilitySweep.NearestRank(sorted, p, double.PositiveInfinity);
 }
 
 /// <summary>What <c>airlift lab --peers LIST</c> asks the real-peer runner to do.</summary>

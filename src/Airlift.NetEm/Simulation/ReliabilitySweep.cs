@@ -4,9 +4,12 @@ namespace Airlift.NetEm.Simulation;
 /// <param name="Label">What the point is (e.g. "20% loss both ways").</param>
 /// <param name="Trials">Runs.</param>
 /// <param name="Successes">Runs where both sides connected within the deadline.</param>
-/// <param name="P50">Median time to connect over successful runs.</param>
-/// <param name="P90">90th percentile.</param>
-/// <param name="P99">99th percentile.</param>
+/// <param name="P50">
+/// Median time to connect over all runs, a run that did not connect counting as never (nearest rank): the time by which
+/// half of the runs had connected; null when fewer did.
+/// </param>
+/// <param name="P90">90th percentile, likewise.</param>
+/// <param name="P99">99th percentile, likewise.</param>
 /// <param name="MeanDatagrams">Mean datagrams sent (both sides).</param>
 /// <param name="MeanRetransmissions">Mean flight retransmissions (both sides).</param>
 /// <param name="LargestDatagram">Largest datagram seen in any run.</param>
@@ -40,11 +43,11 @@ public static class ReliabilitySweep
     public static SweepPoint Summarise(string label, IReadOnlyList<SimulationResult> results)
     {
         ArgumentNullException.ThrowIfNull(results);
-        var times = results.Where(r => r.Connected).Select(r => r.TimeToConnect!.Value).Order().ToArray();
+        var times = results.Select(r => r.Connected && r.TimeToConnect is { } t ? t : TimeSpan.MaxValue).Order().ToArray();
         return new SweepPoint(
             label,
             results.Count,
-            times.Length,
+            results.Count(r => r.Connected),
             Percentile(times, 0.50),
             Percentile(times, 0.90),
             Percentile(times, 0.99),
@@ -53,8 +56,15 @@ public static class ReliabilitySweep
             results.Count == 0 ? 0 : results.Max(r => r.LargestDatagram));
     }
 
-    /// <summary>Nearest-rank percentile of sorted values.</summary>
-    public static TimeSpan? Percentile(IReadOnlyList<TimeSpan> sorted, double p)
+    /// <summary>Nearest-rank percentile of sorted values, or null for none or when the rank falls on a run that did not connect (<see cref="TimeSpan.MaxValue"/>).</summary>
+    public static TimeSpan? Percentile(IReadOnlyList<TimeSpan> sorted, double p) => NearestRank(sorted, p, TimeSpan.MaxValue);
+
+    /// <summary>
+    /// Nearest-rank percentile <paramref name="p"/> (0..1] of ascending <paramref name="sorted"/> values in which
+    /// <paramref name="never"/> (sorted last) stands for a run that did not finish: null for no values or when the rank falls on one.
+    /// </summary>
+    public static T? NearestRank<T>(IReadOnlyList<T> sorted, double p, T never)
+        where T : struct, IEquatable<T>
     {
         ArgumentNullException.ThrowIfNull(sorted);
         if (sorted.Count == 0)
@@ -63,6 +73,7 @@ public static class ReliabilitySweep
         }
 
         var rank = (int)Math.Ceiling(p * sorted.Count) - 1;
-        return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
+        var value = sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
+        return value.Equals(never) ? null : value;
     }
 }
