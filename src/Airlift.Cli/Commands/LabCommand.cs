@@ -26,11 +26,12 @@ internal static class LabCommand
         var sweepOnly = new Option<bool>("--sweep-only") { Description = "Run only the loss sweep." };
         var scenariosOnly = new Option<bool>("--scenarios-only") { Description = "Run only the field-failure scenarios." };
         var ladder = new Option<string?>("--ladder") { Description = "Draw one run of SCENARIO (e.g. F1-server-9000, F2-drop-1, F3-repro) as a text flight ladder and exit." };
+        var fromReport = new Option<string?>("--report") { Description = "Re-render lab.md, lab.html and charts/ in --out from an earlier lab.json (runs nothing)." };
         var parallel = new Option<int?>("--parallel") { Description = "With --peers: trials run at once (1..32; default $AIRLIFT_PEERLAB_PARALLEL, else 2). Each trial times itself from its first datagram; keep the machine's CPU unsaturated." };
         var peers = new Option<string?>("--peers") { Description = "Run the lab against real peers instead (comma-separated, e.g. openssl,gnutls), if this build has the real-peer runner." };
         var command = new Command("lab", "Reproduce the field failures of SCENARIOS.md in virtual time and show Airlift passing them, plus a loss sweep.")
         {
-            trials, loss, rtt, mtu, cert, deadline, seed, output, json, sweepOnly, scenariosOnly, ladder, peers, parallel,
+            trials, loss, rtt, mtu, cert, deadline, seed, output, json, sweepOnly, scenariosOnly, ladder, peers, parallel, fromReport,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -57,6 +58,11 @@ internal static class LabCommand
                 var commandLine = "airlift " + string.Join(' ', parse.Tokens.Select(t => t.Value));
                 var asJson = parse.GetValue(json);
                 var outDir = parse.GetValue(output)!;
+                if (parse.GetValue(fromReport) is { } earlier)
+                {
+                    return Rerender(earlier, outDir, asJson);
+                }
+
                 if (parse.GetValue(parallel) is not null && parse.GetValue(peers) is null)
                 {
                     throw new CliException("--parallel only applies to --peers runs (the virtual-time lab runs in one thread)");
@@ -112,6 +118,24 @@ internal static class LabCommand
         }
 
         return list.Count > 0 ? list : throw new CliException("--loss needs at least one level (e.g. --loss 0,10,20,30)");
+    }
+
+    private static int Rerender(string path, string outDir, bool asJson)
+    {
+        LabReport report;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            report = ReportJson.Read(stream);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            throw new CliException($"--report {path}: {ex.Message}");
+        }
+
+        var console = LabConsole.Create(Console.Out, Console.IsOutputRedirected);
+        Emit(report, outDir, asJson, console);
+        return report.AllPassed ? 0 : 1;
     }
 
     private static int Range(int value, int min, int max, string name) =>

@@ -122,6 +122,69 @@ internal static class ReportJson
         w.WriteEndObject();
     }
 
+    /// <summary>
+    /// Reads a document written by <see cref="Write"/> back into a report (summaries are recomputed from the trials, so an
+    /// old run is re-rendered with the current report code).
+    /// </summary>
+    /// <exception cref="FormatException">Not a lab.json of a schema version this build reads, or a field is missing or of the wrong type.</exception>
+    public static LabReport Read(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        try
+        {
+            using var doc = JsonDocument.Parse(stream);
+            var root = doc.RootElement;
+            var version = root.GetProperty("schemaVersion").GetInt32();
+            if (version != LabReport.SchemaVersion)
+            {
+                throw new FormatException($"schemaVersion {version} is not {LabReport.SchemaVersion}, the version this build reads");
+            }
+
+            var s = root.GetProperty("settings");
+            var settings = new LabSettings(
+                s.GetProperty("trials").GetInt32(),
+                s.GetProperty("lossPercents").EnumerateArray().Select(e => e.GetDouble()).ToList(),
+                s.GetProperty("rttMs").GetInt32(),
+                s.GetProperty("maxDatagram").GetInt32(),
+                s.GetProperty("certificate").GetString()!,
+                s.GetProperty("deadlineSeconds").GetDouble(),
+                s.GetProperty("seed").GetUInt64());
+            var verdicts = root.GetProperty("verdicts").EnumerateArray().Select(v => new LabVerdict(
+                v.GetProperty("scenario").GetString()!,
+                v.GetProperty("title").GetString()!,
+                v.GetProperty("path").GetString()!,
+                v.GetProperty("expectation").GetString()!,
+                v.GetProperty("passed").GetBoolean(),
+                v.GetProperty("reason").GetString()!)).ToList();
+            var trials = root.GetProperty("trials").EnumerateArray().Select(t => new LabTrial(
+                t.GetProperty("scenario").GetString()!,
+                t.GetProperty("pairing").GetString()!,
+                t.GetProperty("loss").GetDouble(),
+                t.GetProperty("seed").GetUInt64(),
+                t.GetProperty("connected").GetBoolean(),
+                NullableNumber(t.GetProperty("timeToConnectMs")),
+                t.GetProperty("datagrams").GetInt64(),
+                t.GetProperty("largest").GetInt32(),
+                t.GetProperty("retransmissions").GetInt32(),
+                t.GetProperty("effectiveMaxDatagram") is { ValueKind: JsonValueKind.Number } m ? m.GetInt32() : null,
+                t.GetProperty("error").GetString())).ToList();
+            var elapsed = NullableNumber(root.GetProperty("elapsedMs"));
+            return new LabReport(
+                root.GetProperty("command").GetString()!,
+                DateTimeOffset.Parse(root.GetProperty("started").GetString()!, CultureInfo.InvariantCulture),
+                trials,
+                verdicts,
+                settings)
+            {
+                Elapsed = elapsed is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+            };
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
+        {
+            throw new FormatException($"not a lab.json report: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>The document as a string.</summary>
     public static string ToJson(LabReport report, bool indented = true)
     {
@@ -129,6 +192,8 @@ internal static class ReportJson
         Write(report, ms, indented);
         return Encoding.UTF8.GetString(ms.ToArray());
     }
+
+    private static double? NullableNumber(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : null;
 
     private static void Number(Utf8JsonWriter w, string name, double? value)
     {

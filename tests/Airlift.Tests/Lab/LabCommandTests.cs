@@ -27,6 +27,14 @@ public class LabCommandTests(ITestOutputHelper output)
             Assert.True(File.Exists(Path.Combine(dir, "lab.json")));
             Assert.True(File.Exists(Path.Combine(dir, "lab.md")));
             Assert.True(File.Exists(Path.Combine(dir, "lab.html")));
+
+            // --report re-renders the files of that run elsewhere without running anything.
+            var again = Path.Combine(dir, "again");
+            var (code2, stdout2, _) = await RunAsync("lab", "--report", Path.Combine(dir, "lab.json"), "--json", "--out", again);
+            Assert.Equal(0, code2);
+            using var doc2 = JsonDocument.Parse(string.Join('\n', stdout2));
+            Assert.Equal(doc.RootElement.GetProperty("verdicts").GetRawText(), doc2.RootElement.GetProperty("verdicts").GetRawText());
+            Assert.True(File.Exists(Path.Combine(again, "lab.md")));
         }
         finally
         {
@@ -44,6 +52,8 @@ public class LabCommandTests(ITestOutputHelper output)
     [InlineData("--cert", "dsa")]
     [InlineData("--ladder", "F9-nope")]
     [InlineData("--peers", "nosuchpeer")]
+    [InlineData("--report", "/nonexistent/lab.json")]
+    [InlineData("--parallel", "4")]
     public async Task Bad_lab_arguments_exit_2_with_one_line(string option, string value)
     {
         var (code, stdout, stderr) = await RunAsync("lab", option, value, "--out", Path.Combine(Path.GetTempPath(), "airlift-lab-unused"));

@@ -238,6 +238,26 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     }
 
     [Fact]
+    public void A_written_report_reads_back_to_the_same_document_and_bad_files_are_a_format_error()
+    {
+        var original = FakeReport() with { Elapsed = TimeSpan.FromMilliseconds(1234.5) };
+        var json = ReportJson.ToJson(original);
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
+        var read = ReportJson.Read(stream);
+
+        Assert.Equal(json, ReportJson.ToJson(read));
+        Assert.Equal(original.Trials, read.Trials);
+        Assert.Equal(original.Verdicts, read.Verdicts);
+
+        using var wrongVersion = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json.Replace("\"schemaVersion\": 1", "\"schemaVersion\": 99", StringComparison.Ordinal)));
+        Assert.Contains("schemaVersion 99", Assert.Throws<FormatException>(() => ReportJson.Read(wrongVersion)).Message, StringComparison.Ordinal);
+        using var notJson = new MemoryStream([(byte)'{', (byte)'x']);
+        Assert.Throws<FormatException>(() => ReportJson.Read(notJson));
+        using var missing = new MemoryStream(System.Text.Encoding.UTF8.GetBytes("{\"schemaVersion\": 1}"));
+        Assert.Throws<FormatException>(() => ReportJson.Read(missing));
+    }
+
+    [Fact]
     public void Chart_axis_maximum_rounds_up_to_1_2_5_steps()
     {
         Assert.Equal(1, ReportCharts.NiceCeiling(0));
