@@ -71,14 +71,7 @@ public sealed class FragmentBoundaryTests
     {
         // The server's 1200-byte flight reaches the client, so when the client's own flight 5 (with a 2.7 KB chain) keeps
         // timing out, that is loss on a path that carries 1200 bytes: smaller datagrams would only mean more of them to lose.
-        var link = new VirtualLink(ScenarioKit.Client(32, TestCertificates.RsaChain), ScenarioKit.Server(32)) { Delay = TimeSpan.FromMilliseconds(50) };
-        var clientBatches = 0;
-        link.Mutate = (toServer, batch) =>
-            toServer && batch.Count > 1 && clientBatches++ < 5 ? batch.Where((_, i) => i != 1).ToList() : batch;
-
-        link.Pump();
-        link.Drive(l => l.BothConnected, 5_000);
-
+        var (link, clientBatches) = LoseOneClientDatagramFiveTimes(floor: true);
         Assert.True(link.BothConnected, link.Client.Trace);
         Assert.True(clientBatches >= 5, $"only {clientBatches} multi-datagram client transmissions:\n{link.Client.Trace}");
         Assert.Equal(0, link.Client.Stats.DatagramSizeFallbacks);
@@ -86,14 +79,22 @@ public sealed class FragmentBoundaryTests
         Assert.Contains("reach us: keeping datagram size 1200", link.Client.Trace, StringComparison.Ordinal);
 
         // The same run with the floor off falls back: the assertion above can fail.
-        var unfloored = new VirtualLink(ScenarioKit.Client(32, TestCertificates.RsaChain) with { FallbackAboveLargestPeerDatagram = false }, ScenarioKit.Server(32)) { Delay = TimeSpan.FromMilliseconds(50) };
-        var batches = 0;
-        unfloored.Mutate = (toServer, batch) =>
-            toServer && batch.Count > 1 && batches++ < 5 ? batch.Where((_, i) => i != 1).ToList() : batch;
-        unfloored.Pump();
-        unfloored.Drive(l => l.BothConnected, 5_000);
+        var (unfloored, _) = LoseOneClientDatagramFiveTimes(floor: false);
         Assert.True(unfloored.BothConnected, unfloored.Client.Trace);
         Assert.True(unfloored.Client.Stats.DatagramSizeFallbacks >= 1, unfloored.Client.Trace);
+    }
+
+    /// <summary>The client (2.7 KB chain) loses the second datagram of its first five multi-datagram transmissions.</summary>
+    private static (VirtualLink Link, int ClientBatches) LoseOneClientDatagramFiveTimes(bool floor)
+    {
+        var client = ScenarioKit.Client(32, TestCertificates.RsaChain) with { FallbackAboveLargestPeerDatagram = floor };
+        var link = new VirtualLink(client, ScenarioKit.Server(32)) { Delay = TimeSpan.FromMilliseconds(50) };
+        var batches = 0;
+        link.Mutate = (toServer, batch) =>
+            toServer && batch.Count > 1 && batches++ < 5 ? batch.Where((_, i) => i != 1).ToList() : batch;
+        link.Pump();
+        link.Drive(l => l.BothConnected, 5_000);
+        return (link, batches);
     }
 
     private static IEnumerable<InspectedHandshake> Certificates(byte[] datagram) =>
