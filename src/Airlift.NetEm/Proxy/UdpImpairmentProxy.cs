@@ -347,6 +347,7 @@ public sealed class UdpImpairmentProxy : IAsyncDisposable
         {
             Task wake;
             TimeSpan? wait;
+            TimeSpan computedAt;
             lock (_lock)
             {
                 if (_wake.Task.IsCompleted)
@@ -356,6 +357,7 @@ public sealed class UdpImpairmentProxy : IAsyncDisposable
 
                 wake = _wake.Task;
                 var now = Now();
+                computedAt = now;
                 while (_emulator.TryReceive(now, out var delivery))
                 {
                     due.Add(delivery);
@@ -392,6 +394,16 @@ public sealed class UdpImpairmentProxy : IAsyncDisposable
 
             using var delayCts = CancellationTokenSource.CreateLinkedTokenSource(token);
             var delay = Task.Delay(wait ?? Timeout.InfiniteTimeSpan, _time, delayCts.Token);
+
+            // The clock may have moved between computing the wait and arming the delay; a TimeProvider advanced by hand
+            // never moves again on its own, so the delay would then fire late or never. A move of a millisecond or more
+            // (a real clock moves microseconds here) means: compute again.
+            if (wait is not null && Now() - computedAt >= TimeSpan.FromMilliseconds(1))
+            {
+                await delayCts.CancelAsync().ConfigureAwait(false);
+                continue;
+            }
+
             await Task.WhenAny(wake, delay).ConfigureAwait(false);
             await delayCts.CancelAsync().ConfigureAwait(false);
         }
