@@ -129,10 +129,7 @@ public class ListenerBadInputTests
     [Fact]
     public void Listener_accepts_the_echoed_cookie_only_from_the_same_address_and_the_handshake_completes()
     {
-        var listener = new DtlsServerListener(BadInputTests.ServerOptions(209));
-        var client = DtlsEndpoint.CreateClient(BadInputTests.ClientOptions(210), T0);
-        var buffer = new byte[65535];
-        var first = Poll(client, buffer);
+        var (listener, client, buffer, first) = ListenerAndFirstClientHello(209);
 
         Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(T0, Remote, first, _response, out var hvrLength, out _));
         Assert.InRange(hvrLength, 1, first.Length);
@@ -158,10 +155,7 @@ public class ListenerBadInputTests
     [Fact]
     public void Listener_answers_a_retransmitted_ClientHello_twice_but_never_with_more_bytes_than_it_received()
     {
-        var listener = new DtlsServerListener(BadInputTests.ServerOptions(211));
-        var client = DtlsEndpoint.CreateClient(BadInputTests.ClientOptions(212), T0);
-        var buffer = new byte[65535];
-        var first = Poll(client, buffer);
+        var (listener, client, buffer, first) = ListenerAndFirstClientHello(211);
 
         Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(T0, Remote, first, _response, out var firstLength, out var firstCopies, out _));
         Assert.Equal(1, firstCopies);
@@ -180,6 +174,14 @@ public class ListenerBadInputTests
         Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(later, Remote, shortest, _response, out var shortLength, out var shortCopies, out _));
         Assert.Equal(1, shortCopies);
         Assert.True(shortLength <= shortest.Length);
+    }
+
+    /// <summary>A listener (seed), a client (seed + 1), a receive buffer and the client's first ClientHello datagram.</summary>
+    private static (DtlsServerListener Listener, DtlsEndpoint Client, byte[] Buffer, byte[] First) ListenerAndFirstClientHello(ulong seed)
+    {
+        var client = DtlsEndpoint.CreateClient(BadInputTests.ClientOptions(seed + 1), T0);
+        var buffer = new byte[65535];
+        return (new DtlsServerListener(BadInputTests.ServerOptions(seed)), client, buffer, Poll(client, buffer));
     }
 
     private static byte[] ClientHello(ulong seed)
