@@ -60,10 +60,11 @@ internal static class ReportCharts
     }
 
     /// <summary>
-    /// Chart files of a report, as (path relative to the report directory, SVG): success and time for all curves, and per peer
-    /// when <see cref="PeerGroups"/> finds two or more peers.
+    /// Chart files of a report, as (path relative to the report directory, title, renderer): success and time for all
+    /// curves, and per peer when <see cref="PeerGroups"/> finds two or more peers. Rendering is left to the caller, so
+    /// listing the files (for lab.md's links) draws nothing.
     /// </summary>
-    public static IReadOnlyList<(string Path, string Title, string Svg)> Files(LabReport report)
+    public static IReadOnlyList<(string Path, string Title, Func<string> Render)> Files(LabReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
         var curves = Curves(report);
@@ -73,15 +74,15 @@ internal static class ReportCharts
         }
 
         var deadline = report.Settings.DeadlineSeconds;
-        var files = new List<(string, string, string)>
+        var files = new List<(string, string, Func<string>)>
         {
-            ("charts/success.svg", "connected within the deadline vs loss, every pairing", SuccessChart(curves, deadline)),
-            ("charts/time.svg", "time to connect vs loss, every pairing", TimeChart(curves)),
+            ("charts/success.svg", "connected within the deadline vs loss, every pairing", () => SuccessChart(curves, deadline)),
+            ("charts/time.svg", "time to connect vs loss, every pairing", () => TimeChart(curves)),
         };
         foreach (var (peer, group) in PeerGroups(curves))
         {
-            files.Add(($"charts/success-{peer}.svg", $"{peer}: connected within the deadline vs loss", SuccessChart(group, deadline)));
-            files.Add(($"charts/time-{peer}.svg", $"{peer}: time to connect vs loss", TimeChart(group)));
+            files.Add(($"charts/success-{peer}.svg", $"{peer}: connected within the deadline vs loss", () => SuccessChart(group, deadline)));
+            files.Add(($"charts/time-{peer}.svg", $"{peer}: time to connect vs loss", () => TimeChart(group)));
         }
 
         return files;

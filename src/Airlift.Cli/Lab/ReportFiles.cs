@@ -21,11 +21,11 @@ internal static class ReportFiles
         File.WriteAllText(md, ReportMarkdown.Render(report));
         File.WriteAllText(html, ReportHtml.Render(report));
         var written = new List<string> { json, md, html };
-        foreach (var (path, _, svg) in ReportCharts.Files(report))
+        foreach (var (path, _, render) in ReportCharts.Files(report))
         {
             var file = Path.Combine(directory, path);
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-            File.WriteAllText(file, svg);
+            File.WriteAllText(file, render());
             written.Add(file);
         }
 

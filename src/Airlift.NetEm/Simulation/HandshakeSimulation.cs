@@ -113,15 +113,13 @@ public static class HandshakeSimulation
     {
         ArgumentNullException.ThrowIfNull(options);
         var network = options.Network;
+        var emulator = new NetworkEmulator(network);
         if (options.PathChangeAt is not null)
         {
             // Until the path change, one side's datagrams go down a one-way path.
-            network = options.OneWayDirection == LinkDirection.ServerToClient
-                ? network with { ServerToClient = network.ServerToClient with { Blackhole = true } }
-                : network with { ClientToServer = network.ClientToServer with { Blackhole = true } };
+            emulator.SetImpairment(options.OneWayDirection, network.For(options.OneWayDirection) with { Blackhole = true });
         }
 
-        var emulator = new NetworkEmulator(network);
         var start = TimeSpan.Zero;
         var now = start;
         var end = start + options.Deadline;
@@ -190,7 +188,7 @@ public static class HandshakeSimulation
             if (!pathChanged && now >= options.PathChangeAt!.Value)
             {
                 pathChanged = true;
-                emulator.SetImpairment(options.OneWayDirection, options.OneWayDirection == LinkDirection.ServerToClient ? options.Network.ServerToClient : options.Network.ClientToServer);
+                emulator.SetImpairment(options.OneWayDirection, network.For(options.OneWayDirection));
                 if (options.ResendOnPathChange)
                 {
                     server.ResendFlight(now);
