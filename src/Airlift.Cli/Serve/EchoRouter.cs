@@ -37,6 +37,16 @@ internal struct RtcpCounts
 
     /// <summary>RTCP packets (within compounds) not forwarded: SDES, BYE, APP, XR, transport-cc, REMB, unknown streams, malformed.</summary>
     public long Discarded;
+
+    public void Add(in RtcpCounts other)
+    {
+        Pli += other.Pli;
+        Fir += other.Fir;
+        Nack += other.Nack;
+        NackServed += other.NackServed;
+        Reports += other.Reports;
+        Discarded += other.Discarded;
+    }
 }
 
 /// <summary>
