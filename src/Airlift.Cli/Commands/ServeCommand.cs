@@ -26,7 +26,14 @@ internal static class ServeCommand
         var udp = new Option<string[]>("--udp") { Description = "UDP ADDRESS:PORT for media, repeatable; port 0 picks one. Every address is a host candidate. Default 127.0.0.1:0; 'none' (with --tcp) serves ICE-TCP only.", AllowMultipleArgumentsPerToken = false };
         var tcp = new Option<string?>("--tcp") { Description = "TCP ADDRESS:PORT for ICE-TCP (passive candidate, RFC 6544/4571)." };
         var announce = new Option<string?>("--announce") { Description = "IP address to put in the candidates instead of the bound one (a server behind a 1:1 NAT)." };
-        var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once.", DefaultValueFactory = _ => 64 };
+        var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once; beyond it an offer gets 503 with Retry-After.", DefaultValueFactory = _ => 64 };
+        var perClient = new Option<int>("--max-sessions-per-client") { Description = "Most live sessions one HTTP client (an IPv4 address, or an IPv6 /64) may hold; beyond it an offer gets 429 with Retry-After. Behind a reverse proxy all clients share its address.", DefaultValueFactory = _ => EchoServerOptions.DefaultMaxSessionsPerClient };
+        var allowedHost = new Option<string[]>("--allowed-host") { Description = "Host name (or IP) the page may be requested as, repeatable. Requests with any other Host header get 421 (DNS rebinding protection). Always allowed: localhost, 127.0.0.1, ::1, the --http address and the --announce address.", AllowMultipleArgumentsPerToken = false };
+        var nackBudget = new Option<double>("--nack-budget") { Description = "NACK answers (packets resent from history) may use at most RATIO x the bytes this session received, IP/UDP headers counted.", DefaultValueFactory = _ => EchoLimits.Default.ResendBudgetRatio };
+        var nackBurst = new Option<int>("--nack-burst") { Description = "Most bytes of NACK answers sent at once (the budget's bucket size).", DefaultValueFactory = _ => EchoLimits.Default.ResendBurstBytes };
+        var nackRate = new Option<int>("--nack-rate") { Description = "Most bytes per second of NACK answers per session, whatever the budget.", DefaultValueFactory = _ => EchoLimits.Default.ResendBytesPerSecond };
+        var nackInterval = new Option<double>("--nack-interval") { Description = "A packet is resent for NACKs at most once within this many milliseconds.", DefaultValueFactory = _ => EchoLimits.Default.NackResendInterval.TotalMilliseconds };
+        var nackMax = new Option<int>("--nack-max") { Description = "Most packets resent because of one RTCP packet (repeated sequence numbers count once).", DefaultValueFactory = _ => EchoLimits.Default.MaxResendsPerRtcp };
         var connectTimeout = new Option<double>("--connect-timeout") { Description = "Close a session whose DTLS has not connected this many seconds after the answer.", DefaultValueFactory = _ => 30 };
         var impairLoss = new Option<double?>("--impair-loss") { Description = "Demo/test: put Airlift's impairment proxy (loopback only) in front of the first UDP address, dropping PERCENT of the datagrams each way; the candidates then point at the proxy." };
         var impairMax = new Option<int?>("--impair-max-datagram") { Description = "Demo/test: the proxy also drops datagrams larger than BYTES each way (implies the proxy)." };
@@ -35,7 +42,7 @@ internal static class ServeCommand
         var command = new Command("serve", "A WebRTC echo server: open the page, your camera comes back over Airlift's ICE-lite + DTLS-SRTP. The page has no authentication.")
         {
             http, udp, tcp, announce, CliCommon.CertOption(), CliCommon.KeyOption(), CliCommon.ChainOption(), CliCommon.MtuOption(), CliCommon.SrtpOption(),
-            maxSessions, connectTimeout, impairLoss, impairMax, impairSeed, verbose,
+            maxSessions, perClient, allowedHost, connectTimeout, nackBudget, nackBurst, nackRate, nackInterval, nackMax, impairLoss, impairMax, impairSeed, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -53,6 +60,29 @@ internal static class ServeCommand
             if (sessions is < 1 or > 1024)
             {
                 throw new CliException("--max-sessions must be within 1..1024");
+            }
+
+            var sessionsPerClient = parse.GetValue(perClient);
+            if (sessionsPerClient < 1 || sessionsPerClient > sessions)
+            {
+                throw new CliException($"--max-sessions-per-client must be within 1..{sessions} (--max-sessions)");
+            }
+
+            var limits = EchoLimits.Default with
+            {
+                ResendBudgetRatio = parse.GetValue(nackBudget),
+                ResendBurstBytes = parse.GetValue(nackBurst),
+                ResendBytesPerSecond = parse.GetValue(nackRate),
+                NackResendInterval = TimeSpan.FromMilliseconds(parse.GetValue(nackInterval) is var ms && double.IsFinite(ms) ? Math.Clamp(ms, -1, 1e6) : -1),
+                MaxResendsPerRtcp = parse.GetValue(nackMax),
+            };
+            try
+            {
+                limits.Validate();
+            }
+            catch (ArgumentException)
+            {
+                throw new CliException($"--nack-budget must be within 0..4, --nack-burst within 0..{16 * 1024 * 1024}, --nack-rate within 0..{1024 * 1024 * 1024}, --nack-interval within 0..10000 ms and --nack-max within 0..{RtpHistory.Capacity}");
             }
 
             var connectSeconds = parse.GetValue(connectTimeout);
@@ -90,6 +120,16 @@ internal static class ServeCommand
                 throw new CliException($"--mtu {mtu} is outside {Dtls.DtlsOptions.MinimumDatagramSize}..65507");
             }
 
+            HostAllowList hosts;
+            try
+            {
+                hosts = new HostAllowList(httpEndpoint.Address, announced, parse.GetValue(allowedHost) ?? []);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException("--allowed-host " + ex.Message.Split(" (", 2)[0]);
+            }
+
             var srtp = CliCommon.ParseSrtp(parse.GetValue<string?>("--srtp"));
             using var logging = CliCommon.CreateLogging(parse.GetValue(verbose));
             var logger = logging.CreateLogger("airlift.serve");
@@ -101,6 +141,8 @@ internal static class ServeCommand
                 Certificate = certificate,
                 MaxDatagramSize = mtu,
                 MaxSessions = sessions,
+                MaxSessionsPerClient = sessionsPerClient,
+                Limits = limits,
                 ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
                 Impairment = impairment,
             };
@@ -121,7 +163,7 @@ internal static class ServeCommand
 
             await using (echo.ConfigureAwait(false))
             {
-                var app = BuildApp(echo, httpEndpoint);
+                var app = BuildApp(echo, httpEndpoint, hosts);
                 try
                 {
                     await app.StartAsync(ct).ConfigureAwait(false);
@@ -161,7 +203,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static WebApplication BuildApp(EchoServer echo, IPEndPoint httpEndpoint)
+    internal static WebApplication BuildApp(EchoServer echo, IPEndPoint httpEndpoint, HostAllowList hosts)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -172,6 +214,25 @@ internal static class ServeCommand
             k.Limits.MaxRequestBodySize = MaxBody;
         });
         var app = builder.Build();
+
+        // DNS rebinding protection: before any endpoint, refuse a Host that is not one of our names.
+        app.Use(async (context, next) =>
+        {
+            var host = context.Request.Headers.Host.ToString();
+            if (!hosts.IsAllowed(host))
+            {
+                ServeMetrics.Refuse("host_not_allowed");
+                context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                var shown = host.Length > 100 ? host[..100] + "..." : host;
+                await context.Response.WriteAsync(
+                    $"Host '{shown}' is not a name of this server (DNS rebinding protection); allowed: {string.Join(", ", hosts.Hosts)}. " +
+                    "Start airlift serve with --allowed-host NAME to serve the page under another name.\n").ConfigureAwait(false);
+                return;
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
 
         app.MapGet("/", () => Results.Content(ServePage.Html, "text/html; charset=utf-8"));
         app.MapGet("/favicon.ico", () => Results.NoContent());
@@ -206,11 +267,17 @@ internal static class ServeCommand
                 return Results.Text(ex.Message + "\n", statusCode: ex.StatusCode);
             }
 
-            var result = echo.CreateSession(offer, request.Query["setup"].FirstOrDefault());
+            var client = EchoServer.ClientKey(request.HttpContext.Connection.RemoteIpAddress);
+            var result = echo.CreateSession(offer, request.Query["setup"].FirstOrDefault(), client);
             if (result.Id is { } id)
             {
                 response.Headers.Location = "/echo/" + id;
                 return Results.Text(result.Body, "application/sdp", statusCode: StatusCodes.Status201Created);
+            }
+
+            if (result.RetryAfter is { } seconds)
+            {
+                response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
             }
 
             return Results.Text(result.Body, statusCode: result.Status);

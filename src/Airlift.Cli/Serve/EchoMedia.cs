@@ -20,6 +20,11 @@ internal readonly record struct EchoMediaStats(
     long TooLarge,
     long SendFailed,
     long Retransmitted,
+    long RetransmittedBytes,
+    long SsrcLimit,
+    long Amplifying,
+    long BytesIn,
+    long BytesOut,
     long[] StreamIn,
     long[] StreamOut,
     RtcpCounts Rtcp);
@@ -27,8 +32,13 @@ internal readonly record struct EchoMediaStats(
 /// <summary>
 /// The media path of one echo, without sockets or clocks: SRTP packets from the peer in, SRTP packets to the peer out through
 /// a <see cref="MediaSend"/>. Unprotects, mirrors SSRCs (<see cref="EchoRouter"/>), protects, keeps the video it sent in an
-/// <see cref="RtpHistory"/> and answers NACKs from it. Not thread-safe: one caller (the session's event loop) at a time;
-/// <see cref="Snapshot"/> may be called from any thread.
+/// <see cref="RtpHistory"/> and answers NACKs from it (<see cref="NackResponder"/>).
+/// Every send is caused by one authenticated packet from the peer and budgeted: an echoed RTP packet or translated RTCP
+/// packet is never longer than the packet that caused it (checked; a longer one is dropped and counted as amplifying), and
+/// NACK answers are paid from a <see cref="ResendBudget"/> earned from the bytes received. So bytes out (28 bytes of IPv4 +
+/// UDP header counted per datagram) stay within (1 + <see cref="EchoLimits.ResendBudgetRatio"/>) x bytes in.
+/// Time is passed in. Not thread-safe: one caller (the session's event loop) at a time; <see cref="Snapshot"/> may be
+/// called from any thread.
 /// </summary>
 internal sealed class EchoMedia : IDisposable
 {
@@ -41,20 +51,32 @@ internal sealed class EchoMedia : IDisposable
     private readonly long[] _streamIn;
     private readonly long[] _streamOut;
     private readonly RtpHistory?[] _histories;
-    private readonly List<(int Stream, ushort Seq)> _resend = [];
+    private readonly NackResponder _nacks;
     private readonly Lock _gate = new();
     private SrtpContext? _protect;
     private SrtpContext? _unprotect;
     private RtcpCounts _rtcp;
     private Counters _c;
 
-    public EchoMedia(IReadOnlyList<EchoStream> streams, MediaSend send)
+    public EchoMedia(IReadOnlyList<EchoStream> streams, EchoLimits limits, MediaSend send, TimeSpan now)
     {
-        _router = new EchoRouter(streams);
+        limits.Validate();
+        _router = new EchoRouter(streams, limits.MaxRemoteSsrcs);
         _send = send;
         _streamIn = new long[streams.Count];
         _streamOut = new long[streams.Count];
-        _histories = [.. streams.Select(s => s.Send && s.Kind == "video" ? new RtpHistory() : null)];
+        _histories = new RtpHistory?[streams.Count];
+        var kept = 0;
+        for (var i = 0; i < streams.Count && kept < limits.MaxHistoryStreams; i++)
+        {
+            if (streams[i].Send && streams[i].Kind == "video")
+            {
+                _histories[i] = new RtpHistory();
+                kept++;
+            }
+        }
+
+        _nacks = new NackResponder(_histories, limits, now);
     }
 
     public EchoRouter Router => _router;
@@ -76,7 +98,7 @@ internal sealed class EchoMedia : IDisposable
     /// <summary>One SRTP packet from the peer (unprotected in place).</summary>
     public void HandleRtp(TimeSpan now, Span<byte> packet)
     {
-        _ = now;
+        _ = now; // the echo of one packet needs no clock; the signature matches HandleRtcp
         Interlocked.Increment(ref _c.RtpIn);
         Interlocked.Add(ref _c.RtpInBytes, packet.Length);
         if (_protect is not { } protect || _unprotect is not { } unprotect)
@@ -85,10 +107,13 @@ internal sealed class EchoMedia : IDisposable
             return;
         }
 
+        var wireIn = packet.Length + EchoLimits.DatagramOverhead;
         if (unprotect.UnprotectRtp(packet, out var plain) != SrtpStatus.Ok)
         {
             return; // counted in the context's stats
         }
+
+        Received(wireIn);
 
         if (plain + protect.RtpTrailerLength > _work.Length)
         {
@@ -101,7 +126,14 @@ internal sealed class EchoMedia : IDisposable
         var index = _router.RewriteRtp(buffer[..plain], out var drop);
         if (index < 0)
         {
-            Interlocked.Increment(ref drop == EchoDrop.NotSending ? ref _c.NotSending : ref _c.UnknownStream);
+            Interlocked.Increment(ref drop == EchoDrop.NotSending ? ref _c.NotSending : ref drop == EchoDrop.SsrcLimit ? ref _c.SsrcLimit : ref _c.UnknownStream);
+            ServeMetrics.Drop(drop switch
+            {
+                EchoDrop.NotSending => "not_sending",
+                EchoDrop.SsrcLimit => "ssrc_limit",
+                EchoDrop.Malformed => "malformed",
+                _ => "unknown_stream",
+            });
             return;
         }
 
@@ -111,10 +143,14 @@ internal sealed class EchoMedia : IDisposable
             return;
         }
 
-        _histories[index]?.Store(BinaryPrimitives.ReadUInt16BigEndian(buffer[2..]), buffer[..length]);
-        if (!_send(buffer[..length]))
+        if (!WithinInput(length, packet.Length))
         {
-            Interlocked.Increment(ref _c.SendFailed);
+            return;
+        }
+
+        _histories[index]?.Store(BinaryPrimitives.ReadUInt16BigEndian(buffer[2..]), buffer[..length]);
+        if (!Send(buffer[..length]))
+        {
             return;
         }
 
@@ -126,7 +162,6 @@ internal sealed class EchoMedia : IDisposable
     /// <summary>One SRTCP packet from the peer (unprotected in place).</summary>
     public void HandleRtcp(TimeSpan now, Span<byte> packet)
     {
-        _ = now;
         Interlocked.Increment(ref _c.RtcpIn);
         if (_protect is not { } protect || _unprotect is not { } unprotect)
         {
@@ -134,10 +169,13 @@ internal sealed class EchoMedia : IDisposable
             return;
         }
 
+        var wireIn = packet.Length + EchoLimits.DatagramOverhead;
         if (unprotect.UnprotectRtcp(packet, out var plain) != SrtpStatus.Ok)
         {
             return;
         }
+
+        Received(wireIn);
 
         if (plain + protect.RtcpTrailerLength > _work.Length)
         {
@@ -146,19 +184,27 @@ internal sealed class EchoMedia : IDisposable
         }
 
         var counts = default(RtcpCounts);
-        _resend.Clear();
-        var length = _router.TranslateRtcp(packet[..plain], _work, ref counts, _histories, _resend);
+        _nacks.Begin(now);
+        var length = _router.TranslateRtcp(packet[..plain], _work, ref counts, _nacks);
         lock (_gate)
         {
             _rtcp.Add(counts);
         }
 
-        foreach (var (stream, seq) in _resend)
+        ServeMetrics.Drop("nack_duplicate", counts.NackDuplicate);
+        ServeMetrics.Drop("nack_too_soon", counts.NackTooSoon);
+        ServeMetrics.Drop("nack_over_cap", counts.NackOverCap);
+        ServeMetrics.Drop("nack_over_budget", counts.NackOverBudget);
+        foreach (var (stream, seq) in _nacks.Accepted)
         {
-            // The identical SRTP packet again: the browser never received this index, so it is no replay there.
-            if (_histories[stream]!.TryGet(seq, out var again) && _send(again))
+            // The identical SRTP packet again: the browser never received this index, so it is no replay there. Its bytes
+            // were taken from the budget when it was accepted.
+            if (_histories[stream]!.TryGet(seq, out var again) && Send(again))
             {
                 Interlocked.Increment(ref _c.Retransmitted);
+                Interlocked.Add(ref _c.RetransmittedBytes, again.Length + EchoLimits.DatagramOverhead);
+                ServeMetrics.Resends.Add(1);
+                ServeMetrics.ResendBytes.Add(again.Length + EchoLimits.DatagramOverhead);
             }
         }
 
@@ -167,14 +213,44 @@ internal sealed class EchoMedia : IDisposable
             return;
         }
 
-        if (_send(_work.AsSpan(0, protectedLength)))
+        if (WithinInput(protectedLength, packet.Length) && Send(_work.AsSpan(0, protectedLength)))
         {
             Interlocked.Increment(ref _c.RtcpOut);
         }
-        else
+    }
+
+    /// <summary>Bytes the session's NACK answers could spend now.</summary>
+    public long ResendBudgetAvailable => _nacks.Budget.Available;
+
+    private void Received(int wireBytes)
+    {
+        Interlocked.Add(ref _c.BytesIn, wireBytes);
+        _nacks.Budget.Earn(wireBytes);
+    }
+
+    // The echo and the RTCP translation must not amplify: one packet out of at most the length of the one that caused it.
+    private bool WithinInput(int outLength, int inLength)
+    {
+        if (outLength <= inLength)
+        {
+            return true;
+        }
+
+        Interlocked.Increment(ref _c.Amplifying);
+        ServeMetrics.Drop("amplifying");
+        return false;
+    }
+
+    private bool Send(ReadOnlySpan<byte> packet)
+    {
+        if (!_send(packet))
         {
             Interlocked.Increment(ref _c.SendFailed);
+            return false;
         }
+
+        Interlocked.Add(ref _c.BytesOut, packet.Length + EchoLimits.DatagramOverhead);
+        return true;
     }
 
     public EchoMediaStats Snapshot()
@@ -198,9 +274,25 @@ internal sealed class EchoMedia : IDisposable
             Interlocked.Read(ref _c.TooLarge),
             Interlocked.Read(ref _c.SendFailed),
             Interlocked.Read(ref _c.Retransmitted),
-            [.. _streamIn.Select(v => Interlocked.Read(ref v))],
-            [.. _streamOut.Select(v => Interlocked.Read(ref v))],
+            Interlocked.Read(ref _c.RetransmittedBytes),
+            Interlocked.Read(ref _c.SsrcLimit),
+            Interlocked.Read(ref _c.Amplifying),
+            Interlocked.Read(ref _c.BytesIn),
+            Interlocked.Read(ref _c.BytesOut),
+            ReadAll(_streamIn),
+            ReadAll(_streamOut),
             rtcp);
+    }
+
+    private static long[] ReadAll(long[] counters)
+    {
+        var copy = new long[counters.Length];
+        for (var i = 0; i < copy.Length; i++)
+        {
+            copy[i] = Interlocked.Read(ref counters[i]);
+        }
+
+        return copy;
     }
 
     public void Dispose()
@@ -224,5 +316,10 @@ internal sealed class EchoMedia : IDisposable
         public long TooLarge;
         public long SendFailed;
         public long Retransmitted;
+        public long RetransmittedBytes;
+        public long SsrcLimit;
+        public long Amplifying;
+        public long BytesIn;
+        public long BytesOut;
     }
 }

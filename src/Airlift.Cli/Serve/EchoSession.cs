@@ -37,20 +37,30 @@ internal sealed class EchoSession
     private double? _connectedAfterMs;
     private bool _finished;
 
-    public EchoSession(string id, TransportHost host, TransportSession session, EchoPlan plan, ILogger? logger, TimeProvider? time = null)
+    public EchoSession(string id, string client, TransportHost host, TransportSession session, EchoPlan plan, EchoLimits limits, ILogger? logger, TimeProvider? time = null)
     {
         Id = id;
+        Client = client;
         _host = host;
         _session = session;
         Plan = plan;
         _time = time ?? TimeProvider.System;
         _createdAt = _time.GetTimestamp();
-        _media = new EchoMedia(plan.Streams, session.SendMedia);
+        _media = new EchoMedia(plan.Streams, limits, session.SendMedia, TimeSpan.Zero);
         _logger = logger;
         DtlsRole = session.LocalSetup == Ice.Sdp.SdpSetupRole.Active ? DtlsRole.Client : DtlsRole.Server;
     }
 
     public string Id { get; }
+
+    /// <summary>The transport this session echoes on.</summary>
+    internal TransportSession Transport => _session;
+
+    /// <summary>Who asked for it: the HTTP client's address key (<see cref="EchoServer.ClientKey"/>).</summary>
+    public string Client { get; }
+
+    /// <summary>Test hook: called before each transport event is handled (an exception from it stands for a bug in the handling).</summary>
+    internal Action<WebRtcTransportEvent>? BeforeEvent { get; init; }
 
     public EchoPlan Plan { get; }
 
@@ -104,9 +114,10 @@ internal sealed class EchoSession
         }
         catch (Exception ex)
         {
-            // A bug here must not take the server down: close this session and say why.
+            // A bug here must not take the server (or any other session) down: close this session and say why.
+            ServeMetrics.InternalErrors.Add(1);
             _logger?.LogError(ex, "Echo session {Id} failed", Id);
-            Close("internal error: " + ex.Message);
+            Close("internal error: " + ex.GetType().Name + ": " + ex.Message);
         }
         finally
         {
@@ -128,6 +139,7 @@ internal sealed class EchoSession
     /// <summary>Handles one event; true once DTLS is connected.</summary>
     private bool Handle(WebRtcTransportEvent e)
     {
+        BeforeEvent?.Invoke(e);
         switch (e)
         {
             case IceStateChange ice:
@@ -281,6 +293,7 @@ internal sealed class EchoSession
                     ["nack"] = m.Rtcp.Nack,
                     ["nackServed"] = m.Rtcp.NackServed,
                     ["retransmitted"] = m.Retransmitted,
+                    ["retransmittedBytes"] = m.RetransmittedBytes,
                     ["reports"] = m.Rtcp.Reports,
                     ["discarded"] = m.Rtcp.Discarded,
                 },
@@ -291,8 +304,22 @@ internal sealed class EchoSession
                     ["notSending"] = m.NotSending,
                     ["tooLarge"] = m.TooLarge,
                     ["sendFailed"] = m.SendFailed,
+                    ["ssrcLimit"] = m.SsrcLimit,
+                    ["amplifying"] = m.Amplifying,
+                    ["nackDuplicate"] = m.Rtcp.NackDuplicate,
+                    ["nackTooSoon"] = m.Rtcp.NackTooSoon,
+                    ["nackOverCap"] = m.Rtcp.NackOverCap,
+                    ["nackOverBudget"] = m.Rtcp.NackOverBudget,
                     ["transportQueueFull"] = transport.QueueOverflowDrops,
                     ["mediaFromOtherTuple"] = transport.MediaFromUnselectedTuple,
+                },
+                ["budget"] = new Dictionary<string, object?>
+                {
+                    // Wire bytes (28 bytes of IPv4 + UDP header per datagram) of authenticated media in and of all media out.
+                    ["mediaBytesIn"] = m.BytesIn,
+                    ["mediaBytesOut"] = m.BytesOut,
+                    ["amplification"] = m.BytesIn == 0 ? null : Math.Round((double)m.BytesOut / m.BytesIn, 3),
+                    ["resendAvailable"] = _media.ResendBudgetAvailable,
                 },
                 ["transport"] = new Dictionary<string, object?>
                 {
