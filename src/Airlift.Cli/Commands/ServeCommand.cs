@@ -20,6 +20,9 @@ internal static class ServeCommand
     /// <summary>Largest request body accepted (an SDP offer).</summary>
     private const int MaxBody = SdpOffer.MaxLength;
 
+    /// <summary>Most HTTP connections at once (a browser opens a few; beyond it Kestrel refuses the connection).</summary>
+    private const int MaxHttpConnections = 256;
+
     public static Command Create()
     {
         var http = new Option<string>("--http") { Description = "ADDRESS:PORT of the web page and signaling. Loopback unless you type an explicit address: the page has NO authentication, anyone who reaches it can use the echo.", DefaultValueFactory = _ => "127.0.0.1:8080" };
@@ -63,27 +66,12 @@ internal static class ServeCommand
             }
 
             var sessionsPerClient = parse.GetValue(perClient);
-            if (sessionsPerClient < 1 || sessionsPerClient > sessions)
+            if (sessionsPerClient is < 1 or > 1024)
             {
-                throw new CliException($"--max-sessions-per-client must be within 1..{sessions} (--max-sessions)");
+                throw new CliException("--max-sessions-per-client must be within 1..1024");
             }
 
-            var limits = EchoLimits.Default with
-            {
-                ResendBudgetRatio = parse.GetValue(nackBudget),
-                ResendBurstBytes = parse.GetValue(nackBurst),
-                ResendBytesPerSecond = parse.GetValue(nackRate),
-                NackResendInterval = TimeSpan.FromMilliseconds(parse.GetValue(nackInterval) is var ms && double.IsFinite(ms) ? Math.Clamp(ms, -1, 1e6) : -1),
-                MaxResendsPerRtcp = parse.GetValue(nackMax),
-            };
-            try
-            {
-                limits.Validate();
-            }
-            catch (ArgumentException)
-            {
-                throw new CliException($"--nack-budget must be within 0..4, --nack-burst within 0..{16 * 1024 * 1024}, --nack-rate within 0..{1024 * 1024 * 1024}, --nack-interval within 0..10000 ms and --nack-max within 0..{RtpHistory.Capacity}");
-            }
+            var limits = ParseLimits(parse.GetValue(nackBudget), parse.GetValue(nackBurst), parse.GetValue(nackRate), parse.GetValue(nackInterval), parse.GetValue(nackMax));
 
             var connectSeconds = parse.GetValue(connectTimeout);
             if (connectSeconds is < 0.1 or > 3600 || double.IsNaN(connectSeconds))
@@ -120,15 +108,16 @@ internal static class ServeCommand
                 throw new CliException($"--mtu {mtu} is outside {Dtls.DtlsOptions.MinimumDatagramSize}..65507");
             }
 
-            HostAllowList hosts;
-            try
+            var extraHosts = parse.GetValue(allowedHost) ?? [];
+            foreach (var h in extraHosts)
             {
-                hosts = new HostAllowList(httpEndpoint.Address, announced, parse.GetValue(allowedHost) ?? []);
+                if (!HostAllowList.TryParseAllowed(h, out _))
+                {
+                    throw new CliException($"--allowed-host '{h}' is not a host name or IP address (one name per option, no wildcards)");
+                }
             }
-            catch (ArgumentException ex)
-            {
-                throw new CliException("--allowed-host " + ex.Message.Split(" (", 2)[0]);
-            }
+
+            var hosts = new HostAllowList(httpEndpoint.Address, announced, extraHosts);
 
             var srtp = CliCommon.ParseSrtp(parse.GetValue<string?>("--srtp"));
             using var logging = CliCommon.CreateLogging(parse.GetValue(verbose));
@@ -212,6 +201,7 @@ internal static class ServeCommand
             k.Listen(httpEndpoint);
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = MaxBody;
+            k.Limits.MaxConcurrentConnections = MaxHttpConnections;
         });
         var app = builder.Build();
 
@@ -289,6 +279,46 @@ internal static class ServeCommand
         app.MapDelete("/echo/{id}", async (string id) =>
             await echo.DeleteAsync(id).ConfigureAwait(false) ? Results.NoContent() : Results.Text("no such session\n", statusCode: StatusCodes.Status404NotFound));
         return app;
+    }
+
+    /// <summary>The NACK limits from the command line, each checked against its documented range.</summary>
+    private static EchoLimits ParseLimits(double budget, int burst, int rate, double intervalMs, int max)
+    {
+        if (!double.IsFinite(budget) || budget is < 0 or > 4)
+        {
+            throw new CliException("--nack-budget must be a ratio within 0..4");
+        }
+
+        if (burst is < 0 or > 16 * 1024 * 1024)
+        {
+            throw new CliException("--nack-burst must be within 0..16777216 bytes");
+        }
+
+        if (rate is < 0 or > 1024 * 1024 * 1024)
+        {
+            throw new CliException("--nack-rate must be within 0..1073741824 bytes per second");
+        }
+
+        if (!double.IsFinite(intervalMs) || intervalMs is < 0 or > 10_000)
+        {
+            throw new CliException("--nack-interval must be within 0..10000 ms");
+        }
+
+        if (max is < 0 or > RtpHistory.Capacity)
+        {
+            throw new CliException($"--nack-max must be within 0..{RtpHistory.Capacity}");
+        }
+
+        var limits = EchoLimits.Default with
+        {
+            ResendBudgetRatio = budget,
+            ResendBurstBytes = burst,
+            ResendBytesPerSecond = rate,
+            NackResendInterval = TimeSpan.FromMilliseconds(intervalMs),
+            MaxResendsPerRtcp = max,
+        };
+        limits.Validate();
+        return limits;
     }
 
     /// <summary>

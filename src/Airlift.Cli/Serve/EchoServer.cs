@@ -270,7 +270,19 @@ internal sealed class EchoServer : IAsyncDisposable
             }
 
             var id = EchoAnswer.NewToken();
-            var result = Build(offer, session, id, client);
+            EchoCreateResult result;
+            try
+            {
+                result = Build(offer, session, id, client);
+            }
+            catch (Exception ex)
+            {
+                // A bug answering one offer must not leave its transport holding a place on the host.
+                ServeMetrics.InternalErrors.Add(1);
+                _logger?.LogError(ex, "Answering an offer failed");
+                result = new(500, "internal error while answering the offer\n", null);
+            }
+
             if (result.Status != 201)
             {
                 session.Close();
@@ -301,20 +313,37 @@ internal sealed class EchoServer : IAsyncDisposable
 
         if (session is null || id is null)
         {
+            ReleaseSsrcs(plan);
             return new(400, "bad offer\n", null);
         }
 
         var hook = _options.BeforeEvent;
-        var echo = new EchoSession(id, client, _host, session, plan, _options.Limits, _logger)
+        EchoSession echo;
+        try
         {
-            BeforeEvent = hook is null ? null : e => hook(id, e),
-        };
+            echo = new EchoSession(id, client, _host, session, plan, _options.Limits, _logger)
+            {
+                BeforeEvent = hook is null ? null : e => hook(id, e),
+            };
+        }
+        catch
+        {
+            ReleaseSsrcs(plan);
+            throw;
+        }
+
         _sessions[id] = echo;
         _ = Task.Run(async () =>
         {
-            await echo.RunAsync(_options.ConnectTimeout, _stop.Token).ConfigureAwait(false);
-            ReleaseSsrcs(plan);
-            Forget(id);
+            try
+            {
+                await echo.RunAsync(_options.ConnectTimeout, _stop.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                ReleaseSsrcs(plan);
+                Forget(id);
+            }
         });
         _logger?.LogInformation("Echo {Id}: answered ({Streams} streams, setup {Setup})", id, plan.Streams.Count, session.LocalSetup);
         return new(201, plan.Answer, id);

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Ice;
 using Airlift.Net;
@@ -83,12 +81,17 @@ internal sealed class EchoSession
     /// <summary>Closes the transport (close_notify); the loop then ends.</summary>
     public void Close(string reason)
     {
+        SetCloseReason(reason);
+        _session.Close();
+    }
+
+    /// <summary>The first reason given is the one reported; the loop's <c>finally</c> closes the transport.</summary>
+    private void SetCloseReason(string reason)
+    {
         lock (_gate)
         {
             _closeReason ??= reason;
         }
-
-        _session.Close();
     }
 
     /// <summary>Reads the transport's events until it closes, fails, or does not connect within <paramref name="connectTimeout"/>.</summary>
@@ -110,18 +113,26 @@ internal sealed class EchoSession
         }
         catch (OperationCanceledException)
         {
-            Close(stop.IsCancellationRequested ? "server stopping" : $"not connected within {connectTimeout.TotalSeconds:0.#} s");
+            SetCloseReason(stop.IsCancellationRequested ? "server stopping" : $"not connected within {connectTimeout.TotalSeconds:0.#} s");
         }
         catch (Exception ex)
         {
             // A bug here must not take the server (or any other session) down: close this session and say why.
             ServeMetrics.InternalErrors.Add(1);
             _logger?.LogError(ex, "Echo session {Id} failed", Id);
-            Close("internal error: " + ex.GetType().Name + ": " + ex.Message);
+            SetCloseReason("internal error: " + ex.GetType().Name + ": " + ex.Message);
         }
         finally
         {
-            _session.Close();
+            try
+            {
+                _session.Close();
+            }
+            catch (Exception ex)
+            {
+                _logger?.LogError(ex, "Echo session {Id}: closing the transport failed", Id);
+            }
+
             lock (_gate)
             {
                 _finished = true;
