@@ -81,12 +81,6 @@ internal sealed class EchoMedia : IDisposable
 
     public EchoRouter Router => _router;
 
-    /// <summary>The SRTP context for what we send (null before keys); its stats may be read from any thread.</summary>
-    public SrtpContext? Protect => _protect;
-
-    /// <summary>The SRTP context for what we receive (null before keys).</summary>
-    public SrtpContext? Unprotect => _unprotect;
-
     /// <summary>Keys the path (DTLS-SRTP keying material arrived); takes ownership of both contexts.</summary>
     public void SetKeys(SrtpContext protect, SrtpContext unprotect)
     {

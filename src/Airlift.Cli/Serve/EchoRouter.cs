@@ -101,7 +101,7 @@ internal sealed class EchoRouter
     private readonly uint?[] _currentRemote;
     private readonly Dictionary<uint, int> _byRemote = [];
     private readonly Dictionary<uint, int> _byLocal = [];
-    private readonly HashSet<int> _nacked = [];
+    private readonly ulong[] _nacked = new ulong[65536 / 64]; // one bit per sequence number, for the NACK being read
     private readonly int _maxRemoteSsrcs;
 
     public EchoRouter(IReadOnlyList<EchoStream> streams, int maxRemoteSsrcs = 64)
@@ -169,13 +169,12 @@ internal sealed class EchoRouter
     /// <summary>
     /// Translates the plaintext compound RTCP packet <paramref name="input"/> into <paramref name="output"/> (at least as long)
     /// and returns the bytes written; 0 when nothing is worth forwarding. Stops at the first malformed packet (RFC 3550 6.4).
-    /// Each NACKed sequence number counts once per call (repeats are counted in <see cref="RtcpCounts.NackDuplicate"/>);
+    /// Each sequence number counts once per NACK packet (repeats are counted in <see cref="RtcpCounts.NackDuplicate"/>);
     /// those <paramref name="nacks"/> holds are answered there (resent or dropped by its limits) and left out of the
     /// forwarded NACK, the rest are forwarded to the offerer's sender.
     /// </summary>
     public int TranslateRtcp(ReadOnlySpan<byte> input, Span<byte> output, ref RtcpCounts counts, NackResponder? nacks = null)
     {
-        _nacked.Clear();
         var written = 0;
         while (input.Length >= 4)
         {
@@ -353,6 +352,7 @@ internal sealed class EchoRouter
             return 0;
         }
 
+        Array.Clear(_nacked);
         var written = 12;
         var pid = -1;
         var blp = 0;
@@ -369,12 +369,16 @@ internal sealed class EchoRouter
                 }
 
                 var seq = (ushort)(first + bit + 1);
-                if (!_nacked.Add((index << 16) | seq))
+                ref var seen = ref _nacked[seq >> 6];
+                var seqBit = 1UL << (seq & 63);
+                if ((seen & seqBit) != 0)
                 {
                     counts.NackDuplicate++;
                     handled = true;
                     continue;
                 }
+
+                seen |= seqBit;
 
                 if (nacks is not null && nacks.TryAnswer(index, seq, ref counts))
                 {

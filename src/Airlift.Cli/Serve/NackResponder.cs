@@ -4,8 +4,8 @@ namespace Airlift.Cli.Serve;
 /// Decides which NACKed packets (RFC 4585 6.2.1) one session resends from its <see cref="RtpHistory"/>s, so that what a
 /// NACK makes us send stays bounded whatever the NACK says: each packet at most once per
 /// <see cref="EchoLimits.NackResendInterval"/>, at most <see cref="EchoLimits.MaxResendsPerRtcp"/> per received RTCP packet,
-/// and every resend paid from the session's <see cref="ResendBudget"/>. (Duplicates within one RTCP packet are removed by
-/// <see cref="EchoRouter"/> before they get here.) A packet we hold but do not resend is dropped and counted, never
+/// and every resend paid from the session's <see cref="ResendBudget"/>; a packet asked for twice in one RTCP packet is
+/// resent once (repeats within one NACK are removed by <see cref="EchoRouter"/> before they get here). A packet we hold but do not resend is dropped and counted, never
 /// forwarded to the offerer's sender: that one reached us already, so its resend would be an SRTP replay here.
 /// Time is passed in. Not thread-safe.
 /// </summary>
@@ -50,7 +50,11 @@ internal sealed class NackResponder
             return false;
         }
 
-        if (history.ResentWithin(seq, _now, _limits.NackResendInterval))
+        if (_accepted.Contains((stream, seq)))
+        {
+            counts.NackDuplicate++; // a second NACK packet of the same compound
+        }
+        else if (history.ResentWithin(seq, _now, _limits.NackResendInterval))
         {
             counts.NackTooSoon++;
         }

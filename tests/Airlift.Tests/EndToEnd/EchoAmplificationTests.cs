@@ -202,6 +202,29 @@ public class EchoAmplificationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Nack_RepeatedInTwoNackPacketsOfOneCompound_IsResentOnce_EvenWithoutAnInterval()
+    {
+        using var rig = new Rig(EchoLimits.Default with { NackResendInterval = TimeSpan.Zero });
+        var now = TimeSpan.Zero;
+        for (ushort seq = 0; seq < 20; seq++)
+        {
+            rig.SendVideo(now, seq);
+        }
+
+        var sent = rig.SendRtcp(now, [.. Nack((3, 0b1)), .. Nack((3, 0b1), (3, 0))]);
+        Assert.Equal(2, sent.Count); // 3 and 4
+        Assert.Equal(2, sent.Distinct(new ByteArrayEquality()).Count());
+        Assert.Equal(3, rig.Media.Snapshot().Rtcp.NackDuplicate);
+    }
+
+    private sealed class ByteArrayEquality : IEqualityComparer<byte[]>
+    {
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] obj) => obj.Length;
+    }
+
+    [Fact]
     public void Nack_ForMorePacketsThanTheCap_ResendsAtMostMaxResendsPerRtcp_AndCountsTheRest()
     {
         using var rig = new Rig();
