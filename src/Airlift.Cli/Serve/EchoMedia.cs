@@ -98,6 +98,7 @@ internal sealed class EchoMedia : IDisposable
         if (_protect is not { } protect || _unprotect is not { } unprotect)
         {
             Interlocked.Increment(ref _c.BeforeKeys);
+            ServeMetrics.Drop("before_keys");
             return;
         }
 
@@ -112,6 +113,7 @@ internal sealed class EchoMedia : IDisposable
         if (plain + protect.RtpTrailerLength > _work.Length)
         {
             Interlocked.Increment(ref _c.TooLarge);
+            ServeMetrics.Drop("too_large");
             return;
         }
 
@@ -160,6 +162,7 @@ internal sealed class EchoMedia : IDisposable
         if (_protect is not { } protect || _unprotect is not { } unprotect)
         {
             Interlocked.Increment(ref _c.BeforeKeys);
+            ServeMetrics.Drop("before_keys");
             return;
         }
 
@@ -174,6 +177,7 @@ internal sealed class EchoMedia : IDisposable
         if (plain + protect.RtcpTrailerLength > _work.Length)
         {
             Interlocked.Increment(ref _c.TooLarge);
+            ServeMetrics.Drop("too_large");
             return;
         }
 
