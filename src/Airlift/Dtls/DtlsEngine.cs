@@ -300,7 +300,11 @@ internal sealed partial class DtlsEngine
 
     // ---------------------------------------------------------------- diagnostics
 
-    public void Log(TimeSpan now, string line) => _logger?.LogDebug("{Line}", AddTrace(now, line));
+    public void Log(TimeSpan now, string line)
+    {
+        var stamped = AddTrace(now, line);
+        _logger?.LogDebug("{Line}", stamped);
+    }
 
     private string AddTrace(TimeSpan now, string line)
     {
