@@ -19,6 +19,9 @@ internal interface IHandshakeHandler
 
     /// <summary>A complete handshake message, in message_seq order.</summary>
     void OnMessage(TimeSpan now, HandshakeMessage message);
+
+    /// <summary>Zeroes the secrets and releases the keys the handshake still holds (the endpoint is being disposed).</summary>
+    void Release();
 }
 
 /// <summary>
@@ -58,6 +61,7 @@ internal sealed partial class DtlsEngine
     private TimeSpan _flightSentAt;
     private TimeSpan _lastTransmitAt;
     private TimeSpan? _lastTriggeredResend;
+    private TimeSpan? _lastPathResend;
     private int _triggeredResends;
     private TimeSpan? _smoothedRtt;
     private bool _rttSampledThisFlight;
@@ -68,7 +72,7 @@ internal sealed partial class DtlsEngine
 
     public DtlsEngine(DtlsOptions options, DtlsRole role, TimeSpan now)
     {
-        options.Validate();
+        options.Validate(role);
         Options = options;
         Role = role;
         _logger = options.Logger;
@@ -150,6 +154,7 @@ internal sealed partial class DtlsEngine
 
         SendAlert(AlertLevel.Warning, AlertDescription.CloseNotify);
         State = DtlsState.Closed;
+        ReleaseKeys();
         _timers.ClearAll();
         _flight = null;
         Log(now, "closed locally");
@@ -165,6 +170,74 @@ internal sealed partial class DtlsEngine
         DtlsMetrics.HandshakesCompleted.Add(1);
         Log(now, $"connected: {connected.CipherSuite}, SRTP {connected.SrtpProfile?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
         _events.Enqueue(connected);
+    }
+
+    /// <summary>
+    /// The exception boundary: an exception escaped the handling of one datagram or timer. Whatever the peer sent, it must
+    /// not reach the caller's socket loop; this connection fails with internal_error, the exception is counted and logged.
+    /// </summary>
+    public void FailUnexpected(TimeSpan now, Exception exception, string during)
+    {
+        Stats.InternalErrors++;
+        DtlsMetrics.InternalErrors.Add(1);
+        var message = $"internal error while handling {during}: {exception.GetType().Name}: {exception.Message}";
+        try
+        {
+            _logger?.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during);
+        }
+        catch (Exception)
+        {
+            // A logger that throws is one more bug; the endpoint still fails cleanly below.
+        }
+
+        try
+        {
+            FailInternal(now, DtlsFailureReason.InternalError, message, AlertDescription.InternalError, sendAlert: true);
+        }
+        catch (Exception)
+        {
+            // Even the alert could not be written (or the log line failed): fail without either.
+            if (State is not (DtlsState.Failed or DtlsState.Closed))
+            {
+                State = DtlsState.Failed;
+                _timers.ClearAll();
+                _flight = null;
+                _events.Enqueue(new DtlsFailed(DtlsFailureReason.InternalError, message, AlertDescription.InternalError, null));
+            }
+        }
+    }
+
+    /// <summary>True while the final flight is kept to answer the peer's retransmissions (see <see cref="DtlsEndpoint.FinalFlightRetained"/>).</summary>
+    public bool FinalFlightRetained => _flightIsFinal && _flight is not null && State == DtlsState.Connected;
+
+    /// <summary>Stops the engine for good: no timers, no output, keys and handshake secrets released.</summary>
+    public void Dispose()
+    {
+        _timers.ClearAll();
+        _flight = null;
+        ReleaseKeys();
+        _handler.Release();
+        _datagrams.Clear();
+        _events.Clear();
+        if (State is DtlsState.Connecting or DtlsState.Connected)
+        {
+            State = DtlsState.Closed;
+        }
+    }
+
+    /// <summary>Releases record keys once no record can be read or written any more; idempotent.</summary>
+    public void ReleaseKeys()
+    {
+        _read1?.Dispose();
+        _read1 = null;
+        _write[1].Protection?.Dispose();
+        _write[1].Protection = null;
+        foreach (var raw in _earlyRecords)
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(raw);
+        }
+
+        _earlyRecords.Clear();
     }
 
     /// <summary>Fails the handshake: sends the alert (when given) and reports the reason.</summary>
@@ -184,12 +257,14 @@ internal sealed partial class DtlsEngine
         }
 
         State = DtlsState.Failed;
+        ReleaseKeys();
         _timers.ClearAll();
         _flight = null;
-        Log(now, $"failed: {reason}: {message}");
         DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        var line = AddTrace(now, $"failed: {reason}: {message}");
         var report = reason == DtlsFailureReason.Timeout ? string.Join('\n', _trace) : null;
         _events.Enqueue(new DtlsFailed(reason, message, alert, report));
+        _logger?.LogDebug("{Line}", line); // last: the failure is recorded even if the logger throws
     }
 
     // ---------------------------------------------------------------- output
@@ -227,13 +302,19 @@ internal sealed partial class DtlsEngine
 
     public void Log(TimeSpan now, string line)
     {
+        var stamped = AddTrace(now, line);
+        _logger?.LogDebug("{Line}", stamped);
+    }
+
+    private string AddTrace(TimeSpan now, string line)
+    {
         var stamped = string.Create(CultureInfo.InvariantCulture, $"{(now - _startedAt).TotalMilliseconds,8:0.0} ms  {Role.ToString().ToLowerInvariant()}: {line}");
         if (_trace.Count < MaxTraceLines)
         {
             _trace.Add(stamped);
         }
 
-        _logger?.LogDebug("{Line}", stamped);
+        return stamped;
     }
 
     public string Trace
