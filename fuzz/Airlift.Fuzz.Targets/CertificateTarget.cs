@@ -29,6 +29,7 @@ internal static class CertificateTarget
 
     public static void Run(ReadOnlySpan<byte> input)
     {
+        FuzzLogger.Reset();
         var mode = input.IsEmpty ? 0 : input[0] & 3;
         var body = input.IsEmpty ? default : input[1..];
         switch (mode)
@@ -46,6 +47,8 @@ internal static class CertificateTarget
                 Pfx(body);
                 break;
         }
+
+        FuzzLogger.ThrowIfCaptured();
     }
 
     private static void Pem(ReadOnlySpan<byte> body)
@@ -114,7 +117,8 @@ internal static class CertificateTarget
         {
             ExpectedPeerFingerprint = CertificateFingerprint.Compute("sha-256", der),
         };
-        var client = new DtlsSide("client", DtlsEndpoint.CreateClient(options, TimeSpan.Zero), options);
+        using var endpoint = DtlsEndpoint.CreateClient(options, TimeSpan.Zero);
+        var client = new DtlsSide("client", endpoint, options);
         DtlsDriver.Drain(client);
         foreach (var datagram in ServerFlight.Value)
         {

@@ -33,6 +33,12 @@ internal static class DtlsDriver
 
     public static void Drain(DtlsSide side)
     {
+        FuzzLogger.ThrowIfCaptured();
+        if (side.Endpoint.Stats.InternalErrors > 0)
+        {
+            throw new FuzzFindingException($"{side.Name}: {side.Endpoint.Stats.InternalErrors} internal error(s) counted");
+        }
+
         var buffer = s_buffer ??= new byte[65536];
         for (var i = 0; i < MaxOutputsPerDrain; i++)
         {
@@ -57,6 +63,7 @@ internal static class DtlsDriver
                     break;
                 default:
                     side.Deadline = output.Deadline;
+                    FuzzLogger.ThrowIfCaptured();
                     return;
             }
         }

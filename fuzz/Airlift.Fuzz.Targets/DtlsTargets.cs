@@ -26,7 +26,7 @@ internal readonly record struct DtlsVariant(byte Header)
 }
 
 /// <summary>A client and a server endpoint of Airlift with fixed certificates and seeded randomness, in virtual time.</summary>
-internal sealed class DtlsPair
+internal sealed class DtlsPair : IDisposable
 {
     private static readonly Lazy<CertificateFingerprint> ServerFingerprint = new(() => FuzzCertificates.Server.GetFingerprint());
     private static readonly Lazy<CertificateFingerprint> ClientFingerprint = new(() => FuzzCertificates.Client.GetFingerprint());
@@ -50,6 +50,7 @@ internal sealed class DtlsPair
         {
             ExpectedPeerFingerprint = role == DtlsRole.Client ? ServerFingerprint.Value : ClientFingerprint.Value,
             Random = RandomSource.Seeded(seed),
+            Logger = FuzzLogger.Instance,
             SrtpProfiles = v.NoSrtp ? [] : [SrtpProtectionProfile.Aes128CmHmacSha1_80, SrtpProtectionProfile.AeadAes128Gcm],
             MaxDatagramSize = v.SmallDatagrams ? DtlsOptions.MinimumDatagramSize : 1200,
             DatagramSizeFallbacks = v.SmallDatagrams ? [] : [1200, 1000, 576],
@@ -85,6 +86,12 @@ internal sealed class DtlsPair
         DtlsDriver.Drain(client);
         DtlsDriver.Drain(server);
         return new DtlsPair(client, server);
+    }
+
+    public void Dispose()
+    {
+        Client.Endpoint.Dispose();
+        Server.Endpoint.Dispose();
     }
 
     public DtlsSide Other(DtlsSide side) => ReferenceEquals(side, Client) ? Server : Client;
@@ -127,9 +134,10 @@ internal static class DtlsTargets
     /// <summary>Runs one input; returns whether the endpoint under test and its peer ended connected (for tests).</summary>
     public static (bool EndpointConnected, bool PeerConnected) RunAndReport(ReadOnlySpan<byte> input, DtlsRole underTest)
     {
+        FuzzLogger.Reset();
         var script = new FuzzScript(input);
         var v = new DtlsVariant(script.Header);
-        var pair = DtlsPair.Create(v, underTest);
+        using var pair = DtlsPair.Create(v, underTest);
         var eut = underTest == DtlsRole.Client ? pair.Client : pair.Server;
         var peer = pair.Other(eut);
         switch (v.State)
@@ -208,6 +216,7 @@ internal static class DtlsTargets
 
         FuzzTrace.Write($"{eut.Name} {eut.Endpoint.State} (connected {eut.Connected}), {peer.Name} {peer.Endpoint.State} (connected {peer.Connected})");
         FuzzTrace.Write(eut.Endpoint.Trace);
+        FuzzLogger.ThrowIfCaptured();
         return (eut.Connected, peer.Connected);
     }
 }

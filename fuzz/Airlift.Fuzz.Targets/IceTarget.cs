@@ -30,6 +30,7 @@ internal static class IceTarget
 
     public static void Run(ReadOnlySpan<byte> input)
     {
+        FuzzLogger.Reset();
         var script = new FuzzScript(input);
         var credentials = Credentials[script.Header & 1];
         var random = RandomSource.Seeded(21);
@@ -39,6 +40,7 @@ internal static class IceTarget
             LocalUfrag = credentials.Ufrag,
             LocalPassword = credentials.Password,
             MaxTuples = (script.Header & 4) != 0 ? 2 : 16,
+            Logger = FuzzLogger.Instance,
         });
         if ((script.Header & 2) != 0)
         {
@@ -76,6 +78,12 @@ internal static class IceTarget
 
     private static void Drain(IceLiteAgent agent)
     {
+        FuzzLogger.ThrowIfCaptured();
+        if (agent.Stats.InternalErrors > 0)
+        {
+            throw new FuzzFindingException($"the agent counted {agent.Stats.InternalErrors} internal error(s)");
+        }
+
         for (var i = 0; i < 10_000; i++)
         {
             if (agent.TryPollTransmit(out var transmit))

@@ -27,6 +27,7 @@ internal static class ListenerTarget
 
     public static void Run(ReadOnlySpan<byte> input)
     {
+        FuzzLogger.Reset();
         var script = new FuzzScript(input);
         var options = ListenerOptions();
         var listener = new DtlsServerListener(options);
@@ -48,6 +49,12 @@ internal static class ListenerTarget
             }
 
             var decision = listener.HandleDatagram(now, Remotes[index], payload, response, out var length, out var copies, out var endpoint);
+            FuzzLogger.ThrowIfCaptured();
+            if (listener.Stats.InternalErrors > 0)
+            {
+                throw new FuzzFindingException($"listener counted {listener.Stats.InternalErrors} internal error(s)");
+            }
+
             switch (decision)
             {
                 case DtlsListenerDecision.HelloVerifyRequest:
@@ -72,6 +79,12 @@ internal static class ListenerTarget
             }
         }
 
+        foreach (var s in sessions)
+        {
+            s?.Endpoint.Dispose();
+        }
+
+        FuzzLogger.ThrowIfCaptured();
         FuzzTrace.Write($"listener: HVR {listener.Stats.HelloVerifyRequestsSent}, accepted {listener.Stats.Accepted}, dropped {listener.Stats.Dropped}; sessions {string.Join(", ", sessions.Select(s => s?.Endpoint.State.ToString() ?? "-"))}");
     }
 }

@@ -22,6 +22,7 @@ internal static class TransportTarget
 {
     public static void Run(ReadOnlySpan<byte> input)
     {
+        FuzzLogger.Reset();
         var script = new FuzzScript(input);
         var credentials = IceTarget.Credentials[script.Header & 1];
         var transportIsClient = (script.Header & 2) != 0;
@@ -38,6 +39,7 @@ internal static class TransportTarget
             RemoteUfrag = credentials.RemoteUfrag,
             RemotePassword = credentials.RemotePassword,
             MaxTuples = (script.Header & 4) != 0 ? 2 : 16,
+            Logger = FuzzLogger.Instance,
         };
         var transport = new WebRtcTransport(options, TimeSpan.Zero);
         if (transport.DtlsRole != transportRole)
@@ -49,9 +51,11 @@ internal static class TransportTarget
         {
             ExpectedPeerFingerprint = transport.LocalFingerprint,
             Random = RandomSource.Seeded(32),
+            Logger = FuzzLogger.Instance,
             SrtpProfiles = dtls.SrtpProfiles,
         };
         var peerEndpoint = peerRole == DtlsRole.Client ? DtlsEndpoint.CreateClient(peerOptions, TimeSpan.Zero) : DtlsEndpoint.CreateServer(peerOptions, TimeSpan.Zero);
+        using var disposePeer = peerEndpoint;
         var peer = new DtlsSide("peer", peerEndpoint, peerOptions);
         DtlsDriver.Drain(peer);
         var toPeer = new Queue<byte[]>();
@@ -140,6 +144,12 @@ internal static class TransportTarget
 
     private static TimeSpan Drain(WebRtcTransport transport, byte[] buffer, Queue<byte[]> toPeer)
     {
+        FuzzLogger.ThrowIfCaptured();
+        if (transport.Stats.InternalErrors > 0)
+        {
+            throw new FuzzFindingException($"the transport counted {transport.Stats.InternalErrors} internal error(s)");
+        }
+
         for (var i = 0; i < DtlsDriver.MaxOutputsPerDrain; i++)
         {
             var output = transport.PollOutput(buffer);
@@ -163,9 +173,9 @@ internal static class TransportTarget
 
                     break;
                 case WebRtcOutputKind.Event:
-                    if (output.Event is TransportFailed { Dtls.Reason: DtlsFailureReason.InternalError } failed)
+                    if (output.Event is TransportFailed { Reason: TransportFailureReason.InternalError } or TransportFailed { Dtls.Reason: DtlsFailureReason.InternalError })
                     {
-                        throw new FuzzFindingException($"transport failed with an internal error: {failed.Message}");
+                        throw new FuzzFindingException($"transport failed with an internal error: {((TransportFailed)output.Event).Message}");
                     }
 
                     break;
