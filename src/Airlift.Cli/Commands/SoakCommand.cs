@@ -28,7 +28,7 @@ internal static class SoakCommand
         var warmup = new Option<int>("--warmup") { Description = "Loss-free handshakes straight to the server, closed cleanly, before the baseline memory sample.", DefaultValueFactory = _ => defaults.Warmup };
         var vanish = new Option<int>("--vanish") { Description = "Percent of clients that vanish after their echo instead of sending close_notify.", DefaultValueFactory = _ => defaults.VanishPercent };
         var abandon = new Option<int>("--abandon") { Description = "Percent of clients that vanish in the middle of their handshake.", DefaultValueFactory = _ => defaults.AbandonPercent };
-        var maxSessions = new Option<int>("--server-max-sessions") { Description = "The server's session limit.", DefaultValueFactory = _ => defaults.ServerMaxSessions };
+        var maxSessions = new Option<int>("--server-max-sessions") { Description = "The server's session limit, also per address (every client comes from 127.0.0.1).", DefaultValueFactory = _ => defaults.ServerMaxSessions };
         var heapTolerance = new Option<double>("--heap-tolerance-mb") { Description = "How far above its baseline the server's managed heap may end after idle.", DefaultValueFactory = _ => defaults.HeapToleranceMb };
         var rssTolerance = new Option<double>("--rss-tolerance-mb") { Description = "How far above its baseline the server's RSS may end after idle.", DefaultValueFactory = _ => defaults.RssToleranceMb };
         var fdSlack = new Option<int>("--fd-slack") { Description = "How many file descriptors above its baseline the server may hold after idle.", DefaultValueFactory = _ => defaults.FdSlack };

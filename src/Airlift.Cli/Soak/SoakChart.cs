@@ -74,10 +74,30 @@ internal static class SoakChart
         return list;
     }
 
+    /// <summary>Rounds up to 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten (at least 1): axes end close above the data.</summary>
+    internal static double Nice(double value)
+    {
+        if (!(value > 1))
+        {
+            return 1;
+        }
+
+        var magnitude = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        foreach (var step in new[] { 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0 })
+        {
+            if (step * magnitude >= value)
+            {
+                return step * magnitude;
+            }
+        }
+
+        return 10 * magnitude;
+    }
+
     private static void Panel(SvgWriter svg, double top, string title, string yLabel, IReadOnlyList<Series> series, double xMax, List<(double T, string Phase)> boundaries, bool last)
     {
         var plotW = Width - Left - Right;
-        var yMax = ReportCharts.NiceCeiling(series.SelectMany(s => s.Points).Select(p => p.Y).DefaultIfEmpty(1).Max() * 1.05);
+        var yMax = Nice(series.SelectMany(s => s.Points).Select(p => p.Y).DefaultIfEmpty(1).Max() * 1.05);
         double X(double v) => Left + (v / xMax * plotW);
         double Y(double v) => top + PanelHeight - (Math.Clamp(v, 0, yMax) / yMax * PanelHeight);
 
@@ -89,17 +109,19 @@ internal static class SoakChart
             svg.Text(Left - 6, Y(v) + 4, v.ToString("0.#", CultureInfo.InvariantCulture), "end", 11);
         }
 
-        var step = ReportCharts.NiceCeiling(xMax / 8);
+        var step = Nice(xMax / 8);
         for (var x = 0.0; x <= xMax + 1e-9; x += step)
         {
             svg.Line(X(x), top + PanelHeight, X(x), top + PanelHeight + 4, "#333333");
             svg.Text(X(x), top + PanelHeight + 16, x.ToString("0", CultureInfo.InvariantCulture), "middle", 10);
         }
 
-        foreach (var (t, phase) in boundaries)
+        for (var i = 0; i < boundaries.Count; i++)
         {
+            // Alternate the label height: the warm-up is short, so its mark and the next one stand close together.
+            var (t, phase) = boundaries[i];
             svg.Line(X(t), top, X(t), top + PanelHeight, "#888888", 1, "4 3");
-            svg.Text(X(t) + 3, top + 11, phase, "start", 10);
+            svg.Text(X(t) + 3, top + 11 + (i % 2 * 12), phase, "start", 10);
         }
 
         svg.Line(Left, top, Left, top + PanelHeight, "#333333", 1.5);

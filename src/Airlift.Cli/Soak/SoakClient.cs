@@ -94,9 +94,10 @@ internal sealed class SoakClient : IDisposable
         }
     }
 
-    /// <summary>Releases the socket and buffers (no close_notify: that is <see cref="SoakClientMode.Close"/>'s job).</summary>
+    /// <summary>Releases the endpoint's keys, the socket and the buffers (no close_notify: that is <see cref="SoakClientMode.Close"/>'s job).</summary>
     public void Dispose()
     {
+        _endpoint?.Dispose();
         _socket.Dispose();
         ArrayPool<byte>.Shared.Return(_receive);
         ArrayPool<byte>.Shared.Return(_send);

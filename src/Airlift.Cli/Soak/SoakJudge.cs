@@ -16,7 +16,8 @@ namespace Airlift.Cli.Soak;
 /// <param name="MaxOutcomeMs">The slowest outcome (connected, failed or stuck).</param>
 /// <param name="Echoed">Connected clients whose echo came back.</param>
 /// <param name="EchoP50Ms">Echo time after Connected, p50 of those that came back.</param>
-/// <param name="ClientExceptions">Handshakes whose client driver saw an exception from the library.</param>
+/// <param name="ClientExceptions">Handshakes whose client saw an exception from the library: one thrown at the driver, or one the
+/// endpoint's boundary caught (a failure or echo failure with reason InternalError).</param>
 /// <param name="FailedOnReusedPort">Failed or stuck handshakes whose client got a local port that an earlier client had used
 /// within the proxy's idle window, so the server saw the earlier client's address again (RFC 6347 4.2.8).</param>
 internal sealed record SoakSummary(
@@ -66,7 +67,7 @@ internal sealed record SoakSummary(
             judged.Count == 0 ? 0 : judged.Max(h => h.Ms),
             echoes.Length,
             LabSummary.Percentile(echoes, 0.50),
-            handshakes.Count(h => h.Reason?.StartsWith("exception:", StringComparison.Ordinal) == true),
+            handshakes.Count(h => h.Reason is { } r && (r.StartsWith("exception:", StringComparison.Ordinal) || r.Contains(nameof(Dtls.DtlsFailureReason.InternalError), StringComparison.Ordinal))),
             handshakes.Count(h => h.Outcome is SoakOutcome.Failed or SoakOutcome.Stuck && reused.Contains(h.Index)));
     }
 

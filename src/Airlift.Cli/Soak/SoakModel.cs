@@ -72,8 +72,12 @@ internal sealed record SoakSettings
     /// <summary>Percent of clients that vanish in the middle of their handshake.</summary>
     public int AbandonPercent { get; init; } = 5;
 
-    /// <summary>The server's session limit.</summary>
-    public int ServerMaxSessions { get; init; } = 1024;
+    /// <summary>
+    /// The server's session limit (and its per-address limit: every soak client comes from 127.0.0.1). Above what the
+    /// clients can make the server hold at once (in flight, plus vanished ones until the server's idle timeout), so the
+    /// soak measures leaks and stuck states rather than the limit; a leak still shows as sessions left after idle.
+    /// </summary>
+    public int ServerMaxSessions { get; init; } = 4096;
 
     /// <summary>How far above the baseline the managed heap may end after idle (forced collection both times).</summary>
     public double HeapToleranceMb { get; init; } = 4;
@@ -193,7 +197,7 @@ internal sealed record SoakExceptionCounts(long Unhandled, long Unobserved, IRea
 /// <param name="HelloVerifyRequests">HelloVerifyRequests sent.</param>
 /// <param name="ListenerDropped">Datagrams the cookie front dropped.</param>
 /// <param name="DroppedSessionLimit">Datagrams from new peers dropped at the session limit.</param>
-/// <param name="InternalErrors">Failures with reason InternalError (an exception caught at the library's boundary: a bug).</param>
+/// <param name="InternalErrors">Exceptions caught at the library's boundary (a bug each): sessions failed with reason InternalError, plus datagrams the cookie front dropped because handling them threw.</param>
 /// <param name="SendRaces">Echoes that could not be sent because the session had moved on since its event (counted, not a crash).</param>
 /// <param name="EventLoopEnded">Whether the server's event stream ended before the soak asked it to stop (its socket loop died).</param>
 /// <param name="FailedByReason">Failures by reason.</param>

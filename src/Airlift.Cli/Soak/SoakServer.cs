@@ -210,7 +210,7 @@ internal sealed class SoakServer
             listener.HelloVerifyRequestsSent,
             listener.Dropped,
             _server.DroppedSessionLimit,
-            Interlocked.Read(ref _internalErrors),
+            Interlocked.Read(ref _internalErrors) + listener.InternalErrors,
             Interlocked.Read(ref _sendRaces),
             _eventLoopEnded,
             byReason);
