@@ -156,7 +156,18 @@ internal static class SoakReport
             Line($"Server counters at the end: {c.Accepted} sessions accepted after a cookie exchange ({c.HelloVerifyRequests} HelloVerifyRequests), " +
                  $"{c.Connected} connected, {c.Closed} closed, {c.Failed} failed ({(c.FailedByReason.Count == 0 ? "none" : string.Join(", ", c.FailedByReason.Select(kv => $"{kv.Key} {kv.Value}")))}), " +
                  $"{c.Echoed} records echoed, {c.SendRaces} echoes refused because the session had moved on, {c.DroppedSessionLimit} datagrams dropped at the session limit, " +
-                 $"{c.ListenerDropped} dropped by the cookie front.");
+                 $"{c.ListenerDropped} dropped by the cookie front. Exceptions thrown and caught in the server (not judged; unhandled ones are): " +
+                 (run.ServerExceptions is { FirstChanceByType.Count: > 0 } se ? string.Join(", ", se.FirstChanceByType.Select(kv => $"{kv.Key} {kv.Value}")) : "none") + ".");
+            Line(string.Empty);
+        }
+
+        if (baseline?.Client is { } cb && idle?.Client is { } ci)
+        {
+            var peakFds = run.Timeline.Max(p => p.Client?.Fds ?? 0);
+            Line($"The soak's own process (clients and proxy; not judged): file descriptors {cb.Fds} at the baseline, {peakFds} at the peak, {ci.Fds} after idle; " +
+                 $"managed heap {F(cb.ManagedBytes / 1048576.0)} -> {F(ci.ManagedBytes / 1048576.0)} MB, RSS {F(cb.RssBytes / 1048576.0)} -> {F(ci.RssBytes / 1048576.0)} MB " +
+                 $"(forced collection); {run.ClientExceptions.FirstChanceByType.Sum(kv => kv.Value)} exceptions thrown and caught " +
+                 $"({(run.ClientExceptions.FirstChanceByType.Count == 0 ? "none" : string.Join(", ", run.ClientExceptions.FirstChanceByType.Select(kv => $"{kv.Key} {kv.Value}")))}).");
             Line(string.Empty);
         }
 

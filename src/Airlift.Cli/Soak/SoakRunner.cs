@@ -243,7 +243,9 @@ internal sealed class SoakRunner
                 using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var startS = Math.Round(Elapsed, 3);
                 var run = SoakClient.RunAsync(i, mode, target, options, s.Deadline, s.Grace, cts.Token);
-                var done = await Task.WhenAny(run, Task.Delay(watchdog, ct)).ConfigureAwait(false);
+                using var watch = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var done = await Task.WhenAny(run, Task.Delay(watchdog, watch.Token)).ConfigureAwait(false);
+                await watch.CancelAsync().ConfigureAwait(false); // no timer left behind per client
                 SoakHandshake result;
                 if (done == run)
                 {
