@@ -6,7 +6,7 @@ namespace Airlift.Cli.Commands;
 
 /// <summary>
 /// <c>airlift soak</c>: many concurrent handshakes against one server process through the impairment proxy, then idle;
-/// judges stuck handshakes, exceptions, memory, file descriptors and sessions, and writes soak.json, soak.md and soak.svg.
+/// judges stuck handshakes, exceptions, memory, file descriptors and sessions, and writes soak.json, soak.md, soak.svg and handshakes.csv.
 /// Exit 0 when every criterion holds, 1 when one fails, 2 for a bad argument. The hidden <c>--server-role</c> is the
 /// server process the soak starts (this same executable).
 /// </summary>
@@ -23,7 +23,7 @@ internal static class SoakCommand
         var deadline = new Option<double>("--deadline-s") { Description = "Handshake deadline in seconds (both sides' handshake timeout); no outcome by then plus a grace is a stuck handshake.", DefaultValueFactory = _ => defaults.DeadlineSeconds };
         var idle = new Option<double>("--idle-s") { Description = "Seconds to idle after the last handshake before the final memory, descriptor and session check.", DefaultValueFactory = _ => defaults.IdleSeconds };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the proxy's impairments and of which clients close, vanish or abandon.", DefaultValueFactory = _ => defaults.Seed };
-        var output = new Option<string>("--out") { Description = "Directory for soak.json, soak.md and soak.svg.", DefaultValueFactory = _ => defaults.OutDirectory };
+        var output = new Option<string>("--out") { Description = "Directory for soak.json, soak.md, soak.svg and handshakes.csv.", DefaultValueFactory = _ => defaults.OutDirectory };
         var cert = new Option<string>("--cert") { Description = "Server certificate: ecdsa (P-256) or rsa-chain (the 2.7 KB RSA chain of F1/F4).", DefaultValueFactory = _ => defaults.Certificate };
         var warmup = new Option<int>("--warmup") { Description = "Loss-free handshakes straight to the server, closed cleanly, before the baseline memory sample.", DefaultValueFactory = _ => defaults.Warmup };
         var vanish = new Option<int>("--vanish") { Description = "Percent of clients that vanish after their echo instead of sending close_notify.", DefaultValueFactory = _ => defaults.VanishPercent };

@@ -208,6 +208,7 @@ internal sealed class SoakClient : IDisposable
             stats?.Retransmissions ?? 0)
         {
             LocalPort = _localPort,
+            Trace = outcome is SoakOutcome.Failed or SoakOutcome.Stuck ? _endpoint?.Trace : null,
         };
     }
 

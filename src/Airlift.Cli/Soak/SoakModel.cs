@@ -178,6 +178,9 @@ internal sealed record SoakHandshake(
 
     /// <summary>Seconds since the soak started when this client finished (closed, vanished or gave up).</summary>
     public double EndS { get; init; }
+
+    /// <summary>The client endpoint's handshake timeline, kept for failed and stuck handshakes only (diagnosis).</summary>
+    public string? Trace { get; init; }
 }
 
 /// <summary>Exceptions one process saw.</summary>

@@ -4,13 +4,13 @@ using System.Text.Json;
 
 namespace Airlift.Cli.Soak;
 
-/// <summary>Writes a judged soak as soak.json, soak.md and soak.svg, and its verdict as console lines.</summary>
+/// <summary>Writes a judged soak as soak.json, soak.md, soak.svg and handshakes.csv, and its verdict as console lines.</summary>
 internal static class SoakReport
 {
     /// <summary>Failed or stuck handshakes listed one by one in soak.json (the rest are counted).</summary>
     public const int MaxListedFailures = 1000;
 
-    /// <summary>Writes the three files into the settings' output directory; returns their paths.</summary>
+    /// <summary>Writes the four files into the settings' output directory; returns their paths.</summary>
     public static IReadOnlyList<string> Write(SoakRun run, IReadOnlyList<SoakCriterion> criteria)
     {
         ArgumentNullException.ThrowIfNull(run);
@@ -20,10 +20,26 @@ internal static class SoakReport
         var json = Path.Combine(dir, "soak.json");
         var md = Path.Combine(dir, "soak.md");
         var svg = Path.Combine(dir, "soak.svg");
+        var csv = Path.Combine(dir, "handshakes.csv");
         File.WriteAllText(json, Json(run, criteria));
         File.WriteAllText(md, Markdown(run, criteria, "soak.svg"));
         File.WriteAllText(svg, SoakChart.Timeline(run));
-        return [json, md, svg];
+        File.WriteAllText(csv, Csv(run.Handshakes));
+        return [json, md, svg, csv];
+    }
+
+    /// <summary>Every handshake, one line each (times in ms; start and end in seconds since the soak started).</summary>
+    public static string Csv(IEnumerable<SoakHandshake> handshakes)
+    {
+        ArgumentNullException.ThrowIfNull(handshakes);
+        var sb = new StringBuilder("index,mode,outcome,reason,ms,echoMs,datagramsSent,datagramsReceived,retransmissions,localPort,startS,endS\n");
+        foreach (var h in handshakes)
+        {
+            var reason = h.Reason is null ? string.Empty : "\"" + h.Reason.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+            sb.Append(CultureInfo.InvariantCulture, $"{h.Index},{h.Mode},{h.Outcome},{reason},{h.Ms},{h.EchoMs},{h.DatagramsSent},{h.DatagramsReceived},{h.Retransmissions},{h.LocalPort},{h.StartS},{h.EndS}\n");
+        }
+
+        return sb.ToString();
     }
 
     /// <summary>The JSON document: settings, summary, criteria, counters, the timeline and the failed handshakes.</summary>

@@ -176,6 +176,13 @@ internal sealed class SoakServer
 
     private void Echo(DtlsUdpSession session, byte[] data)
     {
+        if (session.State != DtlsState.Connected)
+        {
+            // The client closed (or vanished and timed out) after sending: nothing to echo to.
+            Interlocked.Increment(ref _sendRaces);
+            return;
+        }
+
         try
         {
             session.Send(data);
