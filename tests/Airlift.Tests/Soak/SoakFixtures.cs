@@ -23,8 +23,8 @@ internal static class SoakFixtures
     public static SoakServerCounters Counters(long live = 0, long internalErrors = 0, bool loopEnded = false) =>
         new(live, 25, 24, 1, 23, 30, 40, 0, 0, internalErrors, 0, loopEnded, new Dictionary<string, long> { ["Timeout"] = 1 });
 
-    public static SoakPoint Point(double t, string phase, string? tag, ProcessSnapshot server, SoakServerCounters? counters = null) =>
-        new(t, phase, tag, server, counters ?? Counters(), 0, 0, 0, Process());
+    public static SoakPoint Point(double t, string phase, string? tag, ProcessSnapshot server, SoakServerCounters? counters = null, int done = 0) =>
+        new(t, phase, tag, server, counters ?? Counters(), done, 0, 0, Process());
 
     /// <summary>20 handshakes: 18 connected (10 ms apart from 100 ms), one failed with Timeout, one abandoned.</summary>
     public static List<SoakHandshake> Handshakes()
@@ -57,14 +57,18 @@ internal static class SoakFixtures
         new SoakExceptionCounts(0, 0, [], new Dictionary<string, long> { ["OperationCanceledException"] = 20 }),
         null);
 
-    /// <summary>Cold, baseline, a busy peak, after handshakes, after idle (heap, RSS and descriptors back, no session left).</summary>
-    public static List<SoakPoint> Timeline(double idleManagedMb = 1.5, double idleRssMb = 70, int idleFds = 97, long idleLive = 0) =>
+    /// <summary>
+    /// Cold, baseline, a busy peak in the first half of the handshakes, the second half, after handshakes, after idle (heap,
+    /// RSS and descriptors back, no session left).
+    /// </summary>
+    public static List<SoakPoint> Timeline(double idleManagedMb = 1.5, double idleRssMb = 70, int idleFds = 97, long idleLive = 0, double secondHalfRssMb = 105) =>
     [
         Point(0.5, "start", SoakRunner.Cold, Process(0.6, 55, 97, 13, forced: true)),
         Point(1.5, "warmup", null, Process(5, 60, 98, 14)),
         Point(2.0, "warmup", SoakRunner.Baseline, Process(1, 62, 97, 14, forced: true)),
-        Point(10, "handshakes", null, Process(40, 110, 101, 18), Counters(live: 300)),
-        Point(30, "handshakes", SoakRunner.AfterHandshakes, Process(1.4, 100, 97, 18, forced: true), Counters(live: 120)),
+        Point(10, "handshakes", null, Process(40, 110, 101, 18), Counters(live: 300), done: 5),
+        Point(20, "handshakes", null, Process(30, secondHalfRssMb, 99, 18), Counters(live: 200), done: 15),
+        Point(30, "handshakes", SoakRunner.AfterHandshakes, Process(1.4, 100, 97, 18, forced: true), Counters(live: 120), done: 20),
         Point(45, "idle", null, Process(2, 95, 97, 18), Counters(live: 40)),
         Point(61, "idle", SoakRunner.AfterIdle, Process(idleManagedMb, idleRssMb, idleFds, 18, forced: true), Counters(live: idleLive)),
     ];

@@ -89,6 +89,18 @@ public class SoakJudgeTests
     }
 
     [Fact]
+    public void Rss_climbing_through_the_second_half_of_the_handshakes_fails_even_if_it_drops_after_idle()
+    {
+        // First half peaks at 110 MB; the second half may reach 110 + 48/3 = 126 MB.
+        var level = SoakJudge.Judge(SoakFixtures.CleanRun(timeline: SoakFixtures.Timeline(secondHalfRssMb: 125))).Single(c => c.Name == SoakJudge.RssName);
+        var climbing = SoakJudge.Judge(SoakFixtures.CleanRun(timeline: SoakFixtures.Timeline(secondHalfRssMb: 127))).Single(c => c.Name == SoakJudge.RssName);
+
+        Assert.True(level.Passed, level.Measured);
+        Assert.False(climbing.Passed, climbing.Measured);
+        Assert.Contains("highest in the first half of the handshakes 110.0 MB, in the second half 127.0 MB (+17.0 MB)", climbing.Measured, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void File_descriptors_above_baseline_plus_slack_after_idle_fail()
     {
         Assert.True(SoakJudge.Judge(SoakFixtures.CleanRun(timeline: SoakFixtures.Timeline(idleFds: 99))).Single(c => c.Name == SoakJudge.FdName).Passed);
