@@ -56,7 +56,7 @@ public sealed class DtlsUdpClient : IAsyncDisposable
         var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         socket.Bind(new IPEndPoint(local, 0));
 
-        var loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, listener: null, maxSessions: 1);
+        var loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, listener: null, DtlsSocketLoopLimits.Client);
         var session = loop.Add(server, DtlsEndpoint.CreateClient(options, loop.Now));
         var client = new DtlsUdpClient(loop, session);
         loop.Start();
@@ -117,14 +117,6 @@ public sealed class DtlsUdpClient : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Sends close_notify and releases the socket.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (_session.State == DtlsState.Connected)
-        {
-            _session.Close();
-        }
-
-        await _loop.DisposeAsync().ConfigureAwait(false);
-    }
+    /// <summary>Sends close_notify (when connected), releases the socket and disposes the endpoint (its secrets are zeroed).</summary>
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
 }
