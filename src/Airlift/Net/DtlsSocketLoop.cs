@@ -584,8 +584,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         session.EndpointDisposed = true;
         try
         {
-            // Zeroes the master secret and record keys once DtlsEndpoint is IDisposable (contract in main).
-            (session.Endpoint as object as IDisposable)?.Dispose();
+            session.Endpoint.Dispose(); // zeroes the master secret, releases the record keys
         }
         catch (Exception)
         {

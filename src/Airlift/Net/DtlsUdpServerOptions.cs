@@ -58,10 +58,11 @@ public sealed record DtlsUdpServerOptions
     /// </summary>
     public int EventQueueCapacity { get; init; } = 1024;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting (and validates <see cref="Dtls"/>).</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting (and validates <see cref="Dtls"/> for the server role,
+    /// which needs an expected client fingerprint, a validator, <see cref="DtlsOptions.AllowAnyPeerCertificate"/> or no client certificate).</summary>
     public void Validate()
     {
-        Dtls.Validate();
+        Dtls.Validate(DtlsRole.Server);
         if (MaxSessions < 1)
         {
             throw new ArgumentException("MaxSessions must be at least 1.", nameof(MaxSessions));

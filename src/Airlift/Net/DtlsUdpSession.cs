@@ -78,9 +78,7 @@ public sealed class DtlsUdpSession
 
     internal bool EndpointDisposed { get; set; }
 
-    // Until DtlsEndpoint exposes FinalFlightRetained, a connected endpoint with an armed timer is one that still keeps
-    // its final flight (the retention timer is the only timer of a connected endpoint).
-    internal bool FinalFlightRetainedLocked => !Faulted && !EndpointDisposed && Endpoint.State == DtlsState.Connected && Deadline != DtlsOutput.NoDeadline;
+    internal bool FinalFlightRetainedLocked => !Faulted && !EndpointDisposed && Endpoint.FinalFlightRetained;
 
     /// <summary>Sends application data as one record.</summary>
     /// <exception cref="InvalidOperationException">Not connected, or no longer served.</exception>

@@ -146,6 +146,7 @@ public sealed class DtlsUdpServerTests
 
         Assert.NotEqual(DtlsState.Connected, session.State);
         Assert.Same(connected, session.Connection);
+        Assert.Equal(client.Endpoint.ExportKeyingMaterial("EXPORTER-test", null, 32), session.ExportKeyingMaterial("EXPORTER-test", null, 32));
         var clientKeys = client.Events.OfType<DtlsKeyingMaterial>().Single();
         Assert.Equal(clientKeys.Material, session.KeyingMaterial?.Material);
         Assert.Equal(TestCertificatesFingerprint(), session.PeerCertificate?.Sha256Fingerprint);

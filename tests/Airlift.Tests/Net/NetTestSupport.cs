@@ -11,10 +11,10 @@ internal static class NetTestSupport
     /// <summary>Bound of every wait for an event; a passing step takes milliseconds on loopback.</summary>
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    /// <summary>Server endpoint options: the ECDSA test certificate, client certificates requested, seeded randomness.</summary>
+    /// <summary>Server endpoint options: the ECDSA test certificate, the client's certificate expected, seeded randomness.</summary>
     public static DtlsOptions Server(ulong seed = 1) => new(TestCertificates.Ecdsa)
     {
-        ClientCertificate = ClientCertificateMode.Request,
+        ExpectedPeerFingerprint = TestCertificates.EcdsaPeer.GetFingerprint(),
         Random = RandomSource.Seeded(seed),
     };
 
