@@ -35,6 +35,9 @@ public sealed class DtlsUdpSession
     /// <summary>Counters.</summary>
     public DtlsStats Stats => Endpoint.Stats;
 
+    /// <summary>Largest application-data payload <see cref="Send"/> accepts now.</summary>
+    public int MaxApplicationDataSize => _loop.Locked(this, static s => s.Endpoint.MaxApplicationDataSize);
+
     /// <summary>The handshake timeline, for diagnostics.</summary>
     public string Trace => Endpoint.Trace;
 
