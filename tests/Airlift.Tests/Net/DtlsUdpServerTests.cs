@@ -224,6 +224,22 @@ public sealed class DtlsUdpServerTests
     }
 
     [Fact]
+    public async Task Disposing_a_client_sends_close_notify_and_the_server_removes_its_session()
+    {
+        await using var server = new DtlsUdpServer(Any, new DtlsUdpServerOptions(Server()));
+        var client = await DtlsUdpClient.ConnectAsync(server.LocalEndpoint, Client());
+        var (session, _) = await NextAsync<DtlsConnected>(server.Events);
+
+        await client.DisposeAsync();
+
+        var (_, closed) = await NextAsync<DtlsClosed>(server.Events, session);
+        Assert.True(closed.ByPeer);
+        var (_, removed) = await NextAsync<DtlsSessionRemoved>(server.Events, session);
+        Assert.Equal(DtlsSessionRemovalReason.Finished, removed.Reason);
+        Assert.Throws<InvalidOperationException>(() => client.Session.Send("late"u8));
+    }
+
+    [Fact]
     public async Task Final_flight_is_released_only_when_the_peer_proves_it_finished_or_the_retention_ends()
     {
         var clock = new ManualTimeProvider();
