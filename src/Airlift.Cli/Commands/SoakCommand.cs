@@ -29,6 +29,7 @@ internal static class SoakCommand
         var vanish = new Option<int>("--vanish") { Description = "Percent of clients that vanish after their echo instead of sending close_notify.", DefaultValueFactory = _ => defaults.VanishPercent };
         var abandon = new Option<int>("--abandon") { Description = "Percent of clients that vanish in the middle of their handshake.", DefaultValueFactory = _ => defaults.AbandonPercent };
         var maxSessions = new Option<int>("--server-max-sessions") { Description = "The server's session limit, also per address (every client comes from 127.0.0.1).", DefaultValueFactory = _ => defaults.ServerMaxSessions };
+        var serverIdle = new Option<double?>("--server-idle-s") { Description = "The server's idle timeout of connected sessions in seconds (default: the library's); keep it below --idle-s so vanished clients' sessions end before the final check." };
         var heapTolerance = new Option<double>("--heap-tolerance-mb") { Description = "How far above its baseline the server's managed heap may end after idle.", DefaultValueFactory = _ => defaults.HeapToleranceMb };
         var rssTolerance = new Option<double>("--rss-tolerance-mb") { Description = "How far above its baseline the server's RSS may end after idle.", DefaultValueFactory = _ => defaults.RssToleranceMb };
         var fdSlack = new Option<int>("--fd-slack") { Description = "How many file descriptors above its baseline the server may hold after idle.", DefaultValueFactory = _ => defaults.FdSlack };
@@ -36,7 +37,7 @@ internal static class SoakCommand
         var clientFingerprint = new Option<string?>("--client-fingerprint") { Description = "Internal: the soak clients' certificate fingerprint.", Hidden = true };
         var command = new Command("soak", "Run many concurrent DTLS handshakes against one server process through the impairment proxy, idle, and judge stuck handshakes, exceptions, memory, file descriptors and sessions.")
         {
-            handshakes, concurrency, loss, delay, mtu, deadline, idle, seed, output, cert, warmup, vanish, abandon, maxSessions, heapTolerance, rssTolerance, fdSlack, serverRole, clientFingerprint,
+            handshakes, concurrency, loss, delay, mtu, deadline, idle, seed, output, cert, warmup, vanish, abandon, maxSessions, serverIdle, heapTolerance, rssTolerance, fdSlack, serverRole, clientFingerprint,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -56,6 +57,7 @@ internal static class SoakCommand
                 VanishPercent = parse.GetValue(vanish),
                 AbandonPercent = parse.GetValue(abandon),
                 ServerMaxSessions = parse.GetValue(maxSessions),
+                ServerIdleSeconds = parse.GetValue(serverIdle),
                 HeapToleranceMb = parse.GetValue(heapTolerance),
                 RssToleranceMb = parse.GetValue(rssTolerance),
                 FdSlack = parse.GetValue(fdSlack),
@@ -68,7 +70,7 @@ internal static class SoakCommand
                 var fingerprint = parse.GetValue(clientFingerprint) is { } text && CertificateFingerprint.TryParse(text, out var fp)
                     ? fp
                     : throw new CliException("--server-role needs --client-fingerprint \"sha-256 AB:CD:...\"");
-                return await SoakServer.RunAsync(new SoakServerSettings(fingerprint, settings.Certificate, settings.Mtu, settings.Deadline, settings.ServerMaxSessions), ct).ConfigureAwait(false);
+                return await SoakServer.RunAsync(new SoakServerSettings(fingerprint, settings.Certificate, settings.Mtu, settings.Deadline, settings.ServerMaxSessions, settings.ServerIdleSeconds is { } idleS ? TimeSpan.FromSeconds(idleS) : null), ct).ConfigureAwait(false);
             }
 
             return await RunAsync(settings, ct).ConfigureAwait(false);

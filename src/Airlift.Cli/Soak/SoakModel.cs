@@ -79,6 +79,9 @@ internal sealed record SoakSettings
     /// </summary>
     public int ServerMaxSessions { get; init; } = 4096;
 
+    /// <summary>The server's idle timeout of connected sessions in seconds; null for the library's default.</summary>
+    public double? ServerIdleSeconds { get; init; }
+
     /// <summary>How far above the baseline the managed heap may end after idle (forced collection both times).</summary>
     public double HeapToleranceMb { get; init; } = 4;
 
@@ -118,6 +121,7 @@ internal sealed record SoakSettings
         Check(VanishPercent is >= 0 and <= 100, $"--vanish {VanishPercent} is outside 0..100 percent");
         Check(AbandonPercent is >= 0 and <= 100 && VanishPercent + AbandonPercent <= 100, $"--abandon {AbandonPercent} is outside 0..{100 - VanishPercent} percent (with --vanish {VanishPercent})");
         Check(ServerMaxSessions is >= 1 and <= 1_000_000, $"--server-max-sessions {ServerMaxSessions} is outside 1..1000000");
+        Check(ServerIdleSeconds is null or (> 0 and <= 86_400), $"--server-idle-s {ServerIdleSeconds} is outside (0, 86400]");
         Check(HeapToleranceMb is >= 0 and <= 100_000, $"--heap-tolerance-mb {HeapToleranceMb} is outside 0..100000");
         Check(RssToleranceMb is >= 0 and <= 100_000, $"--rss-tolerance-mb {RssToleranceMb} is outside 0..100000");
         Check(FdSlack is >= 0 and <= 100_000, $"--fd-slack {FdSlack} is outside 0..100000");
@@ -191,7 +195,7 @@ internal sealed record SoakHandshake(
 internal sealed record SoakExceptionCounts(long Unhandled, long Unobserved, IReadOnlyList<string> Details, IReadOnlyDictionary<string, long> FirstChanceByType);
 
 /// <summary>The soak server's own counters.</summary>
-/// <param name="Live">Sessions the server holds now: accepted by the cookie front minus those that ended (failed or closed).</param>
+/// <param name="Live">Sessions the server holds now (<c>DtlsUdpServer.SessionCount</c>).</param>
 /// <param name="Accepted">Sessions created (ClientHello with a valid cookie).</param>
 /// <param name="Connected">Handshakes that reached Connected.</param>
 /// <param name="Failed">Sessions that failed.</param>
@@ -217,7 +221,23 @@ internal sealed record SoakServerCounters(
     long InternalErrors,
     long SendRaces,
     bool EventLoopEnded,
-    IReadOnlyDictionary<string, long> FailedByReason);
+    IReadOnlyDictionary<string, long> FailedByReason)
+{
+    /// <summary>Sessions the server removed, by reason (finished, idle timeout, replaced by a restarted client, ...).</summary>
+    public IReadOnlyDictionary<string, long> RemovedByReason { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Datagrams from new peers dropped at the per-address session limit.</summary>
+    public long DroppedAddressLimit { get; init; }
+
+    /// <summary>Datagrams from new peers dropped because the event queue was full.</summary>
+    public long DroppedEventBacklog { get; init; }
+
+    /// <summary>Application-data events dropped because the event queue was full.</summary>
+    public long EventsDropped { get; init; }
+
+    /// <summary>The server's idle timeout of connected sessions in seconds (null: none).</summary>
+    public double? IdleTimeoutSeconds { get; init; }
+}
 
 /// <summary>One line the server role prints on stdout.</summary>
 /// <param name="Type">"ready", "sample" or "exit".</param>

@@ -94,7 +94,8 @@ internal static class SoakReport
         Line($"Machine: {run.Machine}. Started {run.StartedUtc:yyyy-MM-dd HH:mm} UTC; handshakes took {F(run.HandshakeSeconds, "0")} s, the whole run {F(run.TotalSeconds, "0")} s.");
         Line(string.Empty);
         Line($"One server process (`airlift soak --server-role`: a `DtlsUdpServer` on 127.0.0.1, {(s.Certificate == "ecdsa" ? "ECDSA P-256 certificate" : "the 2.7 KB RSA chain")}, " +
-             $"client certificate required and checked by fingerprint, handshake timeout {F(s.DeadlineSeconds)} s, at most {s.ServerMaxSessions} sessions). " +
+             $"client certificate required and checked by fingerprint, handshake timeout {F(s.DeadlineSeconds)} s, at most {s.ServerMaxSessions} sessions in all and per address, " +
+             $"{(run.Timeline.Count > 0 && run.Timeline[^1].Counters.IdleTimeoutSeconds is { } idleS ? $"idle timeout of connected sessions {F(idleS)} s" : "no idle timeout of connected sessions")}). " +
              $"{s.Concurrency} clients at a time, each a sans-IO `DtlsEndpoint` on its own UDP socket checking the server's fingerprint, " +
              $"through `UdpImpairmentProxy` ({F(s.LossPercent)} % random loss each way, {F(s.DelayMs)} ms delay each way, datagrams up to {s.Mtu} bytes, seed {s.Seed}). " +
              $"Clients echo a small record and close with close_notify ({100 - s.VanishPercent - s.AbandonPercent} %), echo and vanish without a word ({s.VanishPercent} %), " +
@@ -171,8 +172,10 @@ internal static class SoakReport
             var c = run.Timeline[^1].Counters;
             Line($"Server counters at the end: {c.Accepted} sessions accepted after a cookie exchange ({c.HelloVerifyRequests} HelloVerifyRequests), " +
                  $"{c.Connected} connected, {c.Closed} closed, {c.Failed} failed ({(c.FailedByReason.Count == 0 ? "none" : string.Join(", ", c.FailedByReason.Select(kv => $"{kv.Key} {kv.Value}")))}), " +
-                 $"{c.Echoed} records echoed, {c.SendRaces} echoes refused because the session had moved on, {c.DroppedSessionLimit} datagrams dropped at the session limit, " +
-                 $"{c.ListenerDropped} dropped by the cookie front. Exceptions thrown and caught in the server (not judged; unhandled ones are): " +
+                 $"sessions removed: {(c.RemovedByReason.Count == 0 ? "none reported" : string.Join(", ", c.RemovedByReason.Select(kv => $"{kv.Key} {kv.Value}")))}; " +
+                 $"{c.Echoed} records echoed, {c.SendRaces} echoes refused because the session had moved on; datagrams of new peers dropped: {c.DroppedSessionLimit} at the session limit, " +
+                 $"{c.DroppedAddressLimit} at the per-address limit, {c.DroppedEventBacklog} for a full event queue; {c.EventsDropped} application-data events dropped; " +
+                 $"{c.ListenerDropped} datagrams dropped by the cookie front. Exceptions thrown and caught in the server (not judged; unhandled ones are): " +
                  (run.ServerExceptions is { FirstChanceByType.Count: > 0 } se ? string.Join(", ", se.FirstChanceByType.Select(kv => $"{kv.Key} {kv.Value}")) : "none") + ".");
             Line(string.Empty);
         }

@@ -99,6 +99,7 @@ internal sealed class SoakRunner
             "--mtu", s.Mtu.ToString(CultureInfo.InvariantCulture),
             "--deadline-s", s.DeadlineSeconds.ToString(CultureInfo.InvariantCulture),
             "--server-max-sessions", s.ServerMaxSessions.ToString(CultureInfo.InvariantCulture),
+            .. s.ServerIdleSeconds is { } idle ? new[] { "--server-idle-s", idle.ToString(CultureInfo.InvariantCulture) } : [],
         ]);
         server.Sample += OnSample;
         var ready = await server.WaitReadyAsync(ServerTimeout, ct).ConfigureAwait(false);

@@ -12,8 +12,9 @@ namespace Airlift.Cli.Soak;
 /// <param name="Certificate">"ecdsa" or "rsa-chain".</param>
 /// <param name="Mtu">Maximum datagram size.</param>
 /// <param name="Deadline">Handshake timeout.</param>
-/// <param name="MaxSessions">Session limit of the server.</param>
-internal sealed record SoakServerSettings(CertificateFingerprint ClientFingerprint, string Certificate, int Mtu, TimeSpan Deadline, int MaxSessions);
+/// <param name="MaxSessions">Session limit of the server, also per address.</param>
+/// <param name="IdleTimeout">The server's idle timeout of connected sessions; null for the library's default.</param>
+internal sealed record SoakServerSettings(CertificateFingerprint ClientFingerprint, string Certificate, int Mtu, TimeSpan Deadline, int MaxSessions, TimeSpan? IdleTimeout);
 
 /// <summary>
 /// The server process of a soak: one <see cref="DtlsUdpServer"/> on 127.0.0.1 that echoes application data, and reports
@@ -29,6 +30,7 @@ internal sealed class SoakServer
     private readonly Lock _stdout = new();
     private readonly Lock _counters = new();
     private readonly Dictionary<string, long> _failedByReason = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _removedByReason = new(StringComparer.Ordinal);
     private readonly long _start = Stopwatch.GetTimestamp();
     private DtlsUdpServer? _server;
     private long _connected;
@@ -74,7 +76,14 @@ internal sealed class SoakServer
             ExpectedPeerFingerprint = _settings.ClientFingerprint,
         };
 
-        _server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), options, TimeProvider.System, logger: null, maxSessions: _settings.MaxSessions);
+        // Every soak client comes from 127.0.0.1 (through the proxy), so the per-address cap is the session cap.
+        var serverOptions = new DtlsUdpServerOptions(options)
+        {
+            MaxSessions = _settings.MaxSessions,
+            MaxSessionsPerAddress = _settings.MaxSessions,
+            IdleTimeout = _settings.IdleTimeout ?? new DtlsUdpServerOptions(options).IdleTimeout,
+        };
+        _server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), serverOptions, TimeProvider.System, logger: null);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         Write(new SoakServerLine("ready", Elapsed, Port: _server.LocalEndpoint.Port, Fingerprint: certificate.GetFingerprint().ToString()));
 
@@ -150,6 +159,13 @@ internal sealed class SoakServer
                     case DtlsClosed:
                         Interlocked.Increment(ref _closed);
                         break;
+                    case DtlsSessionRemoved r:
+                        lock (_counters)
+                        {
+                            _removedByReason[r.Reason.ToString()] = _removedByReason.GetValueOrDefault(r.Reason.ToString()) + 1;
+                        }
+
+                        break;
                     case DtlsFailed f:
                         Interlocked.Increment(ref _failed);
                         if (f.Reason == DtlsFailureReason.InternalError)
@@ -202,13 +218,15 @@ internal sealed class SoakServer
         var failed = Interlocked.Read(ref _failed);
         var closed = Interlocked.Read(ref _closed);
         Dictionary<string, long> byReason;
+        Dictionary<string, long> removed;
         lock (_counters)
         {
             byReason = new Dictionary<string, long>(_failedByReason, StringComparer.Ordinal);
+            removed = new Dictionary<string, long>(_removedByReason, StringComparer.Ordinal);
         }
 
         var counters = new SoakServerCounters(
-            listener.Accepted - failed - closed,
+            _server.SessionCount,
             listener.Accepted,
             Interlocked.Read(ref _connected),
             failed,
@@ -217,10 +235,17 @@ internal sealed class SoakServer
             listener.HelloVerifyRequestsSent,
             listener.Dropped,
             _server.DroppedSessionLimit,
-            Interlocked.Read(ref _internalErrors) + listener.InternalErrors,
+            Interlocked.Read(ref _internalErrors) + listener.InternalErrors + _server.SessionFaults,
             Interlocked.Read(ref _sendRaces),
             _eventLoopEnded,
-            byReason);
+            byReason)
+        {
+            RemovedByReason = removed,
+            DroppedAddressLimit = _server.DroppedAddressLimit,
+            DroppedEventBacklog = _server.DroppedEventBacklog,
+            EventsDropped = _server.EventsDropped,
+            IdleTimeoutSeconds = _server.Options.IdleTimeout == Timeout.InfiniteTimeSpan ? null : _server.Options.IdleTimeout.TotalSeconds,
+        };
         return new SoakServerLine(type, Elapsed, tag, Process: process, Server: counters, Exceptions: _exceptions.Snapshot());
     }
 
