@@ -214,7 +214,8 @@ internal static class SoakJudge
         var client = run.ClientExceptions;
         var passed = serverUnhandled == 0 && serverUnobserved == 0 && internalErrors == 0 && !loopEnded && run.ServerExitCode == 0
             && client.Unhandled == 0 && client.Unobserved == 0 && summary.ClientExceptions == 0;
-        var details = run.ServerFatal.Concat(server?.Details ?? []).Concat(client.Details).Take(3).ToList();
+        var serverLast = run.ServerExitCode != 0 ? run.ServerStderrTail.Split('\n').LastOrDefault(l => l.Length > 0) : null;
+        var details = run.ServerFatal.Concat(server?.Details ?? []).Concat(client.Details).Concat(serverLast is null ? [] : [$"server stderr: {serverLast}"]).Take(3).ToList();
         return new SoakCriterion(
             ExceptionsName,
             passed,
