@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Airlift.Cli.Soak;
 
@@ -28,13 +29,27 @@ internal sealed record ProcessSnapshot(
     int Gen0,
     int Gen1,
     int Gen2,
-    bool ForcedGc);
+    bool ForcedGc)
+{
+    /// <summary>
+    /// When asked for (glibc only): VmRSS after <c>malloc_trim(0)</c> handed the allocator's free pages back to the
+    /// OS, so that memory the process still uses can be told from memory the C allocator merely keeps for later.
+    /// </summary>
+    public long? RssTrimmedBytes { get; init; }
+
+    /// <summary>RssAnon after <c>malloc_trim(0)</c> (see <see cref="RssTrimmedBytes"/>).</summary>
+    public long? RssAnonTrimmedBytes { get; init; }
+}
 
 /// <summary>Reads <see cref="ProcessSnapshot"/>s of the current process (Linux /proc, with portable fallbacks).</summary>
 internal static class ProcessProbe
 {
-    /// <summary>Takes a snapshot; with <paramref name="forceGc"/> first runs full blocking compacting collections (finalizers included).</summary>
-    public static ProcessSnapshot Take(bool forceGc)
+    /// <summary>
+    /// Takes a snapshot; with <paramref name="forceGc"/> first runs full blocking compacting collections (finalizers
+    /// included); with <paramref name="trimNative"/> also reads the RSS again after <c>malloc_trim(0)</c> (which changes
+    /// what later snapshots see, so the soak does it only in its last one).
+    /// </summary>
+    public static ProcessSnapshot Take(bool forceGc, bool trimNative = false)
     {
         if (forceGc)
         {
@@ -55,6 +70,7 @@ internal static class ProcessProbe
             threads = status.Threads > 0 ? status.Threads : self.Threads.Count;
         }
 
+        (long RssBytes, long RssAnonBytes, int Threads)? trimmed = trimNative && TrimNativeHeap() ? ReadStatus() : null;
         return new ProcessSnapshot(
             managed,
             info.HeapSizeBytes,
@@ -67,8 +83,35 @@ internal static class ProcessProbe
             GC.CollectionCount(0),
             GC.CollectionCount(1),
             GC.CollectionCount(2),
-            forceGc);
+            forceGc)
+        {
+            RssTrimmedBytes = trimmed?.RssBytes,
+            RssAnonTrimmedBytes = trimmed?.RssAnonBytes,
+        };
     }
+
+    /// <summary>Asks glibc to return free heap pages to the OS; false where there is no glibc (or no Linux).</summary>
+    private static bool TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        try
+        {
+            _ = MallocTrim(0);
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false; // musl and others
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int MallocTrim(nuint pad);
 
     /// <summary>Parses the fields of /proc/self/status this probe uses ("VmRSS:   1234 kB").</summary>
     internal static (long RssBytes, long RssAnonBytes, int Threads) ParseStatus(string text)

@@ -154,7 +154,11 @@ internal static class SoakJudge
             rssGrowth <= rssLimit && secondHalfGrowth <= secondHalfLimit,
             $"RSS baseline {Mb(baseline.Server.RssBytes)}, peak {Mb(Peak(p => p.Server.RssBytes))}, after idle {Mb(afterIdle.Server.RssBytes)} ({SignedMb(rssGrowth)}); " +
             (halves ? $"highest in the first half of the handshakes {Mb(firstHalf)}, in the second half {Mb(secondHalf)} ({SignedMb(secondHalfGrowth)}); " : "too few samples to compare the halves; ") +
-            $"RssAnon {Mb(baseline.Server.RssAnonBytes)} -> peak {Mb(Peak(p => p.Server.RssAnonBytes))} -> {Mb(afterIdle.Server.RssAnonBytes)}",
+            $"RssAnon {Mb(baseline.Server.RssAnonBytes)} -> peak {Mb(Peak(p => p.Server.RssAnonBytes))} -> {Mb(afterIdle.Server.RssAnonBytes)}" +
+            (afterIdle.Server.RssAnonTrimmedBytes is { } trimmed
+                ? $"; native memory outside the GC (RssAnon - GC committed) {Mb(baseline.Server.RssAnonBytes - baseline.Server.GcCommittedBytes)} at the baseline, " +
+                  $"{Mb(trimmed - afterIdle.Server.GcCommittedBytes)} after idle and malloc_trim"
+                : string.Empty),
             $"after idle <= baseline + {s.RssToleranceMb.ToString("0.##", CultureInfo.InvariantCulture)} MB; second half <= first half + {(s.RssToleranceMb / 3).ToString("0.##", CultureInfo.InvariantCulture)} MB"));
 
         list.Add(new SoakCriterion(

@@ -159,11 +159,22 @@ internal static class SoakReport
                 Line($"| {name} | {V(cold)} | {V(baseline)} | {V(peak)} | {V(after)} | {V(idle)} |");
             }
 
+            void TrimRow(string name, Func<SoakPoint, long?> f)
+            {
+                string V(SoakPoint p) => f(p) is { } v ? F(v / 1048576.0) + " MB" : "-";
+                if (idle is not null && f(idle) is not null)
+                {
+                    Line($"| {name} | - | - | - | - | {V(idle)} |");
+                }
+            }
+
             Row("managed heap (GC.GetTotalMemory; forced collection in the tagged columns)", p => p.Server.ManagedBytes, true);
             Row("GC heap size (last collection)", p => p.Server.GcHeapBytes, true);
             Row("GC committed", p => p.Server.GcCommittedBytes, true);
             Row("RSS (VmRSS)", p => p.Server.RssBytes, true);
             Row("RssAnon", p => p.Server.RssAnonBytes, true);
+            TrimRow("RSS after malloc_trim (last sample only)", p => p.Server.RssTrimmedBytes);
+            TrimRow("RssAnon after malloc_trim (last sample only)", p => p.Server.RssAnonTrimmedBytes);
             Row("private memory", p => p.Server.PrivateBytes, true);
             Row("file descriptors", p => p.Server.Fds, false);
             Row("threads", p => p.Server.Threads, false);

@@ -213,7 +213,7 @@ internal sealed class SoakServer
 
     private SoakServerLine Sample(string type, string? tag, bool forceGc)
     {
-        var process = ProcessProbe.Take(forceGc);
+        var process = ProcessProbe.Take(forceGc, trimNative: tag == SoakRunner.AfterIdle);
         var listener = _server!.Listener.Stats;
         var failed = Interlocked.Read(ref _failed);
         var closed = Interlocked.Read(ref _closed);

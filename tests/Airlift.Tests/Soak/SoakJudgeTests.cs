@@ -101,6 +101,19 @@ public class SoakJudgeTests
     }
 
     [Fact]
+    public void With_a_trimmed_last_sample_the_rss_criterion_states_the_native_memory_outside_the_gc()
+    {
+        var timeline = SoakFixtures.Timeline();
+        var idle = timeline[^1];
+        timeline[^1] = idle with { Server = idle.Server with { RssAnonTrimmedBytes = 10L * 1048576 } };
+
+        var criterion = SoakJudge.Judge(SoakFixtures.CleanRun(timeline: timeline)).Single(c => c.Name == SoakJudge.RssName);
+
+        // Baseline RssAnon 12.4 MB (0.2 x 62) - GC committed 4 MB; after idle 10 MB trimmed - 4 MB.
+        Assert.Contains("native memory outside the GC (RssAnon - GC committed) 8.4 MB at the baseline, 6.0 MB after idle and malloc_trim", criterion.Measured, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void File_descriptors_above_baseline_plus_slack_after_idle_fail()
     {
         Assert.True(SoakJudge.Judge(SoakFixtures.CleanRun(timeline: SoakFixtures.Timeline(idleFds: 99))).Single(c => c.Name == SoakJudge.FdName).Passed);
