@@ -79,6 +79,7 @@ public sealed class DtlsUdpServerTests
         c.Flush();
 
         Assert.Null(c.Receive(TimeSpan.FromMilliseconds(300))); // not even a HelloVerifyRequest
+        await WaitUntilAsync(() => server.DroppedAddressLimit >= 1);
         Assert.Equal(1, server.DroppedAddressLimit);
         Assert.True(other.Connect(), other.Endpoint.Trace);
         Assert.Equal(3, server.SessionCount);
@@ -105,6 +106,7 @@ public sealed class DtlsUdpServerTests
         using var late = new RawDtlsClient(server.LocalEndpoint, Client(20), () => Now(clock));
         late.Flush();
         Assert.Null(late.Receive(TimeSpan.FromMilliseconds(300)));
+        await WaitUntilAsync(() => server.DroppedEventBacklog >= 1);
         Assert.Equal(1, server.DroppedEventBacklog);
 
         // Lifecycle events are never dropped: the peer's close_notify is still queued beyond the capacity.
