@@ -1,0 +1,49 @@
+using Airlift.Dtls;
+
+namespace Airlift.Tests.Adversarial;
+
+/// <summary>The drop counters of <see cref="DtlsStats"/> a dropped attack may raise (None: absorbed without a count).</summary>
+internal enum Counter
+{
+    None,
+    Malformed,
+    BadRecordMac,
+    Replay,
+    Epoch,
+    HandshakeFragments,
+    Unexpected,
+}
+
+/// <summary>What one attack on a DTLS endpoint must lead to. Every outcome also proves that nothing else broke.</summary>
+internal abstract record Expect
+{
+    /// <summary>One line for the docs table and failure messages.</summary>
+    public abstract string Describe();
+}
+
+/// <summary>
+/// Dropped and counted: <paramref name="Counter"/> rises by <paramref name="Count"/> (at least that many when
+/// <paramref name="AtLeast"/>), no other drop counter moves, no failure, the handshake state is unchanged, the target
+/// answers with <paramref name="Answers"/> datagrams; then the genuine traffic still completes the handshake (or data
+/// still flows both ways once connected).
+/// </summary>
+internal sealed record Dropped(Counter Counter, int Count = 1, int Answers = 0, bool AtLeast = false) : Expect
+{
+    public override string Describe() => Counter == Counter.None ? "absorbed, nothing counted, handshake completes" : $"dropped, counted in Dropped{Counter}, handshake completes";
+}
+
+/// <summary>
+/// Fatal: the target fails with <paramref name="Reason"/>, reports <paramref name="Alert"/>, and (when
+/// <paramref name="AlertSent"/>) sends exactly that fatal alert, which the peer receives as
+/// <see cref="DtlsFailureReason.PeerAlert"/>. The target never connects, never exports keys, and stays silent after.
+/// </summary>
+internal sealed record Fatal(DtlsFailureReason Reason, AlertDescription Alert, bool AlertSent = true) : Expect
+{
+    public override string Describe() => AlertSent ? $"{Reason}, {Alert.ToString()} alert sent" : $"{Reason} ({Alert}), no alert sent";
+}
+
+/// <summary>The peer's close_notify was honoured: the target reports <see cref="DtlsClosed"/> (ByPeer) and sends nothing.</summary>
+internal sealed record ClosedByPeer : Expect
+{
+    public override string Describe() => "closed by peer (close_notify), nothing sent";
+}
