@@ -165,12 +165,12 @@ internal sealed record DtlsAttack(At Stage, Func<DtlsArena, Injection> Build, Ex
         Assert.True(Received(link, arena.Peer, "from the target"), "the peer no longer receives data");
     }
 
-    private static bool Received(VirtualLink link, DtlsEndpoint endpoint, string text) =>
+    internal static bool Received(VirtualLink link, DtlsEndpoint endpoint, string text) =>
         link.EventsOf(endpoint).OfType<DtlsApplicationData>().Any(d => d.Data.AsSpan().SequenceEqual(System.Text.Encoding.ASCII.GetBytes(text)));
 
-    private static (DtlsState, Airlift.Dtls.Handshake.FlightState, ushort, int) Snapshot(DtlsEndpoint e) =>
+    internal static (DtlsState, Airlift.Dtls.Handshake.FlightState, ushort, int) Snapshot(DtlsEndpoint e) =>
         (e.State, e.Engine.FlightState, e.Engine.Reassembler.NextSeq, e.Engine.Reassembler.BufferedBytes);
 
-    private static long[] DropCounters(DtlsStats s) =>
+    internal static long[] DropCounters(DtlsStats s) =>
         [s.DroppedMalformed, s.DroppedBadRecordMac, s.DroppedReplay, s.DroppedEpoch, s.DroppedHandshakeFragments, s.DroppedUnexpected];
 }
