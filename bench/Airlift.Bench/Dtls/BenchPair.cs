@@ -10,8 +10,10 @@ internal static class BenchPair
     public static (DtlsOptions Client, DtlsOptions Server) Options()
     {
         // ECDSA P-256 on both sides, AES-128-GCM, mutual authentication as in WebRTC. Production randomness.
-        var client = new DtlsOptions(DtlsCertificate.GenerateEcdsa("bench-client")) { CipherSuites = [CipherSuite.EcdheEcdsaWithAes128GcmSha256] };
-        var server = new DtlsOptions(DtlsCertificate.GenerateEcdsa("bench-server")) { CipherSuites = [CipherSuite.EcdheEcdsaWithAes128GcmSha256] };
+        var clientCert = DtlsCertificate.GenerateEcdsa("bench-client");
+        var serverCert = DtlsCertificate.GenerateEcdsa("bench-server");
+        var client = new DtlsOptions(clientCert) { CipherSuites = [CipherSuite.EcdheEcdsaWithAes128GcmSha256], ExpectedPeerFingerprint = serverCert.GetFingerprint() };
+        var server = new DtlsOptions(serverCert) { CipherSuites = [CipherSuite.EcdheEcdsaWithAes128GcmSha256], ExpectedPeerFingerprint = clientCert.GetFingerprint() };
         return (client, server);
     }
 

@@ -55,8 +55,8 @@ internal static class ReliabilityBenchmark
                 ? link with { Burst = BurstFor(rate) }
                 : link with { LossRate = rate };
             var point = ReliabilitySweep.Run($"{loss}%", trials, seed => new SimulationOptions(
-                new DtlsOptions(client) { Random = RandomSource.Seeded(seed), SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80] },
-                new DtlsOptions(server) { Random = RandomSource.Seeded(seed ^ 0x5EED_0000_0000UL), SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80] },
+                new DtlsOptions(client) { Random = RandomSource.Seeded(seed), SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80], ExpectedPeerFingerprint = server.GetFingerprint() },
+                new DtlsOptions(server) { Random = RandomSource.Seeded(seed ^ 0x5EED_0000_0000UL), SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80], ExpectedPeerFingerprint = client.GetFingerprint() },
                 new NetEmOptions(link, link, [], seed)));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {loss}% | {point.SuccessRate:P1} ({point.Successes}/{point.Trials}) | {Ms(point.P50)} | {Ms(point.P90)} | {Ms(point.P99)} | {point.MeanDatagrams:0.0} | {point.MeanRetransmissions:0.0} |"));

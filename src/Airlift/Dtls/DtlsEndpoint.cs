@@ -15,9 +15,22 @@ namespace Airlift.Dtls;
 /// <see cref="PollOutput"/> until it returns <see cref="DtlsOutputKind.Timeout"/>; then call <see cref="HandleTimeout"/>
 /// at (or after) the returned deadline, or earlier when a datagram arrives. Time is any monotonic clock as a
 /// <see cref="TimeSpan"/>; virtual time in tests.
+/// <para>
+/// Exception boundary: <see cref="HandleDatagram"/> and <see cref="HandleTimeout"/> never throw. Anything unexpected
+/// while handling one datagram or timer (a bug, or a platform crypto call refusing a peer's value) fails this endpoint
+/// with <see cref="DtlsFailureReason.InternalError"/>, counted in <see cref="DtlsStats.InternalErrors"/> and logged; a
+/// socket loop serving many endpoints is never stopped by one of them.
+/// </para>
+/// <para>
+/// Events are race-free: what a consumer needs is in the event itself (<see cref="DtlsConnected"/>, and
+/// <see cref="DtlsKeyingMaterial"/> with the SRTP keys), and <see cref="ExportKeyingMaterial"/> stays available after the
+/// connection closes, until <see cref="Dispose"/>. A consumer that reads <see cref="DtlsConnected"/> late, when the peer
+/// has already closed, still gets its keys.
+/// </para>
 /// </remarks>
-public sealed class DtlsEndpoint
+public sealed class DtlsEndpoint : IDisposable
 {
+    private bool _disposed;
     private readonly DtlsEngine _engine;
     private byte[]? _master;
     private byte[]? _clientRandom;
@@ -62,11 +75,49 @@ public sealed class DtlsEndpoint
     /// <summary>A human-readable timeline of this handshake (flights sent, messages received, timers), for diagnostics.</summary>
     public string Trace => _engine.Trace;
 
-    /// <summary>Processes one received datagram (any number of records).</summary>
-    public void HandleDatagram(TimeSpan now, ReadOnlySpan<byte> datagram) => _engine.HandleDatagram(now, datagram);
+    /// <summary>
+    /// True while this endpoint keeps its final handshake flight to answer a peer that did not get it (field failure F2):
+    /// from the handshake's end until the peer proves it finished (protected data or close_notify from it) or
+    /// <see cref="DtlsOptions.EffectiveFinalFlightRetention"/> runs out. A server process should not exit, and a driver should
+    /// not drop the endpoint, while this is true. Always false for the side that received the last flight.
+    /// </summary>
+    public bool FinalFlightRetained => !_disposed && _engine.FinalFlightRetained;
 
-    /// <summary>Processes timers due at <paramref name="now"/>; harmless to call early.</summary>
-    public void HandleTimeout(TimeSpan now) => _engine.HandleTimeout(now);
+    /// <summary>Processes one received datagram (any number of records). Never throws (see the exception boundary above).</summary>
+    public void HandleDatagram(TimeSpan now, ReadOnlySpan<byte> datagram)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        try
+        {
+            _engine.HandleDatagram(now, datagram);
+        }
+        catch (Exception ex)
+        {
+            _engine.FailUnexpected(now, ex, "a datagram");
+        }
+    }
+
+    /// <summary>Processes timers due at <paramref name="now"/>; harmless to call early. Never throws.</summary>
+    public void HandleTimeout(TimeSpan now)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        try
+        {
+            _engine.HandleTimeout(now);
+        }
+        catch (Exception ex)
+        {
+            _engine.FailUnexpected(now, ex, "a timeout");
+        }
+    }
 
     /// <summary>Returns the next output. <paramref name="buffer"/> must hold at least the configured maximum datagram size.</summary>
     public DtlsOutput PollOutput(Span<byte> buffer) => _engine.PollOutput(buffer);
@@ -83,21 +134,62 @@ public sealed class DtlsEndpoint
     /// Resends the current flight now with the retransmission backoff reset. The WebRTC transport calls this when the
     /// ICE selected tuple changes, so that a handshake stuck on a dead path moves at once (field failure F3).
     /// </summary>
-    public void ResendFlight(TimeSpan now) => _engine.ResendNow(now);
+    /// <remarks>Budgeted: such resends count against <see cref="DtlsOptions.MaxTriggeredResends"/> and are spaced by
+    /// <see cref="DtlsOptions.MinPathChangeResendInterval"/>, so a peer flapping between tuples cannot make us amplify.</remarks>
+    public void ResendFlight(TimeSpan now)
+    {
+        if (_disposed)
+        {
+            return;
+        }
 
-    /// <summary>Keying material exporter (RFC 5705 4); available once connected.</summary>
-    /// <exception cref="InvalidOperationException">Not connected.</exception>
+        try
+        {
+            _engine.ResendNow(now);
+        }
+        catch (Exception ex)
+        {
+            _engine.FailUnexpected(now, ex, "a path change");
+        }
+    }
+
+    /// <summary>
+    /// Keying material exporter (RFC 5705 4); available once the handshake completed, also after the connection closed or
+    /// failed, until <see cref="Dispose"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The handshake never completed, or the endpoint was disposed.</exception>
     public byte[] ExportKeyingMaterial(string label, byte[]? context, int length)
     {
-        if (_master is null || _engine.State != DtlsState.Connected)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_master is null)
         {
-            throw new InvalidOperationException("Keying material can only be exported from a connected endpoint.");
+            throw new InvalidOperationException($"Keying material can only be exported once the handshake has completed (state {_engine.State}).");
         }
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
         var output = new byte[length];
         KeySchedule.Export(_suite!.PrfHash, _master, _clientRandom!, _serverRandom!, label, context, output);
         return output;
+    }
+
+    /// <summary>
+    /// Zeroes the master secret, releases the record keys and stops the endpoint (later calls are ignored; the exporter throws).
+    /// Sends nothing: call <see cref="Close"/> and drain first for a graceful close_notify.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_master is not null)
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(_master);
+        }
+
+        _engine.Dispose();
     }
 
     internal DtlsEngine Engine => _engine;

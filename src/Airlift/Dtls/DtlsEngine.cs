@@ -19,6 +19,9 @@ internal interface IHandshakeHandler
 
     /// <summary>A complete handshake message, in message_seq order.</summary>
     void OnMessage(TimeSpan now, HandshakeMessage message);
+
+    /// <summary>Zeroes the secrets and releases the keys the handshake still holds (the endpoint is being disposed).</summary>
+    void Release();
 }
 
 /// <summary>
@@ -58,6 +61,7 @@ internal sealed partial class DtlsEngine
     private TimeSpan _flightSentAt;
     private TimeSpan _lastTransmitAt;
     private TimeSpan? _lastTriggeredResend;
+    private TimeSpan? _lastPathResend;
     private int _triggeredResends;
     private TimeSpan? _smoothedRtt;
     private bool _rttSampledThisFlight;
@@ -68,7 +72,7 @@ internal sealed partial class DtlsEngine
 
     public DtlsEngine(DtlsOptions options, DtlsRole role, TimeSpan now)
     {
-        options.Validate();
+        options.Validate(role);
         Options = options;
         Role = role;
         _logger = options.Logger;
@@ -150,6 +154,7 @@ internal sealed partial class DtlsEngine
 
         SendAlert(AlertLevel.Warning, AlertDescription.CloseNotify);
         State = DtlsState.Closed;
+        ReleaseKeys();
         _timers.ClearAll();
         _flight = null;
         Log(now, "closed locally");
@@ -165,6 +170,60 @@ internal sealed partial class DtlsEngine
         DtlsMetrics.HandshakesCompleted.Add(1);
         Log(now, $"connected: {connected.CipherSuite}, SRTP {connected.SrtpProfile?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
         _events.Enqueue(connected);
+    }
+
+    /// <summary>
+    /// The exception boundary: an exception escaped the handling of one datagram or timer. Whatever the peer sent, it must
+    /// not reach the caller's socket loop; this connection fails with internal_error, the exception is counted and logged.
+    /// </summary>
+    public void FailUnexpected(TimeSpan now, Exception exception, string during)
+    {
+        Stats.InternalErrors++;
+        DtlsMetrics.InternalErrors.Add(1);
+        _logger?.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during);
+        var message = $"internal error while handling {during}: {exception.GetType().Name}: {exception.Message}";
+        try
+        {
+            FailInternal(now, DtlsFailureReason.InternalError, message, AlertDescription.InternalError, sendAlert: true);
+        }
+        catch (Exception)
+        {
+            // Even the alert could not be written: fail without it.
+            FailInternal(now, DtlsFailureReason.InternalError, message, AlertDescription.InternalError, sendAlert: false);
+        }
+    }
+
+    /// <summary>True while the final flight is kept to answer the peer's retransmissions (see <see cref="DtlsEndpoint.FinalFlightRetained"/>).</summary>
+    public bool FinalFlightRetained => _flightIsFinal && _flight is not null && State == DtlsState.Connected;
+
+    /// <summary>Stops the engine for good: no timers, no output, keys and handshake secrets released.</summary>
+    public void Dispose()
+    {
+        _timers.ClearAll();
+        _flight = null;
+        ReleaseKeys();
+        _handler.Release();
+        _datagrams.Clear();
+        _events.Clear();
+        if (State is DtlsState.Connecting or DtlsState.Connected)
+        {
+            State = DtlsState.Closed;
+        }
+    }
+
+    /// <summary>Releases record keys once no record can be read or written any more; idempotent.</summary>
+    public void ReleaseKeys()
+    {
+        _read1?.Dispose();
+        _read1 = null;
+        _write[1].Protection?.Dispose();
+        _write[1].Protection = null;
+        foreach (var raw in _earlyRecords)
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(raw);
+        }
+
+        _earlyRecords.Clear();
     }
 
     /// <summary>Fails the handshake: sends the alert (when given) and reports the reason.</summary>
@@ -184,6 +243,7 @@ internal sealed partial class DtlsEngine
         }
 
         State = DtlsState.Failed;
+        ReleaseKeys();
         _timers.ClearAll();
         _flight = null;
         Log(now, $"failed: {reason}: {message}");

@@ -16,6 +16,7 @@ internal static class DtlsMetrics
     public static readonly Counter<long> DatagramsReceived = Meter.CreateCounter<long>("airlift.dtls.datagrams.received", unit: "{datagram}");
     public static readonly Counter<long> Drops = Meter.CreateCounter<long>("airlift.dtls.drops", description: "Records, fragments or datagrams dropped, tagged by cause");
     public static readonly Counter<long> Retransmissions = Meter.CreateCounter<long>("airlift.dtls.retransmissions", description: "Flight retransmissions, tagged by trigger");
+    public static readonly Counter<long> InternalErrors = Meter.CreateCounter<long>("airlift.dtls.internal_errors", description: "Unexpected exceptions caught at an endpoint or listener boundary (each failed one connection or dropped one datagram)");
     public static readonly Counter<long> CookiesSent = Meter.CreateCounter<long>("airlift.dtls.cookies.sent", description: "HelloVerifyRequests sent by listeners");
 
     public static void Drop(string cause) => Drops.Add(1, new KeyValuePair<string, object?>("cause", cause));

@@ -17,7 +17,7 @@ public enum ClientCertificateMode
 
 /// <summary>
 /// Configuration of a DTLS endpoint. Immutable; every limit is named here with a safe default.
-/// Call <see cref="Validate"/> (the endpoint does) to get a clear error for a bad combination.
+/// Call <see cref="Validate(DtlsRole)"/> (the endpoint does) to get a clear error for a bad combination.
 /// </summary>
 public sealed record DtlsOptions
 {
@@ -81,8 +81,47 @@ public sealed record DtlsOptions
     /// <summary>Server only: whether a client certificate is requested and required. Default <see cref="ClientCertificateMode.Require"/> (WebRTC).</summary>
     public ClientCertificateMode ClientCertificate { get; init; } = ClientCertificateMode.Require;
 
-    /// <summary>When set, the peer's leaf certificate must match this fingerprint (from SDP); a mismatch is a fatal bad_certificate.</summary>
+    /// <summary>
+    /// When set, the peer's leaf certificate must match this fingerprint (from SDP); a mismatch is a fatal bad_certificate.
+    /// It also makes a peer certificate mandatory: a server with <see cref="ClientCertificateMode.Request"/> then requires
+    /// one, and an empty Certificate message fails the handshake. Must be sha-256 or stronger unless
+    /// <see cref="AllowSha1Fingerprint"/> is set.
+    /// </summary>
     public CertificateFingerprint? ExpectedPeerFingerprint { get; init; }
+
+    /// <summary>
+    /// Called with the peer's chain (after the fingerprint check, if any) before the handshake goes on; return false to
+    /// refuse it with a bad_certificate alert. Runs on the caller's thread inside HandleDatagram; an exception counts as a refusal.
+    /// A server calls it only when the client sent a certificate (with <see cref="ClientCertificateMode.Require"/> it must).
+    /// </summary>
+    public Func<DtlsPeerCertificate, bool>? PeerCertificateValidator { get; init; }
+
+    /// <summary>
+    /// Accept any peer certificate without a fingerprint or a validator: anyone on the path can then impersonate the peer.
+    /// Off by default, and an endpoint with neither <see cref="ExpectedPeerFingerprint"/> nor <see cref="PeerCertificateValidator"/>
+    /// refuses to start unless this is set (a server with <see cref="ClientCertificateMode.None"/> authenticates no client and needs
+    /// neither). Meant for tests and for peers authenticated by other means.
+    /// </summary>
+    public bool AllowAnyPeerCertificate { get; init; }
+
+    /// <summary>Accept a sha-1 <see cref="ExpectedPeerFingerprint"/> (RFC 8122 allows it; RFC 8827 6.5 asks for sha-256). Off by default.</summary>
+    public bool AllowSha1Fingerprint { get; init; }
+
+    /// <summary>
+    /// Most HelloVerifyRequests with a new cookie a client follows in one handshake before it fails (a server or an on-path
+    /// attacker that never accepts a cookie would otherwise keep it sending ClientHellos). Default 4.
+    /// </summary>
+    public int MaxHelloVerifyRequests { get; init; } = 4;
+
+    /// <summary>
+    /// Shortest interval between two flight resends caused by ICE path changes (<see cref="DtlsEndpoint.ResendFlight"/>); a
+    /// change inside it moves the flight at the end of the interval instead. Such resends also count against
+    /// <see cref="MaxTriggeredResends"/>. Null: the first retransmission timeout (2 x RTT when known, else 400 ms).
+    /// </summary>
+    public TimeSpan? MinPathChangeResendInterval { get; init; }
+
+    /// <summary>True when a server built from these options requires a client certificate (explicitly, or because a fingerprint is expected).</summary>
+    public bool RequiresClientCertificate => ClientCertificate == ClientCertificateMode.Require || ExpectedPeerFingerprint is not null;
 
     /// <summary>First retransmission timeout. Null: clamp(2 x <see cref="RttEstimate"/>, 50 ms, 3 s) when an RTT is known, else 400 ms.</summary>
     public TimeSpan? InitialRetransmitTimeout { get; init; }
@@ -148,9 +187,50 @@ public sealed record DtlsOptions
             ? TimeSpan.FromTicks(Math.Clamp(2 * rtt.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(3).Ticks))
             : TimeSpan.FromMilliseconds(400));
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming the first invalid setting, including the peer authentication rule for
+    /// <paramref name="role"/>: an expected fingerprint, a validator, or an explicit <see cref="AllowAnyPeerCertificate"/>.
+    /// </summary>
+    public void Validate(DtlsRole role)
+    {
+        Validate();
+        if (role == DtlsRole.Server && ClientCertificate == ClientCertificateMode.None && (ExpectedPeerFingerprint is not null || PeerCertificateValidator is not null))
+        {
+            throw new ArgumentException("ClientCertificate is None, so the client sends no certificate to check against ExpectedPeerFingerprint or PeerCertificateValidator; use Require.", nameof(ClientCertificate));
+        }
+
+        var authenticatesPeer = ExpectedPeerFingerprint is not null || PeerCertificateValidator is not null;
+        var peerUnauthenticatedByDesign = role == DtlsRole.Server && ClientCertificate == ClientCertificateMode.None;
+        if (!authenticatesPeer && !AllowAnyPeerCertificate && !peerUnauthenticatedByDesign)
+        {
+            throw new ArgumentException(
+                $"The DTLS {role.ToString().ToLowerInvariant()} would accept any peer certificate: set ExpectedPeerFingerprint (from the remote SDP), "
+                + "PeerCertificateValidator, or, knowing that anyone can then impersonate the peer, AllowAnyPeerCertificate = true.",
+                nameof(ExpectedPeerFingerprint));
+        }
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting (role-independent checks; see <see cref="Validate(DtlsRole)"/>).</summary>
     public void Validate()
     {
+        if (ExpectedPeerFingerprint is { } fingerprint && fingerprint.Algorithm is not ("sha-256" or "sha-384" or "sha-512")
+            && !(fingerprint.Algorithm == "sha-1" && AllowSha1Fingerprint))
+        {
+            throw new ArgumentException(
+                $"ExpectedPeerFingerprint uses {fingerprint.Algorithm}; use sha-256 or stronger (RFC 8827 6.5), or set AllowSha1Fingerprint for a legacy sha-1 peer.",
+                nameof(ExpectedPeerFingerprint));
+        }
+
+        if (MaxHelloVerifyRequests < 1)
+        {
+            throw new ArgumentException("MaxHelloVerifyRequests must be at least 1.", nameof(MaxHelloVerifyRequests));
+        }
+
+        if (MinPathChangeResendInterval is { } interval && interval < TimeSpan.Zero)
+        {
+            throw new ArgumentException("MinPathChangeResendInterval must not be negative.", nameof(MinPathChangeResendInterval));
+        }
+
         if (MaxDatagramSize < MinimumDatagramSize || MaxDatagramSize > 65507)
         {
             throw new ArgumentException($"MaxDatagramSize {MaxDatagramSize} is outside {MinimumDatagramSize}..65507: below {MinimumDatagramSize} bytes a handshake fragment no longer fits beside its headers.", nameof(MaxDatagramSize));

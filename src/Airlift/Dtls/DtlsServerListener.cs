@@ -2,6 +2,7 @@ using System.Net;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Messages;
+using Microsoft.Extensions.Logging;
 
 namespace Airlift.Dtls;
 
@@ -29,6 +30,9 @@ public sealed class DtlsListenerStats
 
     /// <summary>Datagrams dropped: not a ClientHello, not its first fragment, too small to answer without amplification, or malformed.</summary>
     public long Dropped { get; internal set; }
+
+    /// <summary>Datagrams whose handling threw unexpectedly (a bug); each was dropped and logged, the listener kept serving.</summary>
+    public long InternalErrors { get; internal set; }
 }
 
 /// <summary>
@@ -50,7 +54,7 @@ public sealed class DtlsServerListener
     /// <summary>Creates a listener whose endpoints use <paramref name="options"/>.</summary>
     public DtlsServerListener(DtlsOptions options)
     {
-        options.Validate();
+        options.Validate(DtlsRole.Server);
         _options = options;
         _cookies = new CookieAuthority(options.Random, options.CookieRotationInterval);
     }
@@ -76,6 +80,29 @@ public sealed class DtlsServerListener
     public DtlsListenerDecision HandleDatagram(TimeSpan now, IPEndPoint remote, ReadOnlySpan<byte> datagram, Span<byte> response, out int responseLength, out int responseCopies, out DtlsEndpoint? endpoint)
     {
         ArgumentNullException.ThrowIfNull(remote);
+        try
+        {
+            return Decide(now, remote, datagram, response, out responseLength, out responseCopies, out endpoint);
+        }
+        catch (Exception ex)
+        {
+            // The exception boundary of the open port: whatever a datagram does, the listener keeps serving.
+            responseLength = 0;
+            responseCopies = 0;
+            endpoint = null;
+            Stats.InternalErrors++;
+            DtlsMetrics.InternalErrors.Add(1);
+            _options.Logger?.LogError(ex, "DTLS listener dropped a datagram from {Remote} after an unexpected {Exception}", remote, ex.GetType().Name);
+            return Drop();
+        }
+    }
+
+    /// <summary>IPv4 (20) or IPv6 (40) plus UDP (8) header bytes around each datagram to or from <paramref name="remote"/>.</summary>
+    internal static int WireOverhead(IPEndPoint remote) =>
+        (remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !remote.Address.IsIPv4MappedToIPv6 ? 40 : 20) + 8;
+
+    private DtlsListenerDecision Decide(TimeSpan now, IPEndPoint remote, ReadOnlySpan<byte> datagram, Span<byte> response, out int responseLength, out int responseCopies, out DtlsEndpoint? endpoint)
+    {
         responseLength = 0;
         responseCopies = 0;
         endpoint = null;
@@ -124,7 +151,9 @@ public sealed class DtlsServerListener
         // RFC 6347 4.2.1: the HelloVerifyRequest reuses the ClientHello's record sequence number.
         new RecordHeader(ContentType.Handshake, ProtocolVersion.Dtls10, 0, record.SequenceNumber, (ushort)(HandshakeHeader.Size + bodyLength)).Write(response);
         responseLength = RecordHeader.Size + HandshakeHeader.Size + bodyLength;
-        responseCopies = record.SequenceNumber > 0 && cookie.IsEmpty && datagram.Length >= 2 * responseLength ? 2 : 1;
+        // Counted on the wire, IP and UDP headers included: two answers of 60 + 28 bytes need a question of at least 176.
+        var overhead = WireOverhead(remote);
+        responseCopies = record.SequenceNumber > 0 && cookie.IsEmpty && datagram.Length + overhead >= 2 * (responseLength + overhead) ? 2 : 1;
         Stats.HelloVerifyRequestsSent += responseCopies;
         DtlsMetrics.CookiesSent.Add(responseCopies);
         return DtlsListenerDecision.HelloVerifyRequest;

@@ -54,6 +54,9 @@ public sealed class DtlsStats
     /// <summary>Records dropped because they are not allowed in the current state (e.g. application data before the handshake).</summary>
     public long DroppedUnexpected { get; internal set; }
 
+    /// <summary>Unexpected exceptions caught at the endpoint boundary; each failed the connection with <see cref="DtlsFailureReason.InternalError"/>.</summary>
+    public long InternalErrors { get; internal set; }
+
     /// <summary>Application data dropped because the caller did not poll events (see <see cref="DtlsOptions.MaxPendingEvents"/>).</summary>
     public long DroppedEventQueueFull { get; internal set; }
 }

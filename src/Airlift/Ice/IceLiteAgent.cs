@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using Airlift.Ice.Stun;
+using Microsoft.Extensions.Logging;
 
 namespace Airlift.Ice;
 
@@ -128,7 +129,8 @@ public sealed class IceLiteAgent
         _counters.TuplesExpired,
         _counters.TuplesEvicted,
         _counters.TransmitsDropped,
-        _counters.ErrorResponsesSuppressed);
+        _counters.ErrorResponsesSuppressed,
+        _counters.InternalErrors);
 
     /// <summary>Sets the peer's ufrag and password from signaling (the offer's <c>a=ice-ufrag</c>/<c>a=ice-pwd</c>).</summary>
     /// <exception cref="ArgumentException">The ufrag or password is not a valid ice-char string.</exception>
@@ -155,6 +157,21 @@ public sealed class IceLiteAgent
     /// <paramref name="tuple"/> at <paramref name="now"/>. Never throws on bad input.
     /// </summary>
     public IceStunOutcome HandleStun(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
+    {
+        try
+        {
+            return HandleStunCore(now, tuple, datagram);
+        }
+        catch (Exception ex)
+        {
+            // Exception boundary: one datagram cannot stop the agent (or the socket loop above it).
+            _counters.InternalErrors++;
+            _options.Logger?.LogError(ex, "ICE-lite agent dropped a STUN datagram from {Tuple} after an unexpected {Exception}", tuple, ex.GetType().Name);
+            return IceStunOutcome.Dropped;
+        }
+    }
+
+    private IceStunOutcome HandleStunCore(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
     {
         if (State is IceState.Failed or IceState.Closed)
         {
@@ -474,6 +491,7 @@ public sealed class IceLiteAgent
         public long UnknownAttributeRejections;
         public long RoleConflicts;
         public long Malformed;
+        public long InternalErrors;
         public long Ignored;
         public long TuplesExpired;
         public long TuplesEvicted;

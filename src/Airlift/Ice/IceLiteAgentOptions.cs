@@ -49,6 +49,9 @@ public sealed record IceLiteAgentOptions
     /// <summary>Most responses queued for <see cref="IceLiteAgent.TryPollTransmit"/>; beyond it new ones are dropped and counted.</summary>
     public int MaxPendingTransmits { get; init; } = 64;
 
+    /// <summary>Logger for unexpected errors caught at the agent boundary. Passwords are never logged.</summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
+
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(FillRandom);

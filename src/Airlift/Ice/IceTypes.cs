@@ -96,6 +96,7 @@ public sealed record SelectedTupleChanged(IceTuple? Tuple) : IceEvent;
 /// <param name="TuplesEvicted">Tuples evicted to stay within <see cref="IceLiteAgentOptions.MaxTuples"/>.</param>
 /// <param name="TransmitsDropped">Responses dropped because the transmit queue was full.</param>
 /// <param name="ErrorResponsesSuppressed">400/401 responses not sent because they would be larger than the unauthenticated request (anti-amplification).</param>
+/// <param name="InternalErrors">Datagrams whose handling threw unexpectedly (a bug); each was dropped and counted, the agent kept working.</param>
 public sealed record IceLiteStats(
     long ChecksAnswered,
     long Nominations,
@@ -109,4 +110,5 @@ public sealed record IceLiteStats(
     long TuplesExpired,
     long TuplesEvicted,
     long TransmitsDropped,
-    long ErrorResponsesSuppressed);
+    long ErrorResponsesSuppressed,
+    long InternalErrors);

@@ -38,6 +38,7 @@ public sealed class WebRtcTransport
     private TimeSpan _dtlsDeadline = DtlsOutput.NoDeadline;
     private Counters _c;
     private bool _finished;
+    private bool _internalError;
 
     /// <summary>Creates a transport. Nothing is sent until a connectivity check selects a tuple.</summary>
     /// <param name="options">Options.</param>
@@ -98,7 +99,7 @@ public sealed class WebRtcTransport
     public WebRtcTransportStats Stats => new(
         _c.DatagramsReceived, _c.StunReceived, _c.DtlsReceived, _c.DtlsFromUnselectedTuple, _c.DtlsUnsentNoTuple,
         _c.RtpReceived, _c.RtcpReceived, _c.MediaFromUnselectedTuple, _c.ZrtpDropped, _c.TurnChannelDropped, _c.UnknownDropped,
-        _c.IgnoredAfterClose, _c.QueueOverflowDrops, _c.TupleChanges, _c.FlightResendsOnTupleChange, _c.DatagramsSent);
+        _c.IgnoredAfterClose, _c.QueueOverflowDrops, _c.TupleChanges, _c.FlightResendsOnTupleChange, _c.DatagramsSent, _c.InternalErrors);
 
     /// <summary>ICE agent counters (checks answered, integrity failures, role conflicts, malformed STUN...).</summary>
     public IceLiteStats IceStats => _ice.Stats;
@@ -132,8 +133,29 @@ public sealed class WebRtcTransport
     /// <exception cref="ArgumentException">Not valid ice-char strings.</exception>
     public void SetRemoteIceCredentials(string ufrag, string password) => _ice.SetRemoteCredentials(ufrag, password);
 
-    /// <summary>Processes one datagram received on <paramref name="tuple"/>. Never throws on bad input.</summary>
+    /// <summary>Processes one datagram received on <paramref name="tuple"/>. Never throws: an unexpected exception fails
+    /// this transport with <see cref="TransportFailureReason.InternalError"/>.</summary>
     public void HandleDatagram(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
+    {
+        try
+        {
+            HandleDatagramCore(now, tuple, datagram);
+        }
+        catch (Exception ex)
+        {
+            FailUnexpected(ex, "a datagram");
+        }
+    }
+
+    private void FailUnexpected(Exception ex, string during)
+    {
+        _internalError = true;
+        _c.InternalErrors++;
+        _logger?.LogError(ex, "WebRTC transport failed with an unexpected {Exception} while handling {During}", ex.GetType().Name, during);
+        Fail(TransportFailureReason.InternalError, $"internal error while handling {during}: {ex.GetType().Name}: {ex.Message}", null);
+    }
+
+    private void HandleDatagramCore(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
     {
         if (_finished)
         {
@@ -207,6 +229,18 @@ public sealed class WebRtcTransport
             return;
         }
 
+        try
+        {
+            HandleTimeoutCore(now);
+        }
+        catch (Exception ex)
+        {
+            FailUnexpected(ex, "a timeout");
+        }
+    }
+
+    private void HandleTimeoutCore(TimeSpan now)
+    {
         _ice.HandleTimeout(now);
         PumpIce(now);
         if (!_finished && _dtls is not null && now >= _dtlsDeadline)
@@ -242,22 +276,31 @@ public sealed class WebRtcTransport
                 return new WebRtcOutput(WebRtcOutputKind.Transmit, pending.Tuple, pending.Datagram.Length, null, default);
             }
 
-            if (_dtls is null)
+            if (_dtls is null || _internalError)
             {
                 break;
             }
 
-            var output = _dtls.PollOutput(buffer);
+            DtlsOutput output;
+            try
+            {
+                output = _dtls.PollOutput(buffer);
+                if (output.Kind == DtlsOutputKind.Event)
+                {
+                    OnDtlsEvent(output.Event!);
+                    continue;
+                }
+            }
+            catch (Exception ex)
+            {
+                FailUnexpected(ex, "DTLS output");
+                continue;
+            }
+
             if (output.Kind == DtlsOutputKind.Timeout)
             {
                 _dtlsDeadline = output.Deadline;
                 break;
-            }
-
-            if (output.Kind == DtlsOutputKind.Event)
-            {
-                OnDtlsEvent(output.Event!);
-                continue;
             }
 
             if (_ice.SelectedTuple is { } tuple)
@@ -503,5 +546,6 @@ public sealed class WebRtcTransport
         public long TupleChanges;
         public long FlightResendsOnTupleChange;
         public long DatagramsSent;
+        public long InternalErrors;
     }
 }

@@ -30,6 +30,9 @@ public enum TransportFailureReason
 
     /// <summary>The DTLS handshake or connection failed (see <see cref="TransportFailed.Dtls"/>).</summary>
     DtlsFailed,
+
+    /// <summary>An unexpected exception (a bug) while handling a datagram or timer; caught, counted and logged, this transport only is closed.</summary>
+    InternalError,
 }
 
 /// <summary>Something a <see cref="WebRtcTransport"/> reports to its caller.</summary>
@@ -116,6 +119,7 @@ public readonly record struct WebRtcOutput(WebRtcOutputKind Kind, IceTuple Tuple
 /// <param name="TupleChanges">Changes of the selected tuple.</param>
 /// <param name="FlightResendsOnTupleChange">Pending DTLS flights resent at once because the tuple changed (F3).</param>
 /// <param name="DatagramsSent">Datagrams handed out by PollOutput.</param>
+/// <param name="InternalErrors">Unexpected exceptions caught at the transport boundary (each failed this transport with <see cref="TransportFailureReason.InternalError"/>).</param>
 public sealed record WebRtcTransportStats(
     long DatagramsReceived,
     long StunReceived,
@@ -132,4 +136,5 @@ public sealed record WebRtcTransportStats(
     long QueueOverflowDrops,
     long TupleChanges,
     long FlightResendsOnTupleChange,
-    long DatagramsSent);
+    long DatagramsSent,
+    long InternalErrors);

@@ -76,7 +76,7 @@ public sealed record WebRtcTransportOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        Dtls.Validate();
+        (Dtls with { ExpectedPeerFingerprint = RemoteFingerprint }).Validate();
         if (RemoteSetup == SdpSetupRole.HoldConn)
         {
             throw new ArgumentException("a=setup:holdconn has no DTLS role; WebRTC never uses it (RFC 8842 5).", nameof(RemoteSetup));
@@ -106,5 +106,6 @@ public sealed record WebRtcTransportOptions
         ConsentTimeout = ConsentTimeout,
         FailureGracePeriod = FailureGracePeriod,
         MaxTuples = MaxTuples,
+        Logger = Logger,
     };
 }

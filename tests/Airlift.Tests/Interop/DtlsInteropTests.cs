@@ -97,7 +97,7 @@ public static class DtlsInteropTests
             await server.WaitForAsync(PeerOutput.Lines.OpenSslServerReady, Step);
 
             using var cert = Load(CertFixtures.Ecdsa);
-            await using var client = await ConnectAsync(port, new DtlsOptions(cert) { CipherSuites = [suite], SrtpProfiles = [profile] });
+            await using var client = await ConnectAsync(port, new DtlsOptions(cert) { CipherSuites = [suite], SrtpProfiles = [profile], ExpectedPeerFingerprint = Fingerprint(serverCert) });
             await server.WaitForAsync(PeerOutput.Lines.OpenSslExporter, Step);
 
             AssertConnected(client.Connection, DtlsRole.Client, suite, profile);
@@ -124,7 +124,7 @@ public static class DtlsInteropTests
             Peers.EnsureAvailable(Peers.OpenSsl);
             var (suite, profile) = (Suite(suiteName), Profile(profileName));
             using var cert = Load(ServerFixture(suite));
-            var options = new DtlsOptions(cert) { CipherSuites = [suite], SrtpProfiles = [profile], ClientCertificate = ClientCertificateMode.Require };
+            var options = new DtlsOptions(cert) { CipherSuites = [suite], SrtpProfiles = [profile], ExpectedPeerFingerprint = Fingerprint(CertFixtures.Ecdsa) };
             await using var server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), options);
             await using var client = PeerProcess.Start(
                 PeerCommands.OpenSslClient(server.LocalEndpoint.Port, CertFixtures.Ecdsa, profile, PeerExporterLength, cipher: PeerOutput.OpenSsl.CipherName(suite)),
@@ -167,7 +167,7 @@ public static class DtlsInteropTests
             await server.WaitForAsync(PeerOutput.Lines.GnuTlsServerReady, Step);
 
             using var cert = Load(CertFixtures.Ecdsa);
-            await using var client = await ConnectAsync(port, new DtlsOptions(cert) { CipherSuites = [suite], SrtpProfiles = [profile] });
+            await using var client = await ConnectAsync(port, new DtlsOptions(cert) { CipherSuites = [suite], SrtpProfiles = [profile], ExpectedPeerFingerprint = Fingerprint(serverCert) });
 
             AssertConnected(client.Connection, DtlsRole.Client, suite, profile);
             Assert.NotNull(client.KeyingMaterial);
@@ -193,7 +193,7 @@ public static class DtlsInteropTests
             Peers.EnsureAvailable(Peers.GnuTlsCli);
             var (suite, profile) = (Suite(suiteName), Profile(profileName));
             using var cert = Load(ServerFixture(suite));
-            var options = new DtlsOptions(cert) { CipherSuites = [suite], SrtpProfiles = [profile], ClientCertificate = ClientCertificateMode.Require };
+            var options = new DtlsOptions(cert) { CipherSuites = [suite], SrtpProfiles = [profile], ExpectedPeerFingerprint = Fingerprint(CertFixtures.Ecdsa) };
             await using var server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), options);
             await using var client = PeerProcess.Start(
                 PeerCommands.GnuTlsClient(server.LocalEndpoint.Port, CertFixtures.Ecdsa, profile, PeerExporterLength, priority: PeerCommands.GnuTlsPriority(GnuTlsCipher(suite))),
@@ -223,7 +223,7 @@ public static class DtlsInteropTests
         {
             Peers.EnsureAvailable(Peers.OpenSsl);
             using var cert = Load(CertFixtures.Ecdsa);
-            var options = new DtlsOptions(cert) { SrtpProfiles = [Cm80], ClientCertificate = ClientCertificateMode.Require };
+            var options = new DtlsOptions(cert) { SrtpProfiles = [Cm80], ClientCertificate = ClientCertificateMode.Require, AllowAnyPeerCertificate = true };
             await using var server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), options);
             await using var client = PeerProcess.Start(PeerCommands.OpenSslClient(server.LocalEndpoint.Port, cert: null, Cm80), output.WriteLine);
 

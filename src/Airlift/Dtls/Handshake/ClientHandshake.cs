@@ -17,6 +17,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
 
     private State _state = State.ExpectServerHello;
     private byte[] _cookie = [];
+    private int _helloVerifyRequests;
     private ClientHello? _clientHello;
     private byte[]? _serverRandom;
     private CipherSuiteInfo? _suite;
@@ -76,6 +77,19 @@ internal sealed class ClientHandshake : IHandshakeHandler
         _engine.SendFlight(now, [new FlightEntry(0, message)], final: false);
     }
 
+    public void Release()
+    {
+        if (_master is not null)
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(_master);
+        }
+
+        _keyShare?.Dispose();
+        _serverLeaf?.Dispose();
+        _serverLeaf = null;
+        _transcript.Release();
+    }
+
     private static bool DisposeKey(IDisposable key)
     {
         key.Dispose();
@@ -122,6 +136,13 @@ internal sealed class ClientHandshake : IHandshakeHandler
 
         if (_cookie.Length > 0 && hvr!.Cookie.AsSpan().SequenceEqual(_cookie))
         {
+            return;
+        }
+
+        if (++_helloVerifyRequests > _options.MaxHelloVerifyRequests)
+        {
+            // A server that keeps asking for new cookies never lets the handshake progress; stop feeding it ClientHellos.
+            _engine.Fail(now, DtlsFailureReason.UnexpectedMessage, AlertDescription.HandshakeFailure, $"server sent {_helloVerifyRequests} HelloVerifyRequests with new cookies (limit {_options.MaxHelloVerifyRequests}): cookie loop");
             return;
         }
 

@@ -81,6 +81,26 @@ internal sealed partial class DtlsEngine
             return;
         }
 
+        // Budget (a peer alternating between tuples, 100 checks in a second, must not make us send 100 flights): path-change
+        // resends share the per-flight triggered budget and are spaced; a change inside the spacing moves the flight at its end.
+        var interval = Options.MinPathChangeResendInterval ?? InitialTimeout();
+        if (_triggeredResends >= Options.MaxTriggeredResends)
+        {
+            Stats.SuppressedRetransmissions++;
+            Log(now, "path changed: flight not resent (triggered-resend budget spent)");
+            return;
+        }
+
+        if (_lastPathResend is { } last && now - last < interval)
+        {
+            Stats.SuppressedRetransmissions++;
+            _timers.Set(EngineTimer.DeferredPathResend, last + interval);
+            return;
+        }
+
+        _timers.Clear(EngineTimer.DeferredPathResend);
+        _triggeredResends++;
+        _lastPathResend = now;
         _flightRetransmitted = true;
         Stats.TriggeredRetransmissions++;
 
@@ -182,6 +202,12 @@ internal sealed partial class DtlsEngine
             {
                 _flight = null;
             }
+        }
+
+        if (_timers.IsDue(EngineTimer.DeferredPathResend, now))
+        {
+            _timers.Clear(EngineTimer.DeferredPathResend);
+            ResendNow(now);
         }
 
         if (_timers.IsDue(EngineTimer.PartialFlight, now))

@@ -86,7 +86,11 @@ internal static class HandshakeCommon
 
     public delegate bool TryDecoder<T>(ReadOnlySpan<byte> body, out T? value);
 
-    /// <summary>Checks the peer leaf against the expected fingerprint and reports the chain.</summary>
+    /// <summary>
+    /// Checks the peer leaf against the expected fingerprint, parses it, checks that its public key is a usable RSA or EC key
+    /// (a certificate can parse while its key bytes are garbage), asks the caller's validator, and reports the chain.
+    /// Every failure is a typed bad_certificate; nothing a peer puts in a certificate can throw out of here.
+    /// </summary>
     public static bool AcceptPeerCertificate(DtlsEngine engine, TimeSpan now, IReadOnlyList<byte[]> chain, out System.Security.Cryptography.X509Certificates.X509Certificate2? leaf)
     {
         leaf = null;
@@ -108,7 +112,75 @@ internal static class HandshakeCommon
             return false;
         }
 
-        engine.Emit(new DtlsPeerCertificate(chain, CertificateFingerprint.Compute("sha-256", chain[0])));
+        if (!TryCheckPublicKey(leaf, out var keyError))
+        {
+            leaf.Dispose();
+            leaf = null;
+            engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate, $"peer certificate key is unusable: {keyError}");
+            return false;
+        }
+
+        var peer = new DtlsPeerCertificate(chain, CertificateFingerprint.Compute("sha-256", chain[0]));
+        if (engine.Options.PeerCertificateValidator is { } validator)
+        {
+            bool accepted;
+            string detail;
+            try
+            {
+                accepted = validator(peer);
+                detail = "the certificate validator refused the peer certificate";
+            }
+            catch (Exception ex)
+            {
+                accepted = false;
+                detail = $"the certificate validator threw {ex.GetType().Name}; counted as a refusal";
+            }
+
+            if (!accepted)
+            {
+                leaf.Dispose();
+                leaf = null;
+                engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate, detail);
+                return false;
+            }
+        }
+
+        engine.Emit(peer);
         return true;
+    }
+
+    /// <summary>True when the leaf's public key loads as RSA or EC; false (with the reason) for garbage key bytes or another algorithm.</summary>
+    private static bool TryCheckPublicKey(System.Security.Cryptography.X509Certificates.X509Certificate2 leaf, out string error)
+    {
+        error = "";
+        try
+        {
+            using (var rsa = System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPublicKey(leaf))
+            {
+                if (rsa is not null)
+                {
+                    return rsa.KeySize >= 1024 || Fail($"RSA key of {rsa.KeySize} bits", out error);
+                }
+            }
+
+            using var ec = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPublicKey(leaf);
+            if (ec is not null)
+            {
+                _ = ec.ExportParameters(includePrivateParameters: false);
+                return true;
+            }
+
+            return Fail($"key algorithm {leaf.PublicKey.Oid.Value} is neither RSA nor EC", out error);
+        }
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException or NotSupportedException or FormatException)
+        {
+            return Fail($"{ex.GetType().Name}: {ex.Message}", out error);
+        }
+
+        static bool Fail(string why, out string error)
+        {
+            error = why;
+            return false;
+        }
     }
 }

@@ -14,12 +14,15 @@ internal enum EngineTimer
 
     /// <summary>End of keeping our final flight for the peer's retransmissions.</summary>
     FinalFlightRetention,
+
+    /// <summary>A path change came inside <see cref="DtlsOptions.MinPathChangeResendInterval"/> of the last path-change resend: move the flight then.</summary>
+    DeferredPathResend,
 }
 
 /// <summary>Absolute deadlines of the <see cref="EngineTimer"/>s.</summary>
 internal sealed class TimerTable
 {
-    private readonly TimeSpan?[] _at = new TimeSpan?[4];
+    private readonly TimeSpan?[] _at = new TimeSpan?[Enum.GetValues<EngineTimer>().Length];
 
     public void Set(EngineTimer timer, TimeSpan at) => _at[(int)timer] = at;
 

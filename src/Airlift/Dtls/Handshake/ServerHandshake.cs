@@ -47,6 +47,20 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
     public void Start(TimeSpan now) => _options.Random.Fill(_serverRandom);
 
+    public void Release()
+    {
+        if (_master is not null)
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(_master);
+        }
+
+        _keyShare?.Dispose();
+        _clientLeaf?.Dispose();
+        _clientLeaf = null;
+        _serverWrite?.Dispose();
+        _transcript.Release();
+    }
+
     public void OnMessage(TimeSpan now, HandshakeMessage message)
     {
         switch (_state)
@@ -220,9 +234,10 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
         if (cert!.Certificates.Count == 0)
         {
-            if (_options.ClientCertificate == ClientCertificateMode.Require)
+            if (_options.RequiresClientCertificate)
             {
-                _engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.HandshakeFailure, "client sent no certificate, but one is required");
+                var why = _options.ExpectedPeerFingerprint is { } expected ? $"one matching {expected.Algorithm} fingerprint is expected" : "one is required";
+                _engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.HandshakeFailure, $"client sent no certificate, but {why}");
                 return;
             }
         }

@@ -74,6 +74,13 @@ internal sealed partial class DtlsEngine
         var fragment = record[RecordHeader.Size..];
         if (header.Epoch == 0)
         {
+            if (header.Length > MaxRecordPlaintext)
+            {
+                // RFC 6347 4.1: at most 2^14 bytes of plaintext; unauthenticated, so dropped rather than fatal.
+                CountDrop("plaintext-record-overflow", s => s.DroppedMalformed++);
+                return;
+            }
+
             // Epoch 0 is unprotected; duplicates are resolved by message_seq in the handshake layer, so no replay window here.
             Dispatch(now, header, 0, fragment);
             return;
@@ -122,6 +129,13 @@ internal sealed partial class DtlsEngine
             }
 
             _replay1.Mark(header.SequenceNumber);
+            if (written > MaxRecordPlaintext)
+            {
+                // RFC 5246 6.2.3: authentic, so the peer itself broke the limit.
+                Fail(now, DtlsFailureReason.DecodeError, AlertDescription.RecordOverflow, $"protected record decrypts to {written} bytes, over the 2^14 limit");
+                return;
+            }
+
             Dispatch(now, header, 1, buffer.AsSpan(0, written));
         }
         finally
@@ -201,6 +215,15 @@ internal sealed partial class DtlsEngine
                 continue;
             }
 
+            // Each handshake message belongs to one epoch (RFC 6347 4.1, RFC 5246 7.4.9): in a DTLS 1.2 handshake only
+            // Finished follows ChangeCipherSpec. A Finished in plaintext, or a hello in epoch 1, is not the peer's handshake.
+            var expectedEpoch = hs.Type == HandshakeType.Finished ? 1 : 0;
+            if (epoch != expectedEpoch)
+            {
+                CountDrop("handshake-wrong-epoch", s => s.DroppedEpoch++);
+                continue;
+            }
+
             // A server adopts only a plausible first ClientHello (message_seq 0, or 1 after a cookie exchange): adopting a
             // forged far-future message_seq would make the genuine ClientHello look old and stall the handshake.
             if (!_anyMessageReceived && (Role == DtlsRole.Client || (hs.Type == HandshakeType.ClientHello && hs.MessageSeq <= 1)))
@@ -258,7 +281,15 @@ internal sealed partial class DtlsEngine
         Log(now, $"received alert {level} {description}");
         if (description == AlertDescription.CloseNotify)
         {
+            // RFC 5246 7.2.1: answer with our own close_notify, then nothing more is read or written.
+            if (State == DtlsState.Connected)
+            {
+                SendAlert(AlertLevel.Warning, AlertDescription.CloseNotify);
+            }
+
             State = DtlsState.Closed;
+            _flight = null;
+            ReleaseKeys();
             _timers.ClearAll();
             _events.Enqueue(new DtlsClosed(ByPeer: true));
             return;

@@ -152,22 +152,33 @@ public class ListenerBadInputTests
         Assert.True(link.BothConnected, server.Trace);
     }
 
+    /// <summary>IPv4 + UDP header bytes around every datagram: amplification is counted on the wire.</summary>
+    private const int Ipv4UdpHeaders = 28;
+
     [Fact]
-    public void Listener_answers_a_retransmitted_ClientHello_twice_but_never_with_more_bytes_than_it_received()
+    public void Listener_answers_a_retransmitted_ClientHello_twice_only_when_both_answers_with_IP_and_UDP_headers_fit_in_the_question()
     {
         var (listener, client, buffer, first) = ListenerAndFirstClientHello(211);
 
         Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(T0, Remote, first, _response, out var firstLength, out var firstCopies, out _));
         Assert.Equal(1, firstCopies);
+        Assert.True(firstLength <= first.Length);
 
-        // The answer was lost: the client's timer resends its ClientHello under a new record sequence number.
+        // The answer was lost: the client's timer resends its ClientHello under a new record sequence number. Airlift's own
+        // ClientHello is small (about 122 B): two 60-byte answers are 176 B on the wire against its 150, so it gets one.
         var later = T0 + TimeSpan.FromSeconds(5);
         client.HandleTimeout(later);
         var again = Poll(client, buffer);
         Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(later, Remote, again, _response, out var againLength, out var againCopies, out _));
-        Assert.Equal(2, againCopies);
-        Assert.True(againCopies * againLength <= again.Length, $"{againCopies} x {againLength} B answer to a {again.Length} B question");
-        Assert.Equal(3, listener.Stats.HelloVerifyRequestsSent);
+        Assert.True(againCopies * (againLength + Ipv4UdpHeaders) <= again.Length + Ipv4UdpHeaders, $"{againCopies} x ({againLength} + 28) B answer to a ({again.Length} + 28) B question");
+        Assert.Equal(1, againCopies);
+
+        // A browser-sized retransmitted ClientHello (padded here by 200 bytes of extension space) has room for two answers.
+        var large = WireEdit.EditFragments([again], (h, b) => (h with { Length = h.Length + 200, FragmentLength = h.FragmentLength + 200 }, [.. b, .. new byte[200]]))[0];
+        Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(later, Remote, large, _response, out var largeLength, out var largeCopies, out _));
+        Assert.Equal(2, largeCopies);
+        Assert.True(largeCopies * (largeLength + Ipv4UdpHeaders) <= large.Length + Ipv4UdpHeaders);
+        Assert.Equal(4, listener.Stats.HelloVerifyRequestsSent);
 
         // A retransmitted ClientHello too short for two answers gets one.
         var shortest = WireEdit.EditFragments([again], (h, b) => (h with { FragmentLength = 36 }, b[..36]))[0];
