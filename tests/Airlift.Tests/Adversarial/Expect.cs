@@ -42,8 +42,11 @@ internal sealed record Fatal(DtlsFailureReason Reason, AlertDescription Alert, b
     public override string Describe() => AlertSent ? $"{Reason}, {Alert.ToString()} alert sent" : $"{Reason} ({Alert}), no alert sent";
 }
 
-/// <summary>The peer's close_notify was honoured: the target reports <see cref="DtlsClosed"/> (ByPeer) and sends nothing.</summary>
-internal sealed record ClosedByPeer : Expect
+/// <summary>
+/// The peer's close_notify was honoured: the target reports <see cref="DtlsClosed"/> (ByPeer), answers with its own
+/// close_notify when it was connected (RFC 5246 7.2.1; <paramref name="Answers"/> datagrams), then sends nothing more.
+/// </summary>
+internal sealed record ClosedByPeer(int Answers = 0) : Expect
 {
-    public override string Describe() => "closed by peer (close_notify), nothing sent";
+    public override string Describe() => Answers == 0 ? "closed by peer (close_notify), nothing sent" : "closed by peer, close_notify answered";
 }

@@ -58,25 +58,50 @@ public class MessageOrderAttackTests
     {
         var c = new Dictionary<string, DtlsAttack>();
 
-        // ---- every type in every handshake state, at the expected message_seq, in the epoch that state reads
+        // ---- every type in every handshake state, at the expected message_seq. A state that reads epoch 1 (only Finished
+        // follows ChangeCipherSpec in DTLS 1.2) drops any other message type found there, even authentic: it is bound to epoch 0.
         foreach (var (stage, accepted) in Accepts)
         {
             var protectedState = stage is At.ClientExpectFinished or At.ServerExpectFinished;
-            foreach (var type in AllTypes.Where(t => !accepted.Contains(t)))
+            foreach (var type in AllTypes.Where(t => !accepted.Contains(t) && t != HandshakeType.Finished))
             {
-                c[$"{stage}: {Name(type)} at the next message_seq{(protectedState ? " (epoch 1)" : "")}: unexpected_message"] =
-                    new(stage, a => protectedState ? a.Sealed(type, a.NextSeq, Bodies.Value[type]) : a.Plain(type, a.NextSeq, Bodies.Value[type]), Unexpected);
+                if (protectedState)
+                {
+                    c[$"{stage}: {Name(type)} at the next message_seq in epoch 1: dropped (bound to epoch 0), handshake completes"] =
+                        new(stage, a => a.Sealed(type, a.NextSeq, Bodies.Value[type]), new Dropped(Counter.Epoch));
+                }
+                else
+                {
+                    c[$"{stage}: {Name(type)} at the next message_seq: unexpected_message"] =
+                        new(stage, a => a.Plain(type, a.NextSeq, Bodies.Value[type]), Unexpected);
+                }
             }
         }
 
-        // ---- out of epoch: in the states that read epoch 1, every type sent unprotected (a Finished in epoch 0 must not count)
+        // ---- out of epoch: in the states that read epoch 1, every type sent unprotected. A Finished in epoch 0 is never
+        // taken (RFC 5246 7.4.9: Finished follows ChangeCipherSpec), so a forged one cannot end the handshake.
         foreach (var stage in new[] { At.ClientExpectFinished, At.ServerExpectFinished })
         {
             foreach (var type in AllTypes)
             {
-                c[$"{stage}: {Name(type)} in an unprotected epoch 0 record: unexpected_message"] =
-                    new(stage, a => a.Plain(type, a.NextSeq, Bodies.Value[type]), Unexpected);
+                if (type == HandshakeType.Finished)
+                {
+                    c[$"{stage}: Finished in an unprotected epoch 0 record: dropped (bound to epoch 1), handshake completes"] =
+                        new(stage, a => a.Plain(type, a.NextSeq, Bodies.Value[type]), new Dropped(Counter.Epoch));
+                }
+                else
+                {
+                    c[$"{stage}: {Name(type)} in an unprotected epoch 0 record: unexpected_message"] =
+                        new(stage, a => a.Plain(type, a.NextSeq, Bodies.Value[type]), Unexpected);
+                }
             }
+        }
+
+        // ---- a Finished where epoch 0 is read: dropped whatever it says (it must come protected, after ChangeCipherSpec)
+        foreach (var stage in Accepts.Keys.Where(s => s is not (At.ClientExpectFinished or At.ServerExpectFinished)))
+        {
+            c[$"{stage}: Finished at the next message_seq in epoch 0: dropped (bound to epoch 1), handshake completes"] =
+                new(stage, a => a.Plain(HandshakeType.Finished, a.NextSeq, Bodies.Value[HandshakeType.Finished]), new Dropped(Counter.Epoch));
         }
 
         // ---- after the handshake: any new message is renegotiation, refused; the connection stays up (RFC 5746 4.4)

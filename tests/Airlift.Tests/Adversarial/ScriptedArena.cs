@@ -221,6 +221,8 @@ internal sealed record ScriptedAttack(ScriptedAt Stage, Func<ScriptedArena, List
             default:
                 throw new InvalidOperationException($"unsupported expectation {Expected}");
         }
+
+        Assert.Equal(0, target.Stats.InternalErrors);
     }
 
     private static void ProveStillWorks(ScriptedArena arena)
