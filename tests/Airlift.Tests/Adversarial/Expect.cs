@@ -27,9 +27,19 @@ internal abstract record Expect
 /// answers with <paramref name="Answers"/> datagrams; then the genuine traffic still completes the handshake (or data
 /// still flows both ways once connected).
 /// </summary>
-internal sealed record Dropped(Counter Counter, int Count = 1, int Answers = 0, bool AtLeast = false) : Expect
+/// <remarks>With <paramref name="Buffered"/>, the attack may leave bytes in reassembly (never above the configured budget).</remarks>
+internal sealed record Dropped(Counter Counter, int Count = 1, int Answers = 0, bool AtLeast = false, bool Buffered = false) : Expect
 {
     public override string Describe() => Counter == Counter.None ? "absorbed, nothing counted, handshake completes" : $"dropped, counted in Dropped{Counter}, handshake completes";
+}
+
+/// <summary>
+/// Harmless to the protocol: the attack's bytes are taken as the genuine message they carry (e.g. a message cut into
+/// overlapping or one-byte fragments, RFC 6347 4.2.3); no drop counter moves, no failure, and the handshake completes.
+/// </summary>
+internal sealed record Completes : Expect
+{
+    public override string Describe() => "accepted as genuine, handshake completes";
 }
 
 /// <summary>
