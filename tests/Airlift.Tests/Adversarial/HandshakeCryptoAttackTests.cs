@@ -116,6 +116,15 @@ public class HandshakeCryptoAttackTests
         const At ClientCert = At.ServerExpectClientCertificate;
         c["server Certificate empty: bad_certificate"] =
             new(ServerCert, a => Forge.RestWith(a, HandshakeType.Certificate, _ => Forge.CertificateBody()), BadCertificate);
+        c["server Certificate empty, client without a fingerprint (AllowAnyPeerCertificate): bad_certificate (a server certificate is never optional)"] =
+            new(ServerCert, a => Forge.RestWith(a, HandshakeType.Certificate, _ => Forge.CertificateBody()), BadCertificate,
+                Client: o => o with { ExpectedPeerFingerprint = null, AllowAnyPeerCertificate = true });
+        c["server Certificate refused by the client's PeerCertificateValidator: bad_certificate"] =
+            new(ServerCert, a => new Injection(a.Rest), BadCertificate,
+                Client: o => o with { ExpectedPeerFingerprint = null, PeerCertificateValidator = _ => false });
+        c["server Certificate whose PeerCertificateValidator throws: bad_certificate, no exception out"] =
+            new(ServerCert, a => new Injection(a.Rest), BadCertificate,
+                Client: o => o with { ExpectedPeerFingerprint = null, PeerCertificateValidator = _ => throw new InvalidOperationException("validator bug") });
         c["server Certificate that is not DER (fingerprint matches): bad_certificate"] =
             new(ServerCert, a => Forge.RestWith(a, HandshakeType.Certificate, _ => Forge.CertificateBody(Forge.GarbageDer)), BadCertificate,
                 Client: o => o with { ExpectedPeerFingerprint = Forge.Fingerprint(Forge.GarbageDer) });

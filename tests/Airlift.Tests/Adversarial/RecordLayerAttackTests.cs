@@ -216,6 +216,21 @@ public class RecordLayerAttackTests
         c["ClientConnected: protected ChangeCipherSpec after the handshake: absorbed"] =
             new(ScriptedAt.ClientConnected, a => [a.Peer.Sealed(ContentType.ChangeCipherSpec, [1])], new Dropped(Counter.None));
 
+        // ---- empty client certificates, answered honestly (no CertificateVerify): what the configuration allows
+        var requestOnly = (DtlsOptions o) => o with { ClientCertificate = ClientCertificateMode.Request };
+        c["ServerAwaitsFlight5, Require: an empty client Certificate: handshake_failure"] =
+            new(ScriptedAt.ServerAwaitsFlight5, a => a.Rest, new Fatal(DtlsFailureReason.BadCertificate, AlertDescription.HandshakeFailure), WithoutClientCertificate: true);
+        c["ServerAwaitsFlight5, Request with an expected fingerprint: an empty client Certificate: handshake_failure (issue 10 item 3)"] =
+            new(ScriptedAt.ServerAwaitsFlight5, a => a.Rest, new Fatal(DtlsFailureReason.BadCertificate, AlertDescription.HandshakeFailure), Server: requestOnly, WithoutClientCertificate: true);
+        c["ServerAwaitsFlight5, Request without a fingerprint (AllowAnyPeerCertificate): an empty client Certificate is accepted, no peer certificate reported"] =
+            new(ScriptedAt.ServerAwaitsFlight5, a => a.Rest, new Completes(),
+                Server: o => requestOnly(o) with { ExpectedPeerFingerprint = null, AllowAnyPeerCertificate = true }, WithoutClientCertificate: true,
+                Also: a => Assert.Empty(a.Events.OfType<DtlsPeerCertificate>()));
+        c["ServerAwaitsFlight5, Request with a PeerCertificateValidator: an empty client Certificate is accepted without calling it"] =
+            new(ScriptedAt.ServerAwaitsFlight5, a => a.Rest, new Completes(),
+                Server: o => requestOnly(o) with { ExpectedPeerFingerprint = null, PeerCertificateValidator = _ => throw new InvalidOperationException("called for an empty certificate") },
+                WithoutClientCertificate: true);
+
         return c;
     }
 

@@ -53,21 +53,21 @@ internal sealed class ScriptedArena
     /// <summary>Genuine datagrams from the scripted peer that complete the handshake from this stage.</summary>
     public List<byte[]> Rest { get; private set; } = [];
 
-    public static ScriptedArena Create(ScriptedAt stage, ulong seed = 1)
+    public static ScriptedArena Create(ScriptedAt stage, ulong seed = 1, Func<DtlsOptions, DtlsOptions>? client = null, Func<DtlsOptions, DtlsOptions>? server = null, bool withoutClientCertificate = false)
     {
         if (stage <= ScriptedAt.ServerConnected)
         {
             // A real server that sent flight 4 to a real client, whose answer is never delivered.
-            var real = DtlsArena.Create(At.ServerExpectClientCertificate, seed: seed);
-            var client = new ScriptedClient(real.Flight1);
-            client.Answer(real.Flight4);
-            var arena = new ScriptedArena(real.Link.Server, client, stage);
-            var flight5 = client.GenuineFlight5();
+            var real = DtlsArena.Create(At.ServerExpectClientCertificate, client, server, seed);
+            var scripted = new ScriptedClient(real.Flight1, withoutCertificate: withoutClientCertificate);
+            scripted.Answer(real.Flight4);
+            var arena = new ScriptedArena(real.Link.Server, scripted, stage);
+            var flight5 = scripted.GenuineFlight5();
             var deliver = stage switch
             {
                 ScriptedAt.ServerAwaitsFlight5 => 0,
-                ScriptedAt.ServerAwaitsFinished => 3,
-                _ => 4,
+                ScriptedAt.ServerAwaitsFinished => flight5.Count - 1,
+                _ => flight5.Count,
             };
             foreach (var datagram in flight5.Take(deliver))
             {
@@ -75,7 +75,7 @@ internal sealed class ScriptedArena
                 if (stage == ScriptedAt.ServerConnected && datagram == flight5[^1])
                 {
                     // Flight 6: the scripted client checks the server's Finished against its own transcript.
-                    var finished = Assert.Single(client.Open(answer));
+                    var finished = Assert.Single(scripted.Open(answer));
                     Assert.Equal(ContentType.Handshake, finished.Type);
                 }
                 else
@@ -91,14 +91,14 @@ internal sealed class ScriptedArena
 
         {
             // A real client that sent its ClientHello; the real server's flight 4 only donates the certificate and hellos.
-            var real = DtlsArena.Create(At.ClientExpectServerHello, seed: seed);
-            var server = new ScriptedServer(real.Flight1, real.Flight4);
+            var real = DtlsArena.Create(At.ClientExpectServerHello, client, server, seed);
+            var scriptedServer = new ScriptedServer(real.Flight1, real.Flight4);
             var target = real.Link.Client;
-            var arena = new ScriptedArena(target, server, stage);
-            var flight5 = arena.Feed(server.Flight4());
+            var arena = new ScriptedArena(target, scriptedServer, stage);
+            var flight5 = arena.Feed(scriptedServer.Flight4());
             Assert.NotEmpty(flight5);
-            server.Answer(flight5);
-            arena.Rest = [[.. server.ChangeCipherSpec(), .. server.SealedHandshake(server.Finished!)]];
+            scriptedServer.Answer(flight5);
+            arena.Rest = [[.. scriptedServer.ChangeCipherSpec(), .. scriptedServer.SealedHandshake(scriptedServer.Finished!)]];
             if (stage == ScriptedAt.ClientConnected)
             {
                 Assert.Empty(arena.Feed(arena.Rest));
@@ -161,11 +161,11 @@ internal sealed class ScriptedArena
 }
 
 /// <summary>One row of the scripted-peer attack table.</summary>
-internal sealed record ScriptedAttack(ScriptedAt Stage, Func<ScriptedArena, List<byte[]>> Build, Expect Expected)
+internal sealed record ScriptedAttack(ScriptedAt Stage, Func<ScriptedArena, List<byte[]>> Build, Expect Expected, Func<DtlsOptions, DtlsOptions>? Client = null, Func<DtlsOptions, DtlsOptions>? Server = null, bool WithoutClientCertificate = false, Action<ScriptedArena>? Also = null)
 {
     public void Run()
     {
-        var arena = ScriptedArena.Create(Stage);
+        var arena = ScriptedArena.Create(Stage, client: Client, server: Server, withoutClientCertificate: WithoutClientCertificate);
         var target = arena.Target;
         var attack = Build(arena);
         var before = DtlsAttack.Snapshot(target);
@@ -187,6 +187,12 @@ internal sealed record ScriptedAttack(ScriptedAt Stage, Func<ScriptedArena, List
                 Assert.Empty(arena.Events.OfType<DtlsFailed>());
                 Assert.Equal(before, DtlsAttack.Snapshot(target));
                 Assert.Equal(dropped.Answers, answers.Count);
+                ProveStillWorks(arena);
+                break;
+
+            case Completes:
+                Assert.True(delta.All(d => d == 0), $"drop counters moved by [{string.Join(", ", delta)}]\n{target.Trace}");
+                Assert.Empty(arena.Events.OfType<DtlsFailed>());
                 ProveStillWorks(arena);
                 break;
 
@@ -223,6 +229,7 @@ internal sealed record ScriptedAttack(ScriptedAt Stage, Func<ScriptedArena, List
         }
 
         Assert.Equal(0, target.Stats.InternalErrors);
+        Also?.Invoke(arena);
     }
 
     private static void ProveStillWorks(ScriptedArena arena)

@@ -96,11 +96,12 @@ internal abstract class ScriptedPeer
 /// </summary>
 internal sealed class ScriptedClient : ScriptedPeer
 {
-    private readonly DtlsCertificate _certificate;
+    private readonly DtlsCertificate? _certificate;
 
-    public ScriptedClient(List<byte[]> realClientHello, DtlsCertificate? certificate = null)
+    /// <summary>Adopts <paramref name="realClientHello"/>; <paramref name="withoutCertificate"/> answers a CertificateRequest with an empty Certificate and no CertificateVerify.</summary>
+    public ScriptedClient(List<byte[]> realClientHello, DtlsCertificate? certificate = null, bool withoutCertificate = false)
     {
-        _certificate = certificate ?? TestCertificates.EcdsaPeer;
+        _certificate = withoutCertificate ? null : certificate ?? TestCertificates.EcdsaPeer;
         var hello = Assert.Single(PlainMessages(realClientHello));
         Assert.True(Airlift.Dtls.Messages.ClientHello.TryDecode(hello.Body, out var ch));
         ClientRandom = ch.Random;
@@ -139,22 +140,26 @@ internal sealed class ScriptedClient : ScriptedPeer
         }
 
         using var share = EcdheKeyShare.Generate(ske!.Group);
-        Certificate = Next(HandshakeType.Certificate, Encode((ref WireWriter w) => new CertificateMessage([.. _certificate.ChainDer]).Encode(ref w)));
+        Certificate = Next(HandshakeType.Certificate, Encode((ref WireWriter w) => new CertificateMessage(_certificate is null ? [] : [.. _certificate.ChainDer]).Encode(ref w)));
         Transcript.Add(Certificate);
         ClientKeyExchange = Next(HandshakeType.ClientKeyExchange, Encode((ref WireWriter w) => new ClientKeyExchangeEcdhe(publicPoint ?? share.PublicPoint).Encode(ref w)));
         Transcript.Add(ClientKeyExchange);
         Assert.True(share.TryDeriveSharedSecret(ske.PublicPoint, out var preMaster));
         DeriveKeys(preMaster, clientSide: true);
-        var scheme = SignatureScheme.EcdsaSecp256r1Sha256;
-        CertificateVerify = Next(HandshakeType.CertificateVerify, Encode((ref WireWriter w) => new CertificateVerify(scheme, _certificate.Sign(scheme, Transcript.Bytes)).Encode(ref w)));
-        Transcript.Add(CertificateVerify);
+        if (_certificate is { } signer)
+        {
+            var scheme = SignatureScheme.EcdsaSecp256r1Sha256;
+            CertificateVerify = Next(HandshakeType.CertificateVerify, Encode((ref WireWriter w) => new CertificateVerify(scheme, signer.Sign(scheme, Transcript.Bytes)).Encode(ref w)));
+            Transcript.Add(CertificateVerify);
+        }
+
         Finished = Next(HandshakeType.Finished, VerifyData(fromClient: true));
         Transcript.Add(Finished);
     }
 
     /// <summary>Flight 5 as a real client sends it: the epoch-0 messages, then ChangeCipherSpec and the protected Finished.</summary>
     public List<byte[]> GenuineFlight5() =>
-        [Plain(Certificate!), Plain(ClientKeyExchange!), Plain(CertificateVerify!), [.. ChangeCipherSpec(), .. SealedHandshake(Finished!)]];
+        [Plain(Certificate!), Plain(ClientKeyExchange!), .. CertificateVerify is null ? Array.Empty<byte[]>() : [Plain(CertificateVerify)], [.. ChangeCipherSpec(), .. SealedHandshake(Finished!)]];
 
     /// <summary>A new message of ours under the next message_seq.</summary>
     public HandshakeMessage Next(HandshakeType type, byte[] body) => new(type, NextSeq++, body);
