@@ -7,8 +7,9 @@
 # 1. Installs the real DTLS peers the interop tests drive, only when missing
 #    (apt-get update runs only if something has to be installed).
 # 2. Checks that every peer actually runs; fails naming the package if not.
-# 3. dotnet format --verify-no-changes, incremental Release build, tests with
-#    AIRLIFT_REQUIRE_PEERS=1 so a missing peer fails a test instead of skipping it.
+# 3. dotnet format --verify-no-changes, incremental Release build, bounded fuzzing of every
+#    target (fuzz/run.sh ci), tests with AIRLIFT_REQUIRE_PEERS=1 so a missing peer fails a test
+#    instead of skipping it.
 #
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
@@ -112,6 +113,19 @@ dotnet format Airlift.slnx --verify-no-changes ||
 step "dotnet build -c Release"
 dotnet build Airlift.slnx -c Release -nologo -clp:ErrorsOnly -warnaserror
 
+# ---------------------------------------------------------------------------
+# Coverage-guided fuzzing, bounded: every target for a few seconds (afl++ and SharpFuzz are installed by the script when
+# missing). A crash or hang fails the run after the tests (which replay every saved crash in fuzz/crashes/).
+# AIRLIFT_FUZZ_SECONDS=0 skips it (local runs only).
+FUZZ_SECONDS="${AIRLIFT_FUZZ_SECONDS:-10}"
+fuzz_rc=0
+if ((FUZZ_SECONDS > 0)); then
+  step "fuzz: fuzz/run.sh ci ${FUZZ_SECONDS} (every target ${FUZZ_SECONDS}s)"
+  fuzz_start=$SECONDS
+  fuzz/run.sh ci "$FUZZ_SECONDS" || fuzz_rc=$?
+  info "fuzz step took $((SECONDS - fuzz_start))s"
+fi
+
 step "dotnet test -c Release ${*:-}"
 export AIRLIFT_REQUIRE_PEERS=1
 TEST_LOG="$(mktemp "${TMPDIR:-/tmp}/airlift-test.XXXXXX")"
@@ -141,6 +155,11 @@ fi
 if ((passed + failed == 0)); then
   echo "test.sh: FAILED (no test ran) after ${elapsed}s"
   echo "Summary: 0 passed, 0 failed, ${skipped} skipped"
+  exit 1
+fi
+if ((fuzz_rc != 0)); then
+  echo "test.sh: FAILED (fuzzing found a crash or hang, or could not run: fuzz/run.sh exit ${fuzz_rc}; see fuzz/crashes/ and fuzz/hangs/) after ${elapsed}s"
+  echo "Summary: ${passed} passed, ${failed} failed, ${skipped} skipped"
   exit 1
 fi
 echo "test.sh: OK after ${elapsed}s"

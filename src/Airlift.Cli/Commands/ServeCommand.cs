@@ -20,13 +20,23 @@ internal static class ServeCommand
     /// <summary>Largest request body accepted (an SDP offer).</summary>
     private const int MaxBody = SdpOffer.MaxLength;
 
+    /// <summary>Most HTTP connections at once (a browser opens a few; beyond it Kestrel refuses the connection).</summary>
+    private const int MaxHttpConnections = 256;
+
     public static Command Create()
     {
         var http = new Option<string>("--http") { Description = "ADDRESS:PORT of the web page and signaling. Loopback unless you type an explicit address: the page has NO authentication, anyone who reaches it can use the echo.", DefaultValueFactory = _ => "127.0.0.1:8080" };
         var udp = new Option<string[]>("--udp") { Description = "UDP ADDRESS:PORT for media, repeatable; port 0 picks one. Every address is a host candidate. Default 127.0.0.1:0; 'none' (with --tcp) serves ICE-TCP only.", AllowMultipleArgumentsPerToken = false };
         var tcp = new Option<string?>("--tcp") { Description = "TCP ADDRESS:PORT for ICE-TCP (passive candidate, RFC 6544/4571)." };
         var announce = new Option<string?>("--announce") { Description = "IP address to put in the candidates instead of the bound one (a server behind a 1:1 NAT)." };
-        var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once.", DefaultValueFactory = _ => 64 };
+        var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once; beyond it an offer gets 503 with Retry-After.", DefaultValueFactory = _ => 64 };
+        var perClient = new Option<int>("--max-sessions-per-client") { Description = "Most live sessions one HTTP client (an IPv4 address, or an IPv6 /64) may hold; beyond it an offer gets 429 with Retry-After. Behind a reverse proxy all clients share its address.", DefaultValueFactory = _ => EchoServerOptions.DefaultMaxSessionsPerClient };
+        var allowedHost = new Option<string[]>("--allowed-host") { Description = "Host name (or IP) the page may be requested as, repeatable. Requests with any other Host header get 421 (DNS rebinding protection). Always allowed: localhost, 127.0.0.1, ::1, the --http address and the --announce address.", AllowMultipleArgumentsPerToken = false };
+        var nackBudget = new Option<double>("--nack-budget") { Description = "NACK answers (packets resent from history) may use at most RATIO x the bytes this session received, IP/UDP headers counted.", DefaultValueFactory = _ => EchoLimits.Default.ResendBudgetRatio };
+        var nackBurst = new Option<int>("--nack-burst") { Description = "Most bytes of NACK answers sent at once (the budget's bucket size).", DefaultValueFactory = _ => EchoLimits.Default.ResendBurstBytes };
+        var nackRate = new Option<int>("--nack-rate") { Description = "Most bytes per second of NACK answers per session, whatever the budget.", DefaultValueFactory = _ => EchoLimits.Default.ResendBytesPerSecond };
+        var nackInterval = new Option<double>("--nack-interval") { Description = "A packet is resent for NACKs at most once within this many milliseconds.", DefaultValueFactory = _ => EchoLimits.Default.NackResendInterval.TotalMilliseconds };
+        var nackMax = new Option<int>("--nack-max") { Description = "Most packets resent because of one RTCP packet (repeated sequence numbers count once).", DefaultValueFactory = _ => EchoLimits.Default.MaxResendsPerRtcp };
         var connectTimeout = new Option<double>("--connect-timeout") { Description = "Close a session whose DTLS has not connected this many seconds after the answer.", DefaultValueFactory = _ => 30 };
         var impairLoss = new Option<double?>("--impair-loss") { Description = "Demo/test: put Airlift's impairment proxy (loopback only) in front of the first UDP address, dropping PERCENT of the datagrams each way; the candidates then point at the proxy." };
         var impairMax = new Option<int?>("--impair-max-datagram") { Description = "Demo/test: the proxy also drops datagrams larger than BYTES each way (implies the proxy)." };
@@ -35,7 +45,7 @@ internal static class ServeCommand
         var command = new Command("serve", "A WebRTC echo server: open the page, your camera comes back over Airlift's ICE-lite + DTLS-SRTP. The page has no authentication.")
         {
             http, udp, tcp, announce, CliCommon.CertOption(), CliCommon.KeyOption(), CliCommon.ChainOption(), CliCommon.MtuOption(), CliCommon.SrtpOption(),
-            maxSessions, connectTimeout, impairLoss, impairMax, impairSeed, verbose,
+            maxSessions, perClient, allowedHost, connectTimeout, nackBudget, nackBurst, nackRate, nackInterval, nackMax, impairLoss, impairMax, impairSeed, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -54,6 +64,14 @@ internal static class ServeCommand
             {
                 throw new CliException("--max-sessions must be within 1..1024");
             }
+
+            var sessionsPerClient = parse.GetValue(perClient);
+            if (sessionsPerClient is < 1 or > 1024)
+            {
+                throw new CliException("--max-sessions-per-client must be within 1..1024");
+            }
+
+            var limits = ParseLimits(parse.GetValue(nackBudget), parse.GetValue(nackBurst), parse.GetValue(nackRate), parse.GetValue(nackInterval), parse.GetValue(nackMax));
 
             var connectSeconds = parse.GetValue(connectTimeout);
             if (connectSeconds is < 0.1 or > 3600 || double.IsNaN(connectSeconds))
@@ -90,6 +108,17 @@ internal static class ServeCommand
                 throw new CliException($"--mtu {mtu} is outside {Dtls.DtlsOptions.MinimumDatagramSize}..65507");
             }
 
+            var extraHosts = parse.GetValue(allowedHost) ?? [];
+            foreach (var h in extraHosts)
+            {
+                if (!HostAllowList.TryParseAllowed(h, out _))
+                {
+                    throw new CliException($"--allowed-host '{h}' is not a host name or IP address (one name per option, no wildcards)");
+                }
+            }
+
+            var hosts = new HostAllowList(httpEndpoint.Address, announced, extraHosts);
+
             var srtp = CliCommon.ParseSrtp(parse.GetValue<string?>("--srtp"));
             using var logging = CliCommon.CreateLogging(parse.GetValue(verbose));
             var logger = logging.CreateLogger("airlift.serve");
@@ -101,6 +130,8 @@ internal static class ServeCommand
                 Certificate = certificate,
                 MaxDatagramSize = mtu,
                 MaxSessions = sessions,
+                MaxSessionsPerClient = sessionsPerClient,
+                Limits = limits,
                 ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
                 Impairment = impairment,
             };
@@ -121,7 +152,7 @@ internal static class ServeCommand
 
             await using (echo.ConfigureAwait(false))
             {
-                var app = BuildApp(echo, httpEndpoint);
+                var app = BuildApp(echo, httpEndpoint, hosts);
                 try
                 {
                     await app.StartAsync(ct).ConfigureAwait(false);
@@ -161,7 +192,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static WebApplication BuildApp(EchoServer echo, IPEndPoint httpEndpoint)
+    internal static WebApplication BuildApp(EchoServer echo, IPEndPoint httpEndpoint, HostAllowList hosts)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -170,8 +201,28 @@ internal static class ServeCommand
             k.Listen(httpEndpoint);
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = MaxBody;
+            k.Limits.MaxConcurrentConnections = MaxHttpConnections;
         });
         var app = builder.Build();
+
+        // DNS rebinding protection: before any endpoint, refuse a Host that is not one of our names.
+        app.Use(async (context, next) =>
+        {
+            var host = context.Request.Headers.Host.ToString();
+            if (!hosts.IsAllowed(host))
+            {
+                ServeMetrics.Refuse("host_not_allowed");
+                context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                var shown = host.Length > 100 ? host[..100] + "..." : host;
+                await context.Response.WriteAsync(
+                    $"Host '{shown}' is not a name of this server (DNS rebinding protection); allowed: {string.Join(", ", hosts.Hosts)}. " +
+                    "Start airlift serve with --allowed-host NAME to serve the page under another name.\n").ConfigureAwait(false);
+                return;
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
 
         app.MapGet("/", () => Results.Content(ServePage.Html, "text/html; charset=utf-8"));
         app.MapGet("/favicon.ico", () => Results.NoContent());
@@ -206,11 +257,17 @@ internal static class ServeCommand
                 return Results.Text(ex.Message + "\n", statusCode: ex.StatusCode);
             }
 
-            var result = echo.CreateSession(offer, request.Query["setup"].FirstOrDefault());
+            var client = EchoServer.ClientKey(request.HttpContext.Connection.RemoteIpAddress);
+            var result = echo.CreateSession(offer, request.Query["setup"].FirstOrDefault(), client);
             if (result.Id is { } id)
             {
                 response.Headers.Location = "/echo/" + id;
                 return Results.Text(result.Body, "application/sdp", statusCode: StatusCodes.Status201Created);
+            }
+
+            if (result.RetryAfter is { } seconds)
+            {
+                response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
             }
 
             return Results.Text(result.Body, statusCode: result.Status);
@@ -222,6 +279,46 @@ internal static class ServeCommand
         app.MapDelete("/echo/{id}", async (string id) =>
             await echo.DeleteAsync(id).ConfigureAwait(false) ? Results.NoContent() : Results.Text("no such session\n", statusCode: StatusCodes.Status404NotFound));
         return app;
+    }
+
+    /// <summary>The NACK limits from the command line, each checked against its documented range.</summary>
+    private static EchoLimits ParseLimits(double budget, int burst, int rate, double intervalMs, int max)
+    {
+        if (!double.IsFinite(budget) || budget is < 0 or > 4)
+        {
+            throw new CliException("--nack-budget must be a ratio within 0..4");
+        }
+
+        if (burst is < 0 or > 16 * 1024 * 1024)
+        {
+            throw new CliException("--nack-burst must be within 0..16777216 bytes");
+        }
+
+        if (rate is < 0 or > 1024 * 1024 * 1024)
+        {
+            throw new CliException("--nack-rate must be within 0..1073741824 bytes per second");
+        }
+
+        if (!double.IsFinite(intervalMs) || intervalMs is < 0 or > 10_000)
+        {
+            throw new CliException("--nack-interval must be within 0..10000 ms");
+        }
+
+        if (max is < 0 or > RtpHistory.Capacity)
+        {
+            throw new CliException($"--nack-max must be within 0..{RtpHistory.Capacity}");
+        }
+
+        var limits = EchoLimits.Default with
+        {
+            ResendBudgetRatio = budget,
+            ResendBurstBytes = burst,
+            ResendBytesPerSecond = rate,
+            NackResendInterval = TimeSpan.FromMilliseconds(intervalMs),
+            MaxResendsPerRtcp = max,
+        };
+        limits.Validate();
+        return limits;
     }
 
     /// <summary>

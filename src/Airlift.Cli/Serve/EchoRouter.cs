@@ -15,6 +15,9 @@ internal enum EchoDrop
 
     /// <summary>The section is not one we send on (the offer was sendonly).</summary>
     NotSending,
+
+    /// <summary>A new SSRC while <see cref="EchoLimits.MaxRemoteSsrcs"/> are already remembered.</summary>
+    SsrcLimit,
 }
 
 /// <summary>RTCP translation counters.</summary>
@@ -32,11 +35,37 @@ internal struct RtcpCounts
     /// <summary>NACKed sequence numbers answered from our own <see cref="RtpHistory"/> (lost on the way back).</summary>
     public long NackServed;
 
+    /// <summary>NACKed sequence numbers asked again within the same RTCP packet (answered or forwarded once).</summary>
+    public long NackDuplicate;
+
+    /// <summary>NACKed packets we hold but resent less than <see cref="EchoLimits.NackResendInterval"/> ago.</summary>
+    public long NackTooSoon;
+
+    /// <summary>NACKed packets we hold beyond <see cref="EchoLimits.MaxResendsPerRtcp"/> in one RTCP packet.</summary>
+    public long NackOverCap;
+
+    /// <summary>NACKed packets we hold but the session's <see cref="ResendBudget"/> could not pay for.</summary>
+    public long NackOverBudget;
+
     /// <summary>Sender and receiver reports forwarded.</summary>
     public long Reports;
 
     /// <summary>RTCP packets (within compounds) not forwarded: SDES, BYE, APP, XR, transport-cc, REMB, unknown streams, malformed.</summary>
     public long Discarded;
+
+    public void Add(in RtcpCounts other)
+    {
+        Pli += other.Pli;
+        Fir += other.Fir;
+        Nack += other.Nack;
+        NackServed += other.NackServed;
+        NackDuplicate += other.NackDuplicate;
+        NackTooSoon += other.NackTooSoon;
+        NackOverCap += other.NackOverCap;
+        NackOverBudget += other.NackOverBudget;
+        Reports += other.Reports;
+        Discarded += other.Discarded;
+    }
 }
 
 /// <summary>
@@ -54,13 +83,12 @@ internal struct RtcpCounts
 /// <item>SDES, BYE, APP, XR, and feedback that was not negotiated (transport-cc, REMB) are not forwarded: their values
 /// describe the offerer's own endpoints, not the echo.</item>
 /// </list>
-/// The output is never longer than the input. Not thread-safe (one per session, used by its event loop).
+/// The output is never longer than the input. State is bounded: at most <see cref="EchoLimits.MaxRemoteSsrcs"/> offerer
+/// SSRCs are remembered; RTP from a new one beyond that is dropped (<see cref="EchoDrop.SsrcLimit"/>).
+/// Not thread-safe (one per session, used by its event loop).
 /// </summary>
 internal sealed class EchoRouter
 {
-    /// <summary>Most remote SSRCs remembered per session (declared or learned).</summary>
-    public const int MaxRemoteSsrcs = 64;
-
     private const int RtpHeaderLength = 12;
     private const int RtcpSr = 200;
     private const int RtcpRr = 201;
@@ -73,9 +101,13 @@ internal sealed class EchoRouter
     private readonly uint?[] _currentRemote;
     private readonly Dictionary<uint, int> _byRemote = [];
     private readonly Dictionary<uint, int> _byLocal = [];
+    private readonly ulong[] _nacked = new ulong[65536 / 64]; // one bit per sequence number, for the NACK being read
+    private readonly int _maxRemoteSsrcs;
 
-    public EchoRouter(IReadOnlyList<EchoStream> streams)
+    public EchoRouter(IReadOnlyList<EchoStream> streams, int maxRemoteSsrcs = 64)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRemoteSsrcs, 1);
+        _maxRemoteSsrcs = maxRemoteSsrcs;
         _streams = [.. streams];
         _currentRemote = new uint?[_streams.Length];
         for (var i = 0; i < _streams.Length; i++)
@@ -83,7 +115,7 @@ internal sealed class EchoRouter
             _byLocal[_streams[i].LocalSsrc] = i;
             foreach (var ssrc in _streams[i].RemoteSsrcs)
             {
-                if (_byRemote.Count < MaxRemoteSsrcs)
+                if (_byRemote.Count < _maxRemoteSsrcs)
                 {
                     _byRemote.TryAdd(ssrc, i);
                 }
@@ -116,10 +148,9 @@ internal sealed class EchoRouter
 
         var payloadType = packet[1] & 0x7F;
         var ssrc = BinaryPrimitives.ReadUInt32BigEndian(packet[8..]);
-        var index = FindStream(ssrc, payloadType);
+        var index = FindStream(ssrc, payloadType, out drop);
         if (index < 0)
         {
-            drop = EchoDrop.UnknownPayloadType;
             return -1;
         }
 
@@ -138,10 +169,11 @@ internal sealed class EchoRouter
     /// <summary>
     /// Translates the plaintext compound RTCP packet <paramref name="input"/> into <paramref name="output"/> (at least as long)
     /// and returns the bytes written; 0 when nothing is worth forwarding. Stops at the first malformed packet (RFC 3550 6.4).
-    /// NACKed sequence numbers that <paramref name="histories"/> (by section) still hold are added to <paramref name="resend"/>
-    /// and left out of the forwarded NACK.
+    /// Each sequence number counts once per NACK packet (repeats are counted in <see cref="RtcpCounts.NackDuplicate"/>);
+    /// those <paramref name="nacks"/> holds are answered there (resent or dropped by its limits) and left out of the
+    /// forwarded NACK, the rest are forwarded to the offerer's sender.
     /// </summary>
-    public int TranslateRtcp(ReadOnlySpan<byte> input, Span<byte> output, ref RtcpCounts counts, IReadOnlyList<RtpHistory?>? histories = null, List<(int Stream, ushort Seq)>? resend = null)
+    public int TranslateRtcp(ReadOnlySpan<byte> input, Span<byte> output, ref RtcpCounts counts, NackResponder? nacks = null)
     {
         var written = 0;
         while (input.Length >= 4)
@@ -163,7 +195,7 @@ internal sealed class EchoRouter
             {
                 RtcpSr => TranslateReport(packet, count, sender: true, output[written..], ref counts),
                 RtcpRr => TranslateReport(packet, count, sender: false, output[written..], ref counts),
-                RtcpRtpfb when count == 1 => TranslateNack(packet, output[written..], ref counts, histories, resend),
+                RtcpRtpfb when count == 1 => TranslateNack(packet, output[written..], ref counts, nacks),
                 RtcpPsfb when count == 1 => TranslateFeedback(packet, output[written..], ref counts.Pli),
                 RtcpPsfb when count == 4 => TranslateFir(packet, output[written..], ref counts),
                 _ => 0,
@@ -179,17 +211,26 @@ internal sealed class EchoRouter
         return written;
     }
 
-    private int FindStream(uint ssrc, int payloadType)
+    private int FindStream(uint ssrc, int payloadType, out EchoDrop drop)
     {
+        drop = EchoDrop.None;
         if (_byRemote.TryGetValue(ssrc, out var known))
         {
             if (!_streams[known].PayloadTypes.Contains(payloadType))
             {
+                drop = EchoDrop.UnknownPayloadType;
                 return -1;
             }
 
             _currentRemote[known] = ssrc;
             return known;
+        }
+
+        if (_byRemote.Count >= _maxRemoteSsrcs)
+        {
+            // Remember no more, and do not let an unremembered SSRC take a section over either.
+            drop = EchoDrop.SsrcLimit;
+            return -1;
         }
 
         // A new SSRC: the first receiving section with this payload type that has no sender yet, else the first with it.
@@ -213,16 +254,14 @@ internal sealed class EchoRouter
             }
         }
 
-        if (pick >= 0)
+        if (pick < 0)
         {
-            if (_byRemote.Count < MaxRemoteSsrcs)
-            {
-                _byRemote[ssrc] = pick;
-            }
-
-            _currentRemote[pick] = ssrc;
+            drop = EchoDrop.UnknownPayloadType;
+            return -1;
         }
 
+        _byRemote[ssrc] = pick;
+        _currentRemote[pick] = ssrc;
         return pick;
     }
 
@@ -305,19 +344,19 @@ internal sealed class EchoRouter
     }
 
     // RFC 4585 6.2.1: FCI entries of PID (16) | BLP (16): PID lost, and PID+i+1 lost for each bit i set in BLP.
-    // Returns -1 when every NACKed packet is resent from our history (nothing to forward, nothing discarded).
-    private int TranslateNack(ReadOnlySpan<byte> packet, Span<byte> output, ref RtcpCounts counts, IReadOnlyList<RtpHistory?>? histories, List<(int Stream, ushort Seq)>? resend)
+    // Returns -1 when every NACKed packet is ours to answer or a repeat (nothing to forward, nothing discarded).
+    private int TranslateNack(ReadOnlySpan<byte> packet, Span<byte> output, ref RtcpCounts counts, NackResponder? nacks)
     {
         if (packet.Length < 16 || !TryMirrorMedia(BinaryPrimitives.ReadUInt32BigEndian(packet[8..]), out var remote, out var index))
         {
             return 0;
         }
 
-        var history = histories is not null && index < histories.Count ? histories[index] : null;
+        Array.Clear(_nacked);
         var written = 12;
         var pid = -1;
         var blp = 0;
-        var served = false;
+        var handled = false;
         for (var at = 12; at + 4 <= packet.Length; at += 4)
         {
             var first = BinaryPrimitives.ReadUInt16BigEndian(packet[at..]);
@@ -330,11 +369,20 @@ internal sealed class EchoRouter
                 }
 
                 var seq = (ushort)(first + bit + 1);
-                if (history is not null && resend is not null && history.Contains(seq))
+                ref var seen = ref _nacked[seq >> 6];
+                var seqBit = 1UL << (seq & 63);
+                if ((seen & seqBit) != 0)
                 {
-                    resend.Add((index, seq));
-                    counts.NackServed++;
-                    served = true;
+                    counts.NackDuplicate++;
+                    handled = true;
+                    continue;
+                }
+
+                seen |= seqBit;
+
+                if (nacks is not null && nacks.TryAnswer(index, seq, ref counts))
+                {
+                    handled = true;
                     continue;
                 }
 
@@ -358,7 +406,7 @@ internal sealed class EchoRouter
 
         if (pid < 0)
         {
-            return served ? -1 : 0;
+            return handled ? -1 : 0;
         }
 
         written = WriteNackItem(output, written, (ushort)pid, blp);

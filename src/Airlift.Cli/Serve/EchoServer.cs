@@ -36,6 +36,21 @@ internal sealed record EchoServerOptions
 
     public int MaxSessions { get; init; } = 64;
 
+    /// <summary>
+    /// Most live sessions one HTTP client may hold (by address: an IPv4 address, or the /64 of an IPv6 one); beyond it an
+    /// offer gets 429 with Retry-After. Default 8. Behind a reverse proxy every client has the proxy's address.
+    /// </summary>
+    public int MaxSessionsPerClient { get; init; } = DefaultMaxSessionsPerClient;
+
+    /// <summary>Default of <see cref="MaxSessionsPerClient"/>.</summary>
+    public const int DefaultMaxSessionsPerClient = 8;
+
+    /// <summary>What each session keeps and sends because of its peer (NACK budget, SSRCs, histories).</summary>
+    public EchoLimits Limits { get; init; } = EchoLimits.Default;
+
+    /// <summary>Test hook: called with the session id before each of its transport events is handled.</summary>
+    internal Action<string, WebRtcTransportEvent>? BeforeEvent { get; init; }
+
     /// <summary>A session whose DTLS is not connected this long after the answer is closed.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -46,7 +61,8 @@ internal sealed record EchoServerOptions
 }
 
 /// <summary>The result of <see cref="EchoServer.CreateSession"/>: 201 with the answer, or an HTTP error status and reason.</summary>
-internal sealed record EchoCreateResult(int Status, string Body, string? Id);
+/// <param name="RetryAfter">Seconds for a Retry-After header (429 and 503: a limit was reached).</param>
+internal sealed record EchoCreateResult(int Status, string Body, string? Id, int? RetryAfter = null);
 
 /// <summary>
 /// The echo service behind <c>airlift serve</c>: one <see cref="TransportHost"/> (shared UDP sockets routed by ufrag, and
@@ -87,10 +103,40 @@ internal sealed class EchoServer : IAsyncDisposable
     /// <summary>Sessions open now.</summary>
     public int OpenSessions => _sessions.Values.Count(s => !s.IsFinished);
 
+    /// <summary>The key sessions are counted by per client: the IPv4 address, or the /64 prefix of an IPv6 one (one host usually holds a whole /64).</summary>
+    public static string ClientKey(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "unknown";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || IPAddress.IsLoopback(address))
+        {
+            return address.ToString();
+        }
+
+        var bytes = address.GetAddressBytes();
+        bytes.AsSpan(8).Clear();
+        return new IPAddress(bytes) + "/64";
+    }
+
     /// <summary>Binds the sockets (and starts the proxy, if asked).</summary>
+    /// <exception cref="ArgumentException">Invalid limits.</exception>
     /// <exception cref="System.Net.Sockets.SocketException">An address could not be bound.</exception>
     public static async Task<EchoServer> StartAsync(EchoServerOptions options, ILogger? logger)
     {
+        options.Limits.Validate();
+        if (options.MaxSessionsPerClient < 1)
+        {
+            throw new ArgumentException("MaxSessionsPerClient must be at least 1.", nameof(options));
+        }
+
         var host = new TransportHost(
             new TransportHostOptions
             {
@@ -143,8 +189,11 @@ internal sealed class EchoServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Answers <paramref name="offerText"/>; <paramref name="setup"/> is <c>passive</c> (default) or <c>active</c>, our DTLS role when the offer says actpass.</summary>
-    public EchoCreateResult CreateSession(string offerText, string? setup)
+    /// <summary>
+    /// Answers <paramref name="offerText"/> from <paramref name="client"/> (a <see cref="ClientKey"/>); <paramref name="setup"/>
+    /// is <c>passive</c> (default) or <c>active</c>, our DTLS role when the offer says actpass.
+    /// </summary>
+    public EchoCreateResult CreateSession(string offerText, string? setup, string client = "unknown")
     {
         var actPassRole = setup switch
         {
@@ -186,7 +235,15 @@ internal sealed class EchoServer : IAsyncDisposable
         {
             if (OpenSessions >= _options.MaxSessions)
             {
-                return new(503, $"the server serves its maximum of {_options.MaxSessions} sessions\n", null);
+                ServeMetrics.Refuse("max_sessions");
+                return new(503, $"the server serves its maximum of {_options.MaxSessions} sessions; retry later\n", null, RetryAfterSeconds);
+            }
+
+            var mine = _sessions.Values.Count(s => !s.IsFinished && s.Client == client);
+            if (mine >= _options.MaxSessionsPerClient)
+            {
+                ServeMetrics.Refuse("per_client");
+                return new(429, $"this client ({client}) already holds {mine} sessions, the most one client may hold (--max-sessions-per-client); DELETE one or retry later\n", null, RetryAfterSeconds);
             }
 
             var dtls = new DtlsOptions(_options.Certificate)
@@ -213,7 +270,19 @@ internal sealed class EchoServer : IAsyncDisposable
             }
 
             var id = EchoAnswer.NewToken();
-            var result = Build(offer, session, id);
+            EchoCreateResult result;
+            try
+            {
+                result = Build(offer, session, id, client);
+            }
+            catch (Exception ex)
+            {
+                // A bug answering one offer must not leave its transport holding a place on the host.
+                ServeMetrics.InternalErrors.Add(1);
+                _logger?.LogError(ex, "Answering an offer failed");
+                result = new(500, "internal error while answering the offer\n", null);
+            }
+
             if (result.Status != 201)
             {
                 session.Close();
@@ -223,7 +292,10 @@ internal sealed class EchoServer : IAsyncDisposable
         }
     }
 
-    private EchoCreateResult Build(SdpOffer offer, TransportSession? session, string? id)
+    /// <summary>Seconds a refused client should wait: by then a session that never connects has been closed.</summary>
+    private int RetryAfterSeconds => (int)Math.Clamp(Math.Ceiling(_options.ConnectTimeout.TotalSeconds), 1, 3600);
+
+    private EchoCreateResult Build(SdpOffer offer, TransportSession? session, string? id, string client = "unknown")
     {
         var parameters = new EchoAnswerParameters(
             session?.LocalUfrag ?? "unused",
@@ -241,16 +313,37 @@ internal sealed class EchoServer : IAsyncDisposable
 
         if (session is null || id is null)
         {
+            ReleaseSsrcs(plan);
             return new(400, "bad offer\n", null);
         }
 
-        var echo = new EchoSession(id, _host, session, plan, _logger);
+        var hook = _options.BeforeEvent;
+        EchoSession echo;
+        try
+        {
+            echo = new EchoSession(id, client, _host, session, plan, _options.Limits, _logger)
+            {
+                BeforeEvent = hook is null ? null : e => hook(id, e),
+            };
+        }
+        catch
+        {
+            ReleaseSsrcs(plan);
+            throw;
+        }
+
         _sessions[id] = echo;
         _ = Task.Run(async () =>
         {
-            await echo.RunAsync(_options.ConnectTimeout, _stop.Token).ConfigureAwait(false);
-            ReleaseSsrcs(plan);
-            Forget(id);
+            try
+            {
+                await echo.RunAsync(_options.ConnectTimeout, _stop.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                ReleaseSsrcs(plan);
+                Forget(id);
+            }
         });
         _logger?.LogInformation("Echo {Id}: answered ({Streams} streams, setup {Setup})", id, plan.Streams.Count, session.LocalSetup);
         return new(201, plan.Answer, id);

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Ice;
 using Airlift.Net;
@@ -16,27 +14,16 @@ namespace Airlift.Cli.Serve;
 /// </summary>
 internal sealed class EchoSession
 {
-    // Room for the largest media packet the transport delivers plus any SRTP/SRTCP trailer.
-    private const int WorkBufferSize = 2048;
-
     private readonly TransportHost _host;
     private readonly TransportSession _session;
-    private readonly EchoRouter _router;
+    private readonly EchoMedia _media;
     private readonly ILogger? _logger;
-    private readonly long _createdAt = Stopwatch.GetTimestamp();
-    private readonly byte[] _work = new byte[WorkBufferSize];
-    private readonly long[] _streamIn;
-    private readonly long[] _streamOut;
-    private readonly RtpHistory?[] _histories;
-    private readonly List<(int Stream, ushort Seq)> _resend = [];
+    private readonly TimeProvider _time;
+    private readonly long _createdAt;
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private SrtpContext? _protect;
-    private SrtpContext? _unprotect;
     private SrtpStats? _protectStats;
     private SrtpStats? _unprotectStats;
-    private RtcpCounts _rtcp;
-    private C _c;
 
     // State strings, written under _gate.
     private string _iceState = nameof(IceState.New);
@@ -48,21 +35,30 @@ internal sealed class EchoSession
     private double? _connectedAfterMs;
     private bool _finished;
 
-    public EchoSession(string id, TransportHost host, TransportSession session, EchoPlan plan, ILogger? logger)
+    public EchoSession(string id, string client, TransportHost host, TransportSession session, EchoPlan plan, EchoLimits limits, ILogger? logger, TimeProvider? time = null)
     {
         Id = id;
+        Client = client;
         _host = host;
         _session = session;
         Plan = plan;
-        _router = new EchoRouter(plan.Streams);
-        _streamIn = new long[plan.Streams.Count];
-        _streamOut = new long[plan.Streams.Count];
-        _histories = [.. plan.Streams.Select(s => s.Send && s.Kind == "video" ? new RtpHistory() : null)];
+        _time = time ?? TimeProvider.System;
+        _createdAt = _time.GetTimestamp();
+        _media = new EchoMedia(plan.Streams, limits, session.SendMedia, TimeSpan.Zero);
         _logger = logger;
         DtlsRole = session.LocalSetup == Ice.Sdp.SdpSetupRole.Active ? DtlsRole.Client : DtlsRole.Server;
     }
 
     public string Id { get; }
+
+    /// <summary>The transport this session echoes on.</summary>
+    internal TransportSession Transport => _session;
+
+    /// <summary>Who asked for it: the HTTP client's address key (<see cref="EchoServer.ClientKey"/>).</summary>
+    public string Client { get; }
+
+    /// <summary>Test hook: called before each transport event is handled (an exception from it stands for a bug in the handling).</summary>
+    internal Action<WebRtcTransportEvent>? BeforeEvent { get; init; }
 
     public EchoPlan Plan { get; }
 
@@ -85,12 +81,17 @@ internal sealed class EchoSession
     /// <summary>Closes the transport (close_notify); the loop then ends.</summary>
     public void Close(string reason)
     {
+        SetCloseReason(reason);
+        _session.Close();
+    }
+
+    /// <summary>The first reason given is the one reported; the loop's <c>finally</c> closes the transport.</summary>
+    private void SetCloseReason(string reason)
+    {
         lock (_gate)
         {
             _closeReason ??= reason;
         }
-
-        _session.Close();
     }
 
     /// <summary>Reads the transport's events until it closes, fails, or does not connect within <paramref name="connectTimeout"/>.</summary>
@@ -112,33 +113,44 @@ internal sealed class EchoSession
         }
         catch (OperationCanceledException)
         {
-            Close(stop.IsCancellationRequested ? "server stopping" : $"not connected within {connectTimeout.TotalSeconds:0.#} s");
+            SetCloseReason(stop.IsCancellationRequested ? "server stopping" : $"not connected within {connectTimeout.TotalSeconds:0.#} s");
         }
         catch (Exception ex)
         {
-            // A bug here must not take the server down: close this session and say why.
+            // A bug here must not take the server (or any other session) down: close this session and say why.
+            ServeMetrics.InternalErrors.Add(1);
             _logger?.LogError(ex, "Echo session {Id} failed", Id);
-            Close("internal error: " + ex.Message);
+            SetCloseReason("internal error: " + ex.GetType().Name + ": " + ex.Message);
         }
         finally
         {
-            _session.Close();
+            try
+            {
+                _session.Close();
+            }
+            catch (Exception ex)
+            {
+                _logger?.LogError(ex, "Echo session {Id}: closing the transport failed", Id);
+            }
+
             lock (_gate)
             {
                 _finished = true;
                 _closeReason ??= "closed";
-                _protect?.Dispose();
-                _unprotect?.Dispose();
-                _protect = _unprotect = null;
+                _media.Dispose();
             }
 
             _closed.TrySetResult();
         }
     }
 
+    /// <summary>Time since the session was created: the clock the media path is driven by.</summary>
+    private TimeSpan Now => _time.GetElapsedTime(_createdAt);
+
     /// <summary>Handles one event; true once DTLS is connected.</summary>
     private bool Handle(WebRtcTransportEvent e)
     {
+        BeforeEvent?.Invoke(e);
         switch (e)
         {
             case IceStateChange ice:
@@ -169,20 +181,18 @@ internal sealed class EchoSession
                 var keys = SrtpKeys.FromKeyingMaterial(km.Profile, km.Material, km.Role);
                 lock (_gate)
                 {
-                    _protect?.Dispose();
-                    _unprotect?.Dispose();
-                    _protect = keys.CreateProtectContext();
-                    _unprotect = keys.CreateUnprotectContext();
-                    (_protectStats, _unprotectStats) = (_protect.Stats, _unprotect.Stats);
+                    var (protect, unprotect) = (keys.CreateProtectContext(), keys.CreateUnprotectContext());
+                    _media.SetKeys(protect, unprotect);
+                    (_protectStats, _unprotectStats) = (protect.Stats, unprotect.Stats);
                     _srtpProfile = km.Profile.Name;
                 }
 
                 break;
             case RtpPacketReceived rtp:
-                EchoRtp(rtp.Packet);
+                _media.HandleRtp(Now, rtp.Packet);
                 break;
             case RtcpPacketReceived rtcp:
-                EchoRtcp(rtcp.Packet);
+                _media.HandleRtcp(Now, rtcp.Packet);
                 break;
             case TransportFailed failed:
                 lock (_gate)
@@ -213,128 +223,11 @@ internal sealed class EchoSession
             if (state == TransportDtlsState.Connected)
             {
                 _cipherSuite = cipher;
-                _connectedAfterMs = Stopwatch.GetElapsedTime(_createdAt).TotalMilliseconds;
+                _connectedAfterMs = Now.TotalMilliseconds;
             }
         }
 
         _logger?.LogInformation("Echo {Id}: DTLS {State}", Id, state);
-    }
-
-    private void EchoRtp(byte[] packet)
-    {
-        Interlocked.Increment(ref _c.RtpIn);
-        Interlocked.Add(ref _c.RtpInBytes, packet.Length);
-        SrtpContext? protect, unprotect;
-        lock (_gate)
-        {
-            (protect, unprotect) = (_protect, _unprotect);
-        }
-
-        if (protect is null || unprotect is null)
-        {
-            Interlocked.Increment(ref _c.BeforeKeys);
-            return;
-        }
-
-        if (unprotect.UnprotectRtp(packet, out var plain) != SrtpStatus.Ok)
-        {
-            return; // counted in the context's stats
-        }
-
-        if (plain + protect.RtpTrailerLength > _work.Length)
-        {
-            Interlocked.Increment(ref _c.TooLarge);
-            return;
-        }
-
-        var buffer = _work.AsSpan();
-        packet.AsSpan(0, plain).CopyTo(buffer);
-        var index = _router.RewriteRtp(buffer[..plain], out var drop);
-        if (index < 0)
-        {
-            Interlocked.Increment(ref drop == EchoDrop.NotSending ? ref _c.NotSending : ref _c.UnknownStream);
-            return;
-        }
-
-        Interlocked.Increment(ref _streamIn[index]);
-        if (protect.ProtectRtp(buffer, plain, out var length) != SrtpStatus.Ok)
-        {
-            return;
-        }
-
-        _histories[index]?.Store(BinaryPrimitives.ReadUInt16BigEndian(buffer[2..]), buffer[..length]);
-        if (!_session.SendMedia(buffer[..length]))
-        {
-            Interlocked.Increment(ref _c.SendFailed);
-            return;
-        }
-
-        Interlocked.Increment(ref _streamOut[index]);
-        Interlocked.Increment(ref _c.RtpOut);
-        Interlocked.Add(ref _c.RtpOutBytes, length);
-    }
-
-    private void EchoRtcp(byte[] packet)
-    {
-        Interlocked.Increment(ref _c.RtcpIn);
-        SrtpContext? protect, unprotect;
-        lock (_gate)
-        {
-            (protect, unprotect) = (_protect, _unprotect);
-        }
-
-        if (protect is null || unprotect is null)
-        {
-            Interlocked.Increment(ref _c.BeforeKeys);
-            return;
-        }
-
-        if (unprotect.UnprotectRtcp(packet, out var plain) != SrtpStatus.Ok)
-        {
-            return;
-        }
-
-        if (plain + protect.RtcpTrailerLength > _work.Length)
-        {
-            Interlocked.Increment(ref _c.TooLarge);
-            return;
-        }
-
-        var counts = default(RtcpCounts);
-        _resend.Clear();
-        var length = _router.TranslateRtcp(packet.AsSpan(0, plain), _work, ref counts, _histories, _resend);
-        lock (_gate)
-        {
-            _rtcp.Pli += counts.Pli;
-            _rtcp.Fir += counts.Fir;
-            _rtcp.Nack += counts.Nack;
-            _rtcp.NackServed += counts.NackServed;
-            _rtcp.Reports += counts.Reports;
-            _rtcp.Discarded += counts.Discarded;
-        }
-
-        foreach (var (stream, seq) in _resend)
-        {
-            // The identical SRTP packet again: the browser never received this index, so it is no replay there.
-            if (_histories[stream]!.TryGet(seq, out var again) && _session.SendMedia(again))
-            {
-                Interlocked.Increment(ref _c.Retransmitted);
-            }
-        }
-
-        if (length == 0 || protect.ProtectRtcp(_work, length, out var protectedLength) != SrtpStatus.Ok)
-        {
-            return;
-        }
-
-        if (_session.SendMedia(_work.AsSpan(0, protectedLength)))
-        {
-            Interlocked.Increment(ref _c.RtcpOut);
-        }
-        else
-        {
-            Interlocked.Increment(ref _c.SendFailed);
-        }
     }
 
     /// <summary>A JSON-ready snapshot for <c>GET /echo/{id}/stats</c>.</summary>
@@ -343,21 +236,23 @@ internal sealed class EchoSession
         var transport = _session.Stats;
         var iceStats = _session.IceStats;
         string? trace = includeTrace ? _host.WithTransport(_session, t => t.DtlsTrace) : null;
+        var m = _media.Snapshot();
+        var router = _media.Router;
         lock (_gate)
         {
             var streams = new List<Dictionary<string, object?>>();
-            for (var i = 0; i < _router.Streams.Count; i++)
+            for (var i = 0; i < router.Streams.Count; i++)
             {
-                var s = _router.Streams[i];
+                var s = router.Streams[i];
                 streams.Add(new()
                 {
                     ["mid"] = s.Mid,
                     ["kind"] = s.Kind,
                     ["payloadType"] = s.PayloadTypes.First(),
                     ["localSsrc"] = s.LocalSsrc,
-                    ["remoteSsrc"] = _router.RemoteSsrc(i),
-                    ["packetsIn"] = Interlocked.Read(ref _streamIn[i]),
-                    ["packetsOut"] = Interlocked.Read(ref _streamOut[i]),
+                    ["remoteSsrc"] = router.RemoteSsrc(i),
+                    ["packetsIn"] = m.StreamIn[i],
+                    ["packetsOut"] = m.StreamOut[i],
                 });
             }
 
@@ -369,7 +264,7 @@ internal sealed class EchoSession
                 ["state"] = _finished || _dtlsState is nameof(TransportDtlsState.Closed) or nameof(TransportDtlsState.Failed) ? "closed"
                     : _dtlsState == nameof(TransportDtlsState.Connected) ? "connected" : "connecting",
                 ["closeReason"] = _closeReason,
-                ["uptimeMs"] = Math.Round(Stopwatch.GetElapsedTime(_createdAt).TotalMilliseconds),
+                ["uptimeMs"] = Math.Round(Now.TotalMilliseconds),
                 ["ice"] = new Dictionary<string, object?>
                 {
                     ["state"] = _iceState,
@@ -395,32 +290,47 @@ internal sealed class EchoSession
                 },
                 ["rtp"] = new Dictionary<string, object?>
                 {
-                    ["packetsIn"] = Interlocked.Read(ref _c.RtpIn),
-                    ["bytesIn"] = Interlocked.Read(ref _c.RtpInBytes),
-                    ["packetsOut"] = Interlocked.Read(ref _c.RtpOut),
-                    ["bytesOut"] = Interlocked.Read(ref _c.RtpOutBytes),
+                    ["packetsIn"] = m.RtpIn,
+                    ["bytesIn"] = m.RtpInBytes,
+                    ["packetsOut"] = m.RtpOut,
+                    ["bytesOut"] = m.RtpOutBytes,
                 },
                 ["rtcp"] = new Dictionary<string, object?>
                 {
-                    ["packetsIn"] = Interlocked.Read(ref _c.RtcpIn),
-                    ["packetsOut"] = Interlocked.Read(ref _c.RtcpOut),
-                    ["pli"] = _rtcp.Pli,
-                    ["fir"] = _rtcp.Fir,
-                    ["nack"] = _rtcp.Nack,
-                    ["nackServed"] = _rtcp.NackServed,
-                    ["retransmitted"] = Interlocked.Read(ref _c.Retransmitted),
-                    ["reports"] = _rtcp.Reports,
-                    ["discarded"] = _rtcp.Discarded,
+                    ["packetsIn"] = m.RtcpIn,
+                    ["packetsOut"] = m.RtcpOut,
+                    ["pli"] = m.Rtcp.Pli,
+                    ["fir"] = m.Rtcp.Fir,
+                    ["nack"] = m.Rtcp.Nack,
+                    ["nackServed"] = m.Rtcp.NackServed,
+                    ["retransmitted"] = m.Retransmitted,
+                    ["retransmittedBytes"] = m.RetransmittedBytes,
+                    ["reports"] = m.Rtcp.Reports,
+                    ["discarded"] = m.Rtcp.Discarded,
                 },
                 ["drops"] = new Dictionary<string, object?>
                 {
-                    ["beforeKeys"] = Interlocked.Read(ref _c.BeforeKeys),
-                    ["unknownStream"] = Interlocked.Read(ref _c.UnknownStream),
-                    ["notSending"] = Interlocked.Read(ref _c.NotSending),
-                    ["tooLarge"] = Interlocked.Read(ref _c.TooLarge),
-                    ["sendFailed"] = Interlocked.Read(ref _c.SendFailed),
+                    ["beforeKeys"] = m.BeforeKeys,
+                    ["unknownStream"] = m.UnknownStream,
+                    ["notSending"] = m.NotSending,
+                    ["tooLarge"] = m.TooLarge,
+                    ["sendFailed"] = m.SendFailed,
+                    ["ssrcLimit"] = m.SsrcLimit,
+                    ["amplifying"] = m.Amplifying,
+                    ["nackDuplicate"] = m.Rtcp.NackDuplicate,
+                    ["nackTooSoon"] = m.Rtcp.NackTooSoon,
+                    ["nackOverCap"] = m.Rtcp.NackOverCap,
+                    ["nackOverBudget"] = m.Rtcp.NackOverBudget,
                     ["transportQueueFull"] = transport.QueueOverflowDrops,
                     ["mediaFromOtherTuple"] = transport.MediaFromUnselectedTuple,
+                },
+                ["budget"] = new Dictionary<string, object?>
+                {
+                    // Wire bytes (28 bytes of IPv4 + UDP header per datagram) of authenticated media in and of all media out.
+                    ["mediaBytesIn"] = m.BytesIn,
+                    ["mediaBytesOut"] = m.BytesOut,
+                    ["amplification"] = m.BytesIn == 0 ? null : Math.Round((double)m.BytesOut / m.BytesIn, 3),
+                    ["resendAvailable"] = _media.ResendBudgetAvailable,
                 },
                 ["transport"] = new Dictionary<string, object?>
                 {
@@ -432,21 +342,5 @@ internal sealed class EchoSession
                 ["streams"] = streams,
             };
         }
-    }
-
-    private struct C
-    {
-        public long RtpIn;
-        public long RtpInBytes;
-        public long RtpOut;
-        public long RtpOutBytes;
-        public long RtcpIn;
-        public long RtcpOut;
-        public long BeforeKeys;
-        public long UnknownStream;
-        public long NotSending;
-        public long TooLarge;
-        public long SendFailed;
-        public long Retransmitted;
     }
 }

@@ -4,8 +4,10 @@ namespace Airlift.Cli.Serve;
 /// The last <see cref="Capacity"/> SRTP packets the echo sent on one stream, by RTP sequence number, to answer NACKs for
 /// packets lost between us and the browser (RFC 4585 6.2.1). Such a packet reached us once; the browser's sender resending
 /// it would reach us as an SRTP replay (RFC 3711 3.3.2) and be dropped, so the downstream loss is repaired from here and
-/// only the sequence numbers we never received are asked of the browser's sender. Slots are allocated once and reused:
-/// no allocation per packet. Not thread-safe.
+/// only the sequence numbers we never received are asked of the browser's sender. Each slot also remembers when its packet
+/// was last resent, so a packet goes out again at most once per <see cref="EchoLimits.NackResendInterval"/>. Bounded:
+/// at most <see cref="Capacity"/> x <see cref="MaxPacket"/> bytes, slots allocated once and reused (no allocation per
+/// packet). Not thread-safe.
 /// </summary>
 internal sealed class RtpHistory
 {
@@ -18,6 +20,7 @@ internal sealed class RtpHistory
     private readonly byte[][] _slots = new byte[Capacity][];
     private readonly int[] _lengths = new int[Capacity];
     private readonly int[] _seqs = new int[Capacity];
+    private readonly TimeSpan?[] _resentAt = new TimeSpan?[Capacity];
 
     public RtpHistory()
     {
@@ -27,6 +30,7 @@ internal sealed class RtpHistory
     public void Store(ushort seq, ReadOnlySpan<byte> srtp)
     {
         var slot = seq % Capacity;
+        _resentAt[slot] = null;
         if (srtp.Length > MaxPacket)
         {
             _seqs[slot] = -1;
@@ -52,5 +56,21 @@ internal sealed class RtpHistory
 
         srtp = _slots[slot].AsSpan(0, _lengths[slot]);
         return true;
+    }
+
+    /// <summary>Length of the packet kept for <paramref name="seq"/>, 0 when none is.</summary>
+    public int LengthOf(ushort seq) => Contains(seq) ? _lengths[seq % Capacity] : 0;
+
+    /// <summary>True when the packet kept for <paramref name="seq"/> was resent less than <paramref name="interval"/> before <paramref name="now"/>.</summary>
+    public bool ResentWithin(ushort seq, TimeSpan now, TimeSpan interval) =>
+        Contains(seq) && _resentAt[seq % Capacity] is { } at && now - at < interval;
+
+    /// <summary>Records that the packet kept for <paramref name="seq"/> was resent at <paramref name="now"/>.</summary>
+    public void MarkResent(ushort seq, TimeSpan now)
+    {
+        if (Contains(seq))
+        {
+            _resentAt[seq % Capacity] = now;
+        }
     }
 }

@@ -180,16 +180,30 @@ internal sealed partial class DtlsEngine
     {
         Stats.InternalErrors++;
         DtlsMetrics.InternalErrors.Add(1);
-        _logger?.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during);
         var message = $"internal error while handling {during}: {exception.GetType().Name}: {exception.Message}";
+        try
+        {
+            _logger?.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during);
+        }
+        catch (Exception)
+        {
+            // A logger that throws is one more bug; the endpoint still fails cleanly below.
+        }
+
         try
         {
             FailInternal(now, DtlsFailureReason.InternalError, message, AlertDescription.InternalError, sendAlert: true);
         }
         catch (Exception)
         {
-            // Even the alert could not be written: fail without it.
-            FailInternal(now, DtlsFailureReason.InternalError, message, AlertDescription.InternalError, sendAlert: false);
+            // Even the alert could not be written (or the log line failed): fail without either.
+            if (State is not (DtlsState.Failed or DtlsState.Closed))
+            {
+                State = DtlsState.Failed;
+                _timers.ClearAll();
+                _flight = null;
+                _events.Enqueue(new DtlsFailed(DtlsFailureReason.InternalError, message, AlertDescription.InternalError, null));
+            }
         }
     }
 
@@ -246,10 +260,11 @@ internal sealed partial class DtlsEngine
         ReleaseKeys();
         _timers.ClearAll();
         _flight = null;
-        Log(now, $"failed: {reason}: {message}");
         DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        var line = AddTrace(now, $"failed: {reason}: {message}");
         var report = reason == DtlsFailureReason.Timeout ? string.Join('\n', _trace) : null;
         _events.Enqueue(new DtlsFailed(reason, message, alert, report));
+        _logger?.LogDebug("{Line}", line); // last: the failure is recorded even if the logger throws
     }
 
     // ---------------------------------------------------------------- output
@@ -287,13 +302,19 @@ internal sealed partial class DtlsEngine
 
     public void Log(TimeSpan now, string line)
     {
+        var stamped = AddTrace(now, line);
+        _logger?.LogDebug("{Line}", stamped);
+    }
+
+    private string AddTrace(TimeSpan now, string line)
+    {
         var stamped = string.Create(CultureInfo.InvariantCulture, $"{(now - _startedAt).TotalMilliseconds,8:0.0} ms  {Role.ToString().ToLowerInvariant()}: {line}");
         if (_trace.Count < MaxTraceLines)
         {
             _trace.Add(stamped);
         }
 
-        _logger?.LogDebug("{Line}", stamped);
+        return stamped;
     }
 
     public string Trace

@@ -231,4 +231,58 @@ public class EchoAnswerTests
         Assert.Contains("m=video 0 UDP/TLS/RTP/SAVPF 96", plan.Answer, StringComparison.Ordinal);
         Assert.DoesNotContain("a=group:BUNDLE", plan.Answer, StringComparison.Ordinal); // RFC 9143 7.3: no group the offer did not have
     }
+
+    [Fact]
+    public void MutatedOffers_NeverThrow_FromTheParserOrTheAnswerBuilder()
+    {
+        // Every offer reaches the parser and the builder from an unauthenticated HTTP client: a throw would leave a transport
+        // session created for nothing. Seeded mutations of a real offer: lines dropped, repeated, swapped, cut, and bytes
+        // replaced by SDP-significant characters and digits.
+        var lines = CapturedOffers.Crlf(CapturedOffers.Chromium156).Split("\r\n");
+        var rng = new Random(10);
+        const string Alphabet = "0123456789 :=/-;\r\n\tam9";
+        for (var round = 0; round < 1000; round++)
+        {
+            var mutated = lines.ToList();
+            for (var k = rng.Next(1, 6); k > 0; k--)
+            {
+                var at = rng.Next(mutated.Count);
+                switch (rng.Next(5))
+                {
+                    case 0:
+                        mutated.RemoveAt(at);
+                        break;
+                    case 1:
+                        mutated.Insert(at, mutated[rng.Next(mutated.Count)]);
+                        break;
+                    case 2:
+                        (mutated[at], mutated[^1]) = (mutated[^1], mutated[at]);
+                        break;
+                    case 3:
+                        mutated[at] = mutated[at][..rng.Next(mutated[at].Length + 1)];
+                        break;
+                    default:
+                        var chars = mutated[at].ToCharArray();
+                        if (chars.Length > 0)
+                        {
+                            chars[rng.Next(chars.Length)] = Alphabet[rng.Next(Alphabet.Length)];
+                        }
+
+                        mutated[at] = new string(chars);
+                        break;
+                }
+
+                if (mutated.Count == 0)
+                {
+                    mutated.Add("v=0");
+                }
+            }
+
+            var offer = string.Join("\r\n", mutated);
+            if (SdpOffer.TryParse(offer, out var parsed, out _))
+            {
+                EchoAnswer.TryBuild(parsed, Parameters(), out _, out _);
+            }
+        }
+    }
 }

@@ -49,10 +49,17 @@ public class EchoRouterTests
     {
         var output = new byte[compound.Length];
         var counts = default(RtcpCounts);
-        var resend = new List<(int, ushort)>();
-        var n = router.TranslateRtcp(compound, output, ref counts, histories, resend);
+        NackResponder? nacks = null;
+        if (histories is not null)
+        {
+            nacks = new NackResponder(histories, EchoLimits.Default, TimeSpan.Zero);
+            nacks.Budget.Earn(1_000_000);
+            nacks.Begin(TimeSpan.FromSeconds(1));
+        }
+
+        var n = router.TranslateRtcp(compound, output, ref counts, nacks);
         Assert.InRange(n, 0, compound.Length);
-        return (output[..n], counts, resend);
+        return (output[..n], counts, nacks is null ? [] : [.. nacks.Accepted]);
     }
 
     private static void Learn(EchoRouter router)

@@ -136,8 +136,9 @@ public sealed class DtlsCertificate : IDisposable
         {
             collection = X509CertificateLoader.LoadPkcs12CollectionFromFile(path, password, X509KeyStorageFlags.Exportable);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException or FormatException)
         {
+            // The platform reports some malformed PKCS #12 structures as ArgumentException (found by fuzzing).
             throw new InvalidDataException($"PFX file '{path}': {e.Message}", e);
         }
 
