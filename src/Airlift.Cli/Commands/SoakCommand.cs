@@ -29,6 +29,7 @@ internal static class SoakCommand
         var vanish = new Option<int>("--vanish") { Description = "Percent of clients that vanish after their echo instead of sending close_notify.", DefaultValueFactory = _ => defaults.VanishPercent };
         var abandon = new Option<int>("--abandon") { Description = "Percent of clients that vanish in the middle of their handshake.", DefaultValueFactory = _ => defaults.AbandonPercent };
         var maxSessions = new Option<int>("--server-max-sessions") { Description = "The server's session limit, also per address (every client comes from 127.0.0.1).", DefaultValueFactory = _ => defaults.ServerMaxSessions };
+        var reusePorts = new Option<bool>("--reuse-ports") { Description = "Every client slot keeps one local port: each handshake restarts on the address of the slot's previous client (RFC 6347 4.2.8)." };
         var serverIdle = new Option<double?>("--server-idle-s") { Description = "The server's idle timeout of connected sessions in seconds (default: the library's); keep it below --idle-s so vanished clients' sessions end before the final check." };
         var heapTolerance = new Option<double>("--heap-tolerance-mb") { Description = "How far above its baseline the server's managed heap may end after idle.", DefaultValueFactory = _ => defaults.HeapToleranceMb };
         var rssTolerance = new Option<double>("--rss-tolerance-mb") { Description = "How far above its baseline the server's RSS may end after idle.", DefaultValueFactory = _ => defaults.RssToleranceMb };
@@ -37,7 +38,7 @@ internal static class SoakCommand
         var clientFingerprint = new Option<string?>("--client-fingerprint") { Description = "Internal: the soak clients' certificate fingerprint.", Hidden = true };
         var command = new Command("soak", "Run many concurrent DTLS handshakes against one server process through the impairment proxy, idle, and judge stuck handshakes, exceptions, memory, file descriptors and sessions.")
         {
-            handshakes, concurrency, loss, delay, mtu, deadline, idle, seed, output, cert, warmup, vanish, abandon, maxSessions, serverIdle, heapTolerance, rssTolerance, fdSlack, serverRole, clientFingerprint,
+            handshakes, concurrency, loss, delay, mtu, deadline, idle, seed, output, cert, warmup, vanish, abandon, reusePorts, maxSessions, serverIdle, heapTolerance, rssTolerance, fdSlack, serverRole, clientFingerprint,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -56,6 +57,7 @@ internal static class SoakCommand
                 Warmup = parse.GetValue(warmup),
                 VanishPercent = parse.GetValue(vanish),
                 AbandonPercent = parse.GetValue(abandon),
+                ReusePorts = parse.GetValue(reusePorts),
                 ServerMaxSessions = parse.GetValue(maxSessions),
                 ServerIdleSeconds = parse.GetValue(serverIdle),
                 HeapToleranceMb = parse.GetValue(heapTolerance),

@@ -35,7 +35,7 @@ internal sealed class SoakClient : IDisposable
     private int _largestReceived;
     private readonly int _localPort;
 
-    private SoakClient(int index, SoakClientMode mode, IPEndPoint server, DtlsOptions options, TimeSpan deadline, TimeSpan grace)
+    private SoakClient(int index, SoakClientMode mode, IPEndPoint server, DtlsOptions options, TimeSpan deadline, TimeSpan grace, int localPort)
     {
         _index = index;
         _mode = mode;
@@ -45,7 +45,17 @@ internal sealed class SoakClient : IDisposable
         _socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
-            _socket.Bind(new IPEndPoint(server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+            var loopback = server.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback;
+            try
+            {
+                _socket.Bind(new IPEndPoint(loopback, localPort));
+            }
+            catch (SocketException e) when (localPort != 0 && e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                // Another slot's new client got this port from the OS in the moment it was free: take any.
+                _socket.Bind(new IPEndPoint(loopback, 0));
+            }
+
             _socket.Connect(server);
             _localPort = ((IPEndPoint)_socket.LocalEndPoint!).Port;
         }
@@ -60,13 +70,16 @@ internal sealed class SoakClient : IDisposable
 
     private TimeSpan Now => Stopwatch.GetElapsedTime(_start);
 
-    /// <summary>Runs client <paramref name="index"/> to its outcome. Never throws except on cancellation: anything unexpected is a "exception: Type" failure.</summary>
-    public static async Task<SoakHandshake> RunAsync(int index, SoakClientMode mode, IPEndPoint server, DtlsOptions options, TimeSpan deadline, TimeSpan grace, CancellationToken ct)
+    /// <summary>
+    /// Runs client <paramref name="index"/> to its outcome from local port <paramref name="localPort"/> (0: any). Never
+    /// throws except on cancellation: anything unexpected is an "exception: Type" failure.
+    /// </summary>
+    public static async Task<SoakHandshake> RunAsync(int index, SoakClientMode mode, IPEndPoint server, DtlsOptions options, TimeSpan deadline, TimeSpan grace, int localPort, CancellationToken ct)
     {
         SoakClient client;
         try
         {
-            client = new SoakClient(index, mode, server, options, deadline, grace);
+            client = new SoakClient(index, mode, server, options, deadline, grace, localPort);
         }
         catch (SocketException e)
         {

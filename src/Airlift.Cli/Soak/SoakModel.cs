@@ -79,6 +79,12 @@ internal sealed record SoakSettings
     /// </summary>
     public int ServerMaxSessions { get; init; } = 4096;
 
+    /// <summary>
+    /// Each of the <see cref="Concurrency"/> client slots keeps one local port for all its clients, so every handshake
+    /// restarts on the address of the slot's previous client while the server may still hold its session (RFC 6347 4.2.8).
+    /// </summary>
+    public bool ReusePorts { get; init; }
+
     /// <summary>The server's idle timeout of connected sessions in seconds; null for the library's default.</summary>
     public double? ServerIdleSeconds { get; init; }
 

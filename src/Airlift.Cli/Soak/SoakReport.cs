@@ -99,7 +99,9 @@ internal static class SoakReport
              $"{s.Concurrency} clients at a time, each a sans-IO `DtlsEndpoint` on its own UDP socket checking the server's fingerprint, " +
              $"through `UdpImpairmentProxy` ({F(s.LossPercent)} % random loss each way, {F(s.DelayMs)} ms delay each way, datagrams up to {s.Mtu} bytes, seed {s.Seed}). " +
              $"Clients echo a small record and close with close_notify ({100 - s.VanishPercent - s.AbandonPercent} %), echo and vanish without a word ({s.VanishPercent} %), " +
-             $"or vanish in the middle of the handshake once the server's first flight arrived ({s.AbandonPercent} %). Then {F(s.IdleSeconds, "0")} s idle. " +
+             $"or vanish in the middle of the handshake once the server's first flight arrived ({s.AbandonPercent} %). " +
+             (s.ReusePorts ? $"Each of the {s.Concurrency} client slots keeps one local port, so every handshake restarts on the address of the slot's previous client (RFC 6347 4.2.8). " : string.Empty) +
+             $"Then {F(s.IdleSeconds, "0")} s idle. " +
              $"The server reports itself once a second; the tagged samples follow a forced full collection. The baseline is taken after a warm-up of {s.Warmup} " +
              $"loss-free handshakes straight to the server, all closed with close_notify ({run.WarmupConnected} connected), so that what any server needs once " +
              "(JIT-compiled code, crypto providers, pools) is not mistaken for a leak; the cold column is the server before its first handshake.");

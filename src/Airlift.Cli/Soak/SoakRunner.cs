@@ -231,6 +231,9 @@ internal sealed class SoakRunner
 
         async Task WorkerAsync()
         {
+            // With ReusePorts every client of this worker binds the port its first client got: a client restarting on the
+            // same address and port, over and over (RFC 6347 4.2.8).
+            var port = 0;
             while (true)
             {
                 var i = Interlocked.Increment(ref next);
@@ -243,7 +246,7 @@ internal sealed class SoakRunner
                 var mode = modeOf(i);
                 using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var startS = Math.Round(Elapsed, 3);
-                var run = SoakClient.RunAsync(i, mode, target, options, s.Deadline, s.Grace, cts.Token);
+                var run = SoakClient.RunAsync(i, mode, target, options, s.Deadline, s.Grace, port, cts.Token);
                 using var watch = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var done = await Task.WhenAny(run, Task.Delay(watchdog, watch.Token)).ConfigureAwait(false);
                 await watch.CancelAsync().ConfigureAwait(false); // no timer left behind per client
@@ -268,6 +271,10 @@ internal sealed class SoakRunner
                 }
 
                 results[i] = result with { StartS = startS, EndS = Math.Round(Elapsed, 3) };
+                if (count && s.ReusePorts && result.LocalPort != 0)
+                {
+                    port = result.LocalPort;
+                }
                 Interlocked.Decrement(ref _inFlight);
                 if (count)
                 {
