@@ -30,6 +30,7 @@ internal static class Program
             DtlsClientCommand.Create(),
             CertCommand.Create(),
             ServeCommand.Create(),
+            SoakCommand.Create(),
         };
 
         var parse = root.Parse(args);

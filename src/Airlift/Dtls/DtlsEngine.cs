@@ -115,6 +115,12 @@ internal sealed partial class DtlsEngine
 
     public void Attach(IHandshakeHandler handler) => _handler = handler;
 
+    /// <summary>Most cookie exchanges before the ClientHello a listener accepted (its message_seq is adopted up to this).</summary>
+    public const int MaxCookieExchanges = 16;
+
+    /// <summary>Set by <see cref="DtlsServerListener"/> before the first datagram: that datagram carried a verified cookie.</summary>
+    public bool CookieVerified { get; set; }
+
     // ---------------------------------------------------------------- application data, alerts, outcome
 
     /// <summary>Largest application-data payload that fits one datagram at the current size.</summary>

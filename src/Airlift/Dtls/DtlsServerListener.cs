@@ -128,6 +128,7 @@ public sealed class DtlsServerListener
         if (!cookie.IsEmpty && _cookies.Verify(now, identity, covered, cookie))
         {
             endpoint = DtlsEndpoint.CreateServer(_options, now);
+            endpoint.Engine.CookieVerified = true;
             endpoint.HandleDatagram(now, datagram);
             Stats.Accepted++;
             return DtlsListenerDecision.Accepted;

@@ -79,6 +79,7 @@ public sealed class DtlsUdpServerTests
         c.Flush();
 
         Assert.Null(c.Receive(TimeSpan.FromMilliseconds(300))); // not even a HelloVerifyRequest
+        await WaitUntilAsync(() => server.DroppedAddressLimit >= 1);
         Assert.Equal(1, server.DroppedAddressLimit);
         Assert.True(other.Connect(), other.Endpoint.Trace);
         Assert.Equal(3, server.SessionCount);
@@ -105,12 +106,13 @@ public sealed class DtlsUdpServerTests
         using var late = new RawDtlsClient(server.LocalEndpoint, Client(20), () => Now(clock));
         late.Flush();
         Assert.Null(late.Receive(TimeSpan.FromMilliseconds(300)));
+        await WaitUntilAsync(() => server.DroppedEventBacklog >= 1);
         Assert.Equal(1, server.DroppedEventBacklog);
 
         // Lifecycle events are never dropped: the peer's close_notify is still queued beyond the capacity.
         client.Endpoint.Close(Now(clock));
         client.Flush();
-        await WaitUntilAsync(() => server.Events.Count == 17);
+        await WaitUntilAsync(() => server.Events.Count == 18); // closed, then removed
         var seen = new List<DtlsEvent>();
         while (server.Events.TryRead(out var e))
         {
@@ -121,6 +123,7 @@ public sealed class DtlsUdpServerTests
         Assert.IsType<DtlsConnected>(seen[1]);
         Assert.Equal(Enumerable.Range(0, 14).Select(i => (byte)i), seen.OfType<DtlsApplicationData>().Select(d => d.Data.Single()));
         Assert.Equal(new DtlsClosed(ByPeer: true), seen[16]);
+        Assert.Equal(new DtlsSessionRemoved(DtlsSessionRemovalReason.Finished), seen[17]);
 
         // Read: new peers are admitted again (the late client's retransmitted ClientHello gets in).
         clock.Advance(TimeSpan.FromSeconds(1));

@@ -206,10 +206,14 @@ public class TransportHostTests
         var result = await Task.Run(() => LoopbackPeer.Run(link, session, DtlsRole.Client, Deadline));
         Assert.True(result.Connected, result.Trace);
 
+        // The host may publish the keys a moment after the peer connected: read (bounded) until they come.
         var events = new List<WebRtcTransportEvent>();
-        while (session.Events.TryRead(out var e))
+        using (var cts = new CancellationTokenSource(Deadline))
         {
-            events.Add(e);
+            while (!events.OfType<KeyingMaterial>().Any())
+            {
+                events.Add(await session.Events.ReadAsync(cts.Token));
+            }
         }
 
         var km = Assert.Single(events.OfType<KeyingMaterial>());
