@@ -187,14 +187,7 @@ internal sealed partial class DtlsEngine
         Stats.InternalErrors++;
         DtlsMetrics.InternalErrors.Add(1);
         var message = $"internal error while handling {during}: {exception.GetType().Name}: {exception.Message}";
-        try
-        {
-            _logger?.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during);
-        }
-        catch (Exception)
-        {
-            // A logger that throws is one more bug; the endpoint still fails cleanly below.
-        }
+        SafeLogger.Log(_logger, l => l.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during));
 
         try
         {

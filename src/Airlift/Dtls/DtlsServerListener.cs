@@ -92,7 +92,7 @@ public sealed class DtlsServerListener
             endpoint = null;
             Stats.InternalErrors++;
             DtlsMetrics.InternalErrors.Add(1);
-            _options.Logger?.LogError(ex, "DTLS listener dropped a datagram from {Remote} after an unexpected {Exception}", remote, ex.GetType().Name);
+            SafeLogger.Log(_options.Logger, l => l.LogError(ex, "DTLS listener dropped a datagram from {Remote} after an unexpected {Exception}", remote, ex.GetType().Name));
             return Drop();
         }
     }

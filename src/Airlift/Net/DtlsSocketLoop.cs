@@ -606,22 +606,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
     }
 
     /// <summary>Logs with a logger that may itself throw (a user's): a failing log line is lost, nothing else.</summary>
-    private void SafeLog(Action<ILogger> log)
-    {
-        if (_logger is null)
-        {
-            return;
-        }
-
-        try
-        {
-            log(_logger);
-        }
-        catch (Exception)
-        {
-            // The logger is the faulty part here; there is nowhere left to report it.
-        }
-    }
+    private void SafeLog(Action<ILogger> log) => SafeLogger.Log(_logger, log);
 
     private void SendTo(ReadOnlySpan<byte> datagram, IPEndPoint remote)
     {

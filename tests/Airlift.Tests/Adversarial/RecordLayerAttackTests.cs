@@ -231,6 +231,20 @@ public class RecordLayerAttackTests
                 Server: o => requestOnly(o) with { ExpectedPeerFingerprint = null, PeerCertificateValidator = _ => throw new InvalidOperationException("called for an empty certificate") },
                 WithoutClientCertificate: true);
 
+        // ---- certificate chains: the pinned leaf authenticates; what follows it is carried, never parsed, so it cannot hurt
+        var leaf = Dtls.TestCertificates.Ecdsa.ChainDer[0];
+        foreach (var (what, intermediate) in new (string, byte[])[]
+        {
+            ("an RSA-typed intermediate with malformed key bytes", Forge.RsaCertificateWithMalformedKey),
+            ("an ECDSA intermediate whose key is off the curve", Forge.EcdsaCertificateWithOffCurvePoint),
+            ("an intermediate that is not DER", Forge.GarbageDer),
+        })
+        {
+            c[$"ClientAwaitsFinished: the pinned server leaf followed by {what}: connects, chain reported as sent"] =
+                new(ScriptedAt.ClientAwaitsFinished, a => a.Rest, new Completes(), ServerChain: [leaf, intermediate],
+                    Also: a => Assert.Equal(intermediate, Assert.Single(a.Events.OfType<DtlsPeerCertificate>()).ChainDer[1]));
+        }
+
         return c;
     }
 

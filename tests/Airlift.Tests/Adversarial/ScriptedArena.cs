@@ -53,7 +53,7 @@ internal sealed class ScriptedArena
     /// <summary>Genuine datagrams from the scripted peer that complete the handshake from this stage.</summary>
     public List<byte[]> Rest { get; private set; } = [];
 
-    public static ScriptedArena Create(ScriptedAt stage, ulong seed = 1, Func<DtlsOptions, DtlsOptions>? client = null, Func<DtlsOptions, DtlsOptions>? server = null, bool withoutClientCertificate = false)
+    public static ScriptedArena Create(ScriptedAt stage, ulong seed = 1, Func<DtlsOptions, DtlsOptions>? client = null, Func<DtlsOptions, DtlsOptions>? server = null, bool withoutClientCertificate = false, byte[][]? serverChain = null)
     {
         if (stage <= ScriptedAt.ServerConnected)
         {
@@ -92,7 +92,7 @@ internal sealed class ScriptedArena
         {
             // A real client that sent its ClientHello; the real server's flight 4 only donates the certificate and hellos.
             var real = DtlsArena.Create(At.ClientExpectServerHello, client, server, seed);
-            var scriptedServer = new ScriptedServer(real.Flight1, real.Flight4);
+            var scriptedServer = new ScriptedServer(real.Flight1, real.Flight4, chain: serverChain);
             var target = real.Link.Client;
             var arena = new ScriptedArena(target, scriptedServer, stage);
             var flight5 = arena.Feed(scriptedServer.Flight4());
@@ -161,11 +161,11 @@ internal sealed class ScriptedArena
 }
 
 /// <summary>One row of the scripted-peer attack table.</summary>
-internal sealed record ScriptedAttack(ScriptedAt Stage, Func<ScriptedArena, List<byte[]>> Build, Expect Expected, Func<DtlsOptions, DtlsOptions>? Client = null, Func<DtlsOptions, DtlsOptions>? Server = null, bool WithoutClientCertificate = false, Action<ScriptedArena>? Also = null)
+internal sealed record ScriptedAttack(ScriptedAt Stage, Func<ScriptedArena, List<byte[]>> Build, Expect Expected, Func<DtlsOptions, DtlsOptions>? Client = null, Func<DtlsOptions, DtlsOptions>? Server = null, bool WithoutClientCertificate = false, Action<ScriptedArena>? Also = null, byte[][]? ServerChain = null)
 {
     public void Run()
     {
-        var arena = ScriptedArena.Create(Stage, client: Client, server: Server, withoutClientCertificate: WithoutClientCertificate);
+        var arena = ScriptedArena.Create(Stage, client: Client, server: Server, withoutClientCertificate: WithoutClientCertificate, serverChain: ServerChain);
         var target = arena.Target;
         var attack = Build(arena);
         var before = DtlsAttack.Snapshot(target);

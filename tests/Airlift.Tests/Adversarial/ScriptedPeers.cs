@@ -177,7 +177,8 @@ internal sealed class ScriptedServer : ScriptedPeer
     private readonly EcdheKeyShare _share;
     private readonly List<HandshakeMessage> _flight4 = [];
 
-    public ScriptedServer(List<byte[]> realClientHello, List<byte[]> realFlight4, DtlsCertificate? certificate = null)
+    /// <summary>Takes the real hellos; <paramref name="chain"/>, when given, replaces the certificate list (the leaf must stay the real one).</summary>
+    public ScriptedServer(List<byte[]> realClientHello, List<byte[]> realFlight4, DtlsCertificate? certificate = null, byte[][]? chain = null)
     {
         certificate ??= TestCertificates.Ecdsa;
         var hello = Assert.Single(PlainMessages(realClientHello));
@@ -193,6 +194,10 @@ internal sealed class ScriptedServer : ScriptedPeer
                 ServerRandom = sh.Random;
                 Assert.True(CipherSuiteInfo.TryGet(sh.CipherSuite, out var suite));
                 Suite = suite;
+            }
+            else if (m.Type == HandshakeType.Certificate && chain is not null)
+            {
+                message = m with { Body = ScriptedClient.Encode((ref WireWriter w) => new CertificateMessage([.. chain]).Encode(ref w)) };
             }
             else if (m.Type == HandshakeType.ServerKeyExchange)
             {
