@@ -123,11 +123,9 @@ public static class CorpusMaker
                         continue;
                     }
 
-                    var from = root.GetProperty("from").GetInt32();
                     var to = root.GetProperty("to").GetInt32();
                     litePort ??= to; // the first datagram is the browser's check to the ICE-lite side
                     result.Add(new Captured(name, to == litePort, root.GetProperty("kind").GetString()!, Convert.FromHexString(hex.GetString()!)));
-                    _ = from;
                 }
             }
         }

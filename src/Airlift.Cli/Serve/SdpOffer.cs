@@ -96,6 +96,14 @@ internal sealed record SdpOffer
             return false;
         }
 
+        // Offer bytes reach the answer (mid, protocol, formats, fmtp): a CR inside a line would break it, and no field
+        // holds NUL, CR or LF (RFC 8866 9); browsers send no other control character either. Found by fuzzing.
+        if (FindControlCharacter(sdp) is { } at)
+        {
+            error = $"control character U+{(int)sdp[at]:X4} at offset {at}: CR only before LF, no other control character (RFC 8866 5, 9)";
+            return false;
+        }
+
         if (!SdpIceDescription.TryParse(sdp, out var ice, out var iceError))
         {
             error = iceError.ToString();
@@ -163,6 +171,25 @@ internal sealed record SdpOffer
         offer = new SdpOffer { Ice = ice, Media = [.. media.Select(m => m.Build())], Bundle = bundle };
         error = null;
         return true;
+    }
+
+    private static int? FindControlCharacter(string sdp)
+    {
+        for (var i = 0; i < sdp.Length; i++)
+        {
+            var c = sdp[i];
+            if (c is '\n' or '\t' || (c == '\r' && (i + 1 == sdp.Length || sdp[i + 1] == '\n')))
+            {
+                continue;
+            }
+
+            if (char.IsControl(c))
+            {
+                return i;
+            }
+        }
+
+        return null;
     }
 
     private sealed class MediaBuilder(string kind, int port, string protocol, string[] formats)
