@@ -28,7 +28,11 @@ internal static class CliCommon
 
     public static Option<string?> SrtpOption() => new("--srtp") { Description = "DTLS-SRTP profiles, comma-separated IANA names (SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM)." };
 
-    public static Option<string?> FingerprintOption() => new("--expect-fingerprint") { Description = "Expected peer certificate fingerprint, e.g. \"sha-256 AB:CD:...\"; a mismatch fails the handshake." };
+    public static Option<string?> FingerprintOption() => new("--expect-fingerprint") { Description = "Expected peer certificate fingerprint, e.g. \"sha-256 AB:CD:...\"; a mismatch or a missing certificate fails the handshake." };
+
+    public const string InsecureFlag = "--insecure-accept-any-certificate";
+
+    public static Option<bool> InsecureOption() => new(InsecureFlag) { Description = "Accept any peer certificate without checking it: anyone on the path can then impersonate the peer. For tests; use --expect-fingerprint otherwise." };
 
     public static Option<string?> CipherOption() => new("--cipher") { Description = "Cipher suites, comma-separated IANA names, in preference order." };
 
@@ -140,8 +144,29 @@ internal static class CliCommon
         return CertificateFingerprint.TryParse(text, out var fp) ? fp : throw new CliException($"--expect-fingerprint '{text}' is not like \"sha-256 AB:CD:...\"");
     }
 
-    public static DtlsOptions BuildOptions(ParseResult parse, DtlsCertificate certificate, ILogger? logger)
+    /// <summary>
+    /// DTLS options from the shared flags. Secure by default: the peer is authenticated by --expect-fingerprint, and
+    /// without it the command refuses to start unless --insecure-accept-any-certificate says so.
+    /// </summary>
+    public static DtlsOptions BuildOptions(ParseResult parse, DtlsCertificate certificate, ILogger? logger, string peer)
     {
+        var fingerprint = ParseFingerprint(parse.GetValue<string?>("--expect-fingerprint"));
+        var insecure = parse.GetValue<bool>(InsecureFlag);
+        if (fingerprint is null && !insecure)
+        {
+            throw new CliException($"give --expect-fingerprint \"sha-256 AB:CD:...\" (the {peer}'s certificate), or {InsecureFlag} to accept any {peer} (anyone on the path can then impersonate it)");
+        }
+
+        if (fingerprint is not null && insecure)
+        {
+            throw new CliException($"--expect-fingerprint and {InsecureFlag} exclude each other");
+        }
+
+        if (fingerprint is not null && fingerprint.Algorithm is not ("sha-256" or "sha-384" or "sha-512"))
+        {
+            throw new CliException($"--expect-fingerprint uses {fingerprint.Algorithm}; use sha-256 or stronger (RFC 8827 6.5)");
+        }
+
         var mtu = parse.GetValue<int>("--mtu");
         if (mtu < DtlsOptions.MinimumDatagramSize || mtu > 65507)
         {
@@ -152,7 +177,8 @@ internal static class CliCommon
         {
             MaxDatagramSize = mtu,
             SrtpProfiles = ParseSrtp(parse.GetValue<string?>("--srtp")),
-            ExpectedPeerFingerprint = ParseFingerprint(parse.GetValue<string?>("--expect-fingerprint")),
+            ExpectedPeerFingerprint = fingerprint,
+            AllowAnyPeerCertificate = insecure,
             Logger = logger,
         };
         if (ParseCiphers(parse.GetValue<string?>("--cipher")) is { } ciphers)

@@ -12,7 +12,7 @@ internal static class DtlsClientCommand
     public static Command Create()
     {
         var connect = new Option<string>("--connect") { Description = "Server ADDRESS:PORT.", Required = true };
-        var timeout = new Option<double>("--timeout") { Description = "Handshake deadline in seconds.", DefaultValueFactory = _ => 30 };
+        var timeout = new Option<double>("--timeout") { Description = "Handshake deadline in seconds, and with --send how long to wait for the echo.", DefaultValueFactory = _ => 30 };
         var send = new Option<string?>("--send") { Description = "After connecting, send this text and wait for the echo." };
         var cert = CliCommon.CertOption();
         var key = CliCommon.KeyOption();
@@ -20,7 +20,7 @@ internal static class DtlsClientCommand
         var verbose = CliCommon.VerboseOption();
         var command = new Command("dtls-client", "Connect to a DTLS 1.2 server, report the handshake, optionally exchange one message.")
         {
-            connect, cert, key, CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.FingerprintOption(), CliCommon.CipherOption(), timeout, send, json, verbose,
+            connect, cert, key, CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), timeout, send, json, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -34,50 +34,75 @@ internal static class DtlsClientCommand
             using var certificate = CliCommon.LoadCertificate(parse.GetValue(cert), parse.GetValue(key), null);
             using var logging = CliCommon.CreateLogging(parse.GetValue(verbose));
             var logger = logging.CreateLogger("airlift.dtls-client");
-            var options = CliCommon.BuildOptions(parse, certificate, logger) with { HandshakeTimeout = TimeSpan.FromSeconds(seconds) };
-            Dictionary<string, object?> report;
-            var status = 0;
+            var options = CliCommon.BuildOptions(parse, certificate, logger, "server") with { HandshakeTimeout = TimeSpan.FromSeconds(seconds) };
+            var asJson = parse.GetValue(json);
+            DtlsUdpClient client;
             try
             {
-                await using var client = await DtlsUdpClient.ConnectAsync(server, options, TimeProvider.System, logger, ct).ConfigureAwait(false);
-                report = CliCommon.Report("client", server, certificate, client.Connection, client.PeerCertificate, client.KeyingMaterial?.Material, client.Session.Stats, null);
-                Print(report, parse.GetValue(json));
-                if (parse.GetValue(send) is { } text)
-                {
-                    client.Send(Encoding.UTF8.GetBytes(text));
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    wait.CancelAfter(TimeSpan.FromSeconds(seconds));
-                    var echo = await client.ReceiveAsync(wait.Token).ConfigureAwait(false);
-                    if (echo is null)
-                    {
-                        Console.Error.WriteLine("airlift: connection closed before the echo arrived");
-                        status = 1;
-                    }
-                    else if (!parse.GetValue(json))
-                    {
-                        Console.WriteLine($"echo: {Encoding.UTF8.GetString(echo)}");
-                    }
-                    else
-                    {
-                        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?> { ["event"] = "echo", ["data"] = Encoding.UTF8.GetString(echo) }, CliCommon.Json));
-                    }
-                }
+                client = await DtlsUdpClient.ConnectAsync(server, options, TimeProvider.System, logger, ct).ConfigureAwait(false);
             }
             catch (DtlsHandshakeException ex)
             {
-                report = CliCommon.Report("client", server, certificate, null, null, null, new DtlsStats(), $"{ex.Failure.Reason}: {ex.Failure.Message}");
-                Print(report, parse.GetValue(json));
+                Print(CliCommon.Report("client", server, certificate, null, null, null, new DtlsStats(), $"{ex.Failure.Reason}: {ex.Failure.Message}"), asJson);
                 if (ex.Failure.Report is { } trace && parse.GetValue(verbose))
                 {
                     Console.Error.WriteLine(trace);
                 }
 
-                status = 1;
+                return 1;
             }
 
-            return status;
+            await using (client.ConfigureAwait(false))
+            {
+                Print(CliCommon.Report("client", server, certificate, client.Connection, client.PeerCertificate, client.KeyingMaterial?.Material, client.Session.Stats, null), asJson);
+                return parse.GetValue(send) is { } text ? await ExchangeAsync(client, server, text, seconds, asJson, ct).ConfigureAwait(false) : 0;
+            }
         });
         return command;
+    }
+
+    /// <summary>Sends one message and waits for its echo; every peer behaviour (echo, close, failure, silence) ends in one line and a status.</summary>
+    private static async Task<int> ExchangeAsync(DtlsUdpClient client, System.Net.IPEndPoint server, string text, double seconds, bool asJson, CancellationToken ct)
+    {
+        var data = Encoding.UTF8.GetBytes(text);
+        if (data.Length > client.Session.MaxApplicationDataSize)
+        {
+            throw new CliException($"--send is {data.Length} bytes; at most {client.Session.MaxApplicationDataSize} fit in one record at this --mtu");
+        }
+
+        try
+        {
+            client.Send(data);
+        }
+        catch (InvalidOperationException)
+        {
+            Console.Error.WriteLine($"airlift: the connection to {server} ended before the message could be sent");
+            return 1;
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(TimeSpan.FromSeconds(seconds));
+        byte[]? echo;
+        try
+        {
+            echo = await client.ReceiveAsync(wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"airlift: no echo from {server} within {seconds:0.###} s");
+            return 1;
+        }
+
+        if (echo is null)
+        {
+            Console.Error.WriteLine($"airlift: {server} closed the connection before the echo arrived");
+            return 1;
+        }
+
+        Console.WriteLine(asJson
+            ? JsonSerializer.Serialize(new Dictionary<string, object?> { ["event"] = "echo", ["data"] = Encoding.UTF8.GetString(echo) }, CliCommon.Json)
+            : $"echo: {Encoding.UTF8.GetString(echo)}");
+        return 0;
     }
 
     private static void Print(Dictionary<string, object?> report, bool json)

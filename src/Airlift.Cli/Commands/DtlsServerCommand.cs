@@ -11,8 +11,8 @@ internal static class DtlsServerCommand
     public static Command Create()
     {
         var listen = new Option<string>("--listen") { Description = "ADDRESS:PORT to listen on.", Required = true };
-        var requireClientCert = new Option<bool>("--require-client-cert") { Description = "Fail handshakes whose client sends no certificate (default: requested, not required)." };
-        var count = new Option<int?>("--count") { Description = "Exit after this many handshakes (default: until interrupted)." };
+        var requireClientCert = new Option<bool>("--require-client-cert") { Description = "Fail handshakes whose client sends no certificate (implied by --expect-fingerprint; otherwise requested, not required)." };
+        var count = new Option<int?>("--count") { Description = "Exit after this many handshakes, once every client has its copy of the final flight (default: until interrupted)." };
         var cert = CliCommon.CertOption();
         var key = CliCommon.KeyOption();
         var chain = CliCommon.ChainOption();
@@ -20,7 +20,7 @@ internal static class DtlsServerCommand
         var verbose = CliCommon.VerboseOption();
         var command = new Command("dtls-server", "Serve DTLS 1.2 on UDP with a stateless cookie exchange; echo application data; report each handshake.")
         {
-            listen, cert, key, chain, CliCommon.MtuOption(), CliCommon.SrtpOption(), requireClientCert, CliCommon.FingerprintOption(), CliCommon.CipherOption(), count, json, verbose,
+            listen, cert, key, chain, CliCommon.MtuOption(), CliCommon.SrtpOption(), requireClientCert, CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), count, json, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -34,15 +34,18 @@ internal static class DtlsServerCommand
             using var certificate = CliCommon.LoadCertificate(parse.GetValue(cert), parse.GetValue(key), parse.GetValue(chain));
             using var logging = CliCommon.CreateLogging(parse.GetValue(verbose));
             var logger = logging.CreateLogger("airlift.dtls-server");
-            var options = CliCommon.BuildOptions(parse, certificate, logger) with
+            var options = CliCommon.BuildOptions(parse, certificate, logger, "client");
+
+            // An expected fingerprint needs a certificate to check: it makes the client certificate mandatory.
+            options = options with
             {
-                ClientCertificate = parse.GetValue(requireClientCert) ? ClientCertificateMode.Require : ClientCertificateMode.Request,
+                ClientCertificate = parse.GetValue(requireClientCert) || options.ExpectedPeerFingerprint is not null ? ClientCertificateMode.Require : ClientCertificateMode.Request,
             };
             var asJson = parse.GetValue(json);
             DtlsUdpServer server;
             try
             {
-                server = new DtlsUdpServer(endpoint, options, TimeProvider.System, logger);
+                server = new DtlsUdpServer(endpoint, new DtlsUdpServerOptions(options), TimeProvider.System, logger);
             }
             catch (System.Net.Sockets.SocketException ex)
             {
@@ -53,56 +56,101 @@ internal static class DtlsServerCommand
             {
                 // Readiness goes to stderr so that stdout stays one JSON object per handshake with --json.
                 Console.Error.WriteLine($"listening on {server.LocalEndpoint} ({certificate.GetFingerprint()})");
-
-                var handshakes = 0;
-                var failures = 0;
-                var peers = new Dictionary<DtlsUdpSession, DtlsPeerCertificate>();
-                using var linger = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                try
-                {
-                    await foreach (var e in server.Events.ReadAllAsync(linger.Token).ConfigureAwait(false))
-                    {
-                        switch (e.Event)
-                        {
-                            case DtlsPeerCertificate p:
-                                peers[e.Session] = p;
-                                break;
-                            case DtlsConnected c:
-                                var exporter = c.SrtpProfile is { } profile ? e.Session.ExportKeyingMaterial("EXTRACTOR-dtls_srtp", null, profile.KeyingMaterialLength) : null;
-                                peers.Remove(e.Session, out var peerCert);
-                                Print(CliCommon.Report("server", e.Session.Remote, certificate, c, peerCert, exporter, e.Session.Stats, null), asJson);
-                                handshakes++;
-                                break;
-                            case DtlsFailed f:
-                                peers.Remove(e.Session);
-                                Print(CliCommon.Report("server", e.Session.Remote, certificate, null, null, null, e.Session.Stats, $"{f.Reason}: {f.Message}"), asJson);
-                                handshakes++;
-                                failures++;
-                                break;
-                            case DtlsApplicationData d:
-                                if (e.Session.State == DtlsState.Connected)
-                                {
-                                    e.Session.Send(d.Data);
-                                }
-
-                                break;
-                        }
-
-                        if (limit is { } n && handshakes >= n && !linger.IsCancellationRequested)
-                        {
-                            // Keep echoing briefly so the last client's first message is answered, then stop.
-                            linger.CancelAfter(TimeSpan.FromSeconds(1));
-                        }
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                }
-
+                var (_, failures) = await ServeAsync(server, certificate, limit, asJson, ct).ConfigureAwait(false);
                 return failures == 0 ? 0 : 1;
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// Reports every handshake and echoes application data. With a limit, stops after that many handshakes, but only once
+    /// every connected client has proved it finished (data or close_notify from it) or its final-flight retention ran
+    /// out: exiting earlier would strand a client whose copy of our last flight was lost (field failure F2).
+    /// Everything a report needs is read from the session's kept facts, so a client that closes at once is still reported.
+    /// </summary>
+    private static async Task<(int Handshakes, int Failures)> ServeAsync(DtlsUdpServer server, DtlsCertificate certificate, int? limit, bool asJson, CancellationToken ct)
+    {
+        var handshakes = 0;
+        var failures = 0;
+        var connected = new List<DtlsUdpSession>();
+        Task? released = null;
+        try
+        {
+            while (true)
+            {
+                if (!server.Events.TryRead(out var e))
+                {
+                    if (released is { IsCompleted: true })
+                    {
+                        break;
+                    }
+
+                    var more = server.Events.WaitToReadAsync(ct).AsTask();
+                    if (released is not null)
+                    {
+                        await Task.WhenAny(more, released).ConfigureAwait(false);
+                        if (!more.IsCompleted)
+                        {
+                            continue;
+                        }
+                    }
+
+                    if (!await more.ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                var session = e.Session;
+                switch (e.Event)
+                {
+                    case DtlsConnected c:
+                        Print(CliCommon.Report("server", session.Remote, certificate, c, session.PeerCertificate, session.KeyingMaterial?.Material, session.Stats, null), asJson);
+                        handshakes++;
+                        connected.Add(session);
+                        released = null;
+                        break;
+                    case DtlsFailed f:
+                        if (session.Connection is null)
+                        {
+                            // A handshake that failed; a failure after connecting was reported as connected and counts once.
+                            Print(CliCommon.Report("server", session.Remote, certificate, null, null, null, session.Stats, $"{f.Reason}: {f.Message}"), asJson);
+                            handshakes++;
+                            failures++;
+                        }
+
+                        break;
+                    case DtlsApplicationData d:
+                        try
+                        {
+                            if (session.State == DtlsState.Connected)
+                            {
+                                session.Send(d.Data);
+                            }
+                        }
+                        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+                        {
+                            // The session ended (or the record is larger than we may echo): nothing to answer.
+                        }
+
+                        break;
+                }
+
+                if (limit is { } n && handshakes >= n && released is null)
+                {
+                    released = Task.WhenAll(connected.Select(s => s.FinalFlightReleased));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Interrupted: stop serving (disposing the server says close_notify to the connected clients).
+        }
+
+        return (handshakes, failures);
     }
 
     private static void Print(Dictionary<string, object?> report, bool json)

@@ -115,6 +115,12 @@ internal sealed partial class DtlsEngine
 
     public void Attach(IHandshakeHandler handler) => _handler = handler;
 
+    /// <summary>Most cookie exchanges before the ClientHello a listener accepted (its message_seq is adopted up to this).</summary>
+    public const int MaxCookieExchanges = 16;
+
+    /// <summary>Set by <see cref="DtlsServerListener"/> before the first datagram: that datagram carried a verified cookie.</summary>
+    public bool CookieVerified { get; set; }
+
     // ---------------------------------------------------------------- application data, alerts, outcome
 
     /// <summary>Largest application-data payload that fits one datagram at the current size.</summary>
@@ -181,14 +187,7 @@ internal sealed partial class DtlsEngine
         Stats.InternalErrors++;
         DtlsMetrics.InternalErrors.Add(1);
         var message = $"internal error while handling {during}: {exception.GetType().Name}: {exception.Message}";
-        try
-        {
-            _logger?.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during);
-        }
-        catch (Exception)
-        {
-            // A logger that throws is one more bug; the endpoint still fails cleanly below.
-        }
+        SafeLogger.Log(_logger, l => l.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during));
 
         try
         {

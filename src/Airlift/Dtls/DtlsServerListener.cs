@@ -92,7 +92,7 @@ public sealed class DtlsServerListener
             endpoint = null;
             Stats.InternalErrors++;
             DtlsMetrics.InternalErrors.Add(1);
-            _options.Logger?.LogError(ex, "DTLS listener dropped a datagram from {Remote} after an unexpected {Exception}", remote, ex.GetType().Name);
+            SafeLogger.Log(_options.Logger, l => l.LogError(ex, "DTLS listener dropped a datagram from {Remote} after an unexpected {Exception}", remote, ex.GetType().Name));
             return Drop();
         }
     }
@@ -128,6 +128,7 @@ public sealed class DtlsServerListener
         if (!cookie.IsEmpty && _cookies.Verify(now, identity, covered, cookie))
         {
             endpoint = DtlsEndpoint.CreateServer(_options, now);
+            endpoint.Engine.CookieVerified = true;
             endpoint.HandleDatagram(now, datagram);
             Stats.Accepted++;
             return DtlsListenerDecision.Accepted;

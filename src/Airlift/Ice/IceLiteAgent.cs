@@ -166,7 +166,7 @@ public sealed class IceLiteAgent
         {
             // Exception boundary: one datagram cannot stop the agent (or the socket loop above it).
             _counters.InternalErrors++;
-            _options.Logger?.LogError(ex, "ICE-lite agent dropped a STUN datagram from {Tuple} after an unexpected {Exception}", tuple, ex.GetType().Name);
+            SafeLogger.Log(_options.Logger, l => l.LogError(ex, "ICE-lite agent dropped a STUN datagram from {Tuple} after an unexpected {Exception}", tuple, ex.GetType().Name));
             return IceStunOutcome.Dropped;
         }
     }

@@ -44,19 +44,31 @@ public sealed class DtlsUdpClient : IAsyncDisposable
     public DtlsUdpSession Session => _session;
 
     /// <summary>Connects and completes the handshake.</summary>
+    /// <exception cref="ArgumentException">The options are invalid, e.g. they neither expect a server fingerprint, nor validate the
+    /// server's certificate, nor explicitly allow any (<see cref="DtlsOptions.AllowAnyPeerCertificate"/>).</exception>
     /// <exception cref="DtlsHandshakeException">The handshake failed (including its own timeout).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
     public static async Task<DtlsUdpClient> ConnectAsync(IPEndPoint server, DtlsOptions options, TimeProvider? time = null, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate(DtlsRole.Client); // before a socket exists: no fingerprint, validator or explicit AllowAnyPeerCertificate is an error
         var v6 = server.AddressFamily == AddressFamily.InterNetworkV6;
         var local = IPAddress.IsLoopback(server.Address)
             ? (v6 ? IPAddress.IPv6Loopback : IPAddress.Loopback)
             : (v6 ? IPAddress.IPv6Any : IPAddress.Any);
         var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(local, 0));
+        try
+        {
+            socket.Bind(new IPEndPoint(local, 0));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
 
-        var loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, listener: null, maxSessions: 1);
+        var loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, listener: null, DtlsSocketLoopLimits.Client);
         var session = loop.Add(server, DtlsEndpoint.CreateClient(options, loop.Now));
         var client = new DtlsUdpClient(loop, session);
         loop.Start();
@@ -98,6 +110,8 @@ public sealed class DtlsUdpClient : IAsyncDisposable
     public void Send(ReadOnlySpan<byte> data) => _session.Send(data);
 
     /// <summary>Receives the next application-data record, or null when the connection closed or failed.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before a record arrived
+    /// (a peer that does not answer; the connection stays usable).</exception>
     public async ValueTask<byte[]?> ReceiveAsync(CancellationToken cancellationToken = default)
     {
         while (await _loop.Events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -117,14 +131,6 @@ public sealed class DtlsUdpClient : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Sends close_notify and releases the socket.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (_session.State == DtlsState.Connected)
-        {
-            _session.Close();
-        }
-
-        await _loop.DisposeAsync().ConfigureAwait(false);
-    }
+    /// <summary>Sends close_notify (when connected), releases the socket and disposes the endpoint (its secrets are zeroed).</summary>
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
 }

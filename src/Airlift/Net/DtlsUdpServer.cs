@@ -10,39 +10,100 @@ namespace Airlift.Net;
 /// An async DTLS server on one UDP socket serving many peers (by remote endpoint). New peers go through the
 /// stateless cookie exchange of <see cref="DtlsServerListener"/>; read <see cref="Events"/> for handshakes, data and failures.
 /// </summary>
+/// <remarks>
+/// <para>What a peer can make the server keep is bounded by <see cref="DtlsUdpServerOptions"/>: sessions in all and per
+/// IP address, an idle timeout for connected sessions, and the event queue (with its overflow policy).</para>
+/// <para>Events are race-free: the facts an event announces stay on its <see cref="DtlsUdpSession"/> and its exporter
+/// keeps working until the reader reads the session's last event, <see cref="DtlsSessionRemoved"/>
+/// (see <see cref="DtlsSessionEvent"/>). Read the events: while <see cref="DtlsUdpServerOptions.EventQueueCapacity"/>
+/// events are unread, no new peer is admitted.</para>
+/// <para>A client that restarts on the same address and port gets a new session once its new ClientHello passes the
+/// cookie exchange (RFC 6347 4.2.8); an unverified ClientHello never disturbs the existing session.</para>
+/// <para>Whatever handling one session throws fails and removes that session only (counted in <see cref="SessionFaults"/>).</para>
+/// </remarks>
 public sealed class DtlsUdpServer : IAsyncDisposable
 {
     private readonly DtlsSocketLoop _loop;
 
     /// <summary>Binds the socket and starts serving.</summary>
     /// <param name="listen">Address and port (0 for any free port).</param>
+    /// <param name="options">Options of the server and of every endpoint.</param>
+    /// <param name="time">Clock; <see cref="TimeProvider.System"/> by default.</param>
+    /// <param name="logger">Logger of the socket driver (handshakes started, failures, faults).</param>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="SocketException">The address could not be bound.</exception>
+    public DtlsUdpServer(IPEndPoint listen, DtlsUdpServerOptions options, TimeProvider? time = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        Listener = new DtlsServerListener(options.Dtls);
+        var socket = new Socket(listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.Bind(listen);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        LocalEndpoint = (IPEndPoint)socket.LocalEndPoint!;
+        _loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, Listener, DtlsSocketLoopLimits.From(options));
+        _loop.Start();
+    }
+
+    /// <summary>Binds the socket and starts serving with the default limits of <see cref="DtlsUdpServerOptions"/> and <paramref name="maxSessions"/>.</summary>
+    /// <param name="listen">Address and port (0 for any free port).</param>
     /// <param name="options">Options of every server endpoint.</param>
     /// <param name="time">Clock; <see cref="TimeProvider.System"/> by default.</param>
     /// <param name="logger">Logger.</param>
     /// <param name="maxSessions">Concurrent peers kept; datagrams from further new peers are dropped and counted.</param>
     public DtlsUdpServer(IPEndPoint listen, DtlsOptions options, TimeProvider? time = null, ILogger? logger = null, int maxSessions = 1024)
+        : this(listen, new DtlsUdpServerOptions(options) { MaxSessions = maxSessions }, time, logger)
     {
-        ArgumentNullException.ThrowIfNull(listen);
-        var socket = new Socket(listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(listen);
-        LocalEndpoint = (IPEndPoint)socket.LocalEndPoint!;
-        Listener = new DtlsServerListener(options);
-        _loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, Listener, maxSessions);
-        _loop.Start();
     }
 
     /// <summary>The bound address.</summary>
     public IPEndPoint LocalEndpoint { get; }
 
+    /// <summary>The options in force.</summary>
+    public DtlsUdpServerOptions Options { get; }
+
     /// <summary>The cookie front (its counters).</summary>
     public DtlsServerListener Listener { get; }
 
-    /// <summary>Events from every session, in order per session.</summary>
+    /// <summary>
+    /// Events from every session, in order per session; the last one of each session is <see cref="DtlsSessionRemoved"/>.
+    /// Bounded by <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> with the overflow policy described there.
+    /// Completes when the server is disposed.
+    /// </summary>
     public ChannelReader<DtlsSessionEvent> Events => _loop.Events;
 
-    /// <summary>Datagrams from new peers dropped because the session limit was reached.</summary>
+    /// <summary>Sessions served now.</summary>
+    public int SessionCount => _loop.SessionCount;
+
+    /// <summary>Datagrams from new peers dropped because <see cref="DtlsUdpServerOptions.MaxSessions"/> was reached.</summary>
     public long DroppedSessionLimit => _loop.DroppedSessionLimit;
 
-    /// <summary>Stops serving and releases the socket.</summary>
+    /// <summary>Datagrams from new peers dropped because their IP address had <see cref="DtlsUdpServerOptions.MaxSessionsPerAddress"/> sessions.</summary>
+    public long DroppedAddressLimit => _loop.DroppedAddressLimit;
+
+    /// <summary>Datagrams from new peers dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread.</summary>
+    public long DroppedEventBacklog => _loop.DroppedEventBacklog;
+
+    /// <summary>Application-data events dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread.</summary>
+    public long EventsDropped => _loop.EventsDropped;
+
+    /// <summary>Sessions failed and removed because handling them threw (<see cref="DtlsSessionRemovalReason.InternalError"/>).</summary>
+    public long SessionFaults => _loop.SessionFaults;
+
+    /// <summary>
+    /// Sends close_notify to every connected peer, stops serving, releases the socket and disposes every endpoint
+    /// (their secrets are zeroed). <see cref="Events"/> then holds a <see cref="DtlsSessionRemoved"/> for each session
+    /// served and completes.
+    /// </summary>
     public ValueTask DisposeAsync() => _loop.DisposeAsync();
 }

@@ -18,6 +18,7 @@ namespace Airlift.Net;
 /// <param name="TcpClosedIdle">Connections closed for silence (idle or never authenticated).</param>
 /// <param name="TcpClosedByPeer">Connections the peer closed or reset (half-open sides are closed too).</param>
 /// <param name="TcpFramesDropped">Frames not sent because a connection's send queue was full.</param>
+/// <param name="SessionFaults">Sessions failed and removed because handling them threw (a bug, or a throwing logger); the host kept serving every other session.</param>
 public sealed record TransportHostStats(
     long UdpDatagramsReceived,
     long UnroutedDropped,
@@ -27,7 +28,8 @@ public sealed record TransportHostStats(
     long TcpClosedOversized,
     long TcpClosedIdle,
     long TcpClosedByPeer,
-    long TcpFramesDropped);
+    long TcpFramesDropped,
+    long SessionFaults);
 
 /// <summary>
 /// Socket driver for <see cref="WebRtcTransport"/>s: UDP sockets (IPv4 and IPv6) and ICE-TCP passive listeners shared by
@@ -35,6 +37,12 @@ public sealed record TransportHostStats(
 /// session's local ufrag (RFC 8445 7.2.2); once the transport answers it, the tuple routes to that session directly.
 /// Time comes from a <see cref="TimeProvider"/>; one lock guards every transport, so application calls from any thread are safe.
 /// </summary>
+/// <remarks>
+/// Exception boundary: whatever handling one session throws (a bug, a throwing logger) fails that session with a
+/// <see cref="TransportFailed"/> of reason <see cref="TransportFailureReason.InternalError"/>, removes it, counts it
+/// (<see cref="TransportHostStats.SessionFaults"/>, <c>airlift.net.session_faults</c>) and logs it; the UDP, TCP and
+/// timer loops keep serving every other session, and <see cref="DisposeAsync"/> never rethrows it.
+/// </remarks>
 public sealed class TransportHost : IAsyncDisposable
 {
     private readonly TransportHostOptions _options;
@@ -133,7 +141,7 @@ public sealed class TransportHost : IAsyncDisposable
         {
             lock (_gate)
             {
-                return new(_c.UdpReceived, _c.Unrouted, _c.SendErrors, _c.TcpAccepted, _c.TcpRejected, _c.TcpOversized, _c.TcpIdle, _c.TcpByPeer, _c.TcpFramesDropped);
+                return new(_c.UdpReceived, _c.Unrouted, _c.SendErrors, _c.TcpAccepted, _c.TcpRejected, _c.TcpOversized, _c.TcpIdle, _c.TcpByPeer, _c.TcpFramesDropped, _c.SessionFaults);
             }
         }
     }
@@ -177,7 +185,7 @@ public sealed class TransportHost : IAsyncDisposable
 
             var session = new TransportSession(this, transport, _options.EventQueueCapacity);
             _byUfrag[transport.LocalUfrag] = session;
-            DrainLocked(session);
+            SafeDrainLocked(session);
             return session;
         }
     }
@@ -216,19 +224,26 @@ public sealed class TransportHost : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+        catch (Exception ex)
+        {
+            // The loops have their own boundaries; whatever still got here is logged, never rethrown to the disposer.
+            SafeLog(l => l.LogError(ex, "A transport host loop ended with an error"));
+        }
 
         _stop.Dispose();
     }
 
+    /// <summary>Runs an application call on a session's transport. Exceptions of <paramref name="action"/> (the transport's API
+    /// contract) reach the caller; a failure while draining fails that session.</summary>
     internal T WithTransport<T>(TransportSession session, Func<WebRtcTransport, T> action, bool drain = false)
     {
         T result;
         lock (_gate)
         {
             result = action(session.Transport);
-            if (drain)
+            if (drain && !session.Removed)
             {
-                DrainLocked(session);
+                SafeDrainLocked(session);
             }
         }
 
@@ -244,9 +259,20 @@ public sealed class TransportHost : IAsyncDisposable
                 return;
             }
 
-            session.Transport.Close(Now);
-            DrainLocked(session);
-            RemoveLocked(session);
+            try
+            {
+                session.Transport.Close(Now);
+                DrainLocked(session);
+            }
+            catch (Exception ex)
+            {
+                FailSessionLocked(session, ex);
+            }
+
+            if (!session.Removed)
+            {
+                RemoveLocked(session);
+            }
         }
     }
 
@@ -287,7 +313,15 @@ public sealed class TransportHost : IAsyncDisposable
             lock (_gate)
             {
                 _c.UdpReceived++;
-                OnPacketLocked(tuple, buffer.AsSpan(0, result.ReceivedBytes), null);
+                try
+                {
+                    OnPacketLocked(tuple, buffer.AsSpan(0, result.ReceivedBytes), null);
+                }
+                catch (Exception ex)
+                {
+                    // Session work has its own boundary; this is the host's own routing failing on one datagram.
+                    CountFaultLocked(ex, "Transport host failed to route a datagram; dropped");
+                }
             }
 
             Wake();
@@ -300,8 +334,16 @@ public sealed class TransportHost : IAsyncDisposable
         var now = Now;
         if (_byTuple.TryGetValue(tuple, out var session))
         {
-            session.Transport.HandleDatagram(now, tuple, packet);
-            DrainLocked(session);
+            try
+            {
+                session.Transport.HandleDatagram(now, tuple, packet);
+                DrainLocked(session);
+            }
+            catch (Exception ex)
+            {
+                FailSessionLocked(session, ex);
+            }
+
             return true;
         }
 
@@ -312,20 +354,28 @@ public sealed class TransportHost : IAsyncDisposable
             return false;
         }
 
-        var answeredBefore = session.Transport.IceStats.ChecksAnswered;
-        session.Transport.HandleDatagram(now, tuple, packet);
-        if (session.Transport.IceStats.ChecksAnswered > answeredBefore && session.Tuples.Count < _options.MaxTuplesPerSession)
+        try
         {
-            // An authenticated check: this remote is the session's peer from now on.
-            _byTuple[tuple] = session;
-            session.Tuples.Add(tuple);
-            if (connection is not null)
+            var answeredBefore = session.Transport.IceStats.ChecksAnswered;
+            session.Transport.HandleDatagram(now, tuple, packet);
+            if (session.Transport.IceStats.ChecksAnswered > answeredBefore && session.Tuples.Count < _options.MaxTuplesPerSession)
             {
-                connection.Bound = true;
+                // An authenticated check: this remote is the session's peer from now on.
+                _byTuple[tuple] = session;
+                session.Tuples.Add(tuple);
+                if (connection is not null)
+                {
+                    connection.Bound = true;
+                }
             }
+
+            DrainLocked(session);
+        }
+        catch (Exception ex)
+        {
+            FailSessionLocked(session, ex);
         }
 
-        DrainLocked(session);
         return true;
     }
 
@@ -399,11 +449,46 @@ public sealed class TransportHost : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             _c.SendErrors++;
-            _logger?.LogDebug("UDP send to {Remote} failed: {Error}", tuple.Remote, ex.Message);
+            SafeLog(l => l.LogDebug("UDP send to {Remote} failed: {Error}", tuple.Remote, ex.Message));
         }
     }
 
     private void Wake() => _wake.TrySetResult();
+
+    private void SafeDrainLocked(TransportSession session)
+    {
+        try
+        {
+            DrainLocked(session);
+        }
+        catch (Exception ex)
+        {
+            FailSessionLocked(session, ex);
+        }
+    }
+
+    /// <summary>The boundary: one session's failure fails and removes that session only.</summary>
+    private void FailSessionLocked(TransportSession session, Exception ex)
+    {
+        CountFaultLocked(ex, $"Transport session {session.LocalUfrag} failed with an internal error; removed");
+        if (session.Removed)
+        {
+            return;
+        }
+
+        session.Publish(new TransportFailed(TransportFailureReason.InternalError, $"transport host: {ex.GetType().Name}: {ex.Message}", null));
+        RemoveLocked(session);
+    }
+
+    private void CountFaultLocked(Exception ex, string message)
+    {
+        _c.SessionFaults++;
+        NetMetrics.Fault("transport-host");
+        SafeLog(l => l.LogError(ex, "{Message}", message));
+    }
+
+    /// <summary>Logs with a logger that may itself throw (a user's): a failing log line is lost, nothing else.</summary>
+    private void SafeLog(Action<ILogger> log) => SafeLogger.Log(_logger, log);
 
     private async Task TimerLoop(CancellationToken ct)
     {
@@ -412,7 +497,16 @@ public sealed class TransportHost : IAsyncDisposable
             TimeSpan next;
             lock (_gate)
             {
-                next = FireTimersLocked();
+                try
+                {
+                    next = FireTimersLocked();
+                }
+                catch (Exception ex)
+                {
+                    // Sessions have their own boundary; the timer loop itself must never stop.
+                    CountFaultLocked(ex, "Transport host timer pass failed");
+                    next = DtlsOutput.NoDeadline;
+                }
             }
 
             var wake = _wake.Task;
@@ -439,10 +533,17 @@ public sealed class TransportHost : IAsyncDisposable
         var next = DtlsOutput.NoDeadline;
         foreach (var session in _byUfrag.Values.ToList())
         {
-            if (session.Deadline <= now)
+            try
             {
-                session.Transport.HandleTimeout(now);
-                DrainLocked(session);
+                if (session.Deadline <= now)
+                {
+                    session.Transport.HandleTimeout(now);
+                    DrainLocked(session);
+                }
+            }
+            catch (Exception ex)
+            {
+                FailSessionLocked(session, ex);
             }
 
             if (!session.Removed && session.Deadline < next)
@@ -580,6 +681,15 @@ public sealed class TransportHost : IAsyncDisposable
                 CloseTcpLocked(connection, "reset");
             }
         }
+        catch (Exception ex)
+        {
+            // The host's own framing or routing failed on this connection (sessions have their own boundary): close it only.
+            lock (_gate)
+            {
+                CountFaultLocked(ex, "ICE-TCP connection failed; closed");
+                CloseTcpLocked(connection, "internal_error");
+            }
+        }
     }
 
     private void CloseTcpLocked(TransportTcpConnection connection, string cause)
@@ -590,7 +700,7 @@ public sealed class TransportHost : IAsyncDisposable
         }
 
         TransportMetrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", cause));
-        _logger?.LogDebug("ICE-TCP connection {Tuple} closed: {Cause}", connection.Tuple, cause);
+        SafeLog(l => l.LogDebug("ICE-TCP connection {Tuple} closed: {Cause}", connection.Tuple, cause));
         _tcpConnections.Remove(connection.Tuple);
         if (_byTuple.Remove(connection.Tuple, out var session))
         {
@@ -616,5 +726,6 @@ public sealed class TransportHost : IAsyncDisposable
         public long TcpIdle;
         public long TcpByPeer;
         public long TcpFramesDropped;
+        public long SessionFaults;
     }
 }

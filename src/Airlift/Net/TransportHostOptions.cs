@@ -17,7 +17,8 @@ public sealed record TransportHostOptions
     /// <summary>Most remote tuples routed to one session without a ufrag lookup. Default 32.</summary>
     public int MaxTuplesPerSession { get; init; } = 32;
 
-    /// <summary>Events buffered per session for its reader; beyond it events are dropped and counted. Default 1024.</summary>
+    /// <summary>Events buffered per session for its reader; beyond it media and application data are dropped and counted, state
+    /// events have a reserve of 64 more (see <see cref="TransportSession.Events"/>). Default 1024.</summary>
     public int EventQueueCapacity { get; init; } = 1024;
 
     /// <summary>Most ICE-TCP connections at once; further ones are closed on accept. Default 256.</summary>

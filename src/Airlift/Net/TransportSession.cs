@@ -12,7 +12,11 @@ namespace Airlift.Net;
 /// </summary>
 public sealed class TransportSession
 {
+    /// <summary>Room kept above the capacity for state events, so that a flood of media never pushes out the keys or a failure.</summary>
+    internal const int StateEventReserve = 64;
+
     private readonly TransportHost _host;
+    private readonly int _eventCapacity;
     private readonly Channel<WebRtcTransportEvent> _events;
     private long _eventsDropped;
 
@@ -24,7 +28,8 @@ public sealed class TransportSession
         LocalPassword = transport.LocalPassword;
         LocalFingerprint = transport.LocalFingerprint;
         LocalSetup = transport.LocalSetup;
-        _events = Channel.CreateBounded<WebRtcTransportEvent>(new BoundedChannelOptions(eventCapacity)
+        _eventCapacity = eventCapacity;
+        _events = Channel.CreateBounded<WebRtcTransportEvent>(new BoundedChannelOptions(eventCapacity + StateEventReserve)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -43,7 +48,13 @@ public sealed class TransportSession
     /// <summary>Local <c>a=setup</c> to signal.</summary>
     public SdpSetupRole LocalSetup { get; }
 
-    /// <summary>Events of the transport, in order. Bounded: when the reader falls behind, events are dropped and counted in <see cref="EventsDropped"/>.</summary>
+    /// <summary>
+    /// Events of the transport, in order. Bounded, with this overflow policy: when <see cref="TransportHostOptions.EventQueueCapacity"/>
+    /// events are unread, received media and application data (<see cref="RtpPacketReceived"/>, <see cref="RtcpPacketReceived"/>,
+    /// <see cref="ApplicationDataReceived"/>) are dropped and counted in <see cref="EventsDropped"/>; state events (ICE and DTLS
+    /// state, selected tuple, certificate, keying material, failure) still fit in a reserve of 64 beyond it, and only beyond
+    /// that are they dropped and counted too. So a peer flooding media before the reader catches up cannot push out the keys.
+    /// </summary>
     public ChannelReader<WebRtcTransportEvent> Events => _events.Reader;
 
     /// <summary>Events dropped because <see cref="Events"/> was full.</summary>
@@ -90,7 +101,8 @@ public sealed class TransportSession
 
     internal void Publish(WebRtcTransportEvent transportEvent)
     {
-        if (!_events.Writer.TryWrite(transportEvent))
+        var media = transportEvent is RtpPacketReceived or RtcpPacketReceived or ApplicationDataReceived;
+        if ((media && _events.Reader.Count >= _eventCapacity) || !_events.Writer.TryWrite(transportEvent))
         {
             Interlocked.Increment(ref _eventsDropped);
             TransportMetrics.Drop("event_queue_full");

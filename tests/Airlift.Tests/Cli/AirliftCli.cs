@@ -58,6 +58,34 @@ internal static class AirliftCli
         return list;
     }
 
+    /// <summary>
+    /// In --json mode the server prints nothing until a handshake, so readiness is read from the kernel's socket table
+    /// (/proc/net/udp lists 0100007F:PORT once bound). Probing by binding the port ourselves could steal it from the
+    /// server. Without /proc the client's ClientHello retransmissions cover the start-up. Bounded: 400 polls.
+    /// </summary>
+    public static async Task WaitUntilBoundAsync(int port, PeerProcess server)
+    {
+        const string table = "/proc/net/udp";
+        if (!File.Exists(table))
+        {
+            return;
+        }
+
+        var local = $" 0100007F:{port:X4} ";
+        for (var i = 0; i < 400; i++)
+        {
+            Assert.False(server.HasExited, $"the server exited early:\n{server.Tail()}");
+            if ((await File.ReadAllTextAsync(table)).Contains(local, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"the server did not bind 127.0.0.1:{port} within 20 s:\n{server.Tail()}");
+    }
+
     private static readonly Dictionary<string, string> NoTelemetry = new(StringComparer.Ordinal)
     {
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",

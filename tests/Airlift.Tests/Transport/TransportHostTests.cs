@@ -145,6 +145,84 @@ public class TransportHostTests
     }
 
     [Fact]
+    public async Task PoisonedSession_IsFailedAndRemoved_WhileOtherSessionsOnTheSamePortConnect_AndDisposeDoesNotRethrow()
+    {
+        await using var host = new TransportHost(new TransportHostOptions { UdpListen = [new IPEndPoint(IPAddress.Loopback, 0)] });
+        var port = host.UdpEndpoints[0];
+
+        // The poison is the application's own logger for one session, throwing on every line once armed (a faulty sink):
+        // the transport's own boundary logs the failure with it too, so the exception reaches the host.
+        var armed = false;
+        var poisonLogger = new Airlift.Tests.Net.ListLogger { ThrowWhen = _ => armed };
+        var poisoned = host.CreateSession(TransportLab.NewOptions(SdpSetupRole.Active, seed: 707) with { Logger = poisonLogger });
+        armed = true;
+        using (var link = new UdpPeerLink(port))
+        {
+            var ice = new TestIceClient(TransportLab.PeerUfrag, TransportLab.PeerPassword, poisoned.LocalUfrag, poisoned.LocalPassword);
+            link.Send(ice.BuildCheck(useCandidate: true));
+            var failed = await NextEvent<TransportFailed>(poisoned, Deadline);
+            Assert.Equal(TransportFailureReason.InternalError, failed.Reason);
+        }
+
+        await WaitUntil(() => host.Stats.SessionFaults >= 1, Deadline);
+        Assert.Equal(1, host.Stats.SessionFaults);
+        using (var cts = new CancellationTokenSource(Deadline))
+        {
+            await poisoned.Events.Completion.WaitAsync(cts.Token); // removed: its events completed
+        }
+
+        // The same port still serves: three more sessions connect, concurrently.
+        var healthy = Enumerable.Range(0, 3).Select(i => host.CreateSession(TransportLab.NewOptions(SdpSetupRole.Active, seed: 710 + (ulong)i))).ToList();
+        var runs = healthy.Select(session => Task.Run(() =>
+        {
+            using var link = new UdpPeerLink(port);
+            return LoopbackPeer.Run(link, session, DtlsRole.Client, Deadline);
+        })).ToList();
+        foreach (var result in await Task.WhenAll(runs))
+        {
+            Assert.True(result.Connected, result.Trace);
+        }
+
+        Assert.Equal(1, host.Stats.SessionFaults);
+    }
+
+    [Fact]
+    public async Task MediaFloodBeforeTheReaderCatchesUp_IsDroppedAndCounted_ButNeverPushesOutTheKeyingMaterial()
+    {
+        await using var host = new TransportHost(new TransportHostOptions { UdpListen = [new IPEndPoint(IPAddress.Loopback, 0)], EventQueueCapacity = 16 });
+        var session = host.CreateSession(TransportLab.NewOptions(SdpSetupRole.Active, seed: 808));
+        using var link = new UdpPeerLink(host.UdpEndpoints[0]);
+        var ice = new TestIceClient(TransportLab.PeerUfrag, TransportLab.PeerPassword, session.LocalUfrag, session.LocalPassword);
+        link.Send(ice.BuildCheck(useCandidate: true));
+        Assert.NotNull(link.Receive(Deadline)); // the tuple is selected: media from it is delivered
+
+        // 100 RTP packets before DTLS completes, nobody reading.
+        for (var i = 0; i < 100; i++)
+        {
+            link.Send([0x80, 96, 0, (byte)i, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78, .. new byte[20]]);
+        }
+
+        await WaitUntil(() => session.EventsDropped >= 84, Deadline);
+        var result = await Task.Run(() => LoopbackPeer.Run(link, session, DtlsRole.Client, Deadline));
+        Assert.True(result.Connected, result.Trace);
+
+        // The host may publish the keys a moment after the peer connected: read (bounded) until they come.
+        var events = new List<WebRtcTransportEvent>();
+        using (var cts = new CancellationTokenSource(Deadline))
+        {
+            while (!events.OfType<KeyingMaterial>().Any())
+            {
+                events.Add(await session.Events.ReadAsync(cts.Token));
+            }
+        }
+
+        var km = Assert.Single(events.OfType<KeyingMaterial>());
+        Assert.Equal(result.KeyingMaterial, km.Material);
+        Assert.InRange(events.OfType<RtpPacketReceived>().Count(), 1, 16);
+        Assert.True(session.EventsDropped >= 84, $"dropped {session.EventsDropped}");
+    }
+
+    [Fact]
     public void Rfc4571Framer_ParsesAStreamSplitAtEveryByteBoundary_Rfc4571_2()
     {
         byte[][] packets = [[0x00, 0x01, 0x00, 0x00], [], [22, 0xFE, 0xFD, 1, 2, 3], [.. Enumerable.Range(0, 300).Select(i => (byte)i)]];

@@ -186,6 +186,20 @@ internal sealed class ClientHandshake : IHandshakeHandler
             }
         }
 
+        if (Extensions.TryFind(sh.Extensions, ExtensionType.ExtendedMasterSecret, out var emsExt) && !Extensions.TryDecodeExtendedMasterSecret(emsExt.Data))
+        {
+            _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, "extended_master_secret with a body (RFC 7627 5.1)");
+            return;
+        }
+
+        // RFC 5746 3.4: on an initial handshake the server's renegotiation_info must be empty.
+        if (Extensions.TryFind(sh.Extensions, ExtensionType.RenegotiationInfo, out var riExt)
+            && (!Extensions.TryDecodeRenegotiationInfo(riExt.Data, out var renegotiated) || renegotiated.Length != 0))
+        {
+            _engine.Fail(now, DtlsFailureReason.Renegotiation, AlertDescription.HandshakeFailure, "renegotiation_info is not empty on an initial handshake (RFC 5746 3.4)");
+            return;
+        }
+
         _ems = sh.Extensions.Any(e => e.Type == ExtensionType.ExtendedMasterSecret);
         if (!_ems && _options.RequireExtendedMasterSecret)
         {

@@ -124,9 +124,20 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
-        var groups = FindExtension(ch, ExtensionType.SupportedGroups) is { } g && Extensions.TryDecodeSupportedGroups(g.Data, out var offeredGroups)
-            ? offeredGroups!
-            : [NamedGroup.Secp256r1];
+        // Extensions that are present must decode (RFC 5246 7.4.1.4: a malformed one is decode_error), and the lists
+        // must not be empty (RFC 8422 5.1.1, RFC 5246 7.4.1.4.1); only an absent one falls back to the default.
+        List<NamedGroup> groups = [NamedGroup.Secp256r1];
+        if (FindExtension(ch, ExtensionType.SupportedGroups) is { } g)
+        {
+            if (!Extensions.TryDecodeSupportedGroups(g.Data, out var offeredGroups) || offeredGroups.Count == 0)
+            {
+                _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, "malformed or empty supported_groups");
+                return;
+            }
+
+            groups = offeredGroups;
+        }
+
         var group = _options.Groups.Cast<NamedGroup?>().FirstOrDefault(x => groups.Contains(x!.Value));
         if (group is null)
         {
@@ -134,9 +145,18 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
-        var offeredSchemes = FindExtension(ch, ExtensionType.SignatureAlgorithms) is { } sa && Extensions.TryDecodeSignatureAlgorithms(sa.Data, out var s)
-            ? s!
-            : [.. certificate.SignatureSchemes];
+        List<SignatureScheme> offeredSchemes = [.. certificate.SignatureSchemes];
+        if (FindExtension(ch, ExtensionType.SignatureAlgorithms) is { } sa)
+        {
+            if (!Extensions.TryDecodeSignatureAlgorithms(sa.Data, out var s) || s.Count == 0)
+            {
+                _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, "malformed or empty signature_algorithms");
+                return;
+            }
+
+            offeredSchemes = s;
+        }
+
         var scheme = certificate.SignatureSchemes.Cast<SignatureScheme?>().FirstOrDefault(x => offeredSchemes.Contains(x!.Value));
         if (scheme is null)
         {
@@ -144,7 +164,14 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
-        _ems = FindExtension(ch, ExtensionType.ExtendedMasterSecret) is not null;
+        var emsExtension = FindExtension(ch, ExtensionType.ExtendedMasterSecret);
+        if (emsExtension is { } e && !Extensions.TryDecodeExtendedMasterSecret(e.Data))
+        {
+            _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, "extended_master_secret with a body (RFC 7627 5.1)");
+            return;
+        }
+
+        _ems = emsExtension is not null;
         if (!_ems && _options.RequireExtendedMasterSecret)
         {
             _engine.Fail(now, DtlsFailureReason.InsufficientSecurity, AlertDescription.HandshakeFailure, "client does not offer extended_master_secret (RFC 7627), which is required");
@@ -160,9 +187,18 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
         var secureRenegotiation = renegotiation is not null || ch.CipherSuites.Contains(CipherSuite.EmptyRenegotiationInfoScsv);
 
-        if (_options.SrtpProfiles.Count > 0 && FindExtension(ch, ExtensionType.UseSrtp) is { } us && Extensions.TryDecodeUseSrtp(us.Data, out var offeredProfiles, out _))
+        if (FindExtension(ch, ExtensionType.UseSrtp) is { } us)
         {
-            _srtp = _options.SrtpProfiles.Cast<SrtpProtectionProfile?>().FirstOrDefault(p => offeredProfiles!.Contains(p!.Value));
+            if (!Extensions.TryDecodeUseSrtp(us.Data, out var offeredProfiles, out _))
+            {
+                _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, "malformed use_srtp");
+                return;
+            }
+
+            if (_options.SrtpProfiles.Count > 0)
+            {
+                _srtp = _options.SrtpProfiles.Cast<SrtpProtectionProfile?>().FirstOrDefault(p => offeredProfiles.Contains(p!.Value));
+            }
         }
 
         _suite = suite;

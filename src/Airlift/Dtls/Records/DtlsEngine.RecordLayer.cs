@@ -226,7 +226,10 @@ internal sealed partial class DtlsEngine
 
             // A server adopts only a plausible first ClientHello (message_seq 0, or 1 after a cookie exchange): adopting a
             // forged far-future message_seq would make the genuine ClientHello look old and stall the handshake.
-            if (!_anyMessageReceived && (Role == DtlsRole.Client || (hs.Type == HandshakeType.ClientHello && hs.MessageSeq <= 1)))
+            // After a verified cookie the ClientHello is the one that carried it: a client that followed several
+            // HelloVerifyRequests (the cookie secret rotated) numbers it 2 or more (RFC 6347 4.2.2).
+            var plausibleSeq = hs.MessageSeq <= 1 || (CookieVerified && hs.MessageSeq <= MaxCookieExchanges);
+            if (!_anyMessageReceived && (Role == DtlsRole.Client || (hs.Type == HandshakeType.ClientHello && plausibleSeq)))
             {
                 _anyMessageReceived = true;
                 if (Role == DtlsRole.Server)
@@ -271,6 +274,12 @@ internal sealed partial class DtlsEngine
 
         var level = (AlertLevel)plaintext[0];
         var description = (AlertDescription)plaintext[1];
+        if (level is not (AlertLevel.Warning or AlertLevel.Fatal))
+        {
+            CountDrop("malformed-alert-level", s => s.DroppedMalformed++);
+            return;
+        }
+
         if (epoch == 0 && State == DtlsState.Connected)
         {
             // After the handshake only protected alerts count; an unprotected one could be forged by anyone on the path.

@@ -1,0 +1,86 @@
+using Airlift.Dtls;
+
+namespace Airlift.Net;
+
+/// <summary>
+/// Configuration of a <see cref="DtlsUdpServer"/>: the DTLS options of every session and the limits that keep what a
+/// peer (or many peers from one host) can make the server keep finite. Immutable; call <see cref="Validate"/> (the
+/// server does) for a clear error on a bad value.
+/// </summary>
+/// <remarks>
+/// Sessions in the handshake end by <see cref="DtlsOptions.HandshakeTimeout"/>; connected sessions end by
+/// close_notify, a failure or <see cref="IdleTimeout"/>; a client restarting on the same address and port replaces its
+/// old session only after a valid cookie (RFC 6347 4.2.8). So a server holds at most <see cref="MaxSessions"/> sessions,
+/// at most <see cref="MaxSessionsPerAddress"/> of them for one IP address, and at most about
+/// <see cref="EventQueueCapacity"/> unread events (see <see cref="EventQueueCapacity"/> for the overflow policy).
+/// </remarks>
+public sealed record DtlsUdpServerOptions
+{
+    /// <summary>Creates options serving every session with <paramref name="dtls"/>.</summary>
+    public DtlsUdpServerOptions(DtlsOptions dtls)
+    {
+        Dtls = dtls ?? throw new ArgumentNullException(nameof(dtls));
+    }
+
+    /// <summary>Options of every server endpoint (certificate, peer verification, suites, timers).</summary>
+    public DtlsOptions Dtls { get; init; }
+
+    /// <summary>Sessions served at once, in the handshake or connected. Datagrams from further new peers are dropped and
+    /// counted (<see cref="DtlsUdpServer.DroppedSessionLimit"/>). Default 1024.</summary>
+    public int MaxSessions { get; init; } = 1024;
+
+    /// <summary>
+    /// Sessions served at once for one remote IP address (any port), so that one host cannot take every session
+    /// (a handshake is cheap to start and costs the server a session for up to <see cref="DtlsOptions.HandshakeTimeout"/>).
+    /// Further ClientHellos from that address are dropped before the cookie exchange and counted
+    /// (<see cref="DtlsUdpServer.DroppedAddressLimit"/>). Default 32: a few clients behind one NAT fit; load tests from
+    /// one host raise it.
+    /// </summary>
+    public int MaxSessionsPerAddress { get; init; } = 32;
+
+    /// <summary>
+    /// A session past its handshake (connected, or closed but still answering) that has received no datagram from its
+    /// peer for this long is removed without close_notify (the peer is presumed gone; a close_notify would only reach
+    /// a stranger who took over its address), with a <see cref="DtlsSessionRemoved"/> event of reason
+    /// <see cref="DtlsSessionRemovalReason.IdleTimeout"/>. Never while the final flight is still retained (the peer may
+    /// yet retransmit its last flight). Applications that keep quiet connections open send their own keep-alives or
+    /// raise this; <see cref="Timeout.InfiniteTimeSpan"/> disables it. Default 30 s.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Events queued for the reader of <see cref="DtlsUdpServer.Events"/>. Overflow policy: when this many events are
+    /// unread, received application data is dropped and counted (<see cref="DtlsUdpServer.EventsDropped"/>; the peer's
+    /// own protocol recovers it, as for a lost datagram), and no new peer is admitted (its datagrams are dropped and
+    /// counted in <see cref="DtlsUdpServer.DroppedEventBacklog"/>). Lifecycle events (certificate, connected, keying
+    /// material, closed, failed, removed) are never dropped: each session has at most five and no new session starts
+    /// while the queue is full, so the queue never holds more than this plus five per session. Default 1024.
+    /// </summary>
+    public int EventQueueCapacity { get; init; } = 1024;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting (and validates <see cref="Dtls"/> for the server role,
+    /// which needs an expected client fingerprint, a validator, <see cref="DtlsOptions.AllowAnyPeerCertificate"/> or no client certificate).</summary>
+    public void Validate()
+    {
+        Dtls.Validate(DtlsRole.Server);
+        if (MaxSessions < 1)
+        {
+            throw new ArgumentException("MaxSessions must be at least 1.", nameof(MaxSessions));
+        }
+
+        if (MaxSessionsPerAddress < 1)
+        {
+            throw new ArgumentException("MaxSessionsPerAddress must be at least 1.", nameof(MaxSessionsPerAddress));
+        }
+
+        if (IdleTimeout <= TimeSpan.Zero && IdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException("IdleTimeout must be positive (or Timeout.InfiniteTimeSpan to disable it).", nameof(IdleTimeout));
+        }
+
+        if (EventQueueCapacity < 16)
+        {
+            throw new ArgumentException("EventQueueCapacity must be at least 16.", nameof(EventQueueCapacity));
+        }
+    }
+}
