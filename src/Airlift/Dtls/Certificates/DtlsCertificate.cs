@@ -380,6 +380,11 @@ public sealed class DtlsCertificate : IDisposable
         {
             throw new InvalidDataException($"Key file '{keyPath}': the key does not match the certificate's public key ({e.Message}).", e);
         }
+        catch (PlatformNotSupportedException e)
+        {
+            // An EC key on a curve the platform lacks (found by fuzzing).
+            throw new InvalidDataException($"Key file '{keyPath}': the key uses a curve or algorithm this platform does not support ({e.Message}).", e);
+        }
 
         throw new InvalidDataException($"Key file '{keyPath}': the certificate's public key is neither EC nor RSA.");
     }
