@@ -2,17 +2,6 @@ using Airlift.Dtls;
 
 namespace Airlift.Tests.Adversarial;
 
-/// <summary>The drop counters of <see cref="DtlsStats"/> a dropped attack may raise (None: absorbed without a count).</summary>
-internal enum Counter
-{
-    None,
-    Malformed,
-    BadRecordMac,
-    Replay,
-    Epoch,
-    HandshakeFragments,
-    Unexpected,
-}
 
 /// <summary>What one attack on a DTLS endpoint must lead to. Every outcome also proves that nothing else broke.</summary>
 internal abstract record Expect;
