@@ -302,9 +302,9 @@ public sealed record DtlsOptions
             }
         }
 
-        if (Groups.Count == 0 || Groups.Any(g => !Crypto.EcdheKeyShare.IsSupported(g)))
+        if (Groups.Count == 0 || Groups.Any(g => !Crypto.KeyExchange.IsSupportedInDtls12(g)))
         {
-            throw new ArgumentException("Groups must be a non-empty list of supported groups (secp256r1, secp384r1).", nameof(Groups));
+            throw new ArgumentException("Groups must be a non-empty list of supported groups (x25519, secp256r1, secp384r1).", nameof(Groups));
         }
 
         if (SrtpProfiles.Any(p => p.KeyingMaterialLength == 0))

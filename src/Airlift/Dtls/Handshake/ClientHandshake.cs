@@ -26,7 +26,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
     private SrtpProtectionProfile? _srtp;
     private bool _ems;
     private X509Certificate2? _serverLeaf;
-    private EcdheKeyShare? _keyShare;
+    private KeyExchangeKeyPair? _keyShare;
     private byte[]? _serverPoint;
     private CertificateRequest? _certificateRequest;
     private byte[]? _master;
@@ -326,7 +326,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         }
 
         _serverPoint = ske.PublicPoint;
-        _keyShare = EcdheKeyShare.Generate(ske.Group);
+        _keyShare = KeyExchange.Generate(ske.Group);
         _transcript.Add(message);
         _state = State.ExpectCertificateRequestOrDone;
     }
@@ -352,7 +352,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         }
 
         _transcript.Add(message);
-        if (!_keyShare!.TryDeriveSharedSecret(_serverPoint, out var preMaster))
+        if (!_keyShare!.TryComplete(_serverPoint, out var preMaster))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server ECDHE point is invalid");
             return;
@@ -373,7 +373,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certificate.Encode(ref w), 4096);
         }
 
-        var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicPoint);
+        var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicShare);
 
         // The ephemeral key and the server's certificate are not needed past this point; do not hold them per connection.
         _keyShare.Dispose();

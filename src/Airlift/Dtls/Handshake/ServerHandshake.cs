@@ -22,7 +22,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
     private CipherSuiteInfo? _suite;
     private SrtpProtectionProfile? _srtp;
     private bool _ems;
-    private EcdheKeyShare? _keyShare;
+    private KeyExchangeKeyPair? _keyShare;
     private X509Certificate2? _clientLeaf;
     private byte[]? _master;
     private RecordProtection? _serverWrite;
@@ -253,8 +253,8 @@ internal sealed class ServerHandshake : IHandshakeHandler
         var certMessage = new CertificateMessage([.. certificate.ChainDer]);
         Add(flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certMessage.Encode(ref w), 8192);
 
-        _keyShare = EcdheKeyShare.Generate(group.Value);
-        var ske = new ServerKeyExchangeEcdhe(group.Value, _keyShare.PublicPoint, scheme.Value, []);
+        _keyShare = KeyExchange.Generate(group.Value);
+        var ske = new ServerKeyExchangeEcdhe(group.Value, _keyShare.PublicShare, scheme.Value, []);
         ske = ske with { Signature = certificate.Sign(scheme.Value, HandshakeCommon.ServerKeyExchangeSignedData(_clientRandom, _serverRandom, ske)) };
         Add(flight, HandshakeType.ServerKeyExchange, (ref Codec.WireWriter w) => ske.Encode(ref w));
 
@@ -312,7 +312,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
-        if (!_keyShare!.TryDeriveSharedSecret(cke!.PublicPoint, out var preMaster))
+        if (!_keyShare!.TryComplete(cke!.PublicPoint, out var preMaster))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "client ECDHE point is invalid");
             return;
