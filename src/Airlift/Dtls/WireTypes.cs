@@ -323,6 +323,10 @@ public enum AlertDescription : byte
     UserCanceled = 90,
     /// <summary>no_renegotiation.</summary>
     NoRenegotiation = 100,
+    /// <summary>missing_extension (RFC 8446 6.2).</summary>
+    MissingExtension = 109,
     /// <summary>unsupported_extension.</summary>
     UnsupportedExtension = 110,
+    /// <summary>certificate_required (RFC 8446 6.2).</summary>
+    CertificateRequired = 116,
 }

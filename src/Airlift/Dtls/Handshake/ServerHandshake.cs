@@ -93,6 +93,25 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
+        // Version negotiation (RFC 8446 4.2.1): a hello that offers DTLS 1.3 continues in the DTLS 1.3 engine.
+        if (_options.AllowsDtls13 && V13.Negotiation13.OffersDtls13(ch!))
+        {
+            _engine.Endpoint!.SwitchToDtls13Server(now, _engine, message, ch!);
+            return;
+        }
+
+        if (!_options.AllowsDtls12)
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, "client does not offer DTLS 1.3, the only version this server allows");
+            return;
+        }
+
+        // A 1.3-capable server that negotiates 1.2 says so in its random (RFC 8446 4.1.3), so a 1.3 client can detect a downgrade.
+        if (_options.AllowsDtls13)
+        {
+            V13.Wire13.DowngradeSentinel12.CopyTo(_serverRandom.AsSpan(24));
+        }
+
         // DTLS versions count down: FEFD (1.2) or lower values are 1.2-capable; FEFF (1.0) is not.
         if (ch!.ClientVersion.Value > ProtocolVersion.Dtls12.Value)
         {
