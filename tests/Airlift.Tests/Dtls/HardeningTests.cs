@@ -22,6 +22,7 @@ public sealed class HardeningTests
         Random = RandomSource.Seeded(seed),
         MaxDatagramSize = 4096, // the whole certificate in one record, so a test can rewrite it in place
         SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
+        ProtocolVersions = [ProtocolVersion.Dtls12], // DTLS 1.2 hardening (DTLS 1.3: tests/Airlift.Tests/Dtls/V13)
     };
 
     /// <summary>The leaf DER with its SubjectPublicKey contents damaged in place by <paramref name="damage"/> (same length, still parses).</summary>
