@@ -33,7 +33,11 @@ internal static class EndToEndSupport
 
     /// <summary>The same version as serve's stats name it (<c>dtls.version</c>, <see cref="ProtocolVersion.ToString"/>: "DTLS 1.2").</summary>
     public static string ExpectedServerDtlsVersion(BrowserKind browser, bool postQuantum) =>
-        new ProtocolVersion(ushort.Parse(ExpectedDtlsVersion(browser, postQuantum), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)).ToString();
+        ServerDtlsVersionName(ExpectedDtlsVersion(browser, postQuantum));
+
+    /// <summary>A <c>tlsVersion</c> as serve's stats name it: "FEFD" is "DTLS 1.2", "FEFC" is "DTLS 1.3".</summary>
+    public static string ServerDtlsVersionName(string tlsVersion) =>
+        new ProtocolVersion(ushort.Parse(tlsVersion, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)).ToString();
 
     /// <summary>The repository root (the folder holding Airlift.slnx), or null when the tests run outside a checkout.</summary>
     public static string? RepoRoot { get; } = FindRepoRoot();
