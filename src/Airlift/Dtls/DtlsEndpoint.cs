@@ -1,10 +1,12 @@
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
+using Airlift.Dtls.Messages;
+using Airlift.Dtls.V13;
 
 namespace Airlift.Dtls;
 
 /// <summary>
-/// A DTLS 1.2 endpoint (client or server side of one association) as a sans-IO state machine.
+/// A DTLS 1.3 / 1.2 endpoint (client or server side of one association; the version is negotiated, 1.3 preferred) as a sans-IO state machine.
 /// Datagrams and the current time go in (<see cref="HandleDatagram"/>, <see cref="HandleTimeout"/>); datagrams,
 /// events and the next deadline come out of <see cref="PollOutput"/>. The endpoint never reads a clock, never
 /// touches a socket, and never throws on bad input from the network: malformed, replayed or unexpected records are
@@ -32,6 +34,7 @@ public sealed class DtlsEndpoint : IDisposable
 {
     private bool _disposed;
     private readonly DtlsEngine _engine;
+    private Dtls13Engine? _v13;
     private byte[]? _master;
     private byte[]? _clientRandom;
     private byte[]? _serverRandom;
@@ -61,7 +64,10 @@ public sealed class DtlsEndpoint : IDisposable
     public DtlsRole Role => _engine.Role;
 
     /// <summary>Current state.</summary>
-    public DtlsState State => _engine.State;
+    public DtlsState State => _v13?.State ?? _engine.State;
+
+    /// <summary>The negotiated version once the server's hello (client) or the client's hello (server) decided it; DTLS 1.2 until then.</summary>
+    public ProtocolVersion Version => _v13 is null ? ProtocolVersion.Dtls12 : ProtocolVersion.Dtls13;
 
     /// <summary>Counters of this endpoint.</summary>
     public DtlsStats Stats => _engine.Stats;
@@ -70,10 +76,10 @@ public sealed class DtlsEndpoint : IDisposable
     public int EffectiveMaxDatagramSize => _engine.EffectiveMaxDatagramSize;
 
     /// <summary>Largest application-data payload <see cref="Send"/> accepts.</summary>
-    public int MaxApplicationDataSize => _engine.MaxApplicationDataSize;
+    public int MaxApplicationDataSize => _v13?.MaxApplicationDataSize ?? _engine.MaxApplicationDataSize;
 
     /// <summary>A human-readable timeline of this handshake (flights sent, messages received, timers), for diagnostics.</summary>
-    public string Trace => _engine.Trace;
+    public string Trace => _v13?.Trace ?? _engine.Trace;
 
     /// <summary>
     /// True while this endpoint keeps its final handshake flight to answer a peer that did not get it (field failure F2):
@@ -81,7 +87,7 @@ public sealed class DtlsEndpoint : IDisposable
     /// <see cref="DtlsOptions.EffectiveFinalFlightRetention"/> runs out. A server process should not exit, and a driver should
     /// not drop the endpoint, while this is true. Always false for the side that received the last flight.
     /// </summary>
-    public bool FinalFlightRetained => !_disposed && _engine.FinalFlightRetained;
+    public bool FinalFlightRetained => !_disposed && (_v13?.FinalFlightRetained ?? _engine.FinalFlightRetained);
 
     /// <summary>Processes one received datagram (any number of records). Never throws (see the exception boundary above).</summary>
     public void HandleDatagram(TimeSpan now, ReadOnlySpan<byte> datagram)
@@ -93,11 +99,24 @@ public sealed class DtlsEndpoint : IDisposable
 
         try
         {
-            _engine.HandleDatagram(now, datagram);
+            if (_v13 is { } v13)
+            {
+                v13.HandleDatagram(now, datagram);
+            }
+            else
+            {
+                _engine.HandleDatagram(now, datagram);
+                if (_v13 is { } switched)
+                {
+                    // The hello in this datagram switched to DTLS 1.3: the records after it (the server's encrypted flight
+                    // usually shares the ServerHello's datagram) are DTLS 1.3 records, read now by the DTLS 1.3 engine.
+                    switched.ProcessDatagram(now, datagram, replay: true);
+                }
+            }
         }
         catch (Exception ex)
         {
-            _engine.FailUnexpected(now, ex, "a datagram");
+            FailUnexpected(now, ex, "a datagram");
         }
     }
 
@@ -111,24 +130,84 @@ public sealed class DtlsEndpoint : IDisposable
 
         try
         {
-            _engine.HandleTimeout(now);
+            if (_v13 is { } v13)
+            {
+                v13.HandleTimeout(now);
+            }
+            else
+            {
+                _engine.HandleTimeout(now);
+            }
         }
         catch (Exception ex)
         {
-            _engine.FailUnexpected(now, ex, "a timeout");
+            FailUnexpected(now, ex, "a timeout");
         }
     }
 
     /// <summary>Returns the next output. <paramref name="buffer"/> must hold at least the configured maximum datagram size.</summary>
-    public DtlsOutput PollOutput(Span<byte> buffer) => _engine.PollOutput(buffer);
+    public DtlsOutput PollOutput(Span<byte> buffer)
+    {
+        if (_v13 is { } v13)
+        {
+            // Whatever the DTLS 1.2 engine produced before the switch (events, never datagrams) comes first.
+            var earlier = _engine.PollOutput(buffer);
+            return earlier.Kind == DtlsOutputKind.Event ? earlier : v13.PollOutput(buffer);
+        }
+
+        return _engine.PollOutput(buffer);
+    }
 
     /// <summary>Queues application data as one record (connected state only).</summary>
     /// <exception cref="InvalidOperationException">Not connected.</exception>
     /// <exception cref="ArgumentException">Larger than <see cref="MaxApplicationDataSize"/>.</exception>
-    public void Send(ReadOnlySpan<byte> data) => _engine.SendApplicationData(data);
+    public void Send(ReadOnlySpan<byte> data)
+    {
+        if (_v13 is { } v13)
+        {
+            v13.SendApplicationData(data);
+        }
+        else
+        {
+            _engine.SendApplicationData(data);
+        }
+    }
 
     /// <summary>Sends close_notify and closes.</summary>
-    public void Close(TimeSpan now) => _engine.Close(now);
+    public void Close(TimeSpan now)
+    {
+        if (_v13 is { } v13)
+        {
+            v13.Close(now);
+        }
+        else
+        {
+            _engine.Close(now);
+        }
+    }
+
+    /// <summary>
+    /// DTLS 1.3 only: updates our sending keys (KeyUpdate, RFC 9147 8); with <paramref name="requestPeerUpdate"/> the peer is
+    /// asked to update its own. The new keys are used once the peer acknowledged the KeyUpdate. False when not connected in
+    /// DTLS 1.3, or while an earlier update is still unacknowledged.
+    /// </summary>
+    public bool UpdateKeys(TimeSpan now, bool requestPeerUpdate = false)
+    {
+        if (_disposed || _v13 is not { } v13)
+        {
+            return false;
+        }
+
+        try
+        {
+            return v13.UpdateKeys(now, requestPeerUpdate);
+        }
+        catch (Exception ex)
+        {
+            FailUnexpected(now, ex, "a key update");
+            return false;
+        }
+    }
 
     /// <summary>
     /// Resends the current flight now with the retransmission backoff reset. The WebRTC transport calls this when the
@@ -145,11 +224,18 @@ public sealed class DtlsEndpoint : IDisposable
 
         try
         {
-            _engine.ResendNow(now);
+            if (_v13 is { } v13)
+            {
+                v13.ResendNow(now);
+            }
+            else
+            {
+                _engine.ResendNow(now);
+            }
         }
         catch (Exception ex)
         {
-            _engine.FailUnexpected(now, ex, "a path change");
+            FailUnexpected(now, ex, "a path change");
         }
     }
 
@@ -161,6 +247,16 @@ public sealed class DtlsEndpoint : IDisposable
     public byte[] ExportKeyingMaterial(string label, byte[]? context, int length)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(label);
+        if (_v13 is { } v13)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+            var exported = new byte[length];
+            return v13.TryExport(label, context, exported)
+                ? exported
+                : throw new InvalidOperationException($"Keying material can only be exported once the handshake has completed (state {v13.State}).");
+        }
+
         if (_master is null)
         {
             throw new InvalidOperationException($"Keying material can only be exported once the handshake has completed (state {_engine.State}).");
@@ -190,6 +286,82 @@ public sealed class DtlsEndpoint : IDisposable
         }
 
         _engine.Dispose();
+        _v13?.Dispose();
+    }
+
+    private void FailUnexpected(TimeSpan now, Exception ex, string during)
+    {
+        if (_v13 is { } v13)
+        {
+            v13.FailUnexpected(now, ex, during);
+        }
+        else
+        {
+            _engine.FailUnexpected(now, ex, during);
+        }
+    }
+
+    /// <summary>
+    /// Server: the ClientHello offers DTLS 1.3. The DTLS 1.2 engine stops and a DTLS 1.3 engine continues from this hello,
+    /// with the same counters, timeline, message and record numbering.
+    /// </summary>
+    internal void SwitchToDtls13Server(TimeSpan now, DtlsEngine from, HandshakeMessage clientHelloMessage, ClientHello clientHello)
+    {
+        var v13 = StartDtls13(now, from, clientHelloMessage.MessageSeq);
+        var handshake = new Dtls13ServerHandshake(v13);
+        v13.Attach(handshake);
+        v13.NextSendSeq = clientHelloMessage.MessageSeq;
+        v13.Log(now, "ClientHello offers DTLS 1.3: continuing in DTLS 1.3");
+        handshake.OnClientHello(now, clientHelloMessage, clientHello);
+    }
+
+    /// <summary>
+    /// Server created by the listener after a stateless HelloRetryRequest cookie verified: the DTLS 1.3 engine starts at once,
+    /// its transcript rebuilt from the cookie (message_hash of the first ClientHello) and the HelloRetryRequest.
+    /// </summary>
+    internal static DtlsEndpoint CreateDtls13ServerAfterRetry(DtlsOptions options, TimeSpan now, ReadOnlySpan<byte> clientHello1Hash, Selection13 retryFor, byte[] helloRetryRequestBody, ulong clientHelloRecordSequence, HandshakeMessage clientHello2Message, ClientHello clientHello2, int bytesReceived)
+    {
+        var endpoint = new DtlsEndpoint(options, DtlsRole.Server, now);
+        var v13 = new Dtls13Engine(options, DtlsRole.Server, now, endpoint._engine.Stats, endpoint);
+        endpoint._engine.HandOff();
+        endpoint._v13 = v13;
+        var handshake = new Dtls13ServerHandshake(v13);
+        v13.Attach(handshake);
+        handshake.ResumeAfterRetry(clientHello1Hash, new HandshakeMessage(HandshakeType.ServerHello, 0, helloRetryRequestBody), retryFor);
+        v13.Reassembler.Reset((ushort)(clientHello2Message.MessageSeq + 1));
+        v13.NextSendSeq = clientHello2Message.MessageSeq;
+        v13.SetPlaintextWriteSequence(clientHelloRecordSequence + 1);
+        v13.Stats.DatagramsReceived++;
+        v13.Stats.BytesReceived += bytesReceived;
+        v13.Log(now, "created after a verified HelloRetryRequest cookie (DTLS 1.3)");
+        handshake.OnClientHello(now, clientHello2Message, clientHello2);
+        return endpoint;
+    }
+
+    /// <summary>Client: the server answered our hello with a DTLS 1.3 ServerHello or HelloRetryRequest.</summary>
+    internal void SwitchToDtls13Client(TimeSpan now, DtlsEngine from, HandshakeMessage clientHelloMessage, ClientHello clientHello, Dictionary<NamedGroup, KeyExchangeKeyPair> keyPairs, HandshakeMessage serverHello)
+    {
+        var v13 = StartDtls13(now, from, serverHello.MessageSeq);
+        var handshake = new Dtls13ClientHandshake(v13, clientHelloMessage, clientHello, keyPairs);
+        v13.Attach(handshake);
+        v13.NextSendSeq = from.NextSendSeq;
+        handshake.OnServerHello(now, serverHello);
+    }
+
+    private Dtls13Engine StartDtls13(TimeSpan now, DtlsEngine from, ushort receivedSeq)
+    {
+        var v13 = new Dtls13Engine(from.Options, from.Role, from.StartedAt, from.Stats, this);
+        v13.AdoptTrace(from.Trace);
+        v13.Reassembler.Reset((ushort)(receivedSeq + 1));
+        v13.SetPlaintextWriteSequence(from.PlaintextWriteSequence);
+        if (from.SmoothedRtt is { } rtt)
+        {
+            v13.AdoptRtt(rtt);
+        }
+
+        from.HandOff();
+        _v13 = v13;
+        return v13;
     }
 
     internal DtlsEngine Engine => _engine;

@@ -24,12 +24,26 @@ internal interface IHandshakeHandler
     void Release();
 }
 
+/// <summary>What the handshake helpers shared by DTLS 1.2 and 1.3 need from an engine.</summary>
+internal interface IDtlsEngineCore
+{
+    DtlsOptions Options { get; }
+
+    DtlsRole Role { get; }
+
+    void Fail(TimeSpan now, DtlsFailureReason reason, AlertDescription alert, string message);
+
+    void Emit(DtlsEvent e);
+
+    void Log(TimeSpan now, string line);
+}
+
 /// <summary>
 /// The shared engine behind both roles: record layer (epochs, sequence numbers, replay windows, AEAD),
 /// reassembly, flight packing into datagrams, the retransmission state machine, path-MTU fallback, the
 /// output queue and the timers. Sans-IO: it never reads a clock; <c>now</c> is always an argument.
 /// </summary>
-internal sealed partial class DtlsEngine
+internal sealed partial class DtlsEngine : IDtlsEngineCore
 {
     private const int MaxRecordPlaintext = 16384;
     private const int MaxTraceLines = 96;
@@ -208,6 +222,22 @@ internal sealed partial class DtlsEngine
 
     /// <summary>True while the final flight is kept to answer the peer's retransmissions (see <see cref="DtlsEndpoint.FinalFlightRetained"/>).</summary>
     public bool FinalFlightRetained => _flightIsFinal && _flight is not null && State == DtlsState.Connected;
+
+    /// <summary>The epoch-0 record sequence number this engine writes next (carried over at the switch to DTLS 1.3).</summary>
+    public ulong PlaintextWriteSequence => _write[0].NextSeq;
+
+    /// <summary>
+    /// The hello negotiated DTLS 1.3: this engine stops without an event (the endpoint continues with the DTLS 1.3 engine,
+    /// which shares <see cref="Stats"/>), keeping nothing.
+    /// </summary>
+    public void HandOff()
+    {
+        State = DtlsState.Closed;
+        _timers.ClearAll();
+        _flight = null;
+        ReleaseKeys();
+        _datagrams.Clear();
+    }
 
     /// <summary>Stops the engine for good: no timers, no output, keys and handshake secrets released.</summary>
     public void Dispose()

@@ -61,6 +61,41 @@ public sealed record DtlsOptions
     /// <summary>ECDHE groups, in preference order.</summary>
     public IReadOnlyList<NamedGroup> Groups { get; init; } = [NamedGroup.Secp256r1, NamedGroup.Secp384r1];
 
+    /// <summary>
+    /// Protocol versions this endpoint negotiates: DTLS 1.3 (RFC 9147) and DTLS 1.2 by default, 1.3 preferred. A client offers
+    /// both in one ClientHello; a server answers 1.3 when the client offers it. <c>[Dtls12]</c> turns DTLS 1.3 off;
+    /// <c>[Dtls13]</c> refuses DTLS 1.2 peers with protocol_version.
+    /// </summary>
+    public IReadOnlyList<ProtocolVersion> ProtocolVersions { get; init; } = [ProtocolVersion.Dtls13, ProtocolVersion.Dtls12];
+
+    /// <summary>DTLS 1.3 cipher suites (RFC 8446 B.4), in preference order.</summary>
+    public IReadOnlyList<CipherSuite> Dtls13CipherSuites { get; init; } =
+        [CipherSuite.Tls13Aes128GcmSha256, CipherSuite.Tls13Aes256GcmSha384, CipherSuite.Tls13ChaCha20Poly1305Sha256];
+
+    /// <summary>
+    /// DTLS 1.3 key exchange groups, in preference order: the hybrid post-quantum X25519MLKEM768 first, then X25519, P-256 and
+    /// P-384. A server picks the first of these the client sent a key share for, else asks for one with a HelloRetryRequest.
+    /// </summary>
+    public IReadOnlyList<NamedGroup> Dtls13Groups { get; init; } =
+        [NamedGroup.X25519MlKem768, NamedGroup.X25519, NamedGroup.Secp256r1, NamedGroup.Secp384r1];
+
+    /// <summary>
+    /// Groups a client sends DTLS 1.3 key shares for in its first ClientHello (each must be in <see cref="Dtls13Groups"/>). The
+    /// default, like both browsers, sends X25519MLKEM768 (1216 bytes) and X25519, so a server of either kind needs no
+    /// HelloRetryRequest; the ClientHello then takes two datagrams at 1200 bytes.
+    /// </summary>
+    public IReadOnlyList<NamedGroup> Dtls13KeyShares { get; init; } = [NamedGroup.X25519MlKem768, NamedGroup.X25519];
+
+    /// <summary>
+    /// Bytes a <see cref="DtlsServerListener"/> may hold in all for ClientHellos that span datagrams (DTLS 1.3 hellos with a
+    /// post-quantum key share take two), before any cookie verified. Bounded and expiring after 2 s; the oldest goes first.
+    /// </summary>
+    public int MaxPendingClientHelloBytes { get; init; } = 256 * 1024;
+
+    internal bool AllowsDtls13 => ProtocolVersions.Contains(ProtocolVersion.Dtls13);
+
+    internal bool AllowsDtls12 => ProtocolVersions.Contains(ProtocolVersion.Dtls12);
+
     /// <summary>Signature schemes accepted from the peer, in preference order.</summary>
     public IReadOnlyList<SignatureScheme> SignatureSchemes { get; init; } =
     [
@@ -221,6 +256,16 @@ public sealed record DtlsOptions
                 nameof(ExpectedPeerFingerprint));
         }
 
+        if (ProtocolVersions.Count == 0 || ProtocolVersions.Any(v => v != ProtocolVersion.Dtls12 && v != ProtocolVersion.Dtls13))
+        {
+            throw new ArgumentException("ProtocolVersions must name DTLS 1.3 (FEFC), DTLS 1.2 (FEFD) or both.", nameof(ProtocolVersions));
+        }
+
+        if (AllowsDtls13 && (Dtls13CipherSuites.Count == 0 || Dtls13Groups.Count == 0 || Dtls13KeyShares.Any(g => !Dtls13Groups.Contains(g))))
+        {
+            throw new ArgumentException("DTLS 1.3 needs at least one cipher suite and group, and every key share group must be in Dtls13Groups.", nameof(Dtls13KeyShares));
+        }
+
         if (MaxHelloVerifyRequests < 1)
         {
             throw new ArgumentException("MaxHelloVerifyRequests must be at least 1.", nameof(MaxHelloVerifyRequests));
@@ -257,9 +302,9 @@ public sealed record DtlsOptions
             }
         }
 
-        if (Groups.Count == 0 || Groups.Any(g => !Crypto.EcdheKeyShare.IsSupported(g)))
+        if (Groups.Count == 0 || Groups.Any(g => !Crypto.KeyExchange.IsSupportedInDtls12(g)))
         {
-            throw new ArgumentException("Groups must be a non-empty list of supported groups (secp256r1, secp384r1).", nameof(Groups));
+            throw new ArgumentException("Groups must be a non-empty list of supported groups (x25519, secp256r1, secp384r1).", nameof(Groups));
         }
 
         if (SrtpProfiles.Any(p => p.KeyingMaterialLength == 0))

@@ -2,6 +2,7 @@ using System.Net;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Messages;
+using Airlift.Dtls.V13;
 using Microsoft.Extensions.Logging;
 
 namespace Airlift.Dtls;
@@ -17,6 +18,12 @@ public enum DtlsListenerDecision
 
     /// <summary>The ClientHello carried a valid cookie: a new server endpoint was created and fed the datagram.</summary>
     Accepted,
+
+    /// <summary>A DTLS 1.3 ClientHello without a cookie: a HelloRetryRequest with a stateless cookie was written into the response buffer.</summary>
+    HelloRetryRequest,
+
+    /// <summary>Part of a ClientHello that spans datagrams, kept (bounded) until the rest arrives; nothing to send yet.</summary>
+    Buffered,
 }
 
 /// <summary>Counters of a listener.</summary>
@@ -24,6 +31,12 @@ public sealed class DtlsListenerStats
 {
     /// <summary>HelloVerifyRequests sent (each copy counted).</summary>
     public long HelloVerifyRequestsSent { get; internal set; }
+
+    /// <summary>DTLS 1.3 HelloRetryRequests sent (stateless cookie exchange, RFC 9147 5.1).</summary>
+    public long HelloRetryRequestsSent { get; internal set; }
+
+    /// <summary>Fragments of multi-datagram ClientHellos kept until the hello is whole.</summary>
+    public long FragmentsBuffered { get; internal set; }
 
     /// <summary>Endpoints created after a valid cookie.</summary>
     public long Accepted { get; internal set; }
@@ -50,6 +63,7 @@ public sealed class DtlsServerListener
 
     private readonly DtlsOptions _options;
     private readonly CookieAuthority _cookies;
+    private readonly V13.PendingClientHellos? _pending;
 
     /// <summary>Creates a listener whose endpoints use <paramref name="options"/>.</summary>
     public DtlsServerListener(DtlsOptions options)
@@ -57,6 +71,7 @@ public sealed class DtlsServerListener
         options.Validate(DtlsRole.Server);
         _options = options;
         _cookies = new CookieAuthority(options.Random, options.CookieRotationInterval);
+        _pending = options.AllowsDtls13 ? new V13.PendingClientHellos(options.MaxPendingClientHelloBytes) : null;
     }
 
     /// <summary>Counters.</summary>
@@ -106,8 +121,7 @@ public sealed class DtlsServerListener
         responseLength = 0;
         responseCopies = 0;
         endpoint = null;
-        if (!TryReadFirstFragment(datagram, out var record, out var handshake, out var fragment)
-            || !ClientHello.TryReadPrefix(fragment, out var version, out var random, out var sessionId, out var cookie, out _))
+        if (!TryReadClientHelloFragment(datagram, out var record, out var handshake, out var fragment))
         {
             return Drop();
         }
@@ -117,6 +131,38 @@ public sealed class DtlsServerListener
         identity[addressLength] = (byte)(remote.Port >> 8);
         identity[addressLength + 1] = (byte)remote.Port;
         identity = identity[..(addressLength + 2)];
+
+        if (_pending is not null)
+        {
+            // A DTLS 1.3-capable listener needs the whole hello: supported_versions, key shares and the cookie extension
+            // can be anywhere in it, and the HelloRetryRequest cookie carries its hash.
+            var whole = handshake.IsComplete ? fragment.ToArray() : _pending.Add(now, identity, handshake.MessageSeq, handshake.Length, handshake.FragmentOffset, fragment);
+            if (whole is null)
+            {
+                Stats.FragmentsBuffered++;
+                return DtlsListenerDecision.Buffered;
+            }
+
+            if (ClientHello.TryDecode(whole, out var hello) && V13.Negotiation13.OffersDtls13(hello))
+            {
+                if (Decide13(now, remote, identity, datagram.Length, record, handshake, whole, hello, response, out responseLength, out endpoint) is { } decision)
+                {
+                    responseCopies = decision == DtlsListenerDecision.HelloRetryRequest ? 1 : 0;
+                    return decision;
+                }
+            }
+
+            fragment = whole;
+        }
+        else if (handshake.FragmentOffset != 0)
+        {
+            return Drop();
+        }
+
+        if (!ClientHello.TryReadPrefix(fragment, out var version, out var random, out var sessionId, out var cookie, out _))
+        {
+            return Drop();
+        }
 
         Span<byte> fields = stackalloc byte[2 + 32 + 1 + 32];
         var w = new WireWriter(fields);
@@ -167,7 +213,67 @@ public sealed class DtlsServerListener
         return DtlsListenerDecision.Dropped;
     }
 
-    private static bool TryReadFirstFragment(ReadOnlySpan<byte> datagram, out RecordHeader record, out HandshakeHeader handshake, out ReadOnlySpan<byte> fragment)
+    /// <summary>
+    /// DTLS 1.3 (RFC 9147 5.1, RFC 8446 4.1.4): a hello without our cookie gets a HelloRetryRequest whose cookie carries the
+    /// hash of this hello and the parameters chosen (nothing kept here); a hello that echoes a valid cookie gets an endpoint
+    /// that continues from it. Dropped (falling back to the DTLS 1.2 cookie exchange) when 1.3 parameters cannot be agreed.
+    /// </summary>
+    private DtlsListenerDecision? Decide13(TimeSpan now, IPEndPoint remote, ReadOnlySpan<byte> identity, int datagramLength, in RecordHeader record, in HandshakeHeader handshake,
+        byte[] body, ClientHello hello, Span<byte> response, out int responseLength, out DtlsEndpoint? endpoint)
+    {
+        responseLength = 0;
+        endpoint = null;
+        var message = new Handshake.HandshakeMessage(HandshakeType.ClientHello, handshake.MessageSeq, body);
+        if (Extensions.TryFind(hello.Extensions, V13.Wire13.Cookie, out var cookieExtension))
+        {
+            if (!V13.Extensions13.TryDecodeCookie(cookieExtension.Data, out var echoed)
+                || !V13.StatelessRetry.TryOpenCookie(_cookies, now, identity, echoed, out var suite, out var group, out var askedShare, out var hash)
+                || !Tls13CipherSuiteInfo.TryGet(suite, out var suiteInfo))
+            {
+                Stats.Dropped++;
+                DtlsMetrics.Drop("listener-bad-retry-cookie");
+                return DtlsListenerDecision.Dropped;
+            }
+
+            var retryFor = new V13.Selection13(suiteInfo, group, null, default, null);
+            var hrrBody = V13.HelloRetry13.Build(hello.SessionId, suite, askedShare ? group : null, echoed);
+            endpoint = DtlsEndpoint.CreateDtls13ServerAfterRetry(_options, now, hash, retryFor, hrrBody, record.SequenceNumber, message, hello, datagramLength);
+            Stats.Accepted++;
+            return DtlsListenerDecision.Accepted;
+        }
+
+        if (!V13.Negotiation13.TrySelect(_options, hello, out var selection, out _))
+        {
+            return null;
+        }
+
+        var transcript = new V13.Transcript13();
+        transcript.Add(message);
+        var askShare = selection!.ClientShare is null;
+        var cookie = V13.StatelessRetry.CreateCookie(_cookies, now, identity, selection, askShare, transcript.Hash(selection.Suite.Hash));
+        var hrr = V13.HelloRetry13.Build(hello.SessionId, selection.Suite.Suite, askShare ? selection.Group : null, cookie);
+        var length = RecordHeader.Size + HandshakeHeader.Size + hrr.Length;
+
+        // Anti-amplification, IP and UDP headers counted: the answer is never larger than the hello that asked for it.
+        var overhead = WireOverhead(remote);
+        if (length > response.Length || length + overhead > body.Length + RecordHeader.Size + HandshakeHeader.Size + overhead)
+        {
+            return Drop();
+        }
+
+        var hs = new WireWriter(response[RecordHeader.Size..]);
+        new HandshakeHeader(HandshakeType.ServerHello, hrr.Length, handshake.MessageSeq, 0, hrr.Length).Write(ref hs);
+        hs.WriteBytes(hrr);
+
+        // RFC 9147 5.1: the HelloRetryRequest takes the ClientHello's record sequence number (no state, no duplicates).
+        new RecordHeader(ContentType.Handshake, ProtocolVersion.Dtls12, 0, record.SequenceNumber, (ushort)(HandshakeHeader.Size + hrr.Length)).Write(response);
+        responseLength = length;
+        Stats.HelloRetryRequestsSent++;
+        DtlsMetrics.CookiesSent.Add(1);
+        return DtlsListenerDecision.HelloRetryRequest;
+    }
+
+    private static bool TryReadClientHelloFragment(ReadOnlySpan<byte> datagram, out RecordHeader record, out HandshakeHeader handshake, out ReadOnlySpan<byte> fragment)
     {
         handshake = default;
         fragment = default;
@@ -180,7 +286,6 @@ public sealed class DtlsServerListener
         var reader = new WireReader(datagram.Slice(RecordHeader.Size, record.Length));
         return HandshakeHeader.TryRead(ref reader, out handshake)
             && handshake.Type == HandshakeType.ClientHello
-            && handshake.FragmentOffset == 0
             && reader.TryReadBytes(handshake.FragmentLength, out fragment);
     }
 }

@@ -57,6 +57,9 @@ public sealed class DtlsStats
     /// <summary>Unexpected exceptions caught at the endpoint boundary; each failed the connection with <see cref="DtlsFailureReason.InternalError"/>.</summary>
     public long InternalErrors { get; internal set; }
 
+    /// <summary>DTLS 1.3 KeyUpdates completed, ours (acknowledged) and the peer's (received).</summary>
+    public int KeyUpdates { get; internal set; }
+
     /// <summary>Application data dropped because the caller did not poll events (see <see cref="DtlsOptions.MaxPendingEvents"/>).</summary>
     public long DroppedEventQueueFull { get; internal set; }
 }

@@ -107,6 +107,12 @@ public readonly record struct CipherSuite(ushort Value)
     public static readonly CipherSuite EcdheRsaWithChaCha20Poly1305Sha256 = new(0xCCA8);
     /// <summary>TLS_EMPTY_RENEGOTIATION_INFO_SCSV (0x00FF), RFC 5746.</summary>
     public static readonly CipherSuite EmptyRenegotiationInfoScsv = new(0x00FF);
+    /// <summary>TLS_AES_128_GCM_SHA256 (0x1301), a TLS 1.3 / DTLS 1.3 suite (RFC 8446 B.4).</summary>
+    public static readonly CipherSuite Tls13Aes128GcmSha256 = new(0x1301);
+    /// <summary>TLS_AES_256_GCM_SHA384 (0x1302), a TLS 1.3 / DTLS 1.3 suite (RFC 8446 B.4).</summary>
+    public static readonly CipherSuite Tls13Aes256GcmSha384 = new(0x1302);
+    /// <summary>TLS_CHACHA20_POLY1305_SHA256 (0x1303), a TLS 1.3 / DTLS 1.3 suite (RFC 8446 B.4).</summary>
+    public static readonly CipherSuite Tls13ChaCha20Poly1305Sha256 = new(0x1303);
 
     /// <summary>The IANA name, or a hex form for unknown values.</summary>
     public string Name => Value switch
@@ -118,6 +124,9 @@ public readonly record struct CipherSuite(ushort Value)
         0xC030 => "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
         0xCCA8 => "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
         0x00FF => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
+        0x1301 => "TLS_AES_128_GCM_SHA256",
+        0x1302 => "TLS_AES_256_GCM_SHA384",
+        0x1303 => "TLS_CHACHA20_POLY1305_SHA256",
         _ => $"0x{Value:X4}",
     };
 
@@ -177,8 +186,13 @@ public readonly record struct NamedGroup(ushort Value)
     public static readonly NamedGroup Secp256r1 = new(23);
     /// <summary>secp384r1 (24).</summary>
     public static readonly NamedGroup Secp384r1 = new(24);
-    /// <summary>x25519 (29), not offered: the platform has no X25519.</summary>
+    /// <summary>x25519 (29), RFC 7748 / RFC 8422 5.1.1; the share is the 32-byte u-coordinate.</summary>
     public static readonly NamedGroup X25519 = new(29);
+    /// <summary>
+    /// X25519MLKEM768 (0x11EC, draft-ietf-tls-ecdhe-mlkem): the hybrid of ML-KEM-768 (FIPS 203) and X25519 that
+    /// Chromium and NSS offer first. TLS 1.3 / DTLS 1.3 key_share only: it has no DTLS 1.2 ECDHE form.
+    /// </summary>
+    public static readonly NamedGroup X25519MlKem768 = new(0x11EC);
 
     /// <inheritdoc/>
     public override string ToString() => Value switch
@@ -186,6 +200,7 @@ public readonly record struct NamedGroup(ushort Value)
         23 => "secp256r1",
         24 => "secp384r1",
         29 => "x25519",
+        0x11EC => "X25519MLKEM768",
         _ => $"group({Value})",
     };
 }
@@ -308,6 +323,10 @@ public enum AlertDescription : byte
     UserCanceled = 90,
     /// <summary>no_renegotiation.</summary>
     NoRenegotiation = 100,
+    /// <summary>missing_extension (RFC 8446 6.2).</summary>
+    MissingExtension = 109,
     /// <summary>unsupported_extension.</summary>
     UnsupportedExtension = 110,
+    /// <summary>certificate_required (RFC 8446 6.2).</summary>
+    CertificateRequired = 116,
 }

@@ -96,8 +96,8 @@ internal static class Forge
     /// <summary>A genuine uncompressed point of <paramref name="group"/>.</summary>
     public static byte[] GenuinePoint(NamedGroup group)
     {
-        using var share = Airlift.Dtls.Crypto.EcdheKeyShare.Generate(group);
-        return share.PublicPoint;
+        using var share = Airlift.Dtls.Crypto.KeyExchange.Generate(group);
+        return share.PublicShare;
     }
 
     private static byte[] OtherCurvePoint(NamedGroup group) => GenuinePoint(group == NamedGroup.Secp384r1 ? NamedGroup.Secp256r1 : NamedGroup.Secp384r1);

@@ -139,12 +139,12 @@ internal sealed class ScriptedClient : ScriptedPeer
             }
         }
 
-        using var share = EcdheKeyShare.Generate(ske!.Group);
+        using var share = KeyExchange.Generate(ske!.Group);
         Certificate = Next(HandshakeType.Certificate, Encode((ref WireWriter w) => new CertificateMessage(_certificate is null ? [] : [.. _certificate.ChainDer]).Encode(ref w)));
         Transcript.Add(Certificate);
-        ClientKeyExchange = Next(HandshakeType.ClientKeyExchange, Encode((ref WireWriter w) => new ClientKeyExchangeEcdhe(publicPoint ?? share.PublicPoint).Encode(ref w)));
+        ClientKeyExchange = Next(HandshakeType.ClientKeyExchange, Encode((ref WireWriter w) => new ClientKeyExchangeEcdhe(publicPoint ?? share.PublicShare).Encode(ref w)));
         Transcript.Add(ClientKeyExchange);
-        Assert.True(share.TryDeriveSharedSecret(ske.PublicPoint, out var preMaster));
+        Assert.True(share.TryComplete(ske.PublicPoint, out var preMaster));
         DeriveKeys(preMaster, clientSide: true);
         if (_certificate is { } signer)
         {
@@ -174,7 +174,7 @@ internal sealed class ScriptedClient : ScriptedPeer
 /// </summary>
 internal sealed class ScriptedServer : ScriptedPeer
 {
-    private readonly EcdheKeyShare _share;
+    private readonly KeyExchangeKeyPair _share;
     private readonly List<HandshakeMessage> _flight4 = [];
 
     /// <summary>Takes the real hellos; <paramref name="chain"/>, when given, replaces the certificate list (the leaf must stay the real one).</summary>
@@ -202,8 +202,8 @@ internal sealed class ScriptedServer : ScriptedPeer
             else if (m.Type == HandshakeType.ServerKeyExchange)
             {
                 Assert.True(ServerKeyExchangeEcdhe.TryDecode(m.Body, out var real));
-                _share = EcdheKeyShare.Generate(real.Group);
-                var ske = new ServerKeyExchangeEcdhe(real.Group, _share.PublicPoint, real.Scheme, []);
+                _share = KeyExchange.Generate(real.Group);
+                var ske = new ServerKeyExchangeEcdhe(real.Group, _share.PublicShare, real.Scheme, []);
                 ske = ske with { Signature = certificate.Sign(real.Scheme, HandshakeCommon.ServerKeyExchangeSignedData(ClientRandom, ServerRandom, ske)) };
                 message = m with { Body = ScriptedClient.Encode((ref WireWriter w) => ske.Encode(ref w)) };
             }
@@ -232,7 +232,7 @@ internal sealed class ScriptedServer : ScriptedPeer
             if (m.Type == HandshakeType.ClientKeyExchange)
             {
                 Assert.True(ClientKeyExchangeEcdhe.TryDecode(m.Body, out var cke));
-                Assert.True(_share.TryDeriveSharedSecret(cke.PublicPoint, out var preMaster));
+                Assert.True(_share.TryComplete(cke.PublicPoint, out var preMaster));
                 DeriveKeys(preMaster, clientSide: false);
             }
         }

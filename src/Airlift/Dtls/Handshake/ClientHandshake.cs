@@ -19,12 +19,14 @@ internal sealed class ClientHandshake : IHandshakeHandler
     private byte[] _cookie = [];
     private int _helloVerifyRequests;
     private ClientHello? _clientHello;
+    private HandshakeMessage? _clientHelloMessage;
+    private Dictionary<NamedGroup, KeyExchangeKeyPair>? _shares13;
     private byte[]? _serverRandom;
     private CipherSuiteInfo? _suite;
     private SrtpProtectionProfile? _srtp;
     private bool _ems;
     private X509Certificate2? _serverLeaf;
-    private EcdheKeyShare? _keyShare;
+    private KeyExchangeKeyPair? _keyShare;
     private byte[]? _serverPoint;
     private CertificateRequest? _certificateRequest;
     private byte[]? _master;
@@ -69,9 +71,21 @@ internal sealed class ClientHandshake : IHandshakeHandler
             extensions.Add(Extensions.CreateUseSrtp(_options.SrtpProfiles, []));
         }
 
-        _clientHello = new ClientHello(ProtocolVersion.Dtls12, _clientRandom, [], _cookie, [.. _options.CipherSuites], [0], extensions);
+        List<CipherSuite> suites = _options.AllowsDtls12 ? [.. _options.CipherSuites] : [];
+        if (_options.AllowsDtls13)
+        {
+            // One hello offers both versions (RFC 8446 4.2.1, RFC 9147 5.3): DTLS 1.2 servers ignore what they do not know.
+            suites.InsertRange(0, _options.Dtls13CipherSuites);
+            extensions[0] = Extensions.CreateSupportedGroups([.. _options.Dtls13Groups.Concat(_options.Groups).Distinct()]);
+            extensions.Add(Extensions.CreateSupportedVersions(_options.AllowsDtls12 ? [ProtocolVersion.Dtls13, ProtocolVersion.Dtls12] : [ProtocolVersion.Dtls13]));
+            _shares13 ??= _options.Dtls13KeyShares.ToDictionary(g => g, KeyExchange.Generate);
+            extensions.Add(V13.Extensions13.CreateClientShares([.. _shares13.Select(s => new V13.KeyShareEntry(s.Key, s.Value.PublicShare))]));
+        }
+
+        _clientHello = new ClientHello(ProtocolVersion.Dtls12, _clientRandom, [], _cookie, suites, [0], extensions);
         var hello = _clientHello;
-        var message = _engine.CreateMessage(HandshakeType.ClientHello, HandshakeCommon.Encode((ref Codec.WireWriter w) => hello.Encode(ref w)));
+        var message = _engine.CreateMessage(HandshakeType.ClientHello, HandshakeCommon.Encode((ref Codec.WireWriter w) => hello.Encode(ref w), 2048));
+        _clientHelloMessage = message;
         _transcript.Reset();
         _transcript.Add(message);
         _engine.SendFlight(now, [new FlightEntry(0, message)], final: false);
@@ -85,6 +99,14 @@ internal sealed class ClientHandshake : IHandshakeHandler
         }
 
         _keyShare?.Dispose();
+        if (_shares13 is not null)
+        {
+            foreach (var pair in _shares13.Values)
+            {
+                pair.Dispose();
+            }
+        }
+
         _serverLeaf?.Dispose();
         _serverLeaf = null;
         _transcript.Release();
@@ -157,6 +179,31 @@ internal sealed class ClientHandshake : IHandshakeHandler
         if (!HandshakeCommon.TryDecode<ServerHello>(_engine, now, message, ServerHello.TryDecode, out var sh))
         {
             return;
+        }
+
+        if (_shares13 is not null && Extensions.TryFind(sh!.Extensions, ExtensionType.SupportedVersions, out _))
+        {
+            // A DTLS 1.3 ServerHello or HelloRetryRequest: the DTLS 1.3 client takes over with the hello as sent and its key pairs.
+            var shares = _shares13;
+            _shares13 = null;
+            _engine.Endpoint!.SwitchToDtls13Client(now, _engine, _clientHelloMessage!, _clientHello!, shares, message);
+            return;
+        }
+
+        if (_options.AllowsDtls13)
+        {
+            if (!_options.AllowsDtls12)
+            {
+                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, "server chose DTLS 1.2; only DTLS 1.3 is allowed");
+                return;
+            }
+
+            // RFC 8446 4.1.3: a server able to do 1.3 that answers 1.2 marks its random; seeing the mark, someone removed 1.3 from our offer.
+            if (sh!.Random.AsSpan(24).SequenceEqual(V13.Wire13.DowngradeSentinel12))
+            {
+                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "DTLS 1.2 ServerHello carries the downgrade sentinel although we offered DTLS 1.3");
+                return;
+            }
         }
 
         if (sh!.ServerVersion != ProtocolVersion.Dtls12)
@@ -279,7 +326,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         }
 
         _serverPoint = ske.PublicPoint;
-        _keyShare = EcdheKeyShare.Generate(ske.Group);
+        _keyShare = KeyExchange.Generate(ske.Group);
         _transcript.Add(message);
         _state = State.ExpectCertificateRequestOrDone;
     }
@@ -305,7 +352,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         }
 
         _transcript.Add(message);
-        if (!_keyShare!.TryDeriveSharedSecret(_serverPoint, out var preMaster))
+        if (!_keyShare!.TryComplete(_serverPoint, out var preMaster))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server ECDHE point is invalid");
             return;
@@ -326,7 +373,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certificate.Encode(ref w), 4096);
         }
 
-        var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicPoint);
+        var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicShare);
 
         // The ephemeral key and the server's certificate are not needed past this point; do not hold them per connection.
         _keyShare.Dispose();

@@ -72,7 +72,7 @@ internal static class HandshakeCommon
         return CryptographicOperations.FixedTimeEquals(expected, received);
     }
 
-    public static bool TryDecode<T>(DtlsEngine engine, TimeSpan now, HandshakeMessage message, TryDecoder<T> decoder, out T? value)
+    public static bool TryDecode<T>(IDtlsEngineCore engine, TimeSpan now, HandshakeMessage message, TryDecoder<T> decoder, out T? value)
         where T : class
     {
         if (decoder(message.Body, out value))
@@ -91,7 +91,7 @@ internal static class HandshakeCommon
     /// (a certificate can parse while its key bytes are garbage), asks the caller's validator, and reports the chain.
     /// Every failure is a typed bad_certificate; nothing a peer puts in a certificate can throw out of here.
     /// </summary>
-    public static bool AcceptPeerCertificate(DtlsEngine engine, TimeSpan now, IReadOnlyList<byte[]> chain, out System.Security.Cryptography.X509Certificates.X509Certificate2? leaf)
+    public static bool AcceptPeerCertificate(IDtlsEngineCore engine, TimeSpan now, IReadOnlyList<byte[]> chain, out System.Security.Cryptography.X509Certificates.X509Certificate2? leaf)
     {
         leaf = null;
         var expected = engine.Options.ExpectedPeerFingerprint;

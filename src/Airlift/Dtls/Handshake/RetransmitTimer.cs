@@ -17,6 +17,9 @@ internal enum EngineTimer
 
     /// <summary>A path change came inside <see cref="DtlsOptions.MinPathChangeResendInterval"/> of the last path-change resend: move the flight then.</summary>
     DeferredPathResend,
+
+    /// <summary>DTLS 1.3: part of the peer's flight arrived; acknowledge what we have if the rest does not follow (RFC 9147 7.1).</summary>
+    Ack,
 }
 
 /// <summary>Absolute deadlines of the <see cref="EngineTimer"/>s.</summary>

@@ -22,7 +22,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
     private CipherSuiteInfo? _suite;
     private SrtpProtectionProfile? _srtp;
     private bool _ems;
-    private EcdheKeyShare? _keyShare;
+    private KeyExchangeKeyPair? _keyShare;
     private X509Certificate2? _clientLeaf;
     private byte[]? _master;
     private RecordProtection? _serverWrite;
@@ -91,6 +91,25 @@ internal sealed class ServerHandshake : IHandshakeHandler
         if (!HandshakeCommon.TryDecode<ClientHello>(_engine, now, message, ClientHello.TryDecode, out var ch))
         {
             return;
+        }
+
+        // Version negotiation (RFC 8446 4.2.1): a hello that offers DTLS 1.3 continues in the DTLS 1.3 engine.
+        if (_options.AllowsDtls13 && V13.Negotiation13.OffersDtls13(ch!))
+        {
+            _engine.Endpoint!.SwitchToDtls13Server(now, _engine, message, ch!);
+            return;
+        }
+
+        if (!_options.AllowsDtls12)
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, "client does not offer DTLS 1.3, the only version this server allows");
+            return;
+        }
+
+        // A 1.3-capable server that negotiates 1.2 says so in its random (RFC 8446 4.1.3), so a 1.3 client can detect a downgrade.
+        if (_options.AllowsDtls13)
+        {
+            V13.Wire13.DowngradeSentinel12.CopyTo(_serverRandom.AsSpan(24));
         }
 
         // DTLS versions count down: FEFD (1.2) or lower values are 1.2-capable; FEFF (1.0) is not.
@@ -234,8 +253,8 @@ internal sealed class ServerHandshake : IHandshakeHandler
         var certMessage = new CertificateMessage([.. certificate.ChainDer]);
         Add(flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certMessage.Encode(ref w), 8192);
 
-        _keyShare = EcdheKeyShare.Generate(group.Value);
-        var ske = new ServerKeyExchangeEcdhe(group.Value, _keyShare.PublicPoint, scheme.Value, []);
+        _keyShare = KeyExchange.Generate(group.Value);
+        var ske = new ServerKeyExchangeEcdhe(group.Value, _keyShare.PublicShare, scheme.Value, []);
         ske = ske with { Signature = certificate.Sign(scheme.Value, HandshakeCommon.ServerKeyExchangeSignedData(_clientRandom, _serverRandom, ske)) };
         Add(flight, HandshakeType.ServerKeyExchange, (ref Codec.WireWriter w) => ske.Encode(ref w));
 
@@ -293,7 +312,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
-        if (!_keyShare!.TryDeriveSharedSecret(cke!.PublicPoint, out var preMaster))
+        if (!_keyShare!.TryComplete(cke!.PublicPoint, out var preMaster))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "client ECDHE point is invalid");
             return;

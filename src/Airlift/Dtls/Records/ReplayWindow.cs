@@ -14,6 +14,9 @@ internal sealed class ReplayWindow
     private ulong _highest;
     private bool _any;
 
+    /// <summary>The highest authenticated sequence number, or null before the first (DTLS 1.3 reconstructs sequence numbers from it).</summary>
+    public ulong? Highest => _any ? _highest : null;
+
     /// <summary>True when <paramref name="sequence"/> is new and inside (or ahead of) the window.</summary>
     public bool IsFresh(ulong sequence)
     {

@@ -1,0 +1,414 @@
+using System.Security.Cryptography;
+using Airlift.Codec;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Handshake;
+using Airlift.Dtls.Messages;
+using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
+
+namespace Airlift.Dtls.V13;
+
+/// <summary>
+/// DTLS 1.3 client (RFC 9147, RFC 8446 4). The ClientHello offering both versions is sent by the DTLS 1.2 client (one
+/// hello serves both); when the server answers with a DTLS 1.3 ServerHello or a HelloRetryRequest, the endpoint switches
+/// to this state machine, handing over the hello as sent and the key pairs behind its key shares.
+/// </summary>
+internal sealed class Dtls13ClientHandshake : IHandshake13
+{
+    private readonly Dtls13Engine _engine;
+    private readonly DtlsOptions _options;
+    private readonly Transcript13 _transcript = new();
+    private readonly Dictionary<NamedGroup, KeyExchangeKeyPair> _keyPairs;
+
+    private HandshakeMessage _clientHelloMessage;
+    private ClientHello _clientHello;
+    private State _state = State.ExpectServerHello;
+    private bool _retried;
+    private NamedGroup? _retryGroup;
+    private Tls13CipherSuiteInfo? _suite;
+    private Tls13KeySchedule? _schedule;
+    private byte[]? _clientHandshakeSecret;
+    private byte[]? _serverHandshakeSecret;
+    private SrtpProtectionProfile? _srtp;
+    private CertificateRequest13? _certificateRequest;
+    private X509Certificate2? _serverLeaf;
+
+    public Dtls13ClientHandshake(Dtls13Engine engine, HandshakeMessage clientHelloMessage, ClientHello clientHello, Dictionary<NamedGroup, KeyExchangeKeyPair> keyPairs)
+    {
+        _engine = engine;
+        _options = engine.Options;
+        _clientHelloMessage = clientHelloMessage;
+        _clientHello = clientHello;
+        _keyPairs = keyPairs;
+        _transcript.Add(clientHelloMessage);
+    }
+
+    private enum State
+    {
+        ExpectServerHello,
+        ExpectEncryptedExtensions,
+        ExpectCertificateRequestOrCertificate,
+        ExpectCertificate,
+        ExpectCertificateVerify,
+        ExpectFinished,
+        Done,
+    }
+
+    public string StateName => _state.ToString();
+
+    public void Release()
+    {
+        foreach (var pair in _keyPairs.Values)
+        {
+            pair.Dispose();
+        }
+
+        _keyPairs.Clear();
+        Zero(_clientHandshakeSecret);
+        Zero(_serverHandshakeSecret);
+        _schedule?.Dispose();
+        _serverLeaf?.Dispose();
+        _serverLeaf = null;
+        _transcript.Release();
+    }
+
+    private static void Zero(byte[]? secret)
+    {
+        if (secret is not null)
+        {
+            CryptographicOperations.ZeroMemory(secret);
+        }
+    }
+
+    public void OnMessage(TimeSpan now, HandshakeMessage message, ulong epoch)
+    {
+        switch (_state)
+        {
+            case State.ExpectServerHello when message.Type == HandshakeType.ServerHello:
+                OnServerHello(now, message);
+                break;
+            case State.ExpectEncryptedExtensions when message.Type == Wire13.EncryptedExtensions:
+                OnEncryptedExtensions(now, message);
+                break;
+            case State.ExpectCertificateRequestOrCertificate when message.Type == HandshakeType.CertificateRequest:
+                OnCertificateRequest(now, message);
+                break;
+            case State.ExpectCertificateRequestOrCertificate or State.ExpectCertificate when message.Type == HandshakeType.Certificate:
+                OnCertificate(now, message);
+                break;
+            case State.ExpectCertificateVerify when message.Type == HandshakeType.CertificateVerify:
+                OnCertificateVerify(now, message);
+                break;
+            case State.ExpectFinished when message.Type == HandshakeType.Finished:
+                OnFinished(now, message);
+                break;
+            default:
+                _engine.Fail(now, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, $"unexpected {message.Type} while in {_state}");
+                break;
+        }
+    }
+
+    public void OnServerHello(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<ServerHello>(_engine, now, message, ServerHello.TryDecode, out var sh))
+        {
+            return;
+        }
+
+        if (!Extensions.TryFind(sh!.Extensions, ExtensionType.SupportedVersions, out var sv)
+            || !Extensions13.TryDecodeSelectedVersion(sv.Data, out var version) || version != ProtocolVersion.Dtls13)
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "ServerHello does not select DTLS 1.3");
+            return;
+        }
+
+        if (sh.ServerVersion != ProtocolVersion.Dtls12 || sh.CompressionMethod != 0 || !sh.SessionId.AsSpan().SequenceEqual(_clientHello.SessionId))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "ServerHello legacy fields do not match DTLS 1.3 (version, compression or session id echo)");
+            return;
+        }
+
+        if (!_options.Dtls13CipherSuites.Contains(sh.CipherSuite) || !Tls13CipherSuiteInfo.TryGet(sh.CipherSuite, out var suite)
+            || (_suite is not null && _suite.Suite != sh.CipherSuite))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server chose cipher suite {sh.CipherSuite} that was not offered");
+            return;
+        }
+
+        foreach (var ext in sh.Extensions)
+        {
+            if (ext.Type != ExtensionType.SupportedVersions && ext.Type != Wire13.KeyShare && ext.Type != Wire13.Cookie)
+            {
+                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.UnsupportedExtension, $"server sent extension {ext.Type.Value} in its ServerHello");
+                return;
+            }
+        }
+
+        _suite = suite;
+        if (sh.Random.AsSpan().SequenceEqual(Wire13.HelloRetryRequestRandom))
+        {
+            OnHelloRetryRequest(now, message, sh);
+            return;
+        }
+
+        if (!Extensions.TryFind(sh.Extensions, Wire13.KeyShare, out var ks) || !Extensions13.TryDecodeServerShare(ks.Data, out var share)
+            || !_keyPairs.TryGetValue(share.Group, out var pair) || (_retryGroup is { } asked && share.Group != asked))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server key share is missing or for a group we sent no share for");
+            return;
+        }
+
+        _engine.FlightDone();
+        if (!pair.TryComplete(share.KeyExchange, out var shared))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server {share.Group} key share is invalid");
+            return;
+        }
+
+        foreach (var p in _keyPairs.Values)
+        {
+            p.Dispose();
+        }
+
+        _keyPairs.Clear();
+        _transcript.Add(message);
+        _schedule = new Tls13KeySchedule(suite.Hash);
+        _schedule.SetSharedSecret(shared);
+        CryptographicOperations.ZeroMemory(shared);
+        (_clientHandshakeSecret, _serverHandshakeSecret) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(suite.Hash));
+        using (var keys = _schedule.DeriveTrafficKeys(suite, _serverHandshakeSecret))
+        {
+            _engine.InstallReadKeys(now, 2, Dtls13RecordProtection.Create(suite, keys));
+        }
+
+        using (var keys = _schedule.DeriveTrafficKeys(suite, _clientHandshakeSecret))
+        {
+            _engine.InstallWriteKeys(2, Dtls13RecordProtection.Create(suite, keys), current: false);
+        }
+
+        _engine.Log(now, $"server chose DTLS 1.3, {suite.Suite}, {share.Group}");
+        _state = State.ExpectEncryptedExtensions;
+    }
+
+    private void OnHelloRetryRequest(TimeSpan now, HandshakeMessage message, ServerHello hrr)
+    {
+        if (_retried)
+        {
+            _engine.Fail(now, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, "second HelloRetryRequest (RFC 8446 4.1.4)");
+            return;
+        }
+
+        if (!Extensions.TryFind(hrr.Extensions, Wire13.KeyShare, out var ks) || !Extensions13.TryDecodeSelectedGroup(ks.Data, out var group)
+            || !_options.Dtls13Groups.Contains(group) || _keyPairs.ContainsKey(group) || !KeyExchange.IsSupported(group))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "HelloRetryRequest asks for a group we did not offer or already sent a share for");
+            return;
+        }
+
+        byte[]? cookie = null;
+        if (Extensions.TryFind(hrr.Extensions, Wire13.Cookie, out var cookieExtension) && !Extensions13.TryDecodeCookie(cookieExtension.Data, out cookie))
+        {
+            _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, "malformed cookie in HelloRetryRequest");
+            return;
+        }
+
+        _engine.FlightDone();
+        _retried = true;
+        _retryGroup = group;
+        _transcript.ReplaceWithMessageHash(_suite!.Hash);
+        _transcript.Add(message);
+        foreach (var p in _keyPairs.Values)
+        {
+            p.Dispose();
+        }
+
+        _keyPairs.Clear();
+        var pair = KeyExchange.Generate(group);
+        _keyPairs[group] = pair;
+
+        // RFC 8446 4.1.2: the same hello with the new key share and the cookie, nothing else changed.
+        var extensions = new List<Extension>();
+        foreach (var e in _clientHello.Extensions)
+        {
+            extensions.Add(e.Type == Wire13.KeyShare ? Extensions13.CreateClientShares([new KeyShareEntry(group, pair.PublicShare)]) : e);
+        }
+
+        if (cookie is not null)
+        {
+            extensions.Add(Extensions13.CreateCookie(cookie));
+        }
+
+        _clientHello = _clientHello with { Extensions = extensions };
+        var hello = _clientHello;
+        _clientHelloMessage = _engine.CreateMessage(HandshakeType.ClientHello, HandshakeCommon.Encode((ref WireWriter w) => hello.Encode(ref w), 2048));
+        _transcript.Add(_clientHelloMessage);
+        _engine.Log(now, $"HelloRetryRequest: resending ClientHello with a {group} key share{(cookie is null ? "" : " and the cookie")}");
+        _engine.SendFlight(now, [new Outgoing13(0, _clientHelloMessage)], awaitsAck: false);
+    }
+
+    private void OnEncryptedExtensions(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<EncryptedExtensions>(_engine, now, message, EncryptedExtensions.TryDecode, out var ee))
+        {
+            return;
+        }
+
+        foreach (var ext in ee!.Extensions)
+        {
+            if (ext.Type == ExtensionType.SupportedVersions || ext.Type == Wire13.KeyShare || ext.Type == Wire13.Cookie || !_clientHello.Extensions.Exists(e => e.Type == ext.Type))
+            {
+                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.UnsupportedExtension, $"server sent extension {ext.Type.Value} in EncryptedExtensions that does not belong there or was not offered");
+                return;
+            }
+        }
+
+        if (Extensions.TryFind(ee.Extensions, ExtensionType.UseSrtp, out var srtpExt))
+        {
+            if (!Extensions.TryDecodeUseSrtp(srtpExt.Data, out var profiles, out _) || profiles.Count != 1 || !_options.SrtpProfiles.Contains(profiles[0]))
+            {
+                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server chose an SRTP profile that was not offered");
+                return;
+            }
+
+            _srtp = profiles[0];
+        }
+
+        _transcript.Add(message);
+        _state = State.ExpectCertificateRequestOrCertificate;
+    }
+
+    private void OnCertificateRequest(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<CertificateRequest13>(_engine, now, message, CertificateRequest13.TryDecode, out var cr))
+        {
+            return;
+        }
+
+        if (!Extensions.TryFind(cr!.Extensions, ExtensionType.SignatureAlgorithms, out var sa) || !Extensions.TryDecodeSignatureAlgorithms(sa.Data, out _))
+        {
+            _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.MissingExtension, "CertificateRequest without signature_algorithms (RFC 8446 4.3.2)");
+            return;
+        }
+
+        _certificateRequest = cr;
+        _transcript.Add(message);
+        _state = State.ExpectCertificate;
+    }
+
+    private void OnCertificate(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<Certificate13>(_engine, now, message, Certificate13.TryDecode, out var cert))
+        {
+            return;
+        }
+
+        if (cert!.Context.Length != 0 || cert.Certificates.Count == 0)
+        {
+            _engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.DecodeError, "server Certificate is empty or carries a request context");
+            return;
+        }
+
+        if (!HandshakeCommon.AcceptPeerCertificate(_engine, now, cert.Certificates, out _serverLeaf))
+        {
+            return;
+        }
+
+        _transcript.Add(message);
+        _state = State.ExpectCertificateVerify;
+    }
+
+    private void OnCertificateVerify(TimeSpan now, HandshakeMessage message)
+    {
+        if (!HandshakeCommon.TryDecode<CertificateVerify>(_engine, now, message, CertificateVerify.TryDecode, out var cv))
+        {
+            return;
+        }
+
+        if (!Negotiation13.IsScheme13(cv!.Scheme) || !_options.SignatureSchemes.Contains(cv.Scheme) || !SignatureVerifier.IsCompatible(_serverLeaf!, cv.Scheme))
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server signed with {cv.Scheme}, not offered or not usable with its key in DTLS 1.3");
+            return;
+        }
+
+        var content = Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(_suite!.Hash));
+        if (!SignatureVerifier.Verify(_serverLeaf!, cv.Scheme, content, cv.Signature))
+        {
+            _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server CertificateVerify signature does not verify");
+            return;
+        }
+
+        _serverLeaf!.Dispose();
+        _serverLeaf = null;
+        _transcript.Add(message);
+        _state = State.ExpectFinished;
+    }
+
+    private void OnFinished(TimeSpan now, HandshakeMessage message)
+    {
+        var suite = _suite!;
+        var expected = _schedule!.FinishedVerifyData(_serverHandshakeSecret!, _transcript.Hash(suite.Hash));
+        if (!CryptographicOperations.FixedTimeEquals(expected, message.Body))
+        {
+            _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server Finished does not verify");
+            return;
+        }
+
+        _transcript.Add(message);
+        var (clientApp, serverApp, exporter) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(suite.Hash));
+
+        var flight = new List<Outgoing13>();
+        if (_certificateRequest is { } cr)
+        {
+            var certificate = new Certificate13(cr.Context, [.. _options.Certificate.ChainDer]);
+            Add(flight, HandshakeType.Certificate, (ref WireWriter w) => certificate.Encode(ref w), 8192);
+            Extensions.TryFind(cr.Extensions, ExtensionType.SignatureAlgorithms, out var sa);
+            Extensions.TryDecodeSignatureAlgorithms(sa.Data, out var accepted);
+            SignatureScheme? scheme = null;
+            foreach (var s in Negotiation13.Schemes13(_options.Certificate))
+            {
+                if (accepted!.Contains(s))
+                {
+                    scheme = s;
+                    break;
+                }
+            }
+
+            if (scheme is null)
+            {
+                _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "the server accepts no signature scheme our certificate can make in DTLS 1.3");
+                return;
+            }
+
+            var signature = _options.Certificate.Sign(scheme.Value, Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(suite.Hash)));
+            var cv = new CertificateVerify(scheme.Value, signature);
+            Add(flight, HandshakeType.CertificateVerify, (ref WireWriter w) => cv.Encode(ref w));
+        }
+
+        var finished = new Finished13(_schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash)));
+        Add(flight, HandshakeType.Finished, (ref WireWriter w) => finished.Encode(ref w));
+        _state = State.Done;
+        _transcript.Release();
+
+        using (var keys = _schedule.DeriveTrafficKeys(suite, serverApp))
+        {
+            _engine.InstallReadKeys(now, 3, Dtls13RecordProtection.Create(suite, keys));
+        }
+
+        using (var keys = _schedule.DeriveTrafficKeys(suite, clientApp))
+        {
+            _engine.InstallWriteKeys(3, Dtls13RecordProtection.Create(suite, keys), current: true);
+        }
+
+        _engine.SetTrafficSecrets(suite, _schedule, serverApp, clientApp);
+        _engine.Complete(now, suite.Suite, _srtp, suite.Hash, exporter);
+
+        // RFC 9147 7: the final flight waits for the server's ACK (resent on the timer until then), then it is released.
+        _engine.SendFlight(now, flight, awaitsAck: true);
+    }
+
+    private void Add(List<Outgoing13> flight, HandshakeType type, HandshakeCommon.BodyEncoder encode, int capacity = 1024)
+    {
+        var message = _engine.CreateMessage(type, HandshakeCommon.Encode(encode, capacity));
+        _transcript.Add(message);
+        flight.Add(new Outgoing13(2, message));
+    }
+}

@@ -1,0 +1,608 @@
+using System.Buffers;
+using Airlift.Codec;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Handshake;
+using Airlift.Dtls.Messages;
+
+namespace Airlift.Dtls.V13;
+
+/// <summary>One message of a flight of ours and the epoch its records go in.</summary>
+internal readonly record struct Outgoing13(ulong Epoch, HandshakeMessage Message)
+{
+    public override string ToString() => Message.Type.ToString();
+}
+
+// Reliability the DTLS 1.3 way (RFC 9147 5.8, 7, 8): flights whose records are remembered by record number, ACKs that
+// mark byte ranges of our messages as received, selective retransmission of only the unacknowledged ranges (packed
+// exactly like the DTLS 1.2 engine packs: whole records, never spanning datagrams, cut where earlier transmissions cut),
+// implicit acknowledgement by the peer's next flight, the ACK timer, and the same RTT, budget and path-MTU rules.
+internal sealed partial class Dtls13Engine
+{
+    private readonly Dictionary<(ulong Epoch, ulong Sequence), (int Message, int Offset, int Length)> _sentRecords = [];
+    private List<FlightMessage>? _flight;
+    private bool _flightAwaitsAck;
+    private Action<TimeSpan>? _onFlightAcked;
+    private int _flightNumber;
+    private int _flightTimeouts;
+    private int _flightLargestDatagram;
+    private int _flightDatagrams;
+    private bool _flightRetransmitted;
+    private bool _peerRetransmittedThisFlight;
+    private bool _rttSampledThisFlight;
+    private TimeSpan _flightSentAt;
+    private TimeSpan _lastTransmitAt;
+    private TimeSpan? _lastTriggeredResend;
+    private TimeSpan? _lastPathResend;
+    private int _triggeredResends;
+    private int _acksSent;
+    private TimeSpan? _smoothedRtt;
+    private int _fallbackStep;
+    private int _largestPeerDatagram;
+
+    public TimeSpan? SmoothedRtt => _smoothedRtt;
+
+    /// <summary>Carries the RTT the DTLS 1.2 engine measured before the version switch.</summary>
+    public void AdoptRtt(TimeSpan rtt) => _smoothedRtt = rtt;
+
+    private TimeSpan InitialTimeout()
+    {
+        if (Options.InitialRetransmitTimeout is { } configured)
+        {
+            return configured;
+        }
+
+        var rtt = _smoothedRtt ?? Options.RttEstimate;
+        return rtt is { } r
+            ? TimeSpan.FromTicks(Math.Clamp(2 * r.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(3).Ticks))
+            : Options.EffectiveInitialRetransmitTimeout;
+    }
+
+    /// <summary>RFC 9147 7.1: an ACK for a partial flight waits about a quarter of the retransmission timeout for the rest.</summary>
+    private TimeSpan AckDelay()
+    {
+        var delay = InitialTimeout() / 4;
+        return delay < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : delay;
+    }
+
+    /// <summary>
+    /// Sends a new flight. Our flight implicitly acknowledges the peer's (its records need no ACK). A flight that
+    /// <paramref name="awaitsAck"/> (the client's final flight, a KeyUpdate) ends when the peer acknowledges all of it;
+    /// other flights end when the peer's next flight arrives (<see cref="FlightDone"/>).
+    /// </summary>
+    public void SendFlight(TimeSpan now, IReadOnlyList<Outgoing13> messages, bool awaitsAck, Action<TimeSpan>? onAcked = null)
+    {
+        _flight = [.. messages.Select(m => new FlightMessage(m.Epoch, m.Message))];
+        _flightAwaitsAck = awaitsAck;
+        _onFlightAcked = onAcked;
+        _sentRecords.Clear();
+        _received.Clear();
+        _timers.Clear(EngineTimer.Ack);
+        _flightNumber++;
+        _flightTimeouts = 0;
+        _flightRetransmitted = false;
+        _flightSentAt = now;
+        _rttSampledThisFlight = false;
+        _triggeredResends = 0;
+        _peerRetransmittedThisFlight = false;
+        _lastTriggeredResend = null;
+        Transmit(now, "sent");
+        _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
+        if (awaitsAck && State == DtlsState.Connected)
+        {
+            _timers.Set(EngineTimer.FinalFlightRetention, now + Options.EffectiveFinalFlightRetention);
+        }
+    }
+
+    /// <summary>The peer's next flight arrived: ours reached it (implicit acknowledgement, RFC 9147 7.1).</summary>
+    public void FlightDone()
+    {
+        _flight = null;
+        _sentRecords.Clear();
+        _timers.Clear(EngineTimer.Retransmit);
+        _timers.Clear(EngineTimer.DeferredPathResend);
+    }
+
+    /// <summary>Sends an ACK now for the peer's records received since our last flight (the final flight, KeyUpdate, or the ACK timer).</summary>
+    public void SendAck(TimeSpan now)
+    {
+        _timers.Clear(EngineTimer.Ack);
+        var epoch = BestWriteEpoch();
+        if (_received.Count == 0 || epoch.Protection is null)
+        {
+            return;
+        }
+
+        Span<byte> body = stackalloc byte[2 + AckMessage.EntrySize * MaxAckedRecordsPerAck];
+        var length = AckMessage.Encode(body, _received);
+        var datagram = new byte[UnifiedHeader.WrittenSize + length + 1 + epoch.Protection.Overhead];
+        WriteRecord(datagram, Wire13.Ack, epoch, body[..length]);
+        _datagrams.Enqueue(datagram);
+        _acksSent++;
+        Log(now, $"sent ACK of {_received.Count} record(s) in epoch {epoch.Epoch}");
+    }
+
+    private void HandleAck(TimeSpan now, ReadOnlySpan<byte> content)
+    {
+        if (!AckMessage.TryDecode(content, out var records))
+        {
+            CountDrop("malformed-ack", s => s.DroppedMalformed++);
+            return;
+        }
+
+        if (_flight is null)
+        {
+            return;
+        }
+
+        var newlyAcked = 0;
+        ulong highestAckedSequence = 0;
+        foreach (var number in records)
+        {
+            if (_sentRecords.Remove(number, out var sent))
+            {
+                _flight[sent.Message].Ack(sent.Offset, sent.Length);
+                newlyAcked++;
+                highestAckedSequence = Math.Max(highestAckedSequence, number.Sequence);
+            }
+        }
+
+        if (newlyAcked == 0)
+        {
+            return;
+        }
+
+        SampleRtt(now);
+        if (_flight.TrueForAll(m => m.FullyAcked))
+        {
+            Log(now, $"flight {_flightNumber} acknowledged");
+            _timers.Clear(EngineTimer.Retransmit);
+            _timers.Clear(EngineTimer.DeferredPathResend);
+            if (_flightAwaitsAck)
+            {
+                var done = _onFlightAcked;
+                _flight = null;
+                _sentRecords.Clear();
+                _timers.Clear(EngineTimer.FinalFlightRetention);
+                done?.Invoke(now);
+            }
+
+            return;
+        }
+
+        // RFC 9147 7.1: records sent before an acknowledged one and not acknowledged themselves were lost: resend them now
+        // (the ACK is authenticated, so only the peer can trigger this; the per-flight budget still applies).
+        foreach (var ((_, sequence), _) in _sentRecords)
+        {
+            if (sequence < highestAckedSequence)
+            {
+                TriggeredResend(now, authenticated: true, "ACK shows records lost");
+                break;
+            }
+        }
+    }
+
+    /// <summary>Resends what the peer has not acknowledged, now, with the backoff reset (the ICE path changed, field failure F3).</summary>
+    public void ResendNow(TimeSpan now)
+    {
+        if (_flight is null || State is DtlsState.Failed or DtlsState.Closed)
+        {
+            return;
+        }
+
+        var interval = Options.MinPathChangeResendInterval ?? InitialTimeout();
+        if (_triggeredResends >= Options.MaxTriggeredResends)
+        {
+            Stats.SuppressedRetransmissions++;
+            Log(now, "path changed: flight not resent (triggered-resend budget spent)");
+            return;
+        }
+
+        if (_lastPathResend is { } last && now - last < interval)
+        {
+            Stats.SuppressedRetransmissions++;
+            _timers.Set(EngineTimer.DeferredPathResend, last + interval);
+            return;
+        }
+
+        _timers.Clear(EngineTimer.DeferredPathResend);
+        _triggeredResends++;
+        _lastPathResend = now;
+        _flightRetransmitted = true;
+        Stats.TriggeredRetransmissions++;
+        if (EffectiveMaxDatagramSize != Options.MaxDatagramSize)
+        {
+            Log(now, $"path changed: datagram size back to {Options.MaxDatagramSize}");
+            EffectiveMaxDatagramSize = Options.MaxDatagramSize;
+        }
+
+        _fallbackStep = 0;
+        _flightTimeouts = 0;
+        _largestPeerDatagram = 0;
+        Transmit(now, "resent (path change)");
+        _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
+    }
+
+    private void OnPeerProgress(TimeSpan now) => SampleRtt(now);
+
+    private void SampleRtt(TimeSpan now)
+    {
+        if (_flight is null || _rttSampledThisFlight || _flightRetransmitted)
+        {
+            return;
+        }
+
+        _rttSampledThisFlight = true;
+        var sample = now - _flightSentAt;
+        _smoothedRtt = _smoothedRtt is { } srtt ? TimeSpan.FromTicks((7 * srtt.Ticks + sample.Ticks) / 8) : sample;
+    }
+
+    private void OnPeerRetransmission(TimeSpan now, bool authenticated)
+    {
+        if (_flight is not null)
+        {
+            _peerRetransmittedThisFlight = true;
+            if (!authenticated && now - _lastTransmitAt < AckDelay() * 2)
+            {
+                // Crossed our flight on the wire.
+                Stats.SuppressedRetransmissions++;
+                return;
+            }
+
+            TriggeredResend(now, authenticated, "peer retransmitted");
+            return;
+        }
+
+        // The peer resends a flight we answered with an ACK (our ACK was lost): acknowledge again, within the budget.
+        if (authenticated && _received.Count > 0)
+        {
+            if (_acksSent >= Options.MaxTriggeredResends + 1)
+            {
+                Stats.SuppressedRetransmissions++;
+                return;
+            }
+
+            SendAck(now);
+        }
+    }
+
+    private void TriggeredResend(TimeSpan now, bool authenticated, string why)
+    {
+        if (_triggeredResends >= Options.MaxTriggeredResends || (!authenticated && _lastTriggeredResend is { } last && now - last < InitialTimeout()))
+        {
+            Stats.SuppressedRetransmissions++;
+            return;
+        }
+
+        _triggeredResends++;
+        _lastTriggeredResend = now;
+        _flightRetransmitted = true;
+        Stats.TriggeredRetransmissions++;
+        DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "peer"));
+        Transmit(now, $"resent ({why})");
+    }
+
+    public void HandleTimeout(TimeSpan now)
+    {
+        if (State == DtlsState.Connecting && _timers.IsDue(EngineTimer.HandshakeDeadline, now))
+        {
+            FailInternal(now, DtlsFailureReason.Timeout, $"handshake not complete after {Options.HandshakeTimeout.TotalSeconds:0.#} s (waiting in {_handshake.StateName})", null, sendAlert: false);
+            return;
+        }
+
+        if (_timers.IsDue(EngineTimer.FinalFlightRetention, now))
+        {
+            _timers.Clear(EngineTimer.FinalFlightRetention);
+            if (State == DtlsState.Connected && _flight is not null)
+            {
+                Log(now, "final flight never acknowledged; released");
+                FlightDone();
+            }
+        }
+
+        if (_timers.IsDue(EngineTimer.Ack, now))
+        {
+            SendAck(now);
+        }
+
+        if (_timers.IsDue(EngineTimer.DeferredPathResend, now))
+        {
+            _timers.Clear(EngineTimer.DeferredPathResend);
+            ResendNow(now);
+        }
+
+        if (_flight is not null && _timers.IsDue(EngineTimer.Retransmit, now))
+        {
+            _flightTimeouts++;
+            MaybeLowerDatagramSize(now);
+            _flightRetransmitted = true;
+            Stats.TimeoutRetransmissions++;
+            DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "timeout"));
+            _timers.Set(EngineTimer.Retransmit, now + _timer.Backoff());
+            _lastTriggeredResend = null;
+            Transmit(now, $"resent (timeout #{_flightTimeouts}, next in {_timer.Current.TotalMilliseconds:0} ms)");
+            if (_flightDatagrams <= Options.RedundantRetransmitMaxDatagrams)
+            {
+                Transmit(now, "sent a redundant copy");
+            }
+        }
+    }
+
+    private void MaybeLowerDatagramSize(TimeSpan now)
+    {
+        if (_flightTimeouts < 2 || !_peerRetransmittedThisFlight)
+        {
+            return;
+        }
+
+        var floor = Options.FallbackAboveLargestPeerDatagram ? _largestPeerDatagram : 0;
+        var ladder = Options.DatagramSizeFallbacks;
+        while (_fallbackStep < ladder.Count)
+        {
+            var candidate = ladder[_fallbackStep++];
+            if (candidate < floor)
+            {
+                Log(now, $"flight timed out {_flightTimeouts} times, but the peer's {floor}-byte datagrams reach us: keeping datagram size {EffectiveMaxDatagramSize}");
+                _fallbackStep = ladder.Count;
+                return;
+            }
+
+            if (candidate < EffectiveMaxDatagramSize && candidate < _flightLargestDatagram)
+            {
+                Log(now, $"flight timed out {_flightTimeouts} times with datagrams up to {_flightLargestDatagram} bytes: lowering datagram size {EffectiveMaxDatagramSize} -> {candidate}");
+                EffectiveMaxDatagramSize = candidate;
+                Stats.DatagramSizeFallbacks++;
+                _flightTimeouts = 0;
+                return;
+            }
+        }
+    }
+
+    private void Transmit(TimeSpan now, string what)
+    {
+        var flight = _flight!;
+        var before = _datagrams.Count;
+        PackFlight(flight, EffectiveMaxDatagramSize);
+        _lastTransmitAt = now;
+        var count = _datagrams.Count - before;
+        _flightDatagrams = count;
+        Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight.Select(m => m.Message.Type))}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");
+    }
+
+    /// <summary>
+    /// Packs the unacknowledged byte ranges of the flight's messages into records and datagrams of at most
+    /// <paramref name="maxDatagram"/> bytes (headers, content type and AEAD tag counted exactly); one fragment per record,
+    /// records never span datagrams, fresh record numbers every time, each remembered for the peer's ACKs.
+    /// </summary>
+    private void PackFlight(List<FlightMessage> flight, int maxDatagram)
+    {
+        var datagram = ArrayPool<byte>.Shared.Rent(maxDatagram);
+        var plaintext = ArrayPool<byte>.Shared.Rent(maxDatagram);
+        var position = 0;
+        _flightLargestDatagram = 0;
+        try
+        {
+            for (var index = 0; index < flight.Count; index++)
+            {
+                var entry = flight[index];
+                var epoch = _writeEpochs[entry.Epoch];
+                var overhead = RecordOverhead(epoch);
+                var body = entry.Message.Body;
+                foreach (var (start, end) in entry.Unacked())
+                {
+                    var offset = start;
+                    do
+                    {
+                        var room = maxDatagram - position - overhead - HandshakeHeader.Size;
+                        var remaining = end - offset;
+                        if (room < Math.Min(1, remaining) || room < 0)
+                        {
+                            Flush(datagram, ref position);
+                            continue;
+                        }
+
+                        var take = Math.Min(Math.Min(remaining, room), entry.NextCut(offset) - offset);
+                        entry.AddCut(offset + take);
+                        var w = new WireWriter(plaintext);
+                        new HandshakeHeader(entry.Message.Type, body.Length, entry.Message.MessageSeq, offset, take).Write(ref w);
+                        w.WriteBytes(body.AsSpan(offset, take));
+                        var sequence = epoch.NextSeq;
+                        position += WriteRecord(datagram.AsSpan(position, maxDatagram - position), ContentType.Handshake, epoch, w.Written);
+                        _sentRecords[(epoch.Epoch, sequence)] = (index, offset, take);
+                        offset += take;
+                    }
+                    while (offset < end);
+                }
+            }
+
+            Flush(datagram, ref position);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(datagram);
+            ArrayPool<byte>.Shared.Return(plaintext, clearArray: true);
+        }
+    }
+
+    private void Flush(byte[] datagram, ref int position)
+    {
+        if (position == 0)
+        {
+            return;
+        }
+
+        _datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
+        _flightLargestDatagram = Math.Max(_flightLargestDatagram, position);
+        position = 0;
+    }
+
+    // ---------------------------------------------------------------- post-handshake (RFC 9147 8, RFC 8446 4.6.3)
+
+    private Tls13KeySchedule? _schedule;
+    private Tls13CipherSuiteInfo? _suite;
+    private byte[]? _readSecret;
+    private byte[]? _writeSecret;
+    private ulong _readEpoch = 3;
+
+    /// <summary>Keeps the application traffic secrets for KeyUpdate.</summary>
+    public void SetTrafficSecrets(Tls13CipherSuiteInfo suite, Tls13KeySchedule schedule, byte[] readSecret, byte[] writeSecret)
+    {
+        _suite = suite;
+        _schedule = schedule;
+        _readSecret = readSecret;
+        _writeSecret = writeSecret;
+    }
+
+    /// <summary>Starts a KeyUpdate of our sending keys (and asks the peer to update its own when <paramref name="requestPeerUpdate"/>).</summary>
+    public bool UpdateKeys(TimeSpan now, bool requestPeerUpdate)
+    {
+        if (State != DtlsState.Connected || _flight is not null || _writeSecret is null)
+        {
+            return false;
+        }
+
+        var message = CreateMessage(Wire13.KeyUpdate, [(byte)(requestPeerUpdate ? 1 : 0)]);
+        SendFlight(now, [new Outgoing13(_currentWriteEpoch, message)], awaitsAck: true, onAcked: NextWriteEpoch);
+        return true;
+    }
+
+    private void NextWriteEpoch(TimeSpan now)
+    {
+        var next = _schedule!.NextTrafficSecret(_writeSecret!);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(_writeSecret);
+        _writeSecret = next;
+        using var keys = _schedule.DeriveTrafficKeys(_suite!, next);
+        InstallWriteKeys(_currentWriteEpoch + 1, Dtls13RecordProtection.Create(_suite!, keys), current: true);
+        Stats.KeyUpdates++;
+        Log(now, $"KeyUpdate acknowledged: sending in epoch {_currentWriteEpoch}");
+    }
+
+    private void OnPostHandshakeMessage(TimeSpan now, HandshakeMessage message)
+    {
+        if (message.Type == Wire13.KeyUpdate)
+        {
+            if (message.Body.Length != 1 || message.Body[0] > 1)
+            {
+                Fail(now, DtlsFailureReason.DecodeError, AlertDescription.DecodeError, "malformed KeyUpdate");
+                return;
+            }
+
+            var next = _schedule!.NextTrafficSecret(_readSecret!);
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(_readSecret);
+            _readSecret = next;
+            using (var keys = _schedule.DeriveTrafficKeys(_suite!, next))
+            {
+                _readEpoch++;
+                InstallReadKeys(now, _readEpoch, Dtls13RecordProtection.Create(_suite!, keys));
+            }
+
+            Stats.KeyUpdates++;
+            Log(now, $"peer KeyUpdate: reading epoch {_readEpoch}");
+            SendAck(now);
+            if (message.Body[0] == 1)
+            {
+                UpdateKeys(now, requestPeerUpdate: false);
+            }
+
+            return;
+        }
+
+        if (message.Type == Wire13.NewSessionTicket)
+        {
+            // No resumption: acknowledged and forgotten.
+            SendAck(now);
+            return;
+        }
+
+        Fail(now, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, $"unexpected {message.Type} after the handshake");
+    }
+
+    /// <summary>One message of our current flight, with the byte ranges the peer acknowledged and where earlier transmissions cut it.</summary>
+    private sealed class FlightMessage(ulong epoch, HandshakeMessage message)
+    {
+        private readonly List<(int Start, int End)> _acked = [];
+        private readonly List<int> _cuts = [];
+        private bool _emptyAcked;
+
+        public ulong Epoch { get; } = epoch;
+
+        public HandshakeMessage Message { get; } = message;
+
+        public bool FullyAcked => Message.Body.Length == 0 ? _emptyAcked : _acked.Count == 1 && _acked[0].Start == 0 && _acked[0].End == Message.Body.Length;
+
+        public void Ack(int offset, int length)
+        {
+            if (length == 0)
+            {
+                _emptyAcked |= Message.Body.Length == 0;
+                return;
+            }
+
+            var start = offset;
+            var end = offset + length;
+            for (var i = _acked.Count - 1; i >= 0; i--)
+            {
+                var (s, e) = _acked[i];
+                if (s <= end && start <= e)
+                {
+                    start = Math.Min(start, s);
+                    end = Math.Max(end, e);
+                    _acked.RemoveAt(i);
+                }
+            }
+
+            var at = _acked.FindIndex(r => r.Start > start);
+            _acked.Insert(at < 0 ? _acked.Count : at, (start, end));
+        }
+
+        /// <summary>The byte ranges not yet acknowledged, in order; a whole empty message as (0, 0).</summary>
+        public IEnumerable<(int Start, int End)> Unacked()
+        {
+            if (Message.Body.Length == 0)
+            {
+                if (!_emptyAcked)
+                {
+                    yield return (0, 0);
+                }
+
+                yield break;
+            }
+
+            var position = 0;
+            foreach (var (s, e) in _acked)
+            {
+                if (s > position)
+                {
+                    yield return (position, s);
+                }
+
+                position = Math.Max(position, e);
+            }
+
+            if (position < Message.Body.Length)
+            {
+                yield return (position, Message.Body.Length);
+            }
+        }
+
+        public int NextCut(int offset)
+        {
+            var i = _cuts.BinarySearch(offset + 1);
+            i = i < 0 ? ~i : i;
+            return i < _cuts.Count ? _cuts[i] : Message.Body.Length;
+        }
+
+        public void AddCut(int cut)
+        {
+            if (cut >= Message.Body.Length)
+            {
+                return;
+            }
+
+            var i = _cuts.BinarySearch(cut);
+            if (i < 0)
+            {
+                _cuts.Insert(~i, cut);
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+using System.Globalization;
+using System.Text;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Handshake;
+using Airlift.Dtls.Messages;
+using Airlift.Dtls.Records;
+using Microsoft.Extensions.Logging;
+
+namespace Airlift.Dtls.V13;
+
+/// <summary>The handshake state machine of one role, driven by <see cref="Dtls13Engine"/>.</summary>
+internal interface IHandshake13
+{
+    /// <summary>Named for what it awaits.</summary>
+    string StateName { get; }
+
+    /// <summary>A complete handshake message in message_seq order, with the epoch its records came in.</summary>
+    void OnMessage(TimeSpan now, HandshakeMessage message, ulong epoch);
+
+    /// <summary>Zeroes what the handshake still holds.</summary>
+    void Release();
+}
+
+/// <summary>
+/// The DTLS 1.3 engine (RFC 9147): record layer (DTLSPlaintext in epoch 0, the unified header with record number
+/// encryption from epoch 2, per-epoch replay windows and sequence number reconstruction), reassembly, flights with
+/// selective retransmission driven by ACKs (RFC 9147 7), the ACK timer, RTT-derived timers with the same budgets and
+/// path-MTU fallback as the DTLS 1.2 engine, KeyUpdate, and the output queue. Sans-IO: <c>now</c> is always an argument.
+/// </summary>
+internal sealed partial class Dtls13Engine : IDtlsEngineCore
+{
+    private const int MaxRecordPlaintext = 16384;
+    private const int MaxTraceLines = 96;
+
+    private readonly ILogger? _logger;
+    private readonly Queue<byte[]> _datagrams = new();
+    private readonly Queue<DtlsEvent> _events = new();
+    private readonly RetransmitTimer _timer;
+    private readonly TimerTable _timers = new();
+    private readonly List<string> _trace = [];
+    private readonly TimeSpan _startedAt;
+
+    private IHandshake13 _handshake = null!;
+    private byte[]? _exporterSecret;
+    private System.Security.Cryptography.HashAlgorithmName _exporterHash;
+
+    public Dtls13Engine(DtlsOptions options, DtlsRole role, TimeSpan startedAt, DtlsStats stats, DtlsEndpoint? endpoint)
+    {
+        Options = options;
+        Role = role;
+        Stats = stats;
+        Endpoint = endpoint;
+        _logger = options.Logger;
+        Reassembler = new HandshakeReassembler(options.MaxHandshakeMessageSize, options.MaxBufferedHandshakeBytes, options.MaxFutureMessages);
+        _timer = new RetransmitTimer(options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
+        _startedAt = startedAt;
+        if (Stats.EffectiveMaxDatagramSize == 0)
+        {
+            Stats.EffectiveMaxDatagramSize = options.MaxDatagramSize;
+        }
+
+        _timers.Set(EngineTimer.HandshakeDeadline, startedAt + options.HandshakeTimeout);
+    }
+
+    public DtlsOptions Options { get; }
+
+    public DtlsRole Role { get; }
+
+    public DtlsEndpoint? Endpoint { get; }
+
+    public DtlsState State { get; private set; } = DtlsState.Connecting;
+
+    public DtlsStats Stats { get; }
+
+    public HandshakeReassembler Reassembler { get; }
+
+    public TimeSpan StartedAt => _startedAt;
+
+    public int EffectiveMaxDatagramSize
+    {
+        get => Stats.EffectiveMaxDatagramSize;
+        private set => Stats.EffectiveMaxDatagramSize = value;
+    }
+
+    /// <summary>The next message_seq this side sends.</summary>
+    public ushort NextSendSeq { get; set; }
+
+    public void Attach(IHandshake13 handshake) => _handshake = handshake;
+
+    public HandshakeMessage CreateMessage(HandshakeType type, byte[] body) => new(type, NextSendSeq++, body);
+
+    // ---------------------------------------------------------------- outcome
+
+    public void Emit(DtlsEvent e) => _events.Enqueue(e);
+
+    /// <summary>The handshake completed: keys for the exporter, the event, and the SRTP keying material.</summary>
+    public void Complete(TimeSpan now, CipherSuite suite, SrtpProtectionProfile? srtp, System.Security.Cryptography.HashAlgorithmName hash, byte[] exporterSecret)
+    {
+        State = DtlsState.Connected;
+        _exporterSecret = exporterSecret;
+        _exporterHash = hash;
+        _timers.Clear(EngineTimer.HandshakeDeadline);
+        DtlsMetrics.HandshakesCompleted.Add(1);
+        Log(now, $"connected: DTLS 1.3, {suite}, SRTP {srtp?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
+        _events.Enqueue(new DtlsConnected(Role, ProtocolVersion.Dtls13, suite, srtp, true, EffectiveMaxDatagramSize, now - _startedAt));
+        if (srtp is { } profile)
+        {
+            var material = new byte[profile.KeyingMaterialLength];
+            Tls13KeySchedule.Export(hash, exporterSecret, HandshakeCommon.SrtpExporterLabel, [], material, Tls13KeySchedule.DtlsLabelPrefix);
+            _events.Enqueue(new DtlsKeyingMaterial(profile, material));
+        }
+    }
+
+    /// <summary>The RFC 8446 7.5 exporter; false before the handshake completed or after the keys were released.</summary>
+    public bool TryExport(string label, byte[]? context, Span<byte> output)
+    {
+        if (_exporterSecret is null)
+        {
+            return false;
+        }
+
+        Tls13KeySchedule.Export(_exporterHash, _exporterSecret, label, context ?? [], output, Tls13KeySchedule.DtlsLabelPrefix);
+        return true;
+    }
+
+    public void Fail(TimeSpan now, DtlsFailureReason reason, AlertDescription alert, string message) =>
+        FailInternal(now, reason, message, alert, sendAlert: true);
+
+    public void FailUnexpected(TimeSpan now, Exception exception, string during)
+    {
+        Stats.InternalErrors++;
+        DtlsMetrics.InternalErrors.Add(1);
+        var message = $"internal error while handling {during}: {exception.GetType().Name}: {exception.Message}";
+        SafeLogger.Log(_logger, l => l.LogError(exception, "DTLS 1.3 {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during));
+        try
+        {
+            FailInternal(now, DtlsFailureReason.InternalError, message, AlertDescription.InternalError, sendAlert: true);
+        }
+        catch (Exception)
+        {
+            if (State is not (DtlsState.Failed or DtlsState.Closed))
+            {
+                State = DtlsState.Failed;
+                _timers.ClearAll();
+                _flight = null;
+                _events.Enqueue(new DtlsFailed(DtlsFailureReason.InternalError, message, AlertDescription.InternalError, null));
+            }
+        }
+    }
+
+    private void FailInternal(TimeSpan now, DtlsFailureReason reason, string message, AlertDescription? alert, bool sendAlert)
+    {
+        if (State is DtlsState.Failed or DtlsState.Closed)
+        {
+            return;
+        }
+
+        if (sendAlert && alert is { } a)
+        {
+            SendAlert(AlertLevel.Fatal, a);
+        }
+
+        State = DtlsState.Failed;
+        ReleaseKeys();
+        _timers.ClearAll();
+        _flight = null;
+        DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        var line = AddTrace(now, $"failed: {reason}: {message}");
+        var report = reason == DtlsFailureReason.Timeout ? string.Join('\n', _trace) : null;
+        _events.Enqueue(new DtlsFailed(reason, message, alert, report));
+        _logger?.LogDebug("{Line}", line);
+    }
+
+    public void Close(TimeSpan now)
+    {
+        if (State is DtlsState.Closed or DtlsState.Failed)
+        {
+            return;
+        }
+
+        SendAlert(AlertLevel.Warning, AlertDescription.CloseNotify);
+        State = DtlsState.Closed;
+        ReleaseKeys();
+        _timers.ClearAll();
+        _flight = null;
+        Log(now, "closed locally");
+        _events.Enqueue(new DtlsClosed(ByPeer: false));
+    }
+
+    /// <summary>True while the client's final flight waits for the server's ACK (RFC 9147 7: the final flight is acknowledged, not kept forever).</summary>
+    public bool FinalFlightRetained => State == DtlsState.Connected && _flight is not null;
+
+    public void Dispose()
+    {
+        _timers.ClearAll();
+        _flight = null;
+        ReleaseKeys();
+        if (_exporterSecret is not null)
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(_exporterSecret);
+            _exporterSecret = null;
+        }
+
+        _handshake?.Release();
+        _datagrams.Clear();
+        _events.Clear();
+        if (State is DtlsState.Connecting or DtlsState.Connected)
+        {
+            State = DtlsState.Closed;
+        }
+    }
+
+    // ---------------------------------------------------------------- output
+
+    public DtlsOutput PollOutput(Span<byte> buffer)
+    {
+        if (_datagrams.TryPeek(out var datagram))
+        {
+            if (buffer.Length < datagram.Length)
+            {
+                throw new ArgumentException($"Output buffer of {buffer.Length} bytes is smaller than the {datagram.Length}-byte datagram; pass at least MaxDatagramSize bytes.", nameof(buffer));
+            }
+
+            _datagrams.Dequeue();
+            datagram.CopyTo(buffer);
+            Stats.DatagramsSent++;
+            Stats.BytesSent += datagram.Length;
+            Stats.LargestDatagramSent = Math.Max(Stats.LargestDatagramSent, datagram.Length);
+            DtlsMetrics.DatagramsSent.Add(1);
+            return new DtlsOutput(DtlsOutputKind.Datagram, datagram.Length, null, default);
+        }
+
+        if (_events.TryDequeue(out var e))
+        {
+            return new DtlsOutput(DtlsOutputKind.Event, 0, e, default);
+        }
+
+        return new DtlsOutput(DtlsOutputKind.Timeout, 0, null, NextDeadline);
+    }
+
+    public TimeSpan NextDeadline => State is DtlsState.Connecting or DtlsState.Connected ? _timers.Next : DtlsOutput.NoDeadline;
+
+    // ---------------------------------------------------------------- diagnostics
+
+    public void Log(TimeSpan now, string line)
+    {
+        var stamped = AddTrace(now, line);
+        _logger?.LogDebug("{Line}", stamped);
+    }
+
+    private string AddTrace(TimeSpan now, string line)
+    {
+        var stamped = string.Create(CultureInfo.InvariantCulture, $"{(now - _startedAt).TotalMilliseconds,8:0.0} ms  {Role.ToString().ToLowerInvariant()}: {line}");
+        if (_trace.Count < MaxTraceLines)
+        {
+            _trace.Add(stamped);
+        }
+
+        return stamped;
+    }
+
+    /// <summary>Carries the 1.2 engine's timeline over at the version switch.</summary>
+    public void AdoptTrace(string earlier)
+    {
+        foreach (var line in earlier.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (_trace.Count < MaxTraceLines)
+            {
+                _trace.Add(line.TrimEnd('\r'));
+            }
+        }
+    }
+
+    public string Trace
+    {
+        get
+        {
+            var sb = new StringBuilder();
+            foreach (var line in _trace)
+            {
+                sb.AppendLine(line);
+            }
+
+            return sb.ToString();
+        }
+    }
+
+    private void CountDrop(string cause, Action<DtlsStats> count)
+    {
+        count(Stats);
+        DtlsMetrics.Drop(cause);
+        _logger?.LogTrace("dropped: {Cause}", cause);
+    }
+}
