@@ -123,6 +123,7 @@ internal static partial class BrowserEchoAssert
         }
     }
 
-    [GeneratedRegex(@"received ClientHello seq 0 \((\d+) bytes\)")]
+    // The first ClientHello the session saw (seq 0, or seq 1 when a stateless HelloRetryRequest answered the first).
+    [GeneratedRegex(@"received ClientHello seq \d+ \((\d+) bytes\)")]
     private static partial Regex FirstClientHello();
 }
