@@ -23,7 +23,8 @@ internal enum ClientHelloShape
 /// (W3C webrtc-stats: connected, <c>RTCTransportStats.tlsVersion</c> equal to
 /// <see cref="EndToEndSupport.ExpectedDtlsVersion"/>, the DTLS role, audio and video echo decoded) and serve's view of the
 /// same session (ICE, DTLS state, role, version, cipher suite and SRTP profile equal to the browser's, every stream echoed,
-/// no SRTP authentication failure), then DELETE closed it and the screenshot is a PNG.
+/// no SRTP authentication failure; in DTLS 1.3 the key exchange group of <see cref="EndToEndSupport.ExpectedKeyExchangeGroup"/>),
+/// then DELETE closed it and the screenshot is a PNG.
 /// </summary>
 internal static partial class BrowserEchoAssert
 {
@@ -91,6 +92,13 @@ internal static partial class BrowserEchoAssert
                 break;
         }
 
+        // In DTLS 1.3 the group is the browser's key share: serve's trace names it ("negotiated DTLS 1.3, suite, group, ..."
+        // as server, "server chose DTLS 1.3, suite, group" as client).
+        if (EndToEndSupport.ExpectedKeyExchangeGroup(browser, postQuantum) is { } group)
+        {
+            Assert.Equal(group, NegotiatedGroup(trace), ignoreCase: true);
+        }
+
         // DELETE closed the server side.
         Assert.Equal("closed", r.GetProperty("closed").GetString());
 
@@ -122,6 +130,13 @@ internal static partial class BrowserEchoAssert
             Assert.DoesNotContain("fail", text, StringComparison.OrdinalIgnoreCase);
         }
     }
+
+    /// <summary>The key exchange group in serve's DTLS 1.3 trace line, or null when there is none.</summary>
+    public static string? NegotiatedGroup(string trace) =>
+        Dtls13Negotiated().Match(trace) is { Success: true } m ? m.Groups[1].Value : null;
+
+    [GeneratedRegex(@"(?:negotiated|server chose) DTLS 1\.3, \w+, (\w+)")]
+    private static partial Regex Dtls13Negotiated();
 
     // The first ClientHello the session saw (seq 0, or seq 1 when a stateless HelloRetryRequest answered the first).
     [GeneratedRegex(@"received ClientHello seq \d+ \((\d+) bytes\)")]

@@ -26,4 +26,20 @@ public class BrowserExpectationTests
             }
         }
     }
+
+    [Theory]
+    [InlineData("FEFC", true, "X25519MLKEM768")]
+    [InlineData("FEFC", false, "x25519")]
+    [InlineData("FEFD", true, null)]
+    [InlineData("FEFD", false, null)]
+    public void KeyExchangeGroup_IsTheBrowsersShareInDtls13_AndNotAssertedInDtls12(string tlsVersion, bool postQuantum, string? group) =>
+        Assert.Equal(group, EndToEndSupport.KeyExchangeGroupFor(tlsVersion, postQuantum));
+
+    // Lines as serve's DTLS 1.3 engine traces them (captured from a Chromium run), both roles.
+    [Theory]
+    [InlineData("    65.1 ms  server: negotiated DTLS 1.3, TLS_AES_128_GCM_SHA256, X25519MLKEM768, ecdsa_secp256r1_sha256, SRTP SRTP_AEAD_AES_128_GCM\n", "X25519MLKEM768")]
+    [InlineData("    31.0 ms  client: server chose DTLS 1.3, TLS_AES_128_GCM_SHA256, x25519\n", "x25519")]
+    [InlineData("    56.0 ms  server: negotiated TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, secp256r1, ecdsa_secp256r1_sha256, EMS True\n", null)]
+    public void NegotiatedGroup_IsReadFromServesDtls13TraceLine(string trace, string? group) =>
+        Assert.Equal(group, BrowserEchoAssert.NegotiatedGroup(trace));
 }

@@ -35,6 +35,19 @@ internal static class EndToEndSupport
     public static string ExpectedServerDtlsVersion(BrowserKind browser, bool postQuantum) =>
         ServerDtlsVersionName(ExpectedDtlsVersion(browser, postQuantum));
 
+    /// <summary>
+    /// The key exchange group serve's trace must show for <paramref name="browser"/>, or null when none is asserted. Follows
+    /// <see cref="ExpectedDtlsVersion"/>: in DTLS 1.3 the browser's own key share decides it (X25519MLKEM768 by default,
+    /// x25519 with the post-quantum share off); in DTLS 1.2 the group is Airlift's choice among the browser's
+    /// supported_groups, not a property of the browser, so it is not asserted.
+    /// </summary>
+    public static string? ExpectedKeyExchangeGroup(BrowserKind browser, bool postQuantum) =>
+        KeyExchangeGroupFor(ExpectedDtlsVersion(browser, postQuantum), postQuantum);
+
+    /// <summary>See <see cref="ExpectedKeyExchangeGroup"/>.</summary>
+    public static string? KeyExchangeGroupFor(string tlsVersion, bool postQuantum) =>
+        tlsVersion == "FEFC" ? (postQuantum ? "X25519MLKEM768" : "x25519") : null;
+
     /// <summary>A <c>tlsVersion</c> as serve's stats name it: "FEFD" is "DTLS 1.2", "FEFC" is "DTLS 1.3".</summary>
     public static string ServerDtlsVersionName(string tlsVersion) =>
         new ProtocolVersion(ushort.Parse(tlsVersion, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)).ToString();
