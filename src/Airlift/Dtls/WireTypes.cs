@@ -59,6 +59,8 @@ public readonly record struct HandshakeType(byte Value)
         1 => "ClientHello",
         2 => "ServerHello",
         3 => "HelloVerifyRequest",
+        4 => "NewSessionTicket",
+        8 => "EncryptedExtensions",
         11 => "Certificate",
         12 => "ServerKeyExchange",
         13 => "CertificateRequest",
@@ -66,6 +68,8 @@ public readonly record struct HandshakeType(byte Value)
         15 => "CertificateVerify",
         16 => "ClientKeyExchange",
         20 => "Finished",
+        24 => "KeyUpdate",
+        254 => "MessageHash",
         _ => $"HandshakeType({Value})",
     };
 }

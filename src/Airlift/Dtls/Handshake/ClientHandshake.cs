@@ -78,7 +78,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             suites.InsertRange(0, _options.Dtls13CipherSuites);
             extensions[0] = Extensions.CreateSupportedGroups([.. _options.Dtls13Groups.Concat(_options.Groups).Distinct()]);
             extensions.Add(Extensions.CreateSupportedVersions(_options.AllowsDtls12 ? [ProtocolVersion.Dtls13, ProtocolVersion.Dtls12] : [ProtocolVersion.Dtls13]));
-            _shares13 ??= _options.Dtls13KeyShares.ToDictionary(g => g, KeyExchange.Generate);
+            _shares13 ??= _options.EffectiveKeyShares.ToDictionary(g => g, KeyExchange.Generate);
             extensions.Add(V13.Extensions13.CreateClientShares([.. _shares13.Select(s => new V13.KeyShareEntry(s.Key, s.Value.PublicShare))]));
         }
 
