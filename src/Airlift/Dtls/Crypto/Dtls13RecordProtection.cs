@@ -1,129 +1,309 @@
 using System.Buffers.Binary;
+using System.Reflection;
 using System.Security.Cryptography;
+using Org.BouncyCastle.Crypto.Engines;
+using Org.BouncyCastle.Crypto.Parameters;
 
 namespace Airlift.Dtls.Crypto;
 
-/// <summary>TEMPORARY lead stub until h/crypto lands its version.</summary>
+/// <summary>
+/// AEAD protection and record number encryption of one direction and epoch of DTLS 1.3 records (RFC 9147 4.2.2,
+/// 4.2.3; RFC 8446 5.2, 5.3).
+/// <list type="bullet">
+/// <item>Nonce = IV XOR the 64-bit record sequence number left-padded to 12 bytes; the epoch is not part of it.</item>
+/// <item>The caller builds the DTLSInnerPlaintext (content || type || zero padding) and the record header, which is
+/// the additional data (with the sequence number bits unencrypted, RFC 9147 4.2.3).</item>
+/// <item>Record number mask: AES-ECB(sn_key, sample) for the AES suites; for ChaCha20-Poly1305 the ChaCha20 block
+/// function with key sn_key, counter = the first 4 sample bytes (little-endian) and nonce = the next 12, over zeros.
+/// The sample is the first 16 bytes of the ciphertext.</item>
+/// </list>
+/// Seal, TryOpen and ComputeMask allocate nothing after construction. Not thread-safe: one instance per direction
+/// and epoch. The instance copies what it needs from the keys; the caller still disposes its <see cref="Tls13TrafficKeys"/>.
+/// </summary>
 internal sealed class Dtls13RecordProtection : IDisposable
 {
+    /// <summary>Bytes of ciphertext the record number mask is computed from (RFC 9147 4.2.3).</summary>
     public const int MaskSampleLength = 16;
+
+    private const int NonceLength = Tls13CipherSuiteInfo.IvLength;
+
     private readonly AesGcm? _gcm;
     private readonly ChaCha20Poly1305? _chacha;
     private readonly byte[] _iv;
-    private readonly Aes? _ecb;
-    private readonly byte[] _snKey;
+    private readonly Aes? _maskAes;
+    private readonly ICryptoTransform? _maskEcb;
+    private readonly byte[]? _maskIn;
+    private readonly byte[]? _maskOut;
+    private readonly ChaCha20Block? _maskChaCha;
+    private bool _disposed;
 
     private Dtls13RecordProtection(Tls13CipherSuiteInfo suite, Tls13TrafficKeys keys)
     {
+        Suite = suite;
         _iv = (byte[])keys.Iv.Clone();
-        _snKey = (byte[])keys.SnKey.Clone();
         if (suite.Aead == AeadAlgorithm.ChaCha20Poly1305)
         {
             _chacha = new ChaCha20Poly1305(keys.Key);
+            _maskChaCha = new ChaCha20Block(keys.SnKey);
         }
         else
         {
-            _gcm = new AesGcm(keys.Key, 16);
-            _ecb = Aes.Create();
-            _ecb.Key = _snKey;
+            _gcm = new AesGcm(keys.Key, Tls13CipherSuiteInfo.TagLength);
+            _maskAes = Aes.Create();
+            _maskAes.Key = keys.SnKey;
+            _maskAes.Mode = CipherMode.ECB;
+            _maskAes.Padding = PaddingMode.None;
+            _maskEcb = _maskAes.CreateEncryptor();
+            _maskIn = new byte[MaskSampleLength];
+            _maskOut = new byte[MaskSampleLength];
         }
     }
 
-    public int Overhead => 16;
+    /// <summary>The suite of this protection.</summary>
+    public Tls13CipherSuiteInfo Suite { get; }
 
-    public static Dtls13RecordProtection Create(Tls13CipherSuiteInfo suite, Tls13TrafficKeys keys) => new(suite, keys);
+    /// <summary>Bytes a protected record adds to the DTLSInnerPlaintext: the 16-byte tag.</summary>
+    public int Overhead => Tls13CipherSuiteInfo.TagLength;
 
-    private void Nonce(ulong seq, Span<byte> nonce)
+    /// <summary>Creates the protection for one direction and epoch from its traffic keys.</summary>
+    /// <exception cref="ArgumentException">A key, IV or sn_key length does not match the suite.</exception>
+    public static Dtls13RecordProtection Create(Tls13CipherSuiteInfo suite, Tls13TrafficKeys keys)
     {
-        _iv.CopyTo(nonce);
-        Span<byte> s = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64BigEndian(s, seq);
-        for (var i = 0; i < 8; i++)
+        ArgumentNullException.ThrowIfNull(suite);
+        ArgumentNullException.ThrowIfNull(keys);
+        if (keys.Key.Length != suite.KeyLength || keys.SnKey.Length != suite.KeyLength || keys.Iv.Length != NonceLength)
         {
-            nonce[4 + i] ^= s[i];
+            throw new ArgumentException($"{suite.Suite} needs a {suite.KeyLength}-byte key and sn_key and a {NonceLength}-byte IV.", nameof(keys));
         }
+
+        return new Dtls13RecordProtection(suite, keys);
     }
 
+    /// <summary>
+    /// Encrypts one DTLSInnerPlaintext under the record's 64-bit sequence number, authenticating
+    /// <paramref name="additionalData"/> (the record header). Writes ciphertext || tag; the destination may be the
+    /// plaintext's own buffer (in place, same start) but must not overlap it otherwise.
+    /// </summary>
+    /// <returns>Bytes written: <c>innerPlaintext.Length + Overhead</c>.</returns>
+    /// <exception cref="ArgumentException">The destination is shorter than <c>innerPlaintext.Length + Overhead</c> (a caller bug).</exception>
     public int Seal(ulong sequenceNumber, ReadOnlySpan<byte> additionalData, ReadOnlySpan<byte> innerPlaintext, Span<byte> destination)
     {
-        Span<byte> nonce = stackalloc byte[12];
-        Nonce(sequenceNumber, nonce);
-        var ct = destination[..innerPlaintext.Length];
-        var tag = destination.Slice(innerPlaintext.Length, 16);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var total = innerPlaintext.Length + Overhead;
+        if (destination.Length < total)
+        {
+            throw new ArgumentException($"The destination needs {total} bytes, has {destination.Length}.", nameof(destination));
+        }
+
+        Span<byte> nonce = stackalloc byte[NonceLength];
+        Nonce(nonce, sequenceNumber);
+        var ciphertext = destination[..innerPlaintext.Length];
+        var tag = destination.Slice(innerPlaintext.Length, Overhead);
         if (_gcm is not null)
         {
-            _gcm.Encrypt(nonce, innerPlaintext, ct, tag, additionalData);
+            _gcm.Encrypt(nonce, innerPlaintext, ciphertext, tag, additionalData);
         }
         else
         {
-            _chacha!.Encrypt(nonce, innerPlaintext, ct, tag, additionalData);
+            _chacha!.Encrypt(nonce, innerPlaintext, ciphertext, tag, additionalData);
         }
 
-        return innerPlaintext.Length + 16;
+        return total;
     }
 
+    /// <summary>
+    /// Decrypts and authenticates ciphertext || tag under the record's reconstructed 64-bit sequence number. False,
+    /// never throwing, when the input is shorter than the tag, the destination is too small, or authentication fails
+    /// (wrong key, sequence number, header, or tampered bytes); the destination then holds no plaintext. The
+    /// destination may be the ciphertext's own buffer (in place, same start).
+    /// </summary>
     public bool TryOpen(ulong sequenceNumber, ReadOnlySpan<byte> additionalData, ReadOnlySpan<byte> ciphertext, Span<byte> destination, out int written)
     {
         written = 0;
-        if (ciphertext.Length < 16)
+        if (_disposed)
         {
             return false;
         }
 
-        Span<byte> nonce = stackalloc byte[12];
-        Nonce(sequenceNumber, nonce);
-        var n = ciphertext.Length - 16;
+        var length = ciphertext.Length - Overhead;
+        if (length < 0 || destination.Length < length)
+        {
+            return false;
+        }
+
+        Span<byte> nonce = stackalloc byte[NonceLength];
+        Nonce(nonce, sequenceNumber);
+        var tag = ciphertext.Slice(length, Overhead);
         try
         {
             if (_gcm is not null)
             {
-                _gcm.Decrypt(nonce, ciphertext[..n], ciphertext[n..], destination[..n], additionalData);
+                _gcm.Decrypt(nonce, ciphertext[..length], tag, destination[..length], additionalData);
             }
             else
             {
-                _chacha!.Decrypt(nonce, ciphertext[..n], ciphertext[n..], destination[..n], additionalData);
+                _chacha!.Decrypt(nonce, ciphertext[..length], tag, destination[..length], additionalData);
             }
         }
         catch (CryptographicException)
         {
+            // AuthenticationTagMismatchException derives from CryptographicException; the platform has already
+            // cleared the destination.
             return false;
         }
 
-        written = n;
+        written = length;
         return true;
     }
 
+    /// <summary>
+    /// Computes the record number mask from the first <see cref="MaskSampleLength"/> bytes of a record's ciphertext
+    /// (RFC 9147 4.2.3). The caller XORs it over the sequence number bytes of the header (1 or 2 bytes) and drops
+    /// records whose ciphertext is shorter than the sample.
+    /// </summary>
+    /// <exception cref="ArgumentException">The sample is shorter than 16 bytes or the mask longer (a caller bug).</exception>
     public void ComputeMask(ReadOnlySpan<byte> sample, Span<byte> mask)
     {
-        Span<byte> block = stackalloc byte[16];
-        if (_ecb is not null)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (sample.Length < MaskSampleLength || mask.Length > MaskSampleLength)
         {
-            _ecb.EncryptEcb(sample[..16], block, PaddingMode.None);
+            throw new ArgumentException($"The sample is {MaskSampleLength} bytes and the mask at most {MaskSampleLength}.");
+        }
+
+        if (_maskEcb is not null)
+        {
+            sample[..MaskSampleLength].CopyTo(_maskIn);
+            _maskEcb.TransformBlock(_maskIn!, 0, MaskSampleLength, _maskOut!, 0);
+            _maskOut.AsSpan(0, mask.Length).CopyTo(mask);
         }
         else
         {
-            var engine = new Org.BouncyCastle.Crypto.Engines.ChaCha7539Engine();
-            var counter = BinaryPrimitives.ReadUInt32LittleEndian(sample);
-            engine.Init(true, new Org.BouncyCastle.Crypto.Parameters.ParametersWithIV(new Org.BouncyCastle.Crypto.Parameters.KeyParameter(_snKey), sample.Slice(4, 12).ToArray()));
-            var skip = new byte[64];
-            for (uint i = 0; i < counter && i < 4; i++)
-            {
-                engine.ProcessBytes(skip, 0, 64, skip, 0);
-            }
-
-            var zeros = new byte[16];
-            engine.ProcessBytes(zeros, 0, 16, zeros, 0);
-            zeros.CopyTo(block);
+            _maskChaCha!.Block(BinaryPrimitives.ReadUInt32LittleEndian(sample), sample[4..MaskSampleLength], mask);
         }
-
-        block[..mask.Length].CopyTo(mask);
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         _gcm?.Dispose();
         _chacha?.Dispose();
-        _ecb?.Dispose();
-        CryptographicOperations.ZeroMemory(_snKey);
+        _maskEcb?.Dispose();
+        _maskAes?.Dispose();
+        _maskChaCha?.Dispose();
+        CryptographicOperations.ZeroMemory(_iv);
+    }
+
+    private void Nonce(Span<byte> nonce, ulong sequenceNumber)
+    {
+        // RFC 8446 5.3, RFC 9147 4: the 64-bit record sequence number, left-padded to the IV length, XOR the IV.
+        _iv.CopyTo(nonce);
+        var tail = nonce[4..];
+        BinaryPrimitives.WriteUInt64BigEndian(tail, BinaryPrimitives.ReadUInt64BigEndian(tail) ^ sequenceNumber);
+    }
+
+    /// <summary>
+    /// The raw ChaCha20 block function (RFC 8439 2.3) at a chosen 32-bit counter, on BouncyCastle's
+    /// <see cref="ChaCha7539Engine"/>. BouncyCastle has no public way to start at an arbitrary counter (its engine
+    /// always starts at 0), so this writes counter and nonce into the engine's state words 12..15 before each block.
+    /// The state array is found once by reflection and checked against the engine's own keystream at type load;
+    /// if a BouncyCastle release changes that, construction throws instead of computing a wrong mask.
+    /// </summary>
+    private sealed class ChaCha20Block : IDisposable
+    {
+        private const int BlockLength = 64;
+
+        private static readonly FieldInfo? StateField = typeof(Salsa20Engine).GetField("engineState", BindingFlags.Instance | BindingFlags.NonPublic);
+        private static readonly Lazy<bool> StateAccessWorks = new(SelfTest);
+
+        private readonly FixedCounterEngine _engine = new();
+        private readonly uint[] _state;
+        private readonly byte[] _zeros = new byte[BlockLength];
+        private readonly byte[] _block = new byte[BlockLength];
+
+        public ChaCha20Block(byte[] key)
+        {
+            if (!StateAccessWorks.Value)
+            {
+                throw new NotSupportedException("This BouncyCastle version does not expose the ChaCha20 state the record number mask needs.");
+            }
+
+            _engine.Init(true, new ParametersWithIV(new KeyParameter(key), new byte[12]));
+            _state = (uint[])StateField!.GetValue(_engine)!;
+        }
+
+        /// <summary>Writes the first <c>output.Length</c> (at most 64) bytes of the block at (counter, nonce).</summary>
+        public void Block(uint counter, ReadOnlySpan<byte> nonce, Span<byte> output)
+        {
+            _engine.Reset();
+            _state[12] = counter;
+            _state[13] = BinaryPrimitives.ReadUInt32LittleEndian(nonce);
+            _state[14] = BinaryPrimitives.ReadUInt32LittleEndian(nonce[4..]);
+            _state[15] = BinaryPrimitives.ReadUInt32LittleEndian(nonce[8..]);
+
+            // Exactly one block: the engine generates it at index 0 and returns to index 0.
+            _engine.ProcessBytes(_zeros, _block);
+            _block.AsSpan(0, output.Length).CopyTo(output);
+        }
+
+        public void Dispose()
+        {
+            Array.Clear(_state);
+            CryptographicOperations.ZeroMemory(_block);
+        }
+
+        private static bool SelfTest()
+        {
+            if (StateField?.FieldType != typeof(uint[]))
+            {
+                return false;
+            }
+
+            // The block at counter 1 through the state words must equal the engine's own second keystream block.
+            var key = new byte[32];
+            var nonce = new byte[12];
+            for (var i = 0; i < key.Length; i++)
+            {
+                key[i] = (byte)(i * 7 + 1);
+            }
+
+            nonce[3] = 0x4a;
+            var reference = new ChaCha7539Engine();
+            reference.Init(true, new ParametersWithIV(new KeyParameter(key), nonce));
+            var stream = new byte[2 * BlockLength];
+            reference.ProcessBytes(new byte[stream.Length], stream);
+
+            var engine = new FixedCounterEngine();
+            engine.Init(true, new ParametersWithIV(new KeyParameter(key), new byte[12]));
+            if (StateField.GetValue(engine) is not uint[] { Length: 16 } state)
+            {
+                return false;
+            }
+
+            engine.Reset();
+            state[12] = 1;
+            state[13] = BinaryPrimitives.ReadUInt32LittleEndian(nonce);
+            state[14] = BinaryPrimitives.ReadUInt32LittleEndian(nonce.AsSpan(4));
+            state[15] = BinaryPrimitives.ReadUInt32LittleEndian(nonce.AsSpan(8));
+            var block = new byte[BlockLength];
+            engine.ProcessBytes(new byte[BlockLength], block);
+            return block.AsSpan().SequenceEqual(stream.AsSpan(BlockLength));
+        }
+    }
+
+    /// <summary>
+    /// ChaCha7539Engine whose counter is set per block by <see cref="ChaCha20Block"/>: advancing it is pointless, and
+    /// the base class would throw at counter 2^32 - 1, a value any peer can put in a sample.
+    /// </summary>
+    private sealed class FixedCounterEngine : ChaCha7539Engine
+    {
+        protected override void AdvanceCounter()
+        {
+        }
     }
 }
