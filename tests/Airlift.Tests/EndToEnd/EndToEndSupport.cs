@@ -23,12 +23,12 @@ internal static class EndToEndSupport
     /// <c>RTCTransportStats.tlsVersion</c> reports it (four upper-case hex digits of the wire value: "FEFD" is DTLS 1.2,
     /// "FEFC" DTLS 1.3), with its post-quantum key share on (<paramref name="postQuantum"/>, the default of both browsers)
     /// or off. The one place the browser tests take it from: both browsers offer DTLS 1.3 first, and Airlift answers in
-    /// 1.2 until issue #11 lands; then change "FEFD" to "FEFC" below, and every browser case demands 1.3 from the browser
-    /// and, through <see cref="ExpectedServerDtlsVersion"/>, from serve's own stats.
+    /// DTLS 1.3 (issue #11), with or without the post-quantum share, in both DTLS roles; every browser case demands it
+    /// from the browser and, through <see cref="ExpectedServerDtlsVersion"/>, from serve's own stats.
     /// </summary>
     public static string ExpectedDtlsVersion(BrowserKind browser, bool postQuantum) => (browser, postQuantum) switch
     {
-        _ => "FEFD",
+        _ => "FEFC",
     };
 
     /// <summary>The same version as serve's stats name it (<c>dtls.version</c>, <see cref="ProtocolVersion.ToString"/>: "DTLS 1.2").</summary>
