@@ -30,6 +30,8 @@ public class HandshakeBenchmarks
     private List<byte[]> _clientHello = null!;
     private List<byte[]> _clientSecondFlight = null!;
     private DtlsEndpoint _waitingServer = null!;
+    private DtlsEndpoint _waitingClient = null!;
+    private List<byte[]> _serverFirstFlight = null!;
 
     /// <summary>Version and key exchange group.</summary>
     [ParamsAllValues]
@@ -90,4 +92,18 @@ public class HandshakeBenchmarks
         BenchPair.Feed(_waitingServer, _clientSecondFlight, BenchPair.T0, _buffer);
         return _waitingServer.State;
     }
+
+    /// <summary>Client (cpu mode only): created and drained of its ClientHello.</summary>
+    internal int ClientFirstFlight() => BenchPair.Drain(DtlsEndpoint.CreateClient(_client, BenchPair.T0), _buffer).Count;
+
+    /// <summary>Setup of <see cref="ClientSecondFlight"/>: a client waiting for a fresh server's first flight.</summary>
+    internal void FreshServerFirstFlight()
+    {
+        _waitingClient = DtlsEndpoint.CreateClient(_client, BenchPair.T0);
+        var server = DtlsEndpoint.CreateServer(_server, BenchPair.T0);
+        _serverFirstFlight = BenchPair.Feed(server, BenchPair.Drain(_waitingClient, _buffer), BenchPair.T0, _buffer);
+    }
+
+    /// <summary>Client (cpu mode only): fed the server's first flight, drained of its certificate flight.</summary>
+    internal int ClientSecondFlight() => BenchPair.Feed(_waitingClient, _serverFirstFlight, BenchPair.T0, _buffer).Count;
 }
