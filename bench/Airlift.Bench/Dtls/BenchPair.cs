@@ -22,7 +22,7 @@ internal static class BenchPair
     }
 
     /// <summary>The DTLS 1.2, ECDHE P-256 case (the handshake issue #13 states its targets for).</summary>
-    public static (DtlsOptions Client, DtlsOptions Server) Options() => Options(HandshakeCase.Dtls12_P256);
+    public static (DtlsOptions Client, DtlsOptions Server) Options() => Options(HandshakeCase.V12_P256);
 
     private static DtlsOptions Pin(DtlsOptions options, HandshakeCase handshake)
     {

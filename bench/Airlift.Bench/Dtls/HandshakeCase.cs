@@ -6,19 +6,19 @@ namespace Airlift.Bench.Dtls;
 public enum HandshakeCase
 {
     /// <summary>DTLS 1.3 with the hybrid post-quantum group X25519MLKEM768 (the browsers' first choice).</summary>
-    Dtls13_X25519MLKEM768,
+    V13_X25519MLKEM768,
 
     /// <summary>DTLS 1.3 with X25519.</summary>
-    Dtls13_X25519,
+    V13_X25519,
 
     /// <summary>DTLS 1.3 with secp256r1.</summary>
-    Dtls13_P256,
+    V13_P256,
 
     /// <summary>DTLS 1.2 ECDHE with X25519.</summary>
-    Dtls12_X25519,
+    V12_X25519,
 
     /// <summary>DTLS 1.2 ECDHE with secp256r1.</summary>
-    Dtls12_P256,
+    V12_P256,
 }
 
 /// <summary>Key exchange groups of the crypto floor (a bench-local enum so BenchmarkDotNet can print and emit it).</summary>
@@ -36,12 +36,12 @@ public enum Group
 
 internal static class HandshakeCaseExtensions
 {
-    public static bool IsDtls13(this HandshakeCase handshake) => handshake <= HandshakeCase.Dtls13_P256;
+    public static bool IsDtls13(this HandshakeCase handshake) => handshake <= HandshakeCase.V13_P256;
 
     public static NamedGroup Group(this HandshakeCase handshake) => handshake switch
     {
-        HandshakeCase.Dtls13_X25519MLKEM768 => NamedGroup.X25519MlKem768,
-        HandshakeCase.Dtls13_X25519 or HandshakeCase.Dtls12_X25519 => NamedGroup.X25519,
+        HandshakeCase.V13_X25519MLKEM768 => NamedGroup.X25519MlKem768,
+        HandshakeCase.V13_X25519 or HandshakeCase.V12_X25519 => NamedGroup.X25519,
         _ => NamedGroup.Secp256r1,
     };
 
