@@ -9,7 +9,8 @@ namespace Airlift.Bench.Dtls;
 /// classes, setups included), measured in thread CPU time (<c>CLOCK_THREAD_CPUTIME_ID</c>) instead of elapsed time, so a
 /// shared machine's preemption does not inflate them: on 2 cores with a load average of 15-25, BenchmarkDotNet's
 /// elapsed-time medians follow the machine's load, the thread's own CPU time much less. Linux only. Not a
-/// BenchmarkDotNet benchmark: `dotnet run -c Release --project bench/Airlift.Bench -- cpu [--iterations 300]`.
+/// BenchmarkDotNet benchmark: `dotnet run -c Release --project bench/Airlift.Bench -- cpu [--iterations 300] [--filter TEXT]`
+/// (rows whose operation or case contains TEXT).
 /// Prints a Markdown table: median and mean CPU per operation, median elapsed time, bytes allocated per operation
 /// (by this thread).
 /// </summary>
@@ -20,15 +21,20 @@ internal static class CpuTimeBenchmark
     public static int Run(string[] args)
     {
         var iterations = 300;
+        string? filter = null;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--iterations" && i + 1 < args.Length)
             {
                 iterations = int.Parse(args[++i], CultureInfo.InvariantCulture);
             }
+            else if (args[i] == "--filter" && i + 1 < args.Length)
+            {
+                filter = args[++i];
+            }
             else
             {
-                Console.Error.WriteLine($"unknown argument {args[i]}; use --iterations N");
+                Console.Error.WriteLine($"unknown argument {args[i]}; use --iterations N --filter TEXT");
                 return 2;
             }
         }
@@ -39,6 +45,7 @@ internal static class CpuTimeBenchmark
             return 2;
         }
 
+        _filter = filter;
         Console.WriteLine($"Iterations per row: {iterations} (after a warm-up of {iterations / 5} iterations and at least 1 s); thread CPU time.");
         Console.WriteLine();
         Console.WriteLine("| operation | case / group | CPU median | CPU mean | elapsed median | allocated |");
@@ -71,8 +78,15 @@ internal static class CpuTimeBenchmark
         return 0;
     }
 
+    private static string? _filter;
+
     private static void Row(string operation, string variant, int iterations, Action? setup, Action measured)
     {
+        if (_filter is not null && !$"{operation} {variant}".Contains(_filter, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
         var warmup = Stopwatch.StartNew();
         for (var i = 0; i < iterations / 5 || warmup.Elapsed < TimeSpan.FromSeconds(1); i++)
         {
