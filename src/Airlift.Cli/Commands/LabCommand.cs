@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Airlift.Cli.Lab;
+using Airlift.NetEm.Simulation;
 using Spectre.Console;
 
 namespace Airlift.Cli.Commands;
@@ -25,7 +26,7 @@ internal static class LabCommand
         var json = new Option<bool>("--json") { Description = "Print the lab.json document on stdout instead of the table (progress, if any, goes to stderr)." };
         var sweepOnly = new Option<bool>("--sweep-only") { Description = "Run only the loss sweep." };
         var scenariosOnly = new Option<bool>("--scenarios-only") { Description = "Run only the field-failure scenarios." };
-        var ladder = new Option<string?>("--ladder") { Description = "Draw one run of SCENARIO (e.g. F1-server-9000, F2-drop-1, F3-repro) as a text flight ladder and exit." };
+        var ladder = new Option<string?>("--ladder") { Description = "Draw one run of SCENARIO (e.g. F1-server-9000, F2-drop-1, F3-repro; in each --dtls version) as a text flight ladder and exit; 'sweep' draws the sweep run of --seed at the first --loss level." };
         var fromReport = new Option<string?>("--report") { Description = "Re-render lab.md, lab.html and charts/ in --out from an earlier lab.json (runs nothing)." };
         var parallel = new Option<int?>("--parallel") { Description = "With --peers: trials run at once (1..32; default $AIRLIFT_PEERLAB_PARALLEL, else 2). Each trial times itself from its first datagram; keep the machine's CPU unsaturated." };
         var dtls = new Option<string>("--dtls") { Description = "DTLS version of the in-process runs: 1.2, 1.3 or both (every scenario and the sweep in each; default both).", DefaultValueFactory = _ => "both" };
@@ -79,6 +80,19 @@ internal static class LabCommand
                 using var certs = LabCertificates.Create();
                 if (parse.GetValue(ladder) is { } scenario)
                 {
+                    if (string.Equals(scenario, LabRunner.SweepScenario, StringComparison.OrdinalIgnoreCase))
+                    {
+                        // One sweep run: the first --loss level, --seed, every pairing of the selected versions.
+                        var level = options.LossPercents[0];
+                        foreach (var (pairing, version, build) in LabScenarios.SweepPairings(options, certs))
+                        {
+                            var result = HandshakeSimulation.Run(build(options.Seed, level));
+                            Console.Out.Write(LabLadder.Render(result, string.Create(CultureInfo.InvariantCulture, $"sweep {pairing} (DTLS {version}, seed {options.Seed}): {level:0.##}% random loss both ways")));
+                        }
+
+                        return 0;
+                    }
+
                     var runs = LabRunner.RunOne(options, certs, scenario);
                     if (runs.Count == 0)
                     {

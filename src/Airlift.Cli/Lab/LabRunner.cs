@@ -19,7 +19,7 @@ internal static class LabRunner
     /// <summary>Scenario id of the sweep's trials.</summary>
     public const string SweepScenario = "sweep";
 
-    /// <summary>Scenario id of the sweep's comparison trials (the field stack's behaviour; reported, not judged).</summary>
+    /// <summary>Scenario id of the sweep's comparison trials (the field stack's behaviour, DTLS 1.3 with X25519 alone; reported, not judged).</summary>
     public const string SweepComparisonScenario = "sweep-comparison";
 
     /// <summary>Runs what <paramref name="options"/> selects and returns the report (trials in a fixed order, verdicts per scenario).</summary>

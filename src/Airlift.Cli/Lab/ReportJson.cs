@@ -170,7 +170,8 @@ internal static class ReportJson
                 v.GetProperty("path").GetString()!,
                 v.GetProperty("expectation").GetString()!,
                 v.GetProperty("passed").GetBoolean(),
-                v.GetProperty("reason").GetString()!) { Dtls = OptionalText(v, "dtls") }).ToList();
+                v.GetProperty("reason").GetString()!)
+            { Dtls = OptionalText(v, "dtls") }).ToList();
             var trials = root.GetProperty("trials").EnumerateArray().Select(t => new LabTrial(
                 t.GetProperty("scenario").GetString()!,
                 t.GetProperty("pairing").GetString()!,
@@ -182,7 +183,8 @@ internal static class ReportJson
                 t.GetProperty("largest").GetInt32(),
                 t.GetProperty("retransmissions").GetInt32(),
                 t.GetProperty("effectiveMaxDatagram") is { ValueKind: JsonValueKind.Number } m ? m.GetInt32() : null,
-                t.GetProperty("error").GetString()) { Dtls = OptionalText(t, "dtls") }).ToList();
+                t.GetProperty("error").GetString())
+            { Dtls = OptionalText(t, "dtls") }).ToList();
             var elapsed = NullableNumber(root.GetProperty("elapsedMs"));
             return new LabReport(
                 root.GetProperty("command").GetString()!,
