@@ -1,9 +1,15 @@
+using Airlift.Bench.Dtls;
 using Airlift.Bench.Reliability;
 using BenchmarkDotNet.Running;
 
 if (args.Length > 0 && args[0] == "reliability")
 {
     return ReliabilityBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "cpu")
+{
+    return CpuTimeBenchmark.Run(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

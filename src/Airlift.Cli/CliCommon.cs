@@ -34,7 +34,18 @@ internal static class CliCommon
 
     public static Option<bool> InsecureOption() => new(InsecureFlag) { Description = "Accept any peer certificate without checking it: anyone on the path can then impersonate the peer. For tests; use --expect-fingerprint otherwise." };
 
-    public static Option<string?> CipherOption() => new("--cipher") { Description = "Cipher suites, comma-separated IANA names, in preference order." };
+    public static Option<string?> CipherOption() => new("--cipher") { Description = "Cipher suites, comma-separated IANA names, in preference order: DTLS 1.2 (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ...) and/or DTLS 1.3 (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256)." };
+
+    public static Option<string> DtlsVersionOption() => new("--dtls") { Description = "DTLS versions to negotiate: both (DTLS 1.3 preferred, 1.2 for peers without it), 1.3 (refuse DTLS 1.2 peers) or 1.2.", DefaultValueFactory = _ => "both" };
+
+    /// <summary>The versions <c>--dtls</c> names.</summary>
+    public static IReadOnlyList<ProtocolVersion> ParseDtlsVersions(string? text) => (text ?? "both").Trim().ToLowerInvariant() switch
+    {
+        "both" or "1.3,1.2" or "1.2,1.3" => [ProtocolVersion.Dtls13, ProtocolVersion.Dtls12],
+        "1.3" => [ProtocolVersion.Dtls13],
+        "1.2" => [ProtocolVersion.Dtls12],
+        _ => throw new CliException($"--dtls '{text}' is not one of: both, 1.3, 1.2"),
+    };
 
     public static Option<bool> JsonOption() => new("--json") { Description = "One JSON object per handshake on stdout." };
 
@@ -134,6 +145,8 @@ internal static class CliCommon
         return list;
     }
 
+    private static readonly HashSet<string> Tls13CipherSuiteNames = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"];
+
     public static CertificateFingerprint? ParseFingerprint(string? text)
     {
         if (text is null)
@@ -180,10 +193,19 @@ internal static class CliCommon
             ExpectedPeerFingerprint = fingerprint,
             AllowAnyPeerCertificate = insecure,
             Logger = logger,
+            ProtocolVersions = ParseDtlsVersions(parse.GetValue<string?>("--dtls")),
         };
         if (ParseCiphers(parse.GetValue<string?>("--cipher")) is { } ciphers)
         {
-            options = options with { CipherSuites = ciphers };
+            // DTLS 1.3 suites (TLS_AES_*, TLS_CHACHA20_*) and DTLS 1.2 suites (TLS_ECDHE_*) are separate lists; a list that
+            // names only one kind leaves the other version's defaults alone.
+            var v13 = ciphers.Where(c => Tls13CipherSuiteNames.Contains(c.Name)).ToList();
+            var v12 = ciphers.Where(c => !Tls13CipherSuiteNames.Contains(c.Name)).ToList();
+            options = options with
+            {
+                CipherSuites = v12.Count > 0 ? v12 : options.CipherSuites,
+                Dtls13CipherSuites = v13.Count > 0 ? v13 : options.Dtls13CipherSuites,
+            };
         }
 
         return options;

@@ -7,14 +7,41 @@ internal static class BenchPair
 {
     public static readonly TimeSpan T0 = TimeSpan.FromSeconds(1);
 
-    public static (DtlsOptions Client, DtlsOptions Server) Options()
+    /// <summary>
+    /// Options for one handshake case. ECDSA P-256 certificates on both sides, mutual authentication and use_srtp as in
+    /// WebRTC, AES-128-GCM, production randomness. Each side is pinned to the case's version, and offers (client) or
+    /// accepts (server) only the case's group, so the client sends exactly one key share and no HelloRetryRequest happens.
+    /// </summary>
+    public static (DtlsOptions Client, DtlsOptions Server) Options(HandshakeCase handshake)
     {
-        // ECDSA P-256 on both sides, AES-128-GCM, mutual authentication as in WebRTC. Production randomness.
         var clientCert = DtlsCertificate.GenerateEcdsa("bench-client");
         var serverCert = DtlsCertificate.GenerateEcdsa("bench-server");
-        var client = new DtlsOptions(clientCert) { CipherSuites = [CipherSuite.EcdheEcdsaWithAes128GcmSha256], ExpectedPeerFingerprint = serverCert.GetFingerprint() };
-        var server = new DtlsOptions(serverCert) { CipherSuites = [CipherSuite.EcdheEcdsaWithAes128GcmSha256], ExpectedPeerFingerprint = clientCert.GetFingerprint() };
+        var client = Pin(new DtlsOptions(clientCert) { ExpectedPeerFingerprint = serverCert.GetFingerprint() }, handshake);
+        var server = Pin(new DtlsOptions(serverCert) { ExpectedPeerFingerprint = clientCert.GetFingerprint() }, handshake);
         return (client, server);
+    }
+
+    /// <summary>The DTLS 1.2, ECDHE P-256 case (the handshake issue #13 states its targets for).</summary>
+    public static (DtlsOptions Client, DtlsOptions Server) Options() => Options(HandshakeCase.V12_P256);
+
+    private static DtlsOptions Pin(DtlsOptions options, HandshakeCase handshake)
+    {
+        var group = handshake.Group();
+        options = options with { SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80] };
+        return handshake.IsDtls13()
+            ? options with
+            {
+                ProtocolVersions = [ProtocolVersion.Dtls13],
+                Dtls13CipherSuites = [CipherSuite.Tls13Aes128GcmSha256],
+                Dtls13Groups = [group],
+                Dtls13KeyShares = [group],
+            }
+            : options with
+            {
+                ProtocolVersions = [ProtocolVersion.Dtls12],
+                CipherSuites = [CipherSuite.EcdheEcdsaWithAes128GcmSha256],
+                Groups = [group],
+            };
     }
 
     /// <summary>Drains <paramref name="from"/> (drain rule); returns its datagrams.</summary>

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Airlift.Dtls;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
@@ -7,16 +5,18 @@ using BenchmarkDotNet.Engines;
 namespace Airlift.Bench.Dtls;
 
 /// <summary>
-/// DTLS 1.2 handshake cost (ECDSA P-256 certificates on both sides, AES-128-GCM, mutual authentication), beside the
-/// platform crypto a server cannot avoid, measured in the same run:
+/// Handshake cost per <see cref="HandshakeCase"/>: DTLS 1.3 with X25519MLKEM768, X25519 and P-256, DTLS 1.2 with X25519
+/// and P-256. ECDSA P-256 certificates on both sides, AES-128-GCM, mutual authentication, use_srtp (see
+/// <see cref="BenchPair.Options(HandshakeCase)"/>). The platform and library crypto underneath is in
+/// <see cref="CryptoFloorBenchmarks"/>, run in the same invocation.
 /// <list type="bullet">
 /// <item><see cref="FullHandshake"/>: client and server in one process, lockstep, no I/O (handshakes/s = 1 / mean).</item>
-/// <item><see cref="ServerFlight4"/> + <see cref="ServerFlight6"/>: the server alone. Each iteration gets a fresh client's
-/// genuine flight (prepared in an iteration setup, outside the measurement): ClientHello in, flight 4 out; then flight 5
-/// in, flight 6 out. Their sum is the server's CPU per handshake; nothing is subtracted.</item>
-/// <item><see cref="CryptoFloor"/>: one ECDH P-256 keygen + derive, one ECDSA P-256 sign, one ECDSA verify of a
-/// CertificateVerify-sized transcript, one certificate parse, straight on System.Security.Cryptography.
-/// Target: server per handshake within 1.5x of this floor.</item>
+/// <item><see cref="ServerFirstFlight"/> + <see cref="ServerSecondFlight"/>: the server alone. Each iteration gets a fresh
+/// client's genuine flight (prepared in an iteration setup, outside the measurement). First: a new server is fed the
+/// ClientHello and drained of its first flight (1.2: ServerHello .. ServerHelloDone, flight 4; 1.3: ServerHello ..
+/// Finished, flight 2). Second: the server is fed the client's second flight (1.2: Certificate .. Finished, flight 5;
+/// 1.3: Certificate, CertificateVerify, Finished) and drained until it is connected (1.2: flight 6; 1.3: the ACK). Their
+/// sum is the server's CPU per handshake; nothing is subtracted.</item>
 /// </list>
 /// Monitoring strategy (one invocation per iteration) because of the per-iteration setup; 200 iterations.
 /// </summary>
@@ -27,106 +27,83 @@ public class HandshakeBenchmarks
     private readonly byte[] _buffer = new byte[65535];
     private DtlsOptions _client = null!;
     private DtlsOptions _server = null!;
-    private List<byte[]> _flight1 = null!;
-    private List<byte[]> _flight5 = null!;
+    private List<byte[]> _clientHello = null!;
+    private List<byte[]> _clientSecondFlight = null!;
     private DtlsEndpoint _waitingServer = null!;
+    private DtlsEndpoint _waitingClient = null!;
+    private List<byte[]> _serverFirstFlight = null!;
 
-    private ECParameters _peerPoint;
-    private ECDsa _signingKey = null!;
-    private ECDsa _verifyKey = null!;
-    private byte[] _clientCertificateDer = null!;
-    private readonly byte[] _skeSigned = new byte[64 + 69];
-    private readonly byte[] _transcript = new byte[1500];
-    private byte[] _transcriptSignature = null!;
+    /// <summary>Version and key exchange group.</summary>
+    [ParamsAllValues]
+    public HandshakeCase Case { get; set; }
 
     [GlobalSetup]
     public void Setup()
     {
-        (_client, _server) = BenchPair.Options();
-        BenchPair.Connect(_client, _server, _buffer);
+        (_client, _server) = BenchPair.Options(Case);
+        var (client, server) = BenchPair.Connect(_client, _server, _buffer);
+        var expected = Case.IsDtls13() ? ProtocolVersion.Dtls13 : ProtocolVersion.Dtls12;
+        if (client.Version != expected || server.Version != expected)
+        {
+            throw new InvalidOperationException($"{Case}: negotiated {server.Version}, expected {expected}");
+        }
 
-        using var peer = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
-        _peerPoint = peer.ExportParameters(includePrivateParameters: false);
-        _signingKey = _server.Certificate.Leaf.GetECDsaPrivateKey()!;
-        _verifyKey = _client.Certificate.Leaf.GetECDsaPublicKey()!;
-        _clientCertificateDer = _client.Certificate.ChainDer[0];
-        RandomNumberGenerator.Fill(_skeSigned);
-        RandomNumberGenerator.Fill(_transcript);
-        using var clientKey = _client.Certificate.Leaf.GetECDsaPrivateKey()!;
-        _transcriptSignature = clientKey.SignData(_transcript, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
-    }
-
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        _signingKey.Dispose();
-        _verifyKey.Dispose();
+        // The server-alone split must end connected, or ServerSecondFlight would measure something else.
+        FreshClientSecondFlight();
+        ServerSecondFlight();
+        if (_waitingServer.State != DtlsState.Connected)
+        {
+            throw new InvalidOperationException($"{Case}: server is {_waitingServer.State} after the client's second flight");
+        }
     }
 
     /// <summary>Client and server, ClientHello to both Connected.</summary>
     [Benchmark]
     public DtlsState FullHandshake() => BenchPair.Connect(_client, _server, _buffer).Server.State;
 
-    [IterationSetup(Target = nameof(ServerFlight4))]
+    [IterationSetup(Target = nameof(ServerFirstFlight))]
     public void FreshClientHello()
     {
         var client = DtlsEndpoint.CreateClient(_client, BenchPair.T0);
-        _flight1 = BenchPair.Drain(client, _buffer);
+        _clientHello = BenchPair.Drain(client, _buffer);
     }
 
-    /// <summary>Server: created, fed a fresh ClientHello, drained of ServerHello .. ServerHelloDone.</summary>
+    /// <summary>Server: created, fed a fresh ClientHello, drained of its first flight.</summary>
     [Benchmark]
-    public int ServerFlight4()
+    public int ServerFirstFlight()
     {
         var server = DtlsEndpoint.CreateServer(_server, BenchPair.T0);
-        return BenchPair.Feed(server, _flight1, BenchPair.T0, _buffer).Count;
+        return BenchPair.Feed(server, _clientHello, BenchPair.T0, _buffer).Count;
     }
 
-    [IterationSetup(Target = nameof(ServerFlight6))]
-    public void FreshClientFlight5()
+    [IterationSetup(Target = nameof(ServerSecondFlight))]
+    public void FreshClientSecondFlight()
     {
         var client = DtlsEndpoint.CreateClient(_client, BenchPair.T0);
         _waitingServer = DtlsEndpoint.CreateServer(_server, BenchPair.T0);
-        var flight4 = BenchPair.Feed(_waitingServer, BenchPair.Drain(client, _buffer), BenchPair.T0, _buffer);
-        _flight5 = BenchPair.Feed(client, flight4, BenchPair.T0, _buffer);
+        var serverFlight = BenchPair.Feed(_waitingServer, BenchPair.Drain(client, _buffer), BenchPair.T0, _buffer);
+        _clientSecondFlight = BenchPair.Feed(client, serverFlight, BenchPair.T0, _buffer);
     }
 
-    /// <summary>Server: fed Certificate, ClientKeyExchange, CertificateVerify, ChangeCipherSpec, Finished; drained of flight 6 and its events.</summary>
+    /// <summary>Server: fed the client's certificate flight, drained of its answer and its events (connected).</summary>
     [Benchmark]
-    public DtlsState ServerFlight6()
+    public DtlsState ServerSecondFlight()
     {
-        BenchPair.Feed(_waitingServer, _flight5, BenchPair.T0, _buffer);
+        BenchPair.Feed(_waitingServer, _clientSecondFlight, BenchPair.T0, _buffer);
         return _waitingServer.State;
     }
 
-    /// <summary>Platform floor of one ECDH P-256 keygen (with public point export) and derive (with peer point import).</summary>
-    [Benchmark]
-    public int EcdhP256KeygenAndDerive()
+    /// <summary>Client (cpu mode only): created and drained of its ClientHello.</summary>
+    internal int ClientFirstFlight() => BenchPair.Drain(DtlsEndpoint.CreateClient(_client, BenchPair.T0), _buffer).Count;
+
+    /// <summary>Setup of <see cref="ClientSecondFlight"/>: a client waiting for a fresh server's first flight.</summary>
+    internal void FreshServerFirstFlight()
     {
-        using var key = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
-        var q = key.ExportParameters(includePrivateParameters: false);
-        using var peer = ECDiffieHellman.Create(_peerPoint);
-        using var peerPublic = peer.PublicKey;
-        return key.DeriveRawSecretAgreement(peerPublic).Length + q.Q.X!.Length;
+        _waitingClient = DtlsEndpoint.CreateClient(_client, BenchPair.T0);
+        var server = DtlsEndpoint.CreateServer(_server, BenchPair.T0);
+        _serverFirstFlight = BenchPair.Feed(server, BenchPair.Drain(_waitingClient, _buffer), BenchPair.T0, _buffer);
     }
 
-    /// <summary>Platform floor of the ServerKeyExchange signature (SHA-256 over randoms + params, DER signature).</summary>
-    [Benchmark]
-    public int EcdsaP256Sign() => _signingKey.SignData(_skeSigned, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence).Length;
-
-    /// <summary>Platform floor of verifying the client's CertificateVerify over a 1.5 KB transcript.</summary>
-    [Benchmark]
-    public bool EcdsaP256Verify() => _verifyKey.VerifyData(_transcript, _transcriptSignature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
-
-    /// <summary>Platform floor of parsing the client's DER certificate.</summary>
-    [Benchmark]
-    public int CertificateParse()
-    {
-        using var certificate = X509CertificateLoader.LoadCertificate(_clientCertificateDer);
-        return certificate.RawDataMemory.Length;
-    }
-
-    /// <summary>The four floor operations in sequence: the crypto a server cannot avoid per handshake.</summary>
-    [Benchmark]
-    public int CryptoFloor() => EcdhP256KeygenAndDerive() + EcdsaP256Sign() + (EcdsaP256Verify() ? 1 : 0) + CertificateParse();
+    /// <summary>Client (cpu mode only): fed the server's first flight, drained of its certificate flight.</summary>
+    internal int ClientSecondFlight() => BenchPair.Feed(_waitingClient, _serverFirstFlight, BenchPair.T0, _buffer).Count;
 }

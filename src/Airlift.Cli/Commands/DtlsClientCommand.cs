@@ -20,7 +20,7 @@ internal static class DtlsClientCommand
         var verbose = CliCommon.VerboseOption();
         var command = new Command("dtls-client", "Connect to a DTLS 1.2 server, report the handshake, optionally exchange one message.")
         {
-            connect, cert, key, CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), timeout, send, json, verbose,
+            connect, cert, key, CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), CliCommon.DtlsVersionOption(), timeout, send, json, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {

@@ -12,7 +12,7 @@ internal static class DtlsServerCommand
     {
         var listen = new Option<string>("--listen") { Description = "ADDRESS:PORT to listen on.", Required = true };
         var requireClientCert = new Option<bool>("--require-client-cert") { Description = "Fail handshakes whose client sends no certificate (implied by --expect-fingerprint; otherwise requested, not required)." };
-        var count = new Option<int?>("--count") { Description = "Exit after this many handshakes, once every client has its copy of the final flight (default: until interrupted)." };
+        var count = new Option<int?>("--count") { Description = "Exit after this many handshakes, once every client has its copy of the final flight and 0.5 s passed without traffic (default: until interrupted)." };
         var cert = CliCommon.CertOption();
         var key = CliCommon.KeyOption();
         var chain = CliCommon.ChainOption();
@@ -20,7 +20,7 @@ internal static class DtlsServerCommand
         var verbose = CliCommon.VerboseOption();
         var command = new Command("dtls-server", "Serve DTLS 1.2 on UDP with a stateless cookie exchange; echo application data; report each handshake.")
         {
-            listen, cert, key, chain, CliCommon.MtuOption(), CliCommon.SrtpOption(), requireClientCert, CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), count, json, verbose,
+            listen, cert, key, chain, CliCommon.MtuOption(), CliCommon.SrtpOption(), requireClientCert, CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), CliCommon.DtlsVersionOption(), count, json, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -69,19 +69,24 @@ internal static class DtlsServerCommand
     /// out: exiting earlier would strand a client whose copy of our last flight was lost (field failure F2).
     /// Everything a report needs is read from the session's kept facts, so a client that closes at once is still reported.
     /// </summary>
+    private static readonly TimeSpan ExitQuiet = TimeSpan.FromMilliseconds(500);
+
     private static async Task<(int Handshakes, int Failures)> ServeAsync(DtlsUdpServer server, DtlsCertificate certificate, int? limit, bool asJson, CancellationToken ct)
     {
         var handshakes = 0;
         var failures = 0;
         var connected = new List<DtlsUdpSession>();
         Task? released = null;
+        var quiet = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             while (true)
             {
                 if (!server.Events.TryRead(out var e))
                 {
-                    if (released is { IsCompleted: true })
+                    // Done once every final flight is released and nothing arrived for a moment: a DTLS 1.3 server keeps no
+                    // final flight, and its client's first data (an echo request) follows the handshake closely.
+                    if (released is { IsCompleted: true } && quiet.Elapsed >= ExitQuiet)
                     {
                         break;
                     }
@@ -89,7 +94,8 @@ internal static class DtlsServerCommand
                     var more = server.Events.WaitToReadAsync(ct).AsTask();
                     if (released is not null)
                     {
-                        await Task.WhenAny(more, released).ConfigureAwait(false);
+                        var wait = released.IsCompleted ? Task.Delay(TimeSpan.FromTicks(Math.Max(0, (ExitQuiet - quiet.Elapsed).Ticks)), ct) : released;
+                        await Task.WhenAny(more, wait).ConfigureAwait(false);
                         if (!more.IsCompleted)
                         {
                             continue;
@@ -104,6 +110,7 @@ internal static class DtlsServerCommand
                     continue;
                 }
 
+                quiet.Restart();
                 var session = e.Session;
                 switch (e.Event)
                 {

@@ -44,7 +44,7 @@ internal static class ServeCommand
         var verbose = CliCommon.VerboseOption();
         var command = new Command("serve", "A WebRTC echo server: open the page, your camera comes back over Airlift's ICE-lite + DTLS-SRTP. The page has no authentication.")
         {
-            http, udp, tcp, announce, CliCommon.CertOption(), CliCommon.KeyOption(), CliCommon.ChainOption(), CliCommon.MtuOption(), CliCommon.SrtpOption(),
+            http, udp, tcp, announce, CliCommon.CertOption(), CliCommon.KeyOption(), CliCommon.ChainOption(), CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.DtlsVersionOption(),
             maxSessions, perClient, allowedHost, connectTimeout, nackBudget, nackBurst, nackRate, nackInterval, nackMax, impairLoss, impairMax, impairSeed, verbose,
         };
         command.SetAction(async (parse, ct) =>
@@ -134,6 +134,7 @@ internal static class ServeCommand
                 Limits = limits,
                 ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
                 Impairment = impairment,
+                DtlsVersions = CliCommon.ParseDtlsVersions(parse.GetValue<string?>("--dtls")),
             };
             if (srtp.Count > 0)
             {

@@ -31,6 +31,9 @@ internal sealed record EchoServerOptions
 
     public int MaxDatagramSize { get; init; } = 1200;
 
+    /// <summary>DTLS versions offered to browsers (DTLS 1.3 preferred by default; both browsers offer it first).</summary>
+    public IReadOnlyList<ProtocolVersion> DtlsVersions { get; init; } = [ProtocolVersion.Dtls13, ProtocolVersion.Dtls12];
+
     public IReadOnlyList<SrtpProtectionProfile> SrtpProfiles { get; init; } =
         [SrtpProtectionProfile.AeadAes128Gcm, SrtpProtectionProfile.AeadAes256Gcm, SrtpProtectionProfile.Aes128CmHmacSha1_80];
 
@@ -250,6 +253,7 @@ internal sealed class EchoServer : IAsyncDisposable
             {
                 MaxDatagramSize = _options.MaxDatagramSize,
                 SrtpProfiles = _options.SrtpProfiles,
+                ProtocolVersions = _options.DtlsVersions,
                 Logger = _logger,
             };
             var transportOptions = new WebRtcTransportOptions(dtls, offer.Ice.Setup.Value, remoteFingerprint)

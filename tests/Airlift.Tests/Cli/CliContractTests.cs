@@ -115,6 +115,25 @@ public sealed partial class CliContractTests(ITestOutputHelper output)
         Assert.Equal("hi", Str(echo, "data"));
     }
 
+    [Theory]
+    [InlineData("1.2", "both", "DTLS 1.2")]
+    [InlineData("both", "1.2", "DTLS 1.2")]
+    [InlineData("1.3", "both", "DTLS 1.3")]
+    public async Task Dtls_option_chooses_the_version_each_side_allows(string server, string client, string expected)
+    {
+        var port = UdpPorts.GetFree();
+        await using var serverProcess = AirliftCli.Start(
+            output.WriteLine,
+            "dtls-server", "--listen", $"127.0.0.1:{port}", "--insecure-accept-any-certificate", "--dtls", server, "--count", "1", "--json");
+        await AirliftCli.WaitUntilBoundAsync(port, serverProcess);
+        var run = await AirliftCli.RunAsync(Run, output.WriteLine, "dtls-client", "--connect", $"127.0.0.1:{port}", "--insecure-accept-any-certificate", "--dtls", client, "--timeout", "20", "--json");
+        var serverRun = AirliftCli.Collect(serverProcess, await serverProcess.WaitForExitAsync(Run));
+
+        Assert.True(run.ExitCode == 0, run.Log);
+        Assert.Equal(expected, Str(Assert.Single(AirliftCli.JsonObjects(run.StdOut), o => Str(o, "event") == "connected"), "version"));
+        Assert.Equal(expected, Str(Assert.Single(AirliftCli.JsonObjects(serverRun.StdOut)), "version"));
+    }
+
     [Fact]
     public async Task Dtls_client_against_a_closed_port_reports_failed_in_json_and_exits_1_after_its_timeout()
     {
@@ -154,6 +173,7 @@ public sealed partial class CliContractTests(ITestOutputHelper output)
         "dtls-client|--connect|127.0.0.1:5999|--insecure-accept-any-certificate|--expect-fingerprint|sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
         "dtls-client|--connect|127.0.0.1:5999|--cert|{ecdsa-cert}",
         "dtls-client|--connect|127.0.0.1:5999|--bogus-flag",
+        "dtls-client|--connect|127.0.0.1:5999|--insecure-accept-any-certificate|--dtls|1.1",
         "cert|--out|{dir}/c.pem",
         "cert|--out|/nonexistent/dir/c.pem|--key|/nonexistent/dir/k.pem",
     };

@@ -390,6 +390,7 @@ internal sealed partial class Dtls13Engine
                 foreach (var (start, end) in entry.Unacked())
                 {
                     var offset = start;
+                    var written = false; // an empty range (an empty message) still needs its one fragment after a flush
                     do
                     {
                         var room = maxDatagram - position - overhead - HandshakeHeader.Size;
@@ -409,8 +410,9 @@ internal sealed partial class Dtls13Engine
                         position += WriteRecord(datagram.AsSpan(position, maxDatagram - position), ContentType.Handshake, epoch, w.Written);
                         _sentRecords[(epoch.Epoch, sequence)] = (index, offset, take);
                         offset += take;
+                        written = true;
                     }
-                    while (offset < end);
+                    while (offset < end || !written);
                 }
             }
 

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Airlift.Bench.Dtls;
+
+/// <summary>
+/// The same operations as <see cref="HandshakeBenchmarks"/> and <see cref="CryptoFloorBenchmarks"/> (it drives those
+/// classes, setups included), measured in thread CPU time (<c>CLOCK_THREAD_CPUTIME_ID</c>) instead of elapsed time, so a
+/// shared machine's preemption does not inflate them: on 2 cores with a load average of 15-25, BenchmarkDotNet's
+/// elapsed-time medians follow the machine's load, the thread's own CPU time much less. Linux only. Not a
+/// BenchmarkDotNet benchmark: `dotnet run -c Release --project bench/Airlift.Bench -- cpu [--iterations 300] [--filter TEXT]`
+/// (rows whose operation or case contains TEXT).
+/// Prints a Markdown table: median and mean CPU per operation, median elapsed time, bytes allocated per operation
+/// (by this thread).
+/// </summary>
+internal static class CpuTimeBenchmark
+{
+    private const int ClockThreadCpuTime = 3;
+
+    public static int Run(string[] args)
+    {
+        var iterations = 300;
+        string? filter = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--iterations" && i + 1 < args.Length)
+            {
+                iterations = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            }
+            else if (args[i] == "--filter" && i + 1 < args.Length)
+            {
+                filter = args[++i];
+            }
+            else
+            {
+                Console.Error.WriteLine($"unknown argument {args[i]}; use --iterations N --filter TEXT");
+                return 2;
+            }
+        }
+
+        if (!OperatingSystem.IsLinux())
+        {
+            Console.Error.WriteLine("cpu mode reads CLOCK_THREAD_CPUTIME_ID and runs on Linux only");
+            return 2;
+        }
+
+        _filter = filter;
+        Console.WriteLine($"Iterations per row: {iterations} (after a warm-up of {iterations / 5} iterations and at least 1 s); thread CPU time.");
+        Console.WriteLine();
+        Console.WriteLine("| operation | case / group | CPU median | CPU mean | elapsed median | allocated |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|");
+        foreach (var handshake in Enum.GetValues<HandshakeCase>())
+        {
+            var bench = new HandshakeBenchmarks { Case = handshake };
+            bench.Setup();
+            Row("FullHandshake", handshake.ToString(), iterations, null, () => bench.FullHandshake());
+            Row("ServerFirstFlight", handshake.ToString(), iterations, bench.FreshClientHello, () => bench.ServerFirstFlight());
+            Row("ServerSecondFlight", handshake.ToString(), iterations, bench.FreshClientSecondFlight, () => bench.ServerSecondFlight());
+            Row("ClientFirstFlight", handshake.ToString(), iterations, null, () => bench.ClientFirstFlight());
+            Row("ClientSecondFlight", handshake.ToString(), iterations, bench.FreshServerFirstFlight, () => bench.ClientSecondFlight());
+        }
+
+        var floor = new CryptoFloorBenchmarks();
+        floor.Setup();
+        foreach (var group in CryptoFloorBenchmarks.Groups)
+        {
+            Row("KeyGenerate", group.ToString(), iterations, null, () => floor.KeyGenerate(group));
+            Row("Respond", group.ToString(), iterations, null, () => floor.Respond(group));
+            Row("Complete", group.ToString(), iterations, null, () => floor.Complete(group));
+        }
+
+        Row("EcdhP256PlatformFloor", "", iterations, null, () => floor.EcdhP256PlatformFloor());
+        Row("EcdsaP256Sign", "", iterations, null, () => floor.EcdsaP256Sign());
+        Row("EcdsaP256Verify", "", iterations, null, () => floor.EcdsaP256Verify());
+        Row("CertificateParse", "", iterations, null, () => floor.CertificateParse());
+        floor.Cleanup();
+        return 0;
+    }
+
+    private static string? _filter;
+
+    private static void Row(string operation, string variant, int iterations, Action? setup, Action measured)
+    {
+        if (_filter is not null && !$"{operation} {variant}".Contains(_filter, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        var warmup = Stopwatch.StartNew();
+        for (var i = 0; i < iterations / 5 || warmup.Elapsed < TimeSpan.FromSeconds(1); i++)
+        {
+            setup?.Invoke();
+            measured();
+        }
+
+        var cpu = new double[iterations];
+        var elapsed = new double[iterations];
+        long allocated = 0;
+        for (var i = 0; i < iterations; i++)
+        {
+            setup?.Invoke();
+            var bytes = GC.GetAllocatedBytesForCurrentThread();
+            var cpu0 = ThreadCpuMicroseconds();
+            var wall0 = Stopwatch.GetTimestamp();
+            measured();
+            var wall1 = Stopwatch.GetTimestamp();
+            var cpu1 = ThreadCpuMicroseconds();
+            allocated += GC.GetAllocatedBytesForCurrentThread() - bytes;
+            cpu[i] = cpu1 - cpu0;
+            elapsed[i] = Stopwatch.GetElapsedTime(wall0, wall1).TotalMicroseconds;
+        }
+
+        Array.Sort(cpu);
+        Array.Sort(elapsed);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {operation} | {variant} | {cpu[iterations / 2]:F1} us | {cpu.Average():F1} us | {elapsed[iterations / 2]:F1} us | {allocated / iterations} B |"));
+    }
+
+    internal static double ThreadCpuMicroseconds()
+    {
+        if (ClockGetTime(ClockThreadCpuTime, out var time) != 0)
+        {
+            throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        }
+
+        return time.Seconds * 1e6 + time.Nanoseconds / 1e3;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+#pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code, which the build forbids
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+#pragma warning restore SYSLIB1054
+}
