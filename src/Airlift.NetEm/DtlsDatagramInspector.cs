@@ -130,6 +130,20 @@ internal static class DtlsDatagramInspector
         return false;
     }
 
+    /// <summary>True when the datagram holds a DTLS 1.3 unified-header record whose epoch's low two bits are <paramref name="epochBits"/>.</summary>
+    public static bool CarriesDtls13Epoch(IReadOnlyList<InspectedRecord> records, int epochBits)
+    {
+        foreach (var record in records)
+        {
+            if (record.IsUnifiedHeader && record.Epoch == (epochBits & 3))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <inheritdoc cref="CarriesHandshake(IReadOnlyList{InspectedRecord}, byte)"/>
     public static bool CarriesHandshake(ReadOnlySpan<byte> datagram, byte type) => CarriesHandshake(Inspect(datagram, out _), type);
 

@@ -250,7 +250,10 @@ public sealed class NetworkEmulator
             }
 
             records ??= DtlsDatagramInspector.Inspect(datagram, out _);
-            if (DtlsDatagramInspector.CarriesHandshake(records, drop.HandshakeType))
+            var carries = drop.Dtls13Epoch is { } epoch
+                ? DtlsDatagramInspector.CarriesDtls13Epoch(records, epoch)
+                : DtlsDatagramInspector.CarriesHandshake(records, drop.HandshakeType);
+            if (carries)
             {
                 _scriptRemaining[i]--;
                 matched = true;

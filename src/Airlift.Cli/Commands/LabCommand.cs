@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Airlift.Cli.Lab;
+using Airlift.NetEm.Simulation;
 using Spectre.Console;
 
 namespace Airlift.Cli.Commands;
@@ -25,13 +26,14 @@ internal static class LabCommand
         var json = new Option<bool>("--json") { Description = "Print the lab.json document on stdout instead of the table (progress, if any, goes to stderr)." };
         var sweepOnly = new Option<bool>("--sweep-only") { Description = "Run only the loss sweep." };
         var scenariosOnly = new Option<bool>("--scenarios-only") { Description = "Run only the field-failure scenarios." };
-        var ladder = new Option<string?>("--ladder") { Description = "Draw one run of SCENARIO (e.g. F1-server-9000, F2-drop-1, F3-repro) as a text flight ladder and exit." };
+        var ladder = new Option<string?>("--ladder") { Description = "Draw one run of SCENARIO (e.g. F1-server-9000, F2-drop-1, F3-repro; in each --dtls version) as a text flight ladder and exit; 'sweep' draws the sweep run of --seed at the first --loss level." };
         var fromReport = new Option<string?>("--report") { Description = "Re-render lab.md, lab.html and charts/ in --out from an earlier lab.json (runs nothing)." };
         var parallel = new Option<int?>("--parallel") { Description = "With --peers: trials run at once (1..32; default $AIRLIFT_PEERLAB_PARALLEL, else 2). Each trial times itself from its first datagram; keep the machine's CPU unsaturated." };
+        var dtls = new Option<string>("--dtls") { Description = "DTLS version of the in-process runs: 1.2, 1.3 or both (every scenario and the sweep in each; default both).", DefaultValueFactory = _ => "both" };
         var peers = new Option<string?>("--peers") { Description = "Run the lab against real peers instead (comma-separated, e.g. openssl,gnutls), if this build has the real-peer runner." };
         var command = new Command("lab", "Reproduce the field failures of SCENARIOS.md in virtual time and show Airlift passing them, plus a loss sweep.")
         {
-            trials, loss, rtt, mtu, cert, deadline, seed, output, json, sweepOnly, scenariosOnly, ladder, peers, parallel, fromReport,
+            trials, loss, rtt, mtu, cert, deadline, seed, dtls, output, json, sweepOnly, scenariosOnly, ladder, peers, parallel, fromReport,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -49,6 +51,7 @@ internal static class LabCommand
                     Seed = parse.GetValue(seed),
                     RunScenarios = !parse.GetValue(sweepOnly),
                     RunSweep = !parse.GetValue(scenariosOnly),
+                    Versions = LabVersions.Parse(parse.GetValue(dtls)!) ?? throw new CliException($"--dtls '{parse.GetValue(dtls)}' is not 1.2, 1.3 or both"),
                 };
                 if (parse.GetValue(sweepOnly) && parse.GetValue(scenariosOnly))
                 {
@@ -77,10 +80,30 @@ internal static class LabCommand
                 using var certs = LabCertificates.Create();
                 if (parse.GetValue(ladder) is { } scenario)
                 {
-                    var run = LabRunner.RunOne(options, certs, scenario)
-                        ?? throw new CliException($"--ladder: no scenario '{scenario}'; one of {string.Join(", ", LabScenarios.All(options, certs).Select(s => s.Id))}");
-                    var title = LabScenarios.All(options, certs).First(s => string.Equals(s.Id, scenario, StringComparison.OrdinalIgnoreCase)).Title;
-                    Console.Out.Write(LabLadder.Render(run, $"{scenario} (seed {options.Seed}): {title}"));
+                    if (string.Equals(scenario, LabRunner.SweepScenario, StringComparison.OrdinalIgnoreCase))
+                    {
+                        // One sweep run: the first --loss level, --seed, every pairing of the selected versions.
+                        var level = options.LossPercents[0];
+                        foreach (var (pairing, version, build) in LabScenarios.SweepPairings(options, certs))
+                        {
+                            var result = HandshakeSimulation.Run(build(options.Seed, level));
+                            Console.Out.Write(LabLadder.Render(result, string.Create(CultureInfo.InvariantCulture, $"sweep {pairing} (DTLS {version}, seed {options.Seed}): {level:0.##}% random loss both ways")));
+                        }
+
+                        return 0;
+                    }
+
+                    var runs = LabRunner.RunOne(options, certs, scenario);
+                    if (runs.Count == 0)
+                    {
+                        throw new CliException($"--ladder: no scenario '{scenario}'; one of {string.Join(", ", LabScenarios.All(options, certs).Select(s => s.Id).Distinct())}");
+                    }
+
+                    foreach (var (s, run) in runs)
+                    {
+                        Console.Out.Write(LabLadder.Render(run, $"{s.Id} (DTLS {s.Dtls}, seed {options.Seed}): {s.Title}"));
+                    }
+
                     return 0;
                 }
 

@@ -35,6 +35,7 @@ internal static class LabConsole
         {
             var table = new Table().Border(TableBorder.Rounded).Title("[bold]Airlift lab: field failures F1-F4 in virtual time[/]");
             table.AddColumn("scenario");
+            table.AddColumn("DTLS");
             table.AddColumn("what the path does");
             table.AddColumn("result");
             table.AddColumn(new TableColumn("time to connect").RightAligned());
@@ -47,6 +48,7 @@ internal static class LabConsole
                 var result = r.Verdict.Passed ? $"[green]{Markup.Escape(r.Result)}[/]" : $"[red]{Markup.Escape(r.Result)}[/]";
                 table.AddRow(
                     new Markup($"[bold]{Markup.Escape(r.Verdict.Scenario)}[/]\n[grey]{Markup.Escape(r.Verdict.Title)}[/]"),
+                    new Text(r.Dtls),
                     new Text(r.Verdict.Path),
                     new Markup(result + (r.Verdict.Expectation == "connects" ? string.Empty : $"\n[grey](expected: {Markup.Escape(r.Verdict.Expectation)})[/]")),
                     new Text(r.Time),
@@ -61,7 +63,7 @@ internal static class LabConsole
             foreach (var r in rows)
             {
                 var mark = r.Verdict.Passed ? "[green]PASS[/]" : "[red]FAIL[/]";
-                console.MarkupLine($"{mark} {Markup.Escape(r.Verdict.Scenario)}: {Markup.Escape(r.Verdict.Reason)}");
+                console.MarkupLine($"{mark} {Markup.Escape(r.Verdict.Label)}: {Markup.Escape(r.Verdict.Reason)}");
             }
 
             console.WriteLine();

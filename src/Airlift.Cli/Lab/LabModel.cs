@@ -26,7 +26,11 @@ public sealed record LabTrial(
     int LargestDatagram,
     int Retransmissions,
     int? EffectiveMaxDatagram,
-    string? Error);
+    string? Error)
+{
+    /// <summary>DTLS version of the run: "1.2" or "1.3" in the lab (the version both sides were configured for and had to negotiate); null when not recorded (real-peer runs, older reports).</summary>
+    public string? Dtls { get; init; }
+}
 
 /// <summary>A scenario's verdict: what the path did, and whether the expectation held.</summary>
 /// <param name="Scenario">Scenario id (matches <see cref="LabTrial.Scenario"/>).</param>
@@ -35,7 +39,14 @@ public sealed record LabTrial(
 /// <param name="Expectation">"connects" for Airlift runs, "fails" (or "slow") for a reproduction of the field stack.</param>
 /// <param name="Passed">The expectation held.</param>
 /// <param name="Reason">One line: why it passed or failed.</param>
-public sealed record LabVerdict(string Scenario, string Title, string Path, string Expectation, bool Passed, string Reason);
+public sealed record LabVerdict(string Scenario, string Title, string Path, string Expectation, bool Passed, string Reason)
+{
+    /// <summary>DTLS version of the scenario's runs ("1.2", "1.3"); null when not recorded. A scenario id is unique per version.</summary>
+    public string? Dtls { get; init; }
+
+    /// <summary>The id with its version, for one-line mentions: "F2-drop-1 (DTLS 1.3)".</summary>
+    public string Label => Dtls is null ? Scenario : $"{Scenario} (DTLS {Dtls})";
+}
 
 /// <summary>The settings a lab run used (echoed into every report).</summary>
 /// <param name="Trials">Trials per sweep point.</param>
@@ -45,7 +56,11 @@ public sealed record LabVerdict(string Scenario, string Title, string Path, stri
 /// <param name="Certificate">"ecdsa" or "rsa-chain".</param>
 /// <param name="DeadlineSeconds">Success means connected within this time.</param>
 /// <param name="Seed">First seed.</param>
-public sealed record LabSettings(int Trials, IReadOnlyList<double> LossPercents, int RttMs, int MaxDatagram, string Certificate, double DeadlineSeconds, ulong Seed);
+public sealed record LabSettings(int Trials, IReadOnlyList<double> LossPercents, int RttMs, int MaxDatagram, string Certificate, double DeadlineSeconds, ulong Seed)
+{
+    /// <summary>DTLS versions run ("1.2", "1.3"); empty when not recorded (real-peer runs, older reports).</summary>
+    public IReadOnlyList<string> Dtls { get; init; } = [];
+}
 
 /// <summary>
 /// Everything a report writer needs. Filled by the in-process lab and by the real-peer runner; summaries are computed
@@ -85,15 +100,18 @@ public sealed record LabReport(string Command, DateTimeOffset Started, IReadOnly
 /// <param name="LargestDatagram">Largest datagram over all runs.</param>
 public sealed record LabSummary(string Scenario, string Pairing, double LossPercent, int Trials, int Successes, double? P50Ms, double? P90Ms, double? P99Ms, double MeanDatagrams, double MeanRetransmissions, int LargestDatagram)
 {
+    /// <summary>DTLS version of the trials ("1.2", "1.3"), or null when not recorded.</summary>
+    public string? Dtls { get; init; }
+
     /// <summary>Successes / trials (0 when there were none).</summary>
     public double SuccessRate => Trials == 0 ? 0 : (double)Successes / Trials;
 
-    /// <summary>Groups trials by (scenario, pairing, loss) in first-seen order and summarises each group.</summary>
+    /// <summary>Groups trials by (scenario, DTLS version, pairing, loss) in first-seen order and summarises each group.</summary>
     public static IReadOnlyList<LabSummary> Compute(IEnumerable<LabTrial> trials)
     {
         ArgumentNullException.ThrowIfNull(trials);
         return trials
-            .GroupBy(t => (t.Scenario, t.Pairing, t.LossPercent))
+            .GroupBy(t => (t.Scenario, t.Dtls, t.Pairing, t.LossPercent))
             .Select(g =>
             {
                 var list = g.ToList();
@@ -109,7 +127,10 @@ public sealed record LabSummary(string Scenario, string Pairing, double LossPerc
                     Percentile(times, 0.99),
                     list.Average(t => (double)t.DatagramsSent),
                     list.Average(t => (double)t.Retransmissions),
-                    list.Max(t => t.LargestDatagram));
+                    list.Max(t => t.LargestDatagram))
+                {
+                    Dtls = g.Key.Dtls,
+                };
             })
             .ToList();
     }

@@ -1,3 +1,5 @@
+using Airlift.Dtls;
+
 namespace Airlift.Cli.Lab;
 
 /// <summary>Settings of an in-process lab run (the <c>airlift lab</c> options). Defaults are the README's main job.</summary>
@@ -42,6 +44,28 @@ internal sealed record LabOptions
     /// <summary>Seeds per random-loss scenario (F2 downlink loss).</summary>
     public int ScenarioSeeds { get; init; } = 8;
 
+    /// <summary>
+    /// DTLS versions to run every scenario and the sweep in (<c>--dtls 1.2|1.3|both</c>), in report order. DTLS 1.2 runs pin
+    /// both endpoints to 1.2; DTLS 1.3 runs use the shipped default (both versions offered) and must negotiate 1.3.
+    /// </summary>
+    public IReadOnlyList<ProtocolVersion> Versions { get; init; } = [ProtocolVersion.Dtls12, ProtocolVersion.Dtls13];
+
     /// <summary>The options as echoed into a report.</summary>
-    public LabSettings ToSettings() => new(Trials, LossPercents, RttMs, MaxDatagram, Certificate, DeadlineSeconds, Seed);
+    public LabSettings ToSettings() => new(Trials, LossPercents, RttMs, MaxDatagram, Certificate, DeadlineSeconds, Seed) { Dtls = [.. Versions.Select(LabVersions.Label)] };
+}
+
+/// <summary>How the lab names DTLS versions ("1.2", "1.3") and reads <c>--dtls</c>.</summary>
+internal static class LabVersions
+{
+    /// <summary>"1.2" or "1.3".</summary>
+    public static string Label(ProtocolVersion version) => version == ProtocolVersion.Dtls13 ? "1.3" : "1.2";
+
+    /// <summary>Reads "1.2", "1.3" or "both" (case-insensitive); null for anything else.</summary>
+    public static IReadOnlyList<ProtocolVersion>? Parse(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "1.2" or "12" => [ProtocolVersion.Dtls12],
+        "1.3" or "13" => [ProtocolVersion.Dtls13],
+        "both" => [ProtocolVersion.Dtls12, ProtocolVersion.Dtls13],
+        _ => null,
+    };
 }

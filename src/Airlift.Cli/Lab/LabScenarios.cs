@@ -38,7 +38,11 @@ internal sealed record LabScenario(
     double LossPercent,
     int Seeds,
     Func<ulong, SimulationOptions> Build,
-    Func<IReadOnlyList<SimulationResult>, (bool Passed, string Reason)> Judge);
+    Func<IReadOnlyList<SimulationResult>, (bool Passed, string Reason)> Judge)
+{
+    /// <summary>DTLS version of the runs ("1.2" or "1.3"); with <see cref="Id"/> the scenario's key.</summary>
+    public string Dtls { get; init; } = "1.2";
+}
 
 /// <summary>The field failures of SCENARIOS.md (F1-F4) as lab scenarios, with the field numbers, Airlift in both roles, and reproductions.</summary>
 internal static class LabScenarios
@@ -49,12 +53,25 @@ internal static class LabScenarios
     /// <summary>F3's path change happens at this time (the client's ICE moves the selection after ~3 s of checks).</summary>
     public static readonly TimeSpan PathChangeAt = TimeSpan.FromMilliseconds(3050);
 
-    /// <summary>The default scenarios for <paramref name="options"/>, in report order.</summary>
+    /// <summary>The default scenarios for <paramref name="options"/>, in report order: every version of <see cref="LabOptions.Versions"/> in turn.</summary>
     public static IReadOnlyList<LabScenario> All(LabOptions options, LabCertificates certs)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(certs);
-        var k = new Kit(options, certs);
+        var list = new List<LabScenario>();
+        foreach (var version in options.Versions)
+        {
+            var k = new Kit(options, certs, version);
+            var mine = version == ProtocolVersion.Dtls13 ? Dtls13(options, certs, k) : Dtls12(options, certs, k);
+            list.AddRange(mine.Select(s => s with { Dtls = k.Label, Judge = k.CheckVersion(s.Expectation, s.Judge) }));
+        }
+
+        return list;
+    }
+
+    /// <summary>F1 (a path problem: the same scenarios in both versions).</summary>
+    private static List<LabScenario> F1(LabOptions options, LabCertificates certs, Kit k)
+    {
         var mtu = options.MaxDatagram;
         var pmtu = NetEmPresets.PathMtu1492UdpPayload;
         var f1Path = $"drops UDP > {pmtu} B both ways (1492 MTU, no fragments), RTT {options.RttMs} ms";
@@ -77,6 +94,14 @@ internal static class LabScenarios
                 seed => k.Sim(seed, k.Limit(pmtu), client: k.Client(seed, certs.RsaChain) with { MaxDatagramSize = 9000, DatagramSizeFallbacks = [] }, server: k.Server(seed, certs.Ecdsa)),
                 rs => k.AllFail(rs, r => $"{r.Network.ClientToServer.DroppedOversize} client datagrams of up to {r.Network.ClientToServer.LargestSeen} B vanished")),
         };
+
+        return list;
+    }
+
+    /// <summary>DTLS 1.2 (RFC 6347): the field failures as they were reported; F2 is the server's final flight.</summary>
+    private static List<LabScenario> Dtls12(LabOptions options, LabCertificates certs, Kit k)
+    {
+        var list = F1(options, certs, k);
 
         // ---------------- F2: final flight lost
         foreach (var drops in new[] { 1, 2, 5 })
@@ -104,6 +129,64 @@ internal static class LabScenarios
             rs => k.AllFail(rs, r => r.ServerState == DtlsState.Connected && r.ClientState == DtlsState.Connecting
                 ? "server thinks it is connected, client retransmits its flight into the void"
                 : $"server {r.ServerState}, client {r.ClientState}")));
+
+        list.AddRange(F3F4(options, certs, k));
+        return list;
+    }
+
+    /// <summary>
+    /// DTLS 1.3 (RFC 9147): F1, F3, F4 as in 1.2; F2 where 1.3 puts it. The client sends the last flight, keeps it until the
+    /// server acknowledges it with an ACK (RFC 9147 7), and the server repeats the ACK when the flight comes again: the fix
+    /// is the ACK, not a kept server flight.
+    /// </summary>
+    private static List<LabScenario> Dtls13(LabOptions options, LabCertificates certs, Kit k)
+    {
+        var list = F1(options, certs, k);
+        var rtt = $"RTT {options.RttMs} ms";
+
+        // ---------------- F2: final flight lost (the client's, in 1.3), and the ACK that releases it
+        foreach (var drops in new[] { 1, 2, 5 })
+        {
+            list.Add(new($"F2-drop-{drops}", $"F2 client's final flight (Certificate, CertificateVerify, Finished) dropped {drops}x: resent until the server's ACK", $"scripted drop of the first {drops} C->S epoch-2 datagram(s), {rtt}", Airlift, LabExpectation.Connects, 0, 1,
+                seed => k.Sim(seed, k.Clean() with { ScriptedDrops = [ScriptedDrop.Dtls13FinalFlight(LinkDirection.ClientToServer, drops)] }, deadline: k.F2Deadline),
+                // The server connected after all the drops, so a later copy of the client's flight carried the Finished.
+                rs => k.AllConnect(rs, r => r.Network.ClientToServer.DroppedScripted == drops ? null : $"{r.Network.ClientToServer.DroppedScripted} final-flight datagrams dropped, expected {drops}",
+                    r => $"client resent its final flight {r.ClientStats.Retransmissions}x ({r.ClientStats.TimeoutRetransmissions} on its timer, {r.ClientStats.TriggeredRetransmissions} on the server's repeat; a timeout may send two copies); the server's ACK released it")));
+        }
+
+        foreach (var drops in new[] { 1, 5 })
+        {
+            list.Add(new($"F2-ack-drop-{drops}", $"F2 server's ACK of the client's final flight dropped {drops}x", $"scripted drop of the first {drops} S->C epoch-3 datagram(s) (the ACK), {rtt}", Airlift, LabExpectation.Connects, 0, 1,
+                seed => k.Sim(seed, k.Clean() with { ScriptedDrops = [ScriptedDrop.Dtls13Ack(LinkDirection.ServerToClient, drops)] }, deadline: k.F2Deadline),
+                rs => k.AllConnect(rs, r => r.Network.ServerToClient.DroppedScripted == drops ? null : $"{r.Network.ServerToClient.DroppedScripted} ACK datagrams dropped, expected {drops}",
+                    r => $"client resent its final flight {r.ClientStats.Retransmissions}x, the server acknowledged each; released {Ms(r.SettledAt!.Value)} after the start")));
+        }
+
+        list.Add(new("F2-server-drop-2", "F2 server side: server's flight (EncryptedExtensions..Finished) dropped 2x", $"scripted drop of the first 2 S->C epoch-2 datagram(s), {rtt}", Airlift, LabExpectation.Connects, 0, 1,
+            seed => k.Sim(seed, k.Clean() with { ScriptedDrops = [ScriptedDrop.Dtls13FinalFlight(LinkDirection.ServerToClient, 2)] }, deadline: k.F2Deadline),
+            rs => k.AllConnect(rs, _ => null, r => $"server resent {r.ServerStats.Retransmissions}x ({r.ServerStats.TriggeredRetransmissions} on the client's ACK or repeat, {r.ServerStats.TimeoutRetransmissions} on its timer)")));
+        foreach (var loss in new[] { 5, 10, 20 })
+        {
+            list.Add(new($"F2-downlink-{loss}", $"F2 {loss}% downlink loss ({options.ScenarioSeeds} seeds)", $"{loss}% random loss S->C only, {rtt}", Airlift, LabExpectation.Connects, loss, options.ScenarioSeeds,
+                seed => k.Sim(seed, k.Clean() with { ServerToClient = k.Link() with { LossRate = loss / 100.0 } }, deadline: k.F2Deadline),
+                rs => k.AllConnect(rs, _ => null)));
+        }
+
+        list.Add(new("F2-repro", "F2 as a stack that does not wait for the ACK: client forgets its final flight", $"scripted drop of the first C->S epoch-2 datagram, {rtt}", "field-client->airlift", LabExpectation.Fails, 0, 1,
+            seed => k.Sim(seed, k.Clean() with { ScriptedDrops = [ScriptedDrop.Dtls13FinalFlight(LinkDirection.ClientToServer, 1)] }, client: k.Client(seed) with { FinalFlightRetention = TimeSpan.Zero }),
+            rs => k.AllFail(rs, r => r.ClientState == DtlsState.Connected && r.ServerState == DtlsState.Connecting
+                ? "client thinks it is connected, server waits for a Finished that never comes"
+                : $"client {r.ClientState}, server {r.ServerState}")));
+
+        list.AddRange(F3F4(options, certs, k));
+        return list;
+    }
+
+    /// <summary>F3 and F4 (the same in both versions).</summary>
+    private static List<LabScenario> F3F4(LabOptions options, LabCertificates certs, Kit k)
+    {
+        var mtu = options.MaxDatagram;
+        var list = new List<LabScenario>();
 
         // ---------------- F3: one-way path until ICE moves the selection
         var f3Path = $"S->C black hole until ICE selects a new path at {PathChangeAt.TotalMilliseconds:0} ms, RTT {options.RttMs} ms";
@@ -147,15 +230,38 @@ internal static class LabScenarios
         return list;
     }
 
-    /// <summary>Pairings of the loss sweep: Airlift, and the field stack's F2 behaviour for comparison.</summary>
-    public static IReadOnlyList<(string Pairing, Func<ulong, double, SimulationOptions> Build)> SweepPairings(LabOptions options, LabCertificates certs)
+    /// <summary>Sweep pairing of DTLS 1.3 with X25519 alone (no post-quantum share: a one-datagram ClientHello and a smaller ServerHello).</summary>
+    public const string AirliftX25519 = "airlift->airlift (X25519 only)";
+
+    /// <summary>
+    /// Pairings of the loss sweep: Airlift in every version of <see cref="LabOptions.Versions"/> with its defaults, DTLS 1.3
+    /// also with X25519 alone (to tell the protocol from the size of the post-quantum key share), and (DTLS 1.2) the field
+    /// stack's F2 behaviour for comparison.
+    /// </summary>
+    public static IReadOnlyList<(string Pairing, string Dtls, Func<ulong, double, SimulationOptions> Build)> SweepPairings(LabOptions options, LabCertificates certs)
     {
-        var k = new Kit(options, certs);
-        return
-        [
-            (Airlift, (seed, loss) => k.Sim(seed, k.Lossy(loss))),
-            ("airlift->field-server", (seed, loss) => k.Sim(seed, k.Lossy(loss), server: k.Server(seed, k.Default) with { FinalFlightRetention = TimeSpan.Zero })),
-        ];
+        ArgumentNullException.ThrowIfNull(options);
+        var list = new List<(string, string, Func<ulong, double, SimulationOptions>)>();
+        foreach (var version in options.Versions)
+        {
+            var k = new Kit(options, certs, version);
+            list.Add((Airlift, k.Label, (seed, loss) => k.Sim(seed, k.Lossy(loss))));
+        }
+
+        if (options.Versions.Contains(ProtocolVersion.Dtls13))
+        {
+            var k = new Kit(options, certs, ProtocolVersion.Dtls13);
+            NamedGroup[] x25519 = [NamedGroup.X25519];
+            list.Add((AirliftX25519, k.Label, (seed, loss) => k.Sim(seed, k.Lossy(loss), client: k.Client(seed) with { Dtls13Groups = x25519, Dtls13KeyShares = x25519 }, server: k.Server(seed) with { Dtls13Groups = x25519 })));
+        }
+
+        if (options.Versions.Contains(ProtocolVersion.Dtls12))
+        {
+            var k = new Kit(options, certs, ProtocolVersion.Dtls12);
+            list.Add(("airlift->field-server", k.Label, (seed, loss) => k.Sim(seed, k.Lossy(loss), server: k.Server(seed, k.Default) with { FinalFlightRetention = TimeSpan.Zero })));
+        }
+
+        return list;
     }
 
     private static string? Limit(int largest, int limit, string who) => largest <= limit ? null : $"{who} sent a {largest} B datagram (limit {limit})";
@@ -182,8 +288,36 @@ internal static class LabScenarios
     internal static string Ms(TimeSpan t) => ReportFormat.Ms(t.TotalMilliseconds);
 
     /// <summary>Builders shared by the scenarios: options for one seed, paths, and judges.</summary>
-    private sealed class Kit(LabOptions options, LabCertificates certs)
+    private sealed class Kit(LabOptions options, LabCertificates certs, ProtocolVersion version)
     {
+        // DTLS 1.2 runs pin both sides to 1.2 (the engine the field failures were reported against); DTLS 1.3 runs use the
+        // shipped default, both versions offered, and must negotiate 1.3.
+        private readonly IReadOnlyList<ProtocolVersion> _offered = version == ProtocolVersion.Dtls13 ? new DtlsOptions(certs.Ecdsa).ProtocolVersions : [ProtocolVersion.Dtls12];
+
+        public string Label { get; } = LabVersions.Label(version);
+
+        /// <summary>
+        /// Wraps a judge: every run that connected negotiated the kit's version, and (DTLS 1.3) the client's final flight was
+        /// acknowledged before the run ended, not left waiting or released by the retention timer.
+        /// </summary>
+        public Func<IReadOnlyList<SimulationResult>, (bool, string)> CheckVersion(LabExpectation expectation, Func<IReadOnlyList<SimulationResult>, (bool, string)> judge) => rs =>
+        {
+            foreach (var r in rs.Where(r => r.Connected))
+            {
+                if (r.ClientVersion != version || r.ServerVersion != version)
+                {
+                    return (false, $"negotiated {r.ClientVersion}/{r.ServerVersion}, not DTLS {Label}");
+                }
+
+                if (expectation == LabExpectation.Connects && version == ProtocolVersion.Dtls13 && r.SettledAt is null)
+                {
+                    return (false, $"connected, but the client's final flight was never acknowledged (retained: {r.ClientFinalFlightRetained})");
+                }
+            }
+
+            return judge(rs);
+        };
+
         public DtlsCertificate Default { get; } = certs.ByName(options.Certificate);
 
         public TimeSpan Deadline { get; } = TimeSpan.FromSeconds(options.DeadlineSeconds);
@@ -197,6 +331,7 @@ internal static class LabScenarios
             SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
             MaxDatagramSize = options.MaxDatagram,
             AllowAnyPeerCertificate = true, // the lab measures the path, not authentication; certificates vary per scenario
+            ProtocolVersions = _offered,
         };
 
         public DtlsOptions Server(ulong seed, DtlsCertificate? cert = null) => new(cert ?? Default)
@@ -205,6 +340,7 @@ internal static class LabScenarios
             SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
             MaxDatagramSize = options.MaxDatagram,
             AllowAnyPeerCertificate = true, // the lab measures the path, not authentication; certificates vary per scenario
+            ProtocolVersions = _offered,
         };
 
         public LinkImpairment Link() => new() { Delay = TimeSpan.FromMilliseconds(options.RttMs / 2.0) };
@@ -216,7 +352,7 @@ internal static class LabScenarios
         public NetEmOptions Lossy(double lossPercent) => new(Link() with { LossRate = lossPercent / 100.0 }, Link() with { LossRate = lossPercent / 100.0 }, [], 0);
 
         public SimulationOptions Sim(ulong seed, NetEmOptions network, DtlsOptions? client = null, DtlsOptions? server = null, TimeSpan? deadline = null) =>
-            new(client ?? Client(seed), server ?? Server(seed), network with { Seed = seed }) { Deadline = deadline ?? Deadline };
+            new(client ?? Client(seed), server ?? Server(seed), network with { Seed = seed }) { Deadline = deadline ?? Deadline, SettleAfterConnect = true };
 
         public (bool, string) AllConnect(IReadOnlyList<SimulationResult> results, Func<SimulationResult, string?> extra, Func<SimulationResult, string>? note = null)
         {

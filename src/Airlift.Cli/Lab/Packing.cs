@@ -14,6 +14,7 @@ internal static class Packing
     // Smallest useful handshake record: record header + handshake header + 1 byte (+ explicit nonce and tag when encrypted).
     private const int PlainFragmentOverhead = DtlsDatagramInspector.RecordHeaderLength + DtlsDatagramInspector.HandshakeHeaderLength + 1;
     private const int AeadOverhead = 24;
+    private const int Tls13TagLength = 16;
 
     /// <summary>Null when both directions are packed and no record spans datagrams; otherwise the first problem.</summary>
     public static string? Check(SimulationResult result, int maxDatagram)
@@ -46,7 +47,12 @@ internal static class Packing
                     continue;
                 }
 
-                var smallest = next[0].IsChangeCipherSpec ? next[0].Length : PlainFragmentOverhead + (next[0].IsEncrypted ? AeadOverhead : 0);
+                // A DTLS 1.3 record (RFC 9147 4): its unified header, the inner content type and a 16-byte tag.
+                var smallest = next[0].IsChangeCipherSpec
+                    ? next[0].Length
+                    : next[0].IsUnifiedHeader
+                        ? next[0].HeaderLength + 1 + Tls13TagLength + DtlsDatagramInspector.HandshakeHeaderLength + 1
+                        : PlainFragmentOverhead + (next[0].IsEncrypted ? AeadOverhead : 0);
                 var room = maxDatagram - mine[i].Datagram.Length;
                 if (room >= smallest)
                 {

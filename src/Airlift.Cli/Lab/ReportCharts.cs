@@ -7,7 +7,7 @@ namespace Airlift.Cli.Lab;
 /// <param name="Points">Summaries, ascending loss.</param>
 internal sealed record LabCurve(string Label, IReadOnlyList<LabSummary> Points);
 
-/// <summary>The two sweep charts of the HTML report, as inline SVG: success within the deadline vs loss, and time to connect p50/p90 vs loss.</summary>
+/// <summary>The sweep charts of the HTML report, as inline SVG: success within the deadline, time to connect p50/p90, and datagrams per handshake, each vs loss.</summary>
 internal static class ReportCharts
 {
     private const int Width = 680;
@@ -20,21 +20,22 @@ internal static class ReportCharts
     private static readonly string[] Palette = ["#1f6fb4", "#c8372d", "#2a9d4b", "#e07b10", "#7b4fb8", "#8c564b"];
 
     /// <summary>
-    /// Curves to draw: every (scenario, pairing) group whose scenario is a sweep ("sweep..."), has no verdict of its own (e.g.
-    /// the real-peer runner's "peers" trials), or has two or more loss levels. Labelled by pairing, or "pairing (scenario)"
-    /// when two curves share a pairing.
+    /// Curves to draw: every (scenario, DTLS version, pairing) group whose scenario is a sweep ("sweep..."), has no verdict of
+    /// its own (e.g. the real-peer runner's "peers" trials), or has two or more loss levels. Labelled by pairing with
+    /// " DTLS 1.x" when the version is recorded, plus " (scenario)" when two curves would share a label.
     /// </summary>
     public static IReadOnlyList<LabCurve> Curves(LabReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
         var judged = report.Verdicts.Select(v => v.Scenario).ToHashSet(StringComparer.Ordinal);
         var groups = LabSummary.Compute(report.Trials)
-            .GroupBy(s => (s.Scenario, s.Pairing))
+            .GroupBy(s => (s.Scenario, s.Dtls, s.Pairing))
             .Where(g => g.Key.Scenario.StartsWith("sweep", StringComparison.Ordinal) || !judged.Contains(g.Key.Scenario) || g.Select(s => s.LossPercent).Distinct().Count() >= 2)
             .ToList();
-        var ambiguous = groups.GroupBy(g => g.Key.Pairing).Any(g => g.Count() > 1);
+        static string Base((string Scenario, string? Dtls, string Pairing) key) => key.Dtls is null ? key.Pairing : $"{key.Pairing} DTLS {key.Dtls}";
+        var ambiguous = groups.GroupBy(g => Base(g.Key)).Any(g => g.Count() > 1);
         return groups
-            .Select(g => new LabCurve(ambiguous ? $"{g.Key.Pairing} ({g.Key.Scenario})" : g.Key.Pairing, g.OrderBy(s => s.LossPercent).ToList()))
+            .Select(g => new LabCurve(ambiguous ? $"{Base(g.Key)} ({g.Key.Scenario})" : Base(g.Key), g.OrderBy(s => s.LossPercent).ToList()))
             .ToList();
     }
 
@@ -78,6 +79,7 @@ internal static class ReportCharts
         {
             ("charts/success.svg", "connected within the deadline vs loss, every pairing", () => SuccessChart(curves, deadline)),
             ("charts/time.svg", "time to connect vs loss, every pairing", () => TimeChart(curves)),
+            ("charts/datagrams.svg", "datagrams per handshake vs loss, every pairing", () => DatagramChart(curves)),
         };
         foreach (var (peer, group) in PeerGroups(curves))
         {
@@ -130,6 +132,15 @@ internal static class ReportCharts
 
         var max = series.SelectMany(s => s.Points).Select(p => p.Y ?? 0).DefaultIfEmpty(0).Max();
         return Draw("Time to connect vs loss", "random loss, both directions (%)", "time to connect (ms)", series, NiceCeiling(max), v => v.ToString("0", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Mean datagrams both sides sent per handshake (every run, connected or not) against loss, one line per curve.</summary>
+    public static string DatagramChart(IReadOnlyList<LabCurve> curves)
+    {
+        ArgumentNullException.ThrowIfNull(curves);
+        var series = curves.Select((c, i) => new Series(c.Label, Palette[i % Palette.Length], null, c.Points.Select(p => (p.LossPercent, (double?)p.MeanDatagrams)).ToList())).ToList();
+        var max = series.SelectMany(s => s.Points).Select(p => p.Y ?? 0).DefaultIfEmpty(0).Max();
+        return Draw("Datagrams per handshake vs loss", "random loss, both directions (%)", "datagrams sent, both sides (mean)", series, NiceCeiling(max), v => v.ToString("0", CultureInfo.InvariantCulture));
     }
 
     /// <summary>Rounds up to 1, 2 or 5 times a power of ten (at least 1).</summary>

@@ -34,10 +34,10 @@ internal static class ReportHtml
         sb.AppendLine(CultureInfo.InvariantCulture, $"{s.Trials} trials per sweep point, loss {E(string.Join('/', s.LossPercents.Select(ReportFormat.Loss)))}, RTT {s.RttMs} ms, max datagram {s.MaxDatagram} B, certificate {E(s.Certificate)}, deadline {E(s.DeadlineSeconds.ToString("0.#", CultureInfo.InvariantCulture))} s, seed {s.Seed}</p>");
 
         sb.AppendLine("<h2 id=\"scenarios\">Scenarios</h2>");
-        sb.AppendLine("<table><thead><tr><th>Verdict</th><th>Scenario</th><th>What the path does</th><th>Result</th><th>Time to connect</th><th>Datagrams sent</th><th>Largest datagram</th><th>Retransmissions</th><th>Effective max datagram</th><th>Why</th></tr></thead><tbody>");
+        sb.AppendLine("<table><thead><tr><th>Verdict</th><th>Scenario</th><th>DTLS</th><th>What the path does</th><th>Result</th><th>Time to connect</th><th>Datagrams sent</th><th>Largest datagram</th><th>Retransmissions</th><th>Effective max datagram</th><th>Why</th></tr></thead><tbody>");
         foreach (var r in ScenarioRow.Build(report))
         {
-            sb.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"{(r.Verdict.Passed ? "pass" : "fail")}\">{r.Mark}</td><td><b>{E(r.Verdict.Scenario)}</b><br>{E(r.Verdict.Title)}</td><td>{E(r.Verdict.Path)}</td><td>{E(r.Result)}</td>");
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"{(r.Verdict.Passed ? "pass" : "fail")}\">{r.Mark}</td><td><b>{E(r.Verdict.Scenario)}</b><br>{E(r.Verdict.Title)}</td><td>{E(r.Dtls)}</td><td>{E(r.Verdict.Path)}</td><td>{E(r.Result)}</td>");
             sb.AppendLine(CultureInfo.InvariantCulture, $"<td class=\"num\">{E(r.Time)}</td><td class=\"num\">{E(ReportFormat.Mean(r.MeanDatagrams))}</td><td class=\"num\">{E(ReportFormat.Bytes(r.Largest))}</td><td class=\"num\">{E(ReportFormat.Mean(r.MeanRetransmissions))}</td><td class=\"num\">{E(r.Effective)}</td><td>{E(r.Verdict.Reason)}</td></tr>");
         }
 
@@ -54,6 +54,7 @@ internal static class ReportHtml
             sb.AppendLine("<div class=\"charts\">");
             sb.AppendLine(ReportCharts.SuccessChart(curves, s.DeadlineSeconds));
             sb.AppendLine(ReportCharts.TimeChart(curves));
+            sb.AppendLine(ReportCharts.DatagramChart(curves));
             foreach (var (peer, group) in ReportCharts.PeerGroups(curves))
             {
                 sb.AppendLine(CultureInfo.InvariantCulture, $"<h3 style=\"flex-basis:100%;margin:0\">{E(peer)}</h3>");
@@ -84,10 +85,10 @@ internal static class ReportHtml
         else
         {
             sb.AppendLine("<p class=\"muted\">Reproductions of the field stack are expected here.</p>");
-            sb.AppendLine("<table><thead><tr><th>Scenario</th><th>Pairing</th><th>Loss</th><th>Seed</th><th>Error</th></tr></thead><tbody>");
+            sb.AppendLine("<table><thead><tr><th>Scenario</th><th>DTLS</th><th>Pairing</th><th>Loss</th><th>Seed</th><th>Error</th></tr></thead><tbody>");
             foreach (var t in failed.Take(ReportMarkdown.MaxFailuresListed))
             {
-                sb.AppendLine(CultureInfo.InvariantCulture, $"<tr><td>{E(t.Scenario)}</td><td>{E(t.Pairing)}</td><td class=\"num\">{E(ReportFormat.Loss(t.LossPercent))}</td><td class=\"num\">{t.Seed}</td><td>{E(t.Error ?? string.Empty)}</td></tr>");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"<tr><td>{E(t.Scenario)}</td><td>{E(t.Dtls ?? "-")}</td><td>{E(t.Pairing)}</td><td class=\"num\">{E(ReportFormat.Loss(t.LossPercent))}</td><td class=\"num\">{t.Seed}</td><td>{E(t.Error ?? string.Empty)}</td></tr>");
             }
 
             sb.AppendLine("</tbody></table>");

@@ -15,6 +15,8 @@ namespace Airlift.Cli.Lab;
 /// <c>summaries</c>[] {scenario, pairing, loss, trials, successes, successRate, p50Ms, p90Ms, p99Ms, meanDatagrams,
 /// meanRetransmissions, largest}, <c>trials</c>[] {scenario, pairing, loss, seed, connected, timeToConnectMs, datagrams,
 /// largest, retransmissions, effectiveMaxDatagram, error}. Loss is in percent; nullable fields are always present.
+/// Added without a version bump (readers treat them as optional): <c>settings.dtls</c> (array of "1.2"/"1.3"), and
+/// <c>dtls</c> ("1.2", "1.3" or null) on verdicts, summaries and trials; a scenario id is unique per DTLS version.
 /// </remarks>
 internal static class ReportJson
 {
@@ -46,6 +48,13 @@ internal static class ReportJson
         w.WriteString("certificate", s.Certificate);
         w.WriteNumber("deadlineSeconds", s.DeadlineSeconds);
         w.WriteNumber("seed", s.Seed);
+        w.WriteStartArray("dtls");
+        foreach (var d in s.Dtls)
+        {
+            w.WriteStringValue(d);
+        }
+
+        w.WriteEndArray();
         w.WriteEndObject();
 
         w.WriteStartArray("verdicts");
@@ -53,6 +62,7 @@ internal static class ReportJson
         {
             w.WriteStartObject();
             w.WriteString("scenario", v.Scenario);
+            Text(w, "dtls", v.Dtls);
             w.WriteString("title", v.Title);
             w.WriteString("path", v.Path);
             w.WriteString("expectation", v.Expectation);
@@ -68,6 +78,7 @@ internal static class ReportJson
         {
             w.WriteStartObject();
             w.WriteString("scenario", p.Scenario);
+            Text(w, "dtls", p.Dtls);
             w.WriteString("pairing", p.Pairing);
             w.WriteNumber("loss", p.LossPercent);
             w.WriteNumber("trials", p.Trials);
@@ -89,6 +100,7 @@ internal static class ReportJson
         {
             w.WriteStartObject();
             w.WriteString("scenario", t.Scenario);
+            Text(w, "dtls", t.Dtls);
             w.WriteString("pairing", t.Pairing);
             w.WriteNumber("loss", t.LossPercent);
             w.WriteNumber("seed", t.Seed);
@@ -148,14 +160,18 @@ internal static class ReportJson
                 s.GetProperty("maxDatagram").GetInt32(),
                 s.GetProperty("certificate").GetString()!,
                 s.GetProperty("deadlineSeconds").GetDouble(),
-                s.GetProperty("seed").GetUInt64());
+                s.GetProperty("seed").GetUInt64())
+            {
+                Dtls = s.TryGetProperty("dtls", out var versions) && versions.ValueKind == JsonValueKind.Array ? [.. versions.EnumerateArray().Select(e => e.GetString()!)] : [],
+            };
             var verdicts = root.GetProperty("verdicts").EnumerateArray().Select(v => new LabVerdict(
                 v.GetProperty("scenario").GetString()!,
                 v.GetProperty("title").GetString()!,
                 v.GetProperty("path").GetString()!,
                 v.GetProperty("expectation").GetString()!,
                 v.GetProperty("passed").GetBoolean(),
-                v.GetProperty("reason").GetString()!)).ToList();
+                v.GetProperty("reason").GetString()!)
+            { Dtls = OptionalText(v, "dtls") }).ToList();
             var trials = root.GetProperty("trials").EnumerateArray().Select(t => new LabTrial(
                 t.GetProperty("scenario").GetString()!,
                 t.GetProperty("pairing").GetString()!,
@@ -167,7 +183,8 @@ internal static class ReportJson
                 t.GetProperty("largest").GetInt32(),
                 t.GetProperty("retransmissions").GetInt32(),
                 t.GetProperty("effectiveMaxDatagram") is { ValueKind: JsonValueKind.Number } m ? m.GetInt32() : null,
-                t.GetProperty("error").GetString())).ToList();
+                t.GetProperty("error").GetString())
+            { Dtls = OptionalText(t, "dtls") }).ToList();
             var elapsed = NullableNumber(root.GetProperty("elapsedMs"));
             return new LabReport(
                 root.GetProperty("command").GetString()!,
@@ -194,6 +211,21 @@ internal static class ReportJson
     }
 
     private static double? NullableNumber(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : null;
+
+    // Fields added after schemaVersion 1 was published: absent in older documents.
+    private static string? OptionalText(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static void Text(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is null)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, value);
+        }
+    }
 
     private static void Number(Utf8JsonWriter w, string name, double? value)
     {

@@ -26,11 +26,11 @@ internal static class ReportMarkdown
         sb.AppendLine();
 
         sb.AppendLine(Sections[1]).AppendLine();
-        sb.AppendLine("| Verdict | Scenario | What the path does | Result | Time to connect | Datagrams sent | Largest datagram | Retransmissions | Effective max datagram | Why |");
-        sb.AppendLine("|---|---|---|---|---:|---:|---:|---:|---:|---|");
+        sb.AppendLine("| Verdict | Scenario | DTLS | What the path does | Result | Time to connect | Datagrams sent | Largest datagram | Retransmissions | Effective max datagram | Why |");
+        sb.AppendLine("|---|---|---|---|---|---:|---:|---:|---:|---:|---|");
         foreach (var r in ScenarioRow.Build(report))
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Mark} | {Cell(r.Verdict.Scenario)}: {Cell(r.Verdict.Title)} | {Cell(r.Verdict.Path)} | {r.Result} | {r.Time} | {ReportFormat.Mean(r.MeanDatagrams)} | {ReportFormat.Bytes(r.Largest)} | {ReportFormat.Mean(r.MeanRetransmissions)} | {r.Effective} | {Cell(r.Verdict.Reason)} |");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Mark} | {Cell(r.Verdict.Scenario)}: {Cell(r.Verdict.Title)} | {r.Dtls} | {Cell(r.Verdict.Path)} | {r.Result} | {r.Time} | {ReportFormat.Mean(r.MeanDatagrams)} | {ReportFormat.Bytes(r.Largest)} | {ReportFormat.Mean(r.MeanRetransmissions)} | {r.Effective} | {Cell(r.Verdict.Reason)} |");
         }
 
         sb.AppendLine();
@@ -72,11 +72,11 @@ internal static class ReportMarkdown
         else
         {
             sb.AppendLine("Reproductions of the field stack are expected here.").AppendLine();
-            sb.AppendLine("| Scenario | Pairing | Loss | Seed | Error |");
-            sb.AppendLine("|---|---|---:|---:|---|");
+            sb.AppendLine("| Scenario | DTLS | Pairing | Loss | Seed | Error |");
+            sb.AppendLine("|---|---|---|---:|---:|---|");
             foreach (var t in failed.Take(MaxFailuresListed))
             {
-                sb.AppendLine(CultureInfo.InvariantCulture, $"| {Cell(t.Scenario)} | {Cell(t.Pairing)} | {ReportFormat.Loss(t.LossPercent)} | {t.Seed} | {Cell(t.Error ?? string.Empty)} |");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {Cell(t.Scenario)} | {t.Dtls ?? "-"} | {Cell(t.Pairing)} | {ReportFormat.Loss(t.LossPercent)} | {t.Seed} | {Cell(t.Error ?? string.Empty)} |");
             }
 
             if (failed.Count > MaxFailuresListed)

@@ -31,14 +31,17 @@ internal sealed record ScenarioRow(LabVerdict Verdict, int Trials, int Connected
     /// <summary>"PASS" or "FAIL".</summary>
     public string Mark => Verdict.Passed ? "PASS" : "FAIL";
 
-    /// <summary>One row per verdict, in verdict order, over the trials with the verdict's scenario id.</summary>
+    /// <summary>"1.3", or "-" when the report did not record the version.</summary>
+    public string Dtls => Verdict.Dtls ?? "-";
+
+    /// <summary>One row per verdict, in verdict order, over the trials with the verdict's scenario id and DTLS version.</summary>
     public static IReadOnlyList<ScenarioRow> Build(LabReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var byScenario = report.Trials.ToLookup(t => t.Scenario, StringComparer.Ordinal);
+        var byScenario = report.Trials.ToLookup(t => (t.Scenario, t.Dtls));
         return report.Verdicts.Select(v =>
         {
-            var trials = byScenario[v.Scenario].ToList();
+            var trials = byScenario[(v.Scenario, v.Dtls)].ToList();
             var times = LabSummary.TimesWithFailuresLast(trials);
             return new ScenarioRow(
                 v,

@@ -31,6 +31,15 @@ public sealed record SimulationOptions(DtlsOptions Client, DtlsOptions Server, N
 
     /// <summary>Keep every datagram's bytes in the result (for wire assertions). Default false.</summary>
     public bool CaptureWire { get; init; }
+
+    /// <summary>
+    /// Keep running after both sides connected until neither holds a flight that still waits for the peer (DTLS 1.3: the
+    /// client's final flight until the server's ACK arrives, RFC 9147 7), or the deadline. The counters then include
+    /// what the handshake cost after the connect (final-flight resends, repeated ACKs); <see cref="SimulationResult.TimeToConnect"/>
+    /// stays the moment both connected. A DTLS 1.2 endpoint is settled when it connects (its kept final flight is only
+    /// resent on demand). Default false: the run ends when both are connected.
+    /// </summary>
+    public bool SettleAfterConnect { get; init; }
 }
 
 /// <summary>One datagram on the simulated wire.</summary>
@@ -99,6 +108,24 @@ public sealed record SimulationResult
 
     /// <summary>Steps the loop took.</summary>
     public int Steps { get; init; }
+
+    /// <summary>The version the client ended with (<see cref="ProtocolVersion.Dtls12"/> until a DTLS 1.3 ServerHello switched it).</summary>
+    public ProtocolVersion ClientVersion { get; init; }
+
+    /// <summary>The version the server ended with.</summary>
+    public ProtocolVersion ServerVersion { get; init; }
+
+    /// <summary>At the end, the client still held a final flight the server had not acknowledged (DTLS 1.3) or could still ask for (DTLS 1.2).</summary>
+    public bool ClientFinalFlightRetained { get; init; }
+
+    /// <summary>At the end, the server still held a final flight (DTLS 1.2: kept for the client's retransmissions).</summary>
+    public bool ServerFinalFlightRetained { get; init; }
+
+    /// <summary>
+    /// With <see cref="SimulationOptions.SettleAfterConnect"/>: when the run settled (both connected and nothing waiting for an
+    /// acknowledgement); null when it did not settle by the deadline, or without the option.
+    /// </summary>
+    public TimeSpan? SettledAt { get; init; }
 }
 
 /// <summary>
@@ -130,6 +157,7 @@ public static class HandshakeSimulation
         DtlsFailed? clientFailure = null;
         DtlsFailed? serverFailure = null;
         TimeSpan? connectedAt = null;
+        TimeSpan? settledAt = null;
         var pathChanged = options.PathChangeAt is null;
 
         TimeSpan Drain(DtlsEndpoint endpoint, LinkDirection direction, ref DtlsFailed? failure)
@@ -164,8 +192,17 @@ public static class HandshakeSimulation
         {
             if (client.State == DtlsState.Connected && server.State == DtlsState.Connected)
             {
-                connectedAt = now - start;
-                break;
+                connectedAt ??= now - start;
+                if (!options.SettleAfterConnect)
+                {
+                    break;
+                }
+
+                if (Settled(client) && Settled(server))
+                {
+                    settledAt = now - start;
+                    break;
+                }
             }
 
             if (client.State is DtlsState.Failed or DtlsState.Closed || server.State is DtlsState.Failed or DtlsState.Closed)
@@ -240,8 +277,16 @@ public static class HandshakeSimulation
             ServerEffectiveMaxDatagram = server.EffectiveMaxDatagramSize,
             Wire = wire ?? [],
             Steps = steps,
+            ClientVersion = client.Version,
+            ServerVersion = server.Version,
+            ClientFinalFlightRetained = client.FinalFlightRetained,
+            ServerFinalFlightRetained = server.FinalFlightRetained,
+            SettledAt = settledAt,
         };
     }
+
+    // A DTLS 1.2 endpoint keeps its final flight for resends on demand only; a DTLS 1.3 one waits for the peer's ACK.
+    private static bool Settled(DtlsEndpoint endpoint) => endpoint.Version == ProtocolVersion.Dtls12 || !endpoint.FinalFlightRetained;
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Airlift.Cli.Lab;
+using Airlift.Dtls;
 
 namespace Airlift.Tests.Lab;
 
@@ -43,11 +44,13 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
         ["certificate"] = J.String,
         ["deadlineSeconds"] = J.Number,
         ["seed"] = J.Integer,
+        ["dtls"] = J.Array,
     };
 
     private static readonly Dictionary<string, J> Verdict = new()
     {
         ["scenario"] = J.String,
+        ["dtls"] = J.NullableString,
         ["title"] = J.String,
         ["path"] = J.String,
         ["expectation"] = J.String,
@@ -58,6 +61,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     private static readonly Dictionary<string, J> Summary = new()
     {
         ["scenario"] = J.String,
+        ["dtls"] = J.NullableString,
         ["pairing"] = J.String,
         ["loss"] = J.Number,
         ["trials"] = J.Integer,
@@ -74,6 +78,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     private static readonly Dictionary<string, J> Trial = new()
     {
         ["scenario"] = J.String,
+        ["dtls"] = J.NullableString,
         ["pairing"] = J.String,
         ["loss"] = J.Number,
         ["seed"] = J.Integer,
@@ -120,7 +125,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     [Fact]
     public void Schema_check_rejects_a_missing_field_and_a_wrong_type()
     {
-        using var doc = JsonDocument.Parse("""{"scenario":"x","pairing":3,"loss":1,"seed":1,"connected":true,"timeToConnectMs":null,"datagrams":1,"largest":1,"retransmissions":0,"error":null}""");
+        using var doc = JsonDocument.Parse("""{"scenario":"x","dtls":null,"pairing":3,"loss":1,"seed":1,"connected":true,"timeToConnectMs":null,"datagrams":1,"largest":1,"retransmissions":0,"error":null}""");
         var errors = new List<string>();
         Check(doc.RootElement, Trial, "$", errors);
         Assert.Contains(errors, e => e.Contains("pairing", StringComparison.Ordinal));
@@ -147,7 +152,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     }
 
     [Fact]
-    public void Html_is_self_contained_with_two_svg_charts_with_axes_labels_and_legend()
+    public void Html_is_self_contained_with_three_svg_charts_with_axes_labels_and_legend()
     {
         var html = ReportHtml.Render(FakeReport());
         Assert.StartsWith("<!DOCTYPE html>", html, StringComparison.Ordinal);
@@ -157,12 +162,15 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
         Assert.DoesNotContain("src=", html, StringComparison.OrdinalIgnoreCase);
 
         var svgs = Regex.Matches(html, "<svg .*?</svg>", RegexOptions.Singleline);
-        Assert.Equal(2, svgs.Count);
+        Assert.Equal(3, svgs.Count);
         var success = svgs[0].Value;
         var time = svgs[1].Value;
+        var datagrams = svgs[2].Value;
         Assert.Contains("Connected within 10 s vs loss", success, StringComparison.Ordinal);
         Assert.Contains("Time to connect vs loss", time, StringComparison.Ordinal);
-        foreach (var svg in new[] { success, time })
+        Assert.Contains("Datagrams per handshake vs loss", datagrams, StringComparison.Ordinal);
+        Assert.Contains("datagrams sent, both sides (mean)", datagrams, StringComparison.Ordinal);
+        foreach (var svg in new[] { success, time, datagrams })
         {
             Assert.Contains("random loss, both directions (%)", svg, StringComparison.Ordinal); // x axis label
             Assert.Contains("<polyline", svg, StringComparison.Ordinal);
@@ -195,7 +203,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
         var md = ReportMarkdown.Render(report);
         Assert.Contains("| airlift-client->openssl-server | 0% | 1/1 | 100% |", md, StringComparison.Ordinal);
         Assert.Contains("| openssl-client->airlift-server | 0% | 0/1 | 0% |", md, StringComparison.Ordinal);
-        Assert.Equal(2, Regex.Matches(ReportHtml.Render(report), "<svg ").Count);
+        Assert.Equal(3, Regex.Matches(ReportHtml.Render(report), "<svg ").Count);
     }
 
     [Fact]
@@ -216,9 +224,9 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
         Assert.Equal(4, groups[0].Curves.Count);
         Assert.Equal(3, groups[1].Curves.Count);
         Assert.Equal(
-            ["charts/success.svg", "charts/time.svg", "charts/success-pion.svg", "charts/time-pion.svg", "charts/success-openssl.svg", "charts/time-openssl.svg"],
+            ["charts/success.svg", "charts/time.svg", "charts/datagrams.svg", "charts/success-pion.svg", "charts/time-pion.svg", "charts/success-openssl.svg", "charts/time-openssl.svg"],
             ReportCharts.Files(report).Select(f => f.Path));
-        Assert.Equal(6, Regex.Matches(ReportHtml.Render(report), "<svg ").Count);
+        Assert.Equal(7, Regex.Matches(ReportHtml.Render(report), "<svg ").Count);
     }
 
     [Fact]
@@ -269,8 +277,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     [Fact]
     public void Ladder_shows_the_lost_final_flight_and_the_client_timer_that_recovers_it()
     {
-        var run = LabRunner.RunOne(lab.Options, lab.Certificates, "F2-drop-1");
-        Assert.NotNull(run);
+        var (_, run) = Assert.Single(LabRunner.RunOne(lab.Options with { Versions = [ProtocolVersion.Dtls12] }, lab.Certificates, "F2-drop-1"));
         var text = LabLadder.Render(run, "F2-drop-1");
         Assert.Matches(@"C   x-- S .*CCS FIN .*LOST: scripted drop", text);
         Assert.Matches(@"client  \|  TIMER resent \(timeout #1", text);
@@ -286,12 +293,59 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
     [Fact]
     public void Ladder_of_the_F1_reproduction_shows_oversize_datagrams_vanishing()
     {
-        var run = LabRunner.RunOne(lab.Options, lab.Certificates, "F1-repro-server")!;
+        var (_, run) = Assert.Single(LabRunner.RunOne(lab.Options with { Versions = [ProtocolVersion.Dtls12] }, lab.Certificates, "F1-repro-server"));
         var text = LabLadder.Render(run, "F1-repro-server");
         Assert.Matches(@"C   x-- S .* 3\d\d\d B .*LOST: larger than the path passes", text);
         Assert.Contains(LabLadder.TimerMark, text, StringComparison.Ordinal);
         Assert.Contains("result: not connected", text, StringComparison.Ordinal);
-        Assert.Null(LabRunner.RunOne(lab.Options, lab.Certificates, "no-such-scenario"));
+        Assert.Empty(LabRunner.RunOne(lab.Options, lab.Certificates, "no-such-scenario"));
+    }
+
+    [Fact]
+    public void Versions_are_a_column_and_part_of_the_key_so_one_scenario_id_has_a_row_per_version()
+    {
+        LabTrial T(string dtls, double? ms) => new("F1-server", "airlift->airlift", 0, 1, ms is not null, ms, 6, 1200, 0, 1200, ms is null ? "x" : null) { Dtls = dtls };
+        LabTrial S(string dtls, double loss, double ms, long datagrams) => new("sweep", "airlift->airlift", loss, 1, true, ms, datagrams, 1200, 0, 1200, null) { Dtls = dtls };
+        LabTrial[] trials = [T("1.2", 200), T("1.3", null), S("1.2", 0, 200, 6), S("1.2", 10, 300, 9), S("1.3", 0, 150, 8), S("1.3", 10, 250, 11)];
+        LabVerdict[] verdicts =
+        [
+            new("F1-server", "F1 title", "path", "connects", true, "connected") { Dtls = "1.2" },
+            new("F1-server", "F1 title", "path", "connects", false, "did not connect") { Dtls = "1.3" },
+        ];
+        var report = new LabReport("airlift lab", DateTimeOffset.UnixEpoch, trials, verdicts, new LabSettings(1, [0, 10], 100, 1200, "ecdsa", 10, 1) { Dtls = ["1.2", "1.3"] });
+
+        var rows = ScenarioRow.Build(report);
+        Assert.Equal([("1.2", 1), ("1.3", 0)], rows.Select(r => (r.Dtls, r.Connected)));
+        Assert.Equal("F1-server (DTLS 1.3)", verdicts[1].Label);
+        Assert.Equal(["airlift->airlift DTLS 1.2", "airlift->airlift DTLS 1.3"], ReportCharts.Curves(report).Select(c => c.Label));
+        var md = ReportMarkdown.Render(report);
+        Assert.Contains("| PASS | F1-server: F1 title | 1.2 |", md, StringComparison.Ordinal);
+        Assert.Contains("| FAIL | F1-server: F1 title | 1.3 |", md, StringComparison.Ordinal);
+        Assert.Contains("| airlift->airlift DTLS 1.3 | 10% | 1/1 | 100% | 250 ms |", md, StringComparison.Ordinal);
+        Assert.Contains("| F1-server | 1.3 | airlift->airlift |", md, StringComparison.Ordinal);
+
+        // The version survives lab.json, and a document without it (older reports) still reads.
+        using var ms = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(ReportJson.ToJson(report)));
+        var back = ReportJson.Read(ms);
+        Assert.Equal(["1.2", "1.3"], back.Settings.Dtls);
+        Assert.Equal(["1.2", "1.3"], back.Verdicts.Select(v => v.Dtls));
+        Assert.Equal(trials.Select(t => t.Dtls), back.Trials.Select(t => t.Dtls));
+        var node = System.Text.Json.Nodes.JsonNode.Parse(ReportJson.ToJson(report))!;
+        node["settings"]!.AsObject().Remove("dtls");
+        foreach (var list in new[] { "verdicts", "summaries", "trials" })
+        {
+            foreach (var item in node[list]!.AsArray())
+            {
+                item!.AsObject().Remove("dtls");
+            }
+        }
+
+        var old = node.ToJsonString();
+        Assert.DoesNotContain("dtls", old, StringComparison.Ordinal);
+        using var oldStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(old));
+        var oldReport = ReportJson.Read(oldStream);
+        Assert.All(oldReport.Trials, t => Assert.Null(t.Dtls));
+        Assert.Empty(oldReport.Settings.Dtls);
     }
 
     [Fact]
@@ -301,7 +355,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
         try
         {
             var files = ReportFiles.Write(FakeReport(), dir);
-            Assert.Equal(["lab.json", "lab.md", "lab.html", "success.svg", "time.svg"], files.Select(Path.GetFileName));
+            Assert.Equal(["lab.json", "lab.md", "lab.html", "success.svg", "time.svg", "datagrams.svg"], files.Select(Path.GetFileName));
             Assert.Contains("![connected within the deadline vs loss, every pairing](charts/success.svg)", File.ReadAllText(files[1]), StringComparison.Ordinal);
             Assert.All(files, f => Assert.True(new FileInfo(f).Length > 100));
             using var doc = JsonDocument.Parse(File.ReadAllText(files[0]));

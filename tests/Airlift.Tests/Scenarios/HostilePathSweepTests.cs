@@ -30,7 +30,7 @@ public class HostilePathSweepTests
         return data;
     }
 
-    private static NetEmOptions Network(string path, ulong seed)
+    internal static NetEmOptions Network(string path, ulong seed)
     {
         var rtt = Rtt100;
         var parts = path.Split('-');

@@ -37,3 +37,34 @@ internal static class ScenarioKit
     public static string Explain(SimulationResult r) =>
         $"connected={r.Connected} client={r.ClientState} {r.ClientFailure?.Message} server={r.ServerState} {r.ServerFailure?.Message}\n--- client\n{r.ClientTrace}\n--- server\n{r.ServerTrace}";
 }
+
+/// <summary>
+/// The DTLS 1.3 variant of <see cref="ScenarioKit"/>: the same certificates, profiles and seeds, both sides offering only
+/// DTLS 1.3 (RFC 9147), so every run either negotiates 1.3 or fails.
+/// </summary>
+internal static class ScenarioKit13
+{
+    public static DtlsOptions Client(ulong seed, DtlsCertificate? certificate = null) => ScenarioKit.Client(seed, certificate) with { ProtocolVersions = [ProtocolVersion.Dtls13] };
+
+    public static DtlsOptions Server(ulong seed, DtlsCertificate? certificate = null) => ScenarioKit.Server(seed, certificate) with { ProtocolVersions = [ProtocolVersion.Dtls13] };
+
+    public static LinkImpairment Rtt100 => ScenarioKit.Rtt100;
+
+    public static NetEmOptions Both(LinkImpairment impairment, ulong seed) => ScenarioKit.Both(impairment, seed);
+
+    public static void AssertWithinLimits(SimulationResult r, int clientMax, int serverMax) => ScenarioKit.AssertWithinLimits(r, clientMax, serverMax);
+
+    public static string Explain(SimulationResult r) => ScenarioKit.Explain(r);
+
+    /// <summary>Runs one handshake, and keeps running after the connect until the client's final flight is acknowledged (or the deadline).</summary>
+    public static SimulationResult Run(SimulationOptions options) => HandshakeSimulation.Run(options with { SettleAfterConnect = true });
+
+    /// <summary>Both sides negotiated DTLS 1.3, and the server acknowledged the client's final flight (RFC 9147 7).</summary>
+    public static void AssertConnected13(SimulationResult r)
+    {
+        Assert.True(r.Connected, ScenarioKit.Explain(r));
+        Assert.Equal(ProtocolVersion.Dtls13, r.ClientVersion);
+        Assert.Equal(ProtocolVersion.Dtls13, r.ServerVersion);
+        Assert.True(r.SettledAt is not null && !r.ClientFinalFlightRetained, $"the client's final flight was never acknowledged\n{ScenarioKit.Explain(r)}");
+    }
+}

@@ -28,9 +28,13 @@ internal static class WireAssertions
             }
 
             var next = DtlsDatagramInspector.Inspect(nextInBurst.Datagram, out _)[0];
+            // DTLS 1.3 (RFC 9147 4): its own unified header, the inner content type and a 16-byte tag; DTLS 1.2: a 13-byte
+            // header and, encrypted, an 8-byte explicit nonce and a 16-byte tag.
             var smallestUsefulRecord = next.IsChangeCipherSpec
                 ? next.Length
-                : 13 + (next.IsEncrypted ? 24 : 0) + 12 + 1;
+                : next.IsUnifiedHeader
+                    ? next.HeaderLength + 1 + 16 + 12 + 1
+                    : 13 + (next.IsEncrypted ? 24 : 0) + 12 + 1;
             var room = maxDatagram - mine[i].Datagram.Length;
             Assert.True(room < smallestUsefulRecord, $"datagram {i} left {room} bytes unused while a {smallestUsefulRecord}-byte record could follow");
         }
