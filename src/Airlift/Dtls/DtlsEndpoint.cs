@@ -345,7 +345,15 @@ public sealed class DtlsEndpoint : IDisposable
         var handshake = new Dtls13ClientHandshake(v13, clientHelloMessage, clientHello, keyPairs);
         v13.Attach(handshake);
         v13.NextSendSeq = from.NextSendSeq;
+        // Protected records of the server's flight that overtook a lost or late ServerHello, readable once it is processed
+        // (those in the ServerHello's own datagram are read when HandleDatagram hands that datagram over).
+        var current = from.Stats.DatagramsReceived;
+        var early = from.EarlyDtls13Datagrams.Where(e => e.Datagram != current).Select(e => e.Records).ToArray();
         handshake.OnServerHello(now, serverHello);
+        foreach (var datagram in early)
+        {
+            v13.ProcessDatagram(now, datagram, replay: true);
+        }
     }
 
     private Dtls13Engine StartDtls13(TimeSpan now, DtlsEngine from, ushort receivedSeq)

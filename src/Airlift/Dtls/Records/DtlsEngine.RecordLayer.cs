@@ -34,6 +34,14 @@ internal sealed partial class DtlsEngine
         _datagramProgress = _datagramOld = _datagramOldAuthenticated = false;
         while (!rest.IsEmpty && State is DtlsState.Connecting or DtlsState.Connected)
         {
+            if (Role == DtlsRole.Client && Options.AllowsDtls13 && (rest[0] & 0xE0) == 0x20)
+            {
+                // A DTLS 1.3 record (unified header) before the ServerHello that switches us to DTLS 1.3: its ServerHello was
+                // lost or reordered. Kept, bounded, for the DTLS 1.3 engine, which reads it once the handshake keys exist.
+                KeepEarlyDtls13Datagram(rest);
+                break;
+            }
+
             if (!RecordHeader.TryRead(rest, out var header) || rest.Length < RecordHeader.Size + header.Length)
             {
                 // A truncated or garbled record: nothing after it can be framed either.
@@ -316,6 +324,26 @@ internal sealed partial class DtlsEngine
         {
             Log(now, $"received {message!.Type} seq {message.MessageSeq} ({message.Body.Length} bytes) in {_handler.StateName}");
             _handler.OnMessage(now, message);
+        }
+    }
+
+    private readonly List<(long Datagram, byte[] Records)> _earlyDtls13 = [];
+
+    /// <summary>
+    /// Unified-header records that arrived before the ServerHello switched this client to DTLS 1.3 (at most
+    /// <see cref="DtlsOptions.MaxEarlyRecords"/> datagrams' worth), with the number of the datagram that carried them.
+    /// </summary>
+    public IReadOnlyList<(long Datagram, byte[] Records)> EarlyDtls13Datagrams => _earlyDtls13;
+
+    private void KeepEarlyDtls13Datagram(ReadOnlySpan<byte> records)
+    {
+        if (_earlyDtls13.Count < Options.MaxEarlyRecords)
+        {
+            _earlyDtls13.Add((Stats.DatagramsReceived, records.ToArray()));
+        }
+        else
+        {
+            CountDrop("early-dtls13-buffer-full", s => s.DroppedEpoch++);
         }
     }
 

@@ -112,11 +112,19 @@ internal sealed partial class Dtls13Engine
             return;
         }
 
+        // As many record numbers per ACK as fit the datagram size in force; more ACKs when they do not (228-byte paths).
+        var room = EffectiveMaxDatagramSize - UnifiedHeader.WrittenSize - 1 - epoch.Protection.Overhead - 2;
+        var perDatagram = Math.Clamp(room / AckMessage.EntrySize, 1, MaxAckedRecordsPerAck);
         Span<byte> body = stackalloc byte[2 + AckMessage.EntrySize * MaxAckedRecordsPerAck];
-        var length = AckMessage.Encode(body, _received);
-        var datagram = new byte[UnifiedHeader.WrittenSize + length + 1 + epoch.Protection.Overhead];
-        WriteRecord(datagram, Wire13.Ack, epoch, body[..length]);
-        _datagrams.Enqueue(datagram);
+        for (var start = 0; start < _received.Count; start += perDatagram)
+        {
+            var chunk = _received.GetRange(start, Math.Min(perDatagram, _received.Count - start));
+            var length = AckMessage.Encode(body, chunk);
+            var datagram = new byte[UnifiedHeader.WrittenSize + length + 1 + epoch.Protection.Overhead];
+            WriteRecord(datagram, Wire13.Ack, epoch, body[..length]);
+            _datagrams.Enqueue(datagram);
+        }
+
         _acksSent++;
         Log(now, $"sent ACK of {_received.Count} record(s) in epoch {epoch.Epoch}");
     }
@@ -241,7 +249,10 @@ internal sealed partial class Dtls13Engine
         if (_flight is not null)
         {
             _peerRetransmittedThisFlight = true;
-            if (!authenticated && now - _lastTransmitAt < AckDelay() * 2)
+
+            // Old records in the same instant we sent (the burst that completed the peer's flight carried duplicates too)
+            // crossed our flight: they say nothing about it having been lost.
+            if (now == _lastTransmitAt || (!authenticated && now - _lastTransmitAt < AckDelay() * 2))
             {
                 // Crossed our flight on the wire.
                 Stats.SuppressedRetransmissions++;
