@@ -307,7 +307,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             return;
         }
 
-        if (!_options.Groups.Contains(ske!.Group))
+        if (!_options.Groups.Contains(ske!.Group) || !KeyExchange.IsSupportedInDtls12(ske.Group))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server chose group {ske.Group} that was not offered");
             return;
