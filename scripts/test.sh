@@ -49,6 +49,7 @@ PEERS=(
   "npm|werift@0.25|node -e \"require('$REPO_ROOT/scripts/.peers/node/node_modules/werift'); console.log('werift ok')\""
   "apt|chromium|chromium --version"
   "npm|playwright-core@1.65.1|node -e \"console.log('playwright-core', require('$REPO_ROOT/scripts/.peers/node/node_modules/playwright-core/package.json').version)\""
+  "apt|firefox-esr|firefox-esr --version"
 )
 
 NPM_PREFIX="$REPO_ROOT/scripts/.peers/node"

@@ -32,12 +32,12 @@ public static class CorpusMaker
         vectorDirs.AddRange(extraVectorDirectories);
         var captures = ReadCaptures(vectorDirs);
 
-        foreach (var role in (ReadOnlySpan<DtlsRole>)[DtlsRole.Client, DtlsRole.Server])
+        foreach (var (role, dtls13) in (ReadOnlySpan<(DtlsRole, bool)>)[(DtlsRole.Client, false), (DtlsRole.Server, false), (DtlsRole.Client, true), (DtlsRole.Server, true)])
         {
-            var target = role == DtlsRole.Client ? "dtls-client" : "dtls-server";
+            var target = (role == DtlsRole.Client ? "dtls-client" : "dtls-server").Replace("dtls", dtls13 ? "dtls13" : "dtls", StringComparison.Ordinal);
             foreach (var variant in (ReadOnlySpan<byte>)[0x00, 0x04, 0x08, 0x10, 0x20, 0x30, 0x40, 0x80])
             {
-                var (live, literal) = Handshake(role, new DtlsVariant(variant));
+                var (live, literal) = Handshake(role, new DtlsVariant(variant), dtls13);
                 Save(target, $"live-v{variant:x2}", live);
                 Save(target, $"literal-v{variant:x2}", literal);
             }
@@ -137,9 +137,9 @@ public static class CorpusMaker
     /// A complete handshake from state 0 as two inputs: one driving the live peer with empty steps (the order of a real
     /// exchange), one carrying the bytes the endpoint received as literal datagrams.
     /// </summary>
-    private static (byte[] Live, byte[] Literal) Handshake(DtlsRole role, DtlsVariant variant)
+    private static (byte[] Live, byte[] Literal) Handshake(DtlsRole role, DtlsVariant variant, bool dtls13)
     {
-        var pair = DtlsPair.Create(variant, role);
+        var pair = DtlsPair.Create(variant, role, dtls13);
         var eut = role == DtlsRole.Client ? pair.Client : pair.Server;
         var peer = pair.Other(eut);
         var live = new List<byte[]>();

@@ -43,7 +43,7 @@ internal sealed class DtlsPair : IDisposable
 
     public TimeSpan Now { get; private set; }
 
-    public static DtlsOptions Options(DtlsRole role, DtlsVariant v, bool underTest, ulong seed)
+    public static DtlsOptions Options(DtlsRole role, DtlsVariant v, bool underTest, ulong seed, bool dtls13 = false)
     {
         var own = role == DtlsRole.Client ? FuzzCertificates.Client : FuzzCertificates.Server;
         var o = new DtlsOptions(own)
@@ -54,6 +54,7 @@ internal sealed class DtlsPair : IDisposable
             SrtpProfiles = v.NoSrtp ? [] : [SrtpProtectionProfile.Aes128CmHmacSha1_80, SrtpProtectionProfile.AeadAes128Gcm],
             MaxDatagramSize = v.SmallDatagrams ? DtlsOptions.MinimumDatagramSize : 1200,
             DatagramSizeFallbacks = v.SmallDatagrams ? [] : [1200, 1000, 576],
+            ProtocolVersions = dtls13 ? [ProtocolVersion.Dtls13] : [ProtocolVersion.Dtls12],
         };
         if (role == DtlsRole.Server && v.NoClientCertificate)
         {
@@ -77,10 +78,10 @@ internal sealed class DtlsPair : IDisposable
             : o;
     }
 
-    public static DtlsPair Create(DtlsVariant v, DtlsRole underTest)
+    public static DtlsPair Create(DtlsVariant v, DtlsRole underTest, bool dtls13 = false)
     {
-        var clientOptions = Options(DtlsRole.Client, v, underTest == DtlsRole.Client, seed: 1);
-        var serverOptions = Options(DtlsRole.Server, v, underTest == DtlsRole.Server, seed: 2);
+        var clientOptions = Options(DtlsRole.Client, v, underTest == DtlsRole.Client, seed: 1, dtls13);
+        var serverOptions = Options(DtlsRole.Server, v, underTest == DtlsRole.Server, seed: 2, dtls13);
         var client = new DtlsSide("client", DtlsEndpoint.CreateClient(clientOptions, TimeSpan.Zero), clientOptions);
         var server = new DtlsSide("server", DtlsEndpoint.CreateServer(serverOptions, TimeSpan.Zero), serverOptions);
         DtlsDriver.Drain(client);
@@ -129,15 +130,15 @@ internal sealed class DtlsPair : IDisposable
 /// </summary>
 internal static class DtlsTargets
 {
-    public static void Run(ReadOnlySpan<byte> input, DtlsRole underTest) => _ = RunAndReport(input, underTest);
+    public static void Run(ReadOnlySpan<byte> input, DtlsRole underTest, bool dtls13 = false) => _ = RunAndReport(input, underTest, dtls13);
 
     /// <summary>Runs one input; returns whether the endpoint under test and its peer ended connected (for tests).</summary>
-    public static (bool EndpointConnected, bool PeerConnected) RunAndReport(ReadOnlySpan<byte> input, DtlsRole underTest)
+    public static (bool EndpointConnected, bool PeerConnected) RunAndReport(ReadOnlySpan<byte> input, DtlsRole underTest, bool dtls13 = false)
     {
         FuzzLogger.Reset();
         var script = new FuzzScript(input);
         var v = new DtlsVariant(script.Header);
-        using var pair = DtlsPair.Create(v, underTest);
+        using var pair = DtlsPair.Create(v, underTest, dtls13);
         var eut = underTest == DtlsRole.Client ? pair.Client : pair.Server;
         var peer = pair.Other(eut);
         switch (v.State)

@@ -30,6 +30,7 @@ internal sealed class EchoSession
     private string _dtlsState = nameof(TransportDtlsState.New);
     private string? _tuple;
     private string? _cipherSuite;
+    private string? _dtlsVersion;
     private string? _srtpProfile;
     private string? _closeReason;
     private double? _connectedAfterMs;
@@ -212,9 +213,11 @@ internal sealed class EchoSession
     private void OnDtlsState(TransportDtlsState state)
     {
         string? cipher = null;
+        string? version = null;
         if (state == TransportDtlsState.Connected)
         {
             cipher = _host.WithTransport(_session, t => t.DtlsConnection?.CipherSuite.Name);
+            version = _host.WithTransport(_session, t => t.DtlsConnection?.Version.ToString());
         }
 
         lock (_gate)
@@ -223,6 +226,7 @@ internal sealed class EchoSession
             if (state == TransportDtlsState.Connected)
             {
                 _cipherSuite = cipher;
+                _dtlsVersion = version;
                 _connectedAfterMs = Now.TotalMilliseconds;
             }
         }
@@ -275,7 +279,7 @@ internal sealed class EchoSession
                 {
                     ["state"] = _dtlsState,
                     ["role"] = DtlsRole == DtlsRole.Client ? "client" : "server",
-                    ["version"] = _cipherSuite is null ? null : ProtocolVersion.Dtls12.ToString(),
+                    ["version"] = _dtlsVersion,
                     ["cipherSuite"] = _cipherSuite,
                     ["connectedAfterMs"] = _connectedAfterMs is { } ms ? Math.Round(ms, 1) : null,
                     ["trace"] = trace,

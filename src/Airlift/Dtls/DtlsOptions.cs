@@ -86,7 +86,8 @@ public sealed record DtlsOptions
         [NamedGroup.X25519MlKem768, NamedGroup.X25519, NamedGroup.Secp256r1, NamedGroup.Secp384r1];
 
     /// <summary>
-    /// Groups a client sends DTLS 1.3 key shares for in its first ClientHello (each must be in <see cref="Dtls13Groups"/>). The
+    /// Groups a client sends DTLS 1.3 key shares for in its first ClientHello (those also in <see cref="Dtls13Groups"/>; the
+    /// first of <see cref="Dtls13Groups"/> when none is). The
     /// default, like both browsers, sends X25519MLKEM768 (1216 bytes) and X25519, so a server of either kind needs no
     /// HelloRetryRequest; the ClientHello then takes two datagrams at 1200 bytes.
     /// </summary>
@@ -97,6 +98,23 @@ public sealed record DtlsOptions
     /// post-quantum key share take two), before any cookie verified. Bounded and expiring after 2 s; the oldest goes first.
     /// </summary>
     public int MaxPendingClientHelloBytes { get; init; } = 256 * 1024;
+
+    /// <summary>
+    /// A DTLS 1.3 server whose most preferred group the client supports but sent no key share for asks for it with a
+    /// HelloRetryRequest (one more round trip, e.g. to get post-quantum protection from a client that shared only X25519);
+    /// false takes the best group the client sent a share for.
+    /// </summary>
+    public bool RetryForPreferredGroup { get; init; } = true;
+
+    /// <summary>The groups a DTLS 1.3 client sends key shares for.</summary>
+    internal IReadOnlyList<NamedGroup> EffectiveKeyShares
+    {
+        get
+        {
+            var shares = Dtls13KeyShares.Where(g => Dtls13Groups.Contains(g)).Distinct().ToList();
+            return shares.Count > 0 ? shares : [Dtls13Groups[0]];
+        }
+    }
 
     internal bool AllowsDtls13 => ProtocolVersions.Contains(ProtocolVersion.Dtls13);
 
@@ -267,9 +285,9 @@ public sealed record DtlsOptions
             throw new ArgumentException("ProtocolVersions must name DTLS 1.3 (FEFC), DTLS 1.2 (FEFD) or both.", nameof(ProtocolVersions));
         }
 
-        if (AllowsDtls13 && (Dtls13CipherSuites.Count == 0 || Dtls13Groups.Count == 0 || Dtls13KeyShares.Any(g => !Dtls13Groups.Contains(g))))
+        if (AllowsDtls13 && (Dtls13CipherSuites.Count == 0 || Dtls13Groups.Count == 0))
         {
-            throw new ArgumentException("DTLS 1.3 needs at least one cipher suite and group, and every key share group must be in Dtls13Groups.", nameof(Dtls13KeyShares));
+            throw new ArgumentException("DTLS 1.3 needs at least one cipher suite and one group.", nameof(Dtls13Groups));
         }
 
         if (MaxHelloVerifyRequests < 1)

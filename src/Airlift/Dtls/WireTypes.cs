@@ -59,6 +59,8 @@ public readonly record struct HandshakeType(byte Value)
         1 => "ClientHello",
         2 => "ServerHello",
         3 => "HelloVerifyRequest",
+        4 => "NewSessionTicket",
+        8 => "EncryptedExtensions",
         11 => "Certificate",
         12 => "ServerKeyExchange",
         13 => "CertificateRequest",
@@ -66,6 +68,8 @@ public readonly record struct HandshakeType(byte Value)
         15 => "CertificateVerify",
         16 => "ClientKeyExchange",
         20 => "Finished",
+        24 => "KeyUpdate",
+        254 => "MessageHash",
         _ => $"HandshakeType({Value})",
     };
 }
@@ -133,7 +137,7 @@ public readonly record struct CipherSuite(ushort Value)
     /// <summary>Parses an IANA name (case-insensitive) of a suite Airlift implements.</summary>
     public static bool TryParse(string name, out CipherSuite suite)
     {
-        foreach (var s in new[] { EcdheEcdsaWithAes128GcmSha256, EcdheEcdsaWithAes256GcmSha384, EcdheEcdsaWithChaCha20Poly1305Sha256, EcdheRsaWithAes128GcmSha256, EcdheRsaWithAes256GcmSha384, EcdheRsaWithChaCha20Poly1305Sha256 })
+        foreach (var s in new[] { EcdheEcdsaWithAes128GcmSha256, EcdheEcdsaWithAes256GcmSha384, EcdheEcdsaWithChaCha20Poly1305Sha256, EcdheRsaWithAes128GcmSha256, EcdheRsaWithAes256GcmSha384, EcdheRsaWithChaCha20Poly1305Sha256, Tls13Aes128GcmSha256, Tls13Aes256GcmSha384, Tls13ChaCha20Poly1305Sha256 })
         {
             if (string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
             {

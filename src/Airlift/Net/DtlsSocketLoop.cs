@@ -316,7 +316,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
             return;
         }
 
-        if (decision == DtlsListenerDecision.HelloVerifyRequest)
+        if (decision is DtlsListenerDecision.HelloVerifyRequest or DtlsListenerDecision.HelloRetryRequest)
         {
             for (var i = 0; i < copies; i++)
             {

@@ -77,6 +77,7 @@ internal sealed class DtlsArena
         Random = RandomSource.Seeded(seed),
         SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
         ExpectedPeerFingerprint = TestCertificates.Ecdsa.GetFingerprint(),
+        ProtocolVersions = [ProtocolVersion.Dtls12], // the adversarial tables script DTLS 1.2 flights
     };
 
     public static DtlsOptions ServerOptions(ulong seed) => new(TestCertificates.Ecdsa)
@@ -84,6 +85,7 @@ internal sealed class DtlsArena
         Random = RandomSource.Seeded(seed),
         SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
         ExpectedPeerFingerprint = TestCertificates.EcdsaPeer.GetFingerprint(),
+        ProtocolVersions = [ProtocolVersion.Dtls12],
     };
 
     /// <summary>Builds the arena at <paramref name="stage"/>; <paramref name="client"/>/<paramref name="server"/> adjust the options.</summary>

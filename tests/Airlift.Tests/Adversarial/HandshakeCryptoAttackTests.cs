@@ -142,7 +142,7 @@ public class HandshakeCryptoAttackTests
             new(ServerCert, a => Forge.RestWith(a, HandshakeType.Certificate, _ => Forge.CertificateBody()), BadCertificate);
         c["server Certificate empty, client without a fingerprint (AllowAnyPeerCertificate): bad_certificate (a server certificate is never optional)"] =
             new(ServerCert, a => Forge.RestWith(a, HandshakeType.Certificate, _ => Forge.CertificateBody()), BadCertificate,
-                Client: o => o with { ExpectedPeerFingerprint = null, AllowAnyPeerCertificate = true });
+                Client: o => o with { ExpectedPeerFingerprint = null, AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] });
         c["server Certificate refused by the client's PeerCertificateValidator: bad_certificate"] =
             new(ServerCert, a => new Injection(a.Rest), BadCertificate,
                 Client: o => o with { ExpectedPeerFingerprint = null, PeerCertificateValidator = _ => false });

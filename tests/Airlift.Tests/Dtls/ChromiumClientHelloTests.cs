@@ -33,6 +33,8 @@ public class ChromiumClientHelloTests
         Random = RandomSource.Seeded(42),
         SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
         AllowAnyPeerCertificate = true,
+        // DTLS 1.2 behaviour under test (DTLS 1.3 has its own tests in Dtls/V13).
+        ProtocolVersions = [ProtocolVersion.Dtls12],
     };
 
     private static List<byte[]> Drain(DtlsEndpoint endpoint)

@@ -22,6 +22,8 @@ public class DtlsHandshakeTests
         SrtpProfiles = srtp,
         // Tests of transport behaviour, not of peer authentication (which has its own tests): explicit opt-out.
         AllowAnyPeerCertificate = true,
+        // DTLS 1.2 behaviour under test (DTLS 1.3 has its own tests in Dtls/V13).
+        ProtocolVersions = [ProtocolVersion.Dtls12],
     };
 
     [Theory]

@@ -22,6 +22,7 @@ public sealed class HardeningTests
         Random = RandomSource.Seeded(seed),
         MaxDatagramSize = 4096, // the whole certificate in one record, so a test can rewrite it in place
         SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
+        ProtocolVersions = [ProtocolVersion.Dtls12], // DTLS 1.2 hardening (DTLS 1.3: tests/Airlift.Tests/Dtls/V13)
     };
 
     /// <summary>The leaf DER with its SubjectPublicKey contents damaged in place by <paramref name="damage"/> (same length, still parses).</summary>
@@ -75,7 +76,7 @@ public sealed class HardeningTests
             CipherSuites = [CipherSuite.EcdheRsaWithAes128GcmSha256],
             ExpectedPeerFingerprint = CertificateFingerprint.Compute("sha-256", crafted),
         };
-        var server = Options(TestCertificates.Rsa, 2) with { AllowAnyPeerCertificate = true };
+        var server = Options(TestCertificates.Rsa, 2) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] };
         var link = new VirtualLink(client, server) { Mutate = ReplaceServerCertificate(original, crafted) };
         link.Pump();
         link.Drive(l => l.Client.State != DtlsState.Connecting, 1_000);
@@ -93,7 +94,7 @@ public sealed class HardeningTests
         var original = TestCertificates.Ecdsa.ChainDer[0];
         var crafted = WithDamagedKey(original, (der, at, length) => der[at + length - 1] ^= 0x01);
         var client = Options(TestCertificates.EcdsaPeer, 3) with { ExpectedPeerFingerprint = CertificateFingerprint.Compute("sha-256", crafted) };
-        var server = Options(TestCertificates.Ecdsa, 4) with { AllowAnyPeerCertificate = true };
+        var server = Options(TestCertificates.Ecdsa, 4) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] };
         var link = new VirtualLink(client, server) { Mutate = ReplaceServerCertificate(original, crafted) };
         link.Pump();
         link.Drive(l => l.Client.State != DtlsState.Connecting, 1_000);
@@ -108,7 +109,7 @@ public sealed class HardeningTests
     {
         // A logger that throws stands in for any bug reached while handling one message.
         var poisoned = Options(TestCertificates.Ecdsa, 5) with { AllowAnyPeerCertificate = true, Logger = new ThrowingLogger("received ClientKeyExchange") };
-        var link = new VirtualLink(Options(TestCertificates.EcdsaPeer, 6) with { AllowAnyPeerCertificate = true }, poisoned);
+        var link = new VirtualLink(Options(TestCertificates.EcdsaPeer, 6) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] }, poisoned);
         link.Pump();
         link.Drive(l => l.BothDone, 1_000);
 
@@ -165,7 +166,7 @@ public sealed class HardeningTests
         // Each of the three ways to decide is enough; a server that requests no client certificate authenticates no one by design.
         DtlsEndpoint.CreateClient(bare with { ExpectedPeerFingerprint = TestCertificates.EcdsaPeer.GetFingerprint() }, T0).Dispose();
         DtlsEndpoint.CreateClient(bare with { PeerCertificateValidator = _ => true }, T0).Dispose();
-        DtlsEndpoint.CreateClient(bare with { AllowAnyPeerCertificate = true }, T0).Dispose();
+        DtlsEndpoint.CreateClient(bare with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] }, T0).Dispose();
         DtlsEndpoint.CreateServer(bare with { ClientCertificate = ClientCertificateMode.None }, T0).Dispose();
         Assert.Throws<ArgumentException>(() => DtlsEndpoint.CreateClient(bare with { ClientCertificate = ClientCertificateMode.None }, T0));
         Assert.Throws<ArgumentException>(() => DtlsEndpoint.CreateServer(bare with { ClientCertificate = ClientCertificateMode.None, ExpectedPeerFingerprint = TestCertificates.EcdsaPeer.GetFingerprint() }, T0));
@@ -190,7 +191,7 @@ public sealed class HardeningTests
                 return behaviour == "throws" ? throw new InvalidOperationException("validator bug") : false;
             },
         };
-        var link = new VirtualLink(client, Options(TestCertificates.Ecdsa, 10) with { AllowAnyPeerCertificate = true });
+        var link = new VirtualLink(client, Options(TestCertificates.Ecdsa, 10) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] });
         link.Pump();
         link.Drive(l => l.BothDone, 1_000);
 
@@ -200,7 +201,7 @@ public sealed class HardeningTests
         Assert.Equal(DtlsFailureReason.BadCertificate, failed.Reason);
         Assert.Equal(0, link.Client.Stats.InternalErrors);
 
-        var accepting = new VirtualLink(client with { PeerCertificateValidator = _ => true }, Options(TestCertificates.Ecdsa, 10) with { AllowAnyPeerCertificate = true });
+        var accepting = new VirtualLink(client with { PeerCertificateValidator = _ => true }, Options(TestCertificates.Ecdsa, 10) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] });
         accepting.Pump();
         accepting.Drive(l => l.BothDone, 1_000);
         Assert.True(accepting.BothConnected);
@@ -209,8 +210,8 @@ public sealed class HardeningTests
     [Fact]
     public void A_Finished_in_a_plaintext_epoch_0_record_is_dropped_and_the_real_one_completes_the_handshake_RFC6347_4_1()
     {
-        var client = Options(TestCertificates.EcdsaPeer, 11) with { AllowAnyPeerCertificate = true };
-        var server = Options(TestCertificates.Ecdsa, 12) with { AllowAnyPeerCertificate = true };
+        var client = Options(TestCertificates.EcdsaPeer, 11) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] };
+        var server = Options(TestCertificates.Ecdsa, 12) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] };
         var injected = false;
         var link = new VirtualLink(client, server);
         link.Mutate = (toServer, batch) =>
@@ -248,7 +249,7 @@ public sealed class HardeningTests
         for (var round = 0; round < 20 && failed is null; round++)
         {
             // Each round a listener with a new secret: a new cookie every time, as a server that never accepts one would send.
-            var listener = new DtlsServerListener(Options(TestCertificates.Ecdsa, 100 + (ulong)round) with { AllowAnyPeerCertificate = true });
+            var listener = new DtlsServerListener(Options(TestCertificates.Ecdsa, 100 + (ulong)round) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] });
             byte[]? hello = null;
             for (var o = client.PollOutput(buffer); o.Kind != DtlsOutputKind.Timeout; o = client.PollOutput(buffer))
             {
@@ -281,7 +282,7 @@ public sealed class HardeningTests
     [Fact]
     public void Keying_material_stays_exportable_after_the_peer_closes_and_is_gone_after_Dispose()
     {
-        var link = new VirtualLink(Options(TestCertificates.EcdsaPeer, 14) with { AllowAnyPeerCertificate = true }, Options(TestCertificates.Ecdsa, 15) with { AllowAnyPeerCertificate = true });
+        var link = new VirtualLink(Options(TestCertificates.EcdsaPeer, 14) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] }, Options(TestCertificates.Ecdsa, 15) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] });
         link.Pump();
         link.Drive(l => l.BothConnected, 1_000);
         var keys = Assert.Single(link.ServerEvents.OfType<DtlsKeyingMaterial>()).Material;
@@ -303,7 +304,7 @@ public sealed class HardeningTests
     public void The_final_flight_is_retained_until_the_peer_proves_it_finished_or_the_retention_ends()
     {
         var server = Options(TestCertificates.Ecdsa, 17) with { AllowAnyPeerCertificate = true, FinalFlightRetention = TimeSpan.FromSeconds(20) };
-        var link = new VirtualLink(Options(TestCertificates.EcdsaPeer, 16) with { AllowAnyPeerCertificate = true }, server);
+        var link = new VirtualLink(Options(TestCertificates.EcdsaPeer, 16) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] }, server);
         link.Pump();
         link.Drive(l => l.BothConnected, 1_000);
         Assert.True(link.Server.FinalFlightRetained);
@@ -316,7 +317,7 @@ public sealed class HardeningTests
         Assert.False(link.Server.FinalFlightRetained);
 
         // A silent peer: the retention timer ends it.
-        var quiet = new VirtualLink(Options(TestCertificates.EcdsaPeer, 18) with { AllowAnyPeerCertificate = true }, server);
+        var quiet = new VirtualLink(Options(TestCertificates.EcdsaPeer, 18) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] }, server);
         quiet.Pump();
         quiet.Drive(l => l.BothConnected, 1_000);
         Assert.True(quiet.Server.FinalFlightRetained);

@@ -16,6 +16,7 @@ internal static class NetTestSupport
     {
         ExpectedPeerFingerprint = TestCertificates.EcdsaPeer.GetFingerprint(),
         Random = RandomSource.Seeded(seed),
+        ProtocolVersions = [ProtocolVersion.Dtls12], // DTLS 1.2 driver semantics (final-flight retention, legacy cookies); DTLS 1.3 over sockets: CliContractTests
     };
 
     /// <summary>Client endpoint options that expect the server's certificate.</summary>
@@ -23,6 +24,7 @@ internal static class NetTestSupport
     {
         ExpectedPeerFingerprint = TestCertificates.Ecdsa.GetFingerprint(),
         Random = RandomSource.Seeded(seed),
+        ProtocolVersions = [ProtocolVersion.Dtls12],
     };
 
     /// <summary>The next event of <paramref name="session"/> (any session when null) of type <typeparamref name="T"/>; other events are skipped.</summary>

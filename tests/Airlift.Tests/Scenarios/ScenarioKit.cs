@@ -12,6 +12,7 @@ internal static class ScenarioKit
         Random = RandomSource.Seeded(seed),
         SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
         AllowAnyPeerCertificate = true, // reliability scenarios, not authentication tests
+        ProtocolVersions = [ProtocolVersion.Dtls12], // the DTLS 1.2 engine's behaviour (DTLS 1.3: tests/Airlift.Tests/Dtls/V13)
     };
 
     public static DtlsOptions Server(ulong seed, DtlsCertificate? certificate = null) => new(certificate ?? TestCertificates.RsaChain)
@@ -19,6 +20,7 @@ internal static class ScenarioKit
         Random = RandomSource.Seeded(seed + 1_000_000),
         SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
         AllowAnyPeerCertificate = true, // reliability scenarios, not authentication tests
+        ProtocolVersions = [ProtocolVersion.Dtls12], // the DTLS 1.2 engine's behaviour (DTLS 1.3: tests/Airlift.Tests/Dtls/V13)
     };
 
     public static NetEmOptions Both(LinkImpairment impairment, ulong seed) => new(impairment, impairment, [], seed);

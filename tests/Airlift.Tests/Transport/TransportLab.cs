@@ -91,6 +91,7 @@ internal sealed class TransportLab
         {
             Random = RandomSource.Seeded(seed),
             SrtpProfiles = [SrtpProtectionProfile.AeadAes128Gcm, SrtpProtectionProfile.Aes128CmHmacSha1_80],
+            ProtocolVersions = [ProtocolVersion.Dtls12], // the DTLS 1.2 transport behaviour (DTLS 1.3: Dtls13TransportTests)
         };
         return new WebRtcTransportOptions(dtls, remoteSetup, TestCertificates.EcdsaPeer.GetFingerprint())
         {
@@ -104,6 +105,7 @@ internal sealed class TransportLab
         Random = RandomSource.Seeded(seed),
         SrtpProfiles = [SrtpProtectionProfile.AeadAes128Gcm, SrtpProtectionProfile.Aes128CmHmacSha1_80],
         ExpectedPeerFingerprint = TestCertificates.Ecdsa.GetFingerprint(),
+        ProtocolVersions = [ProtocolVersion.Dtls12],
     };
 
     public void At(TimeSpan at, Action<TransportLab> action) => _script.Add((at, action));

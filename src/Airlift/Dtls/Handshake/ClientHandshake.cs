@@ -78,7 +78,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             suites.InsertRange(0, _options.Dtls13CipherSuites);
             extensions[0] = Extensions.CreateSupportedGroups([.. _options.Dtls13Groups.Concat(_options.Groups).Distinct()]);
             extensions.Add(Extensions.CreateSupportedVersions(_options.AllowsDtls12 ? [ProtocolVersion.Dtls13, ProtocolVersion.Dtls12] : [ProtocolVersion.Dtls13]));
-            _shares13 ??= _options.Dtls13KeyShares.ToDictionary(g => g, KeyExchange.Generate);
+            _shares13 ??= _options.EffectiveKeyShares.ToDictionary(g => g, KeyExchange.Generate);
             extensions.Add(V13.Extensions13.CreateClientShares([.. _shares13.Select(s => new V13.KeyShareEntry(s.Key, s.Value.PublicShare))]));
         }
 
@@ -307,7 +307,10 @@ internal sealed class ClientHandshake : IHandshakeHandler
             return;
         }
 
-        if (!_options.Groups.Contains(ske!.Group) || !KeyExchange.IsSupportedInDtls12(ske.Group))
+        // Any group our hello listed that works as DTLS 1.2 ECDHE (the hybrid is DTLS 1.3 only); the hello lists the DTLS 1.3
+        // groups too when it offers 1.3, and a DTLS 1.2 server may pick X25519 from them (aiortc does).
+        var listed = _options.AllowsDtls13 ? _options.Dtls13Groups.Concat(_options.Groups) : _options.Groups;
+        if (!listed.Contains(ske!.Group) || !KeyExchange.IsSupportedInDtls12(ske.Group))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server chose group {ske.Group} that was not offered");
             return;

@@ -197,11 +197,18 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
             return;
         }
 
-        if (!Extensions.TryFind(hrr.Extensions, Wire13.KeyShare, out var ks) || !Extensions13.TryDecodeSelectedGroup(ks.Data, out var group)
-            || !_options.Dtls13Groups.Contains(group) || _keyPairs.ContainsKey(group) || !KeyExchange.IsSupported(group))
+        // The retry asks for a key share (key_share: selected_group), or only for the cookie (a stateless server that liked our shares).
+        NamedGroup? group = null;
+        if (Extensions.TryFind(hrr.Extensions, Wire13.KeyShare, out var ks))
         {
-            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "HelloRetryRequest asks for a group we did not offer or already sent a share for");
-            return;
+            if (!Extensions13.TryDecodeSelectedGroup(ks.Data, out var selected)
+                || !_options.Dtls13Groups.Contains(selected) || _keyPairs.ContainsKey(selected) || !KeyExchange.IsSupported(selected))
+            {
+                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "HelloRetryRequest asks for a group we did not offer or already sent a share for");
+                return;
+            }
+
+            group = selected;
         }
 
         byte[]? cookie = null;
@@ -211,25 +218,38 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
             return;
         }
 
+        if (group is null && cookie is null)
+        {
+            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "HelloRetryRequest that changes nothing (RFC 8446 4.1.4)");
+            return;
+        }
+
         _engine.FlightDone();
         _retried = true;
         _retryGroup = group;
         _transcript.ReplaceWithMessageHash(_suite!.Hash);
         _transcript.Add(message);
-        foreach (var p in _keyPairs.Values)
-        {
-            p.Dispose();
-        }
 
-        _keyPairs.Clear();
-        var pair = KeyExchange.Generate(group);
-        _keyPairs[group] = pair;
-
-        // RFC 8446 4.1.2: the same hello with the new key share and the cookie, nothing else changed.
+        // RFC 8446 4.1.2: the same hello with the new key share (if asked) and the cookie, nothing else changed.
         var extensions = new List<Extension>();
-        foreach (var e in _clientHello.Extensions)
+        if (group is { } asked)
         {
-            extensions.Add(e.Type == Wire13.KeyShare ? Extensions13.CreateClientShares([new KeyShareEntry(group, pair.PublicShare)]) : e);
+            foreach (var p in _keyPairs.Values)
+            {
+                p.Dispose();
+            }
+
+            _keyPairs.Clear();
+            var pair = KeyExchange.Generate(asked);
+            _keyPairs[asked] = pair;
+            foreach (var e in _clientHello.Extensions)
+            {
+                extensions.Add(e.Type == Wire13.KeyShare ? Extensions13.CreateClientShares([new KeyShareEntry(asked, pair.PublicShare)]) : e);
+            }
+        }
+        else
+        {
+            extensions.AddRange(_clientHello.Extensions.Where(e => e.Type != Wire13.Cookie));
         }
 
         if (cookie is not null)
@@ -241,7 +261,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         var hello = _clientHello;
         _clientHelloMessage = _engine.CreateMessage(HandshakeType.ClientHello, HandshakeCommon.Encode((ref WireWriter w) => hello.Encode(ref w), 2048));
         _transcript.Add(_clientHelloMessage);
-        _engine.Log(now, $"HelloRetryRequest: resending ClientHello with a {group} key share{(cookie is null ? "" : " and the cookie")}");
+        _engine.Log(now, $"HelloRetryRequest: resending ClientHello{(group is { } g ? $" with a {g} key share" : "")}{(cookie is null ? "" : " with the cookie")}");
         _engine.SendFlight(now, [new Outgoing13(0, _clientHelloMessage)], awaitsAck: false);
     }
 

@@ -102,26 +102,29 @@ internal static class Negotiation13
             return false;
         }
 
+        // Our most preferred group the client supports; without its share, either ask for it (HelloRetryRequest) or take the
+        // best group the client did send a share for.
         NamedGroup? chosen = null;
         byte[]? share = null;
         foreach (var group in options.Dtls13Groups)
         {
-            var offered = shares.Find(s => s.Group == group);
-            if (offered.KeyExchange is not null && KeyExchange.IsSupported(group))
+            if (groups.Contains(group) && KeyExchange.IsSupported(group))
             {
                 chosen = group;
-                share = offered.KeyExchange;
+                share = shares.Find(s => s.Group == group).KeyExchange;
                 break;
             }
         }
 
-        if (chosen is null)
+        if (chosen is not null && share is null && !options.RetryForPreferredGroup)
         {
             foreach (var group in options.Dtls13Groups)
             {
-                if (groups.Contains(group) && KeyExchange.IsSupported(group))
+                var offered = shares.Find(s => s.Group == group);
+                if (offered.KeyExchange is not null && KeyExchange.IsSupported(group))
                 {
                     chosen = group;
+                    share = offered.KeyExchange;
                     break;
                 }
             }
