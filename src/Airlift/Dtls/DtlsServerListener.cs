@@ -77,6 +77,9 @@ public sealed class DtlsServerListener
     /// <summary>Counters.</summary>
     public DtlsListenerStats Stats { get; } = new();
 
+    /// <summary>Bytes held for ClientHellos that span datagrams and are not complete yet (at most <see cref="DtlsOptions.MaxPendingClientHelloBytes"/>).</summary>
+    public int PendingClientHelloBytes => _pending?.Bytes ?? 0;
+
     /// <summary>
     /// Handles a datagram from <paramref name="remote"/>, which has no endpoint yet. On
     /// <see cref="DtlsListenerDecision.HelloVerifyRequest"/>, send <paramref name="response"/>[..responseLength] back;

@@ -77,6 +77,8 @@ internal sealed class PendingClientHellos(int maxBytes)
 
     public int Count => _entries.Count;
 
+    public int Bytes => _bytes;
+
     /// <summary>Adds a fragment; returns the complete body once every byte arrived (the entry is then gone).</summary>
     public byte[]? Add(TimeSpan now, ReadOnlySpan<byte> identity, ushort messageSeq, int length, int offset, ReadOnlySpan<byte> fragment)
     {
