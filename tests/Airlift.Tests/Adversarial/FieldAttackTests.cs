@@ -78,8 +78,8 @@ public class FieldAttackTests
             new(Hello, a => ReplaceExtension(a, ExtensionType.SupportedGroups, [0, 3, 0, 23, 0]), Decode);
         c["ClientHello with an empty supported_groups list: decode_error"] =
             new(Hello, a => ReplaceExtension(a, ExtensionType.SupportedGroups, [0, 0]), Decode);
-        c["ClientHello with supported_groups naming no group we support: handshake_failure"] =
-            new(Hello, a => ReplaceExtension(a, ExtensionType.SupportedGroups, [0, 4, 0, 0x1D, 0, 0x1E]), new Fatal(DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure));
+        c["ClientHello with supported_groups naming no DTLS 1.2 group we support (x448, X25519MLKEM768): handshake_failure"] =
+            new(Hello, a => ReplaceExtension(a, ExtensionType.SupportedGroups, [0, 4, 0, 0x1E, 0x11, 0xEC]), new Fatal(DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure));
         c["ClientHello with an empty signature_algorithms list: decode_error"] =
             new(Hello, a => ReplaceExtension(a, ExtensionType.SignatureAlgorithms, [0, 0]), Decode);
         c["ClientHello with a malformed use_srtp (profile list past the extension): decode_error"] =

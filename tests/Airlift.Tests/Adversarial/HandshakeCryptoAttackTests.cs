@@ -8,8 +8,9 @@ namespace Airlift.Tests.Adversarial;
 /// Attacks on the handshake's cryptography (BoringSSL runner "BadECDSA*", "*-InvalidSignature", "UnofferedScheme";
 /// tlsfuzzer test-invalid-ecdhe / test-certificate-malformed; Wycheproof ecdh invalid public keys): forged and misplaced
 /// signatures, signature schemes and groups the victim never offered, invalid and off-curve ECDHE points on P-256 and
-/// P-384 from either side, and certificates that are empty, not DER, or carry a malformed key. Every one is fatal with the
-/// named alert (RFC 5246 7.4.3, 7.4.8; RFC 8422 5.4, 5.10), none may throw out of HandleDatagram.
+/// P-384 and low-order or mis-sized X25519 points from either side, and certificates that are empty, not DER, or carry a
+/// malformed key. Every one is fatal with the named alert (RFC 5246 7.4.3, 7.4.8; RFC 8422 5.4, 5.10), none may throw out
+/// of HandleDatagram.
 /// </summary>
 public class HandshakeCryptoAttackTests
 {
@@ -30,6 +31,17 @@ public class HandshakeCryptoAttackTests
     private static Fatal BadCertificate => new(DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate);
 
     private static Func<DtlsOptions, DtlsOptions> Groups(NamedGroup group) => o => o with { Groups = [group] };
+
+    private static IEnumerable<(string What, byte[] Point)> InvalidX25519Points()
+    {
+        yield return ("the all-zero u-coordinate (low order)", new byte[32]);
+        yield return ("u = 1 (low order)", [1, .. new byte[31]]);
+        yield return ("a point of order 8", Convert.FromHexString("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"));
+        yield return ("u = p + 1, non-canonical 1 (low order)", [0xee, .. Enumerable.Repeat((byte)0xff, 30), 0x7f]);
+        yield return ("a point one byte short", Forge.GenuinePoint(NamedGroup.X25519)[..31]);
+        yield return ("a point one byte long", [.. Forge.GenuinePoint(NamedGroup.X25519), 0]);
+        yield return ("an uncompressed P-256 point (0x04 || X || Y)", Forge.GenuinePoint(NamedGroup.Secp256r1));
+    }
 
     private static Dictionary<string, DtlsAttack> BuildCases()
     {
@@ -66,7 +78,10 @@ public class HandshakeCryptoAttackTests
             new(Ske, a => Forge.ServerKeyExchange(a, s => s with { Group = NamedGroup.Secp384r1, PublicPoint = Forge.GenuinePoint(NamedGroup.Secp384r1) }, resign: true), Illegal,
                 Client: Groups(NamedGroup.Secp256r1));
         c["ServerKeyExchange choosing x25519 (never offered, validly signed): illegal_parameter"] =
-            new(Ske, a => Forge.ServerKeyExchange(a, s => s with { Group = new NamedGroup(0x001D), PublicPoint = new byte[32] }, resign: true), Illegal);
+            new(Ske, a => Forge.ServerKeyExchange(a, s => s with { Group = NamedGroup.X25519, PublicPoint = Forge.GenuinePoint(NamedGroup.X25519) }, resign: true), Illegal,
+                Client: Groups(NamedGroup.Secp256r1));
+        c["ServerKeyExchange choosing X25519MLKEM768 (DTLS 1.3 only, validly signed): illegal_parameter"] =
+            new(Ske, a => Forge.ServerKeyExchange(a, s => s with { Group = NamedGroup.X25519MlKem768, PublicPoint = Forge.GenuinePoint(NamedGroup.X25519) }, resign: true), Illegal);
         c["ServerKeyExchange with explicit curve parameters (curve_type 1): decode_error"] =
             new(Ske, a => Forge.RestWith(a, HandshakeType.ServerKeyExchange, b => [1, .. b[1..]]), new Fatal(DtlsFailureReason.DecodeError, AlertDescription.DecodeError));
         c["ServerKeyExchange with an empty point: decode_error"] =
@@ -104,6 +119,15 @@ public class HandshakeCryptoAttackTests
                         return Forge.Encode(new ClientKeyExchangeEcdhe(make(cke.PublicPoint)));
                     }), Illegal, Groups(group), Groups(group));
             }
+        }
+
+        // ---- invalid X25519 points (RFC 8422 5.4: the 32-byte u-coordinate; RFC 7748 6.1: an all-zero result is refused)
+        foreach (var (what, point) in InvalidX25519Points())
+        {
+            c[$"ServerKeyExchange (x25519, validly signed) with {what}: illegal_parameter"] =
+                new(Ske, a => Forge.ServerKeyExchange(a, s => s with { PublicPoint = point }, resign: true), Illegal, Groups(NamedGroup.X25519), Groups(NamedGroup.X25519));
+            c[$"ClientKeyExchange (x25519) with {what}: illegal_parameter"] =
+                new(Cke, a => Forge.RestWith(a, HandshakeType.ClientKeyExchange, _ => Forge.Encode(new ClientKeyExchangeEcdhe(point))), Illegal, Groups(NamedGroup.X25519), Groups(NamedGroup.X25519));
         }
 
         c["ClientKeyExchange with an empty point: decode_error"] =

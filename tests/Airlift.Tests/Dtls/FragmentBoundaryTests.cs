@@ -14,6 +14,27 @@ namespace Airlift.Tests.Dtls;
 public sealed class FragmentBoundaryTests
 {
     [Fact]
+    public void An_empty_ServerHelloDone_that_must_start_a_new_datagram_is_still_sent_at_every_datagram_size_RFC6347_4_2_3()
+    {
+        // At 228 bytes with an X25519 ServerKeyExchange (RSA-PSS signed, client certificate requested) the flight's
+        // 16th datagram ends 216 bytes in, after CertificateRequest: the 25-byte empty ServerHelloDone needs a 17th.
+        // The packer used to flush and then leave its fragment loop, dropping the empty message every time.
+        for (var size = DtlsOptions.MinimumDatagramSize; size <= 400; size++)
+        {
+            var client = ScenarioKit.Client(4) with { MaxDatagramSize = size, Groups = [NamedGroup.X25519] };
+            var server = ScenarioKit.Server(4) with { MaxDatagramSize = size };
+            var pair = new DtlsPair(client, server);
+            pair.Drive(p => p.BothConnected || p.BothDone, 10_000);
+            Assert.True(pair.BothConnected, $"size {size}: {pair.Client.Trace}");
+            var done = WireEdit.Records(pair.Wire.Where(d => !d.ToServer).Select(d => d.Data))
+                .Where(r => r.Epoch == 0 && r.Type == ContentType.Handshake)
+                .SelectMany(WireEdit.Fragments)
+                .Count(f => f.Header.Type == HandshakeType.ServerHelloDone);
+            Assert.True(done == 1, $"size {size}: ServerHelloDone sent {done} times, want once (no loss, no retransmission)");
+        }
+    }
+
+    [Fact]
     public void A_first_fragment_per_offset_receiver_completes_the_certificate_after_the_fallback_re_cuts_the_flight()
     {
         var link = new VirtualLink(ScenarioKit.Client(31), ScenarioKit.Server(31) with { FallbackAboveLargestPeerDatagram = false })

@@ -139,6 +139,9 @@ public static class DtlsInteropTests
             AssertSameKeys(PeerKeys(client), handshake.KeyingMaterial, profile, handshake.Session);
             Assert.Equal(Fingerprint(CertFixtures.Ecdsa), handshake.PeerCertificate?.Sha256Fingerprint);
 
+            // OpenSSL offers x25519 first and Airlift prefers it too (RFC 8422 5.1.1): the exchange is X25519.
+            Assert.Contains("Server Temp Key: X25519", client.Output, StringComparison.Ordinal);
+
             await client.WriteLineAsync("openssl-to-airlift");
             Assert.Equal("openssl-to-airlift\n", Text(await ReadApplicationDataAsync(server.Events, handshake.Session, Step)));
             handshake.Session.Send("airlift-to-openssl\n"u8);
@@ -207,6 +210,9 @@ public static class DtlsInteropTests
             AssertPeerPrinted(client, suite, profile);
             AssertSameKeys(PeerKeys(client), handshake.KeyingMaterial, profile, handshake.Session);
             Assert.Equal(Fingerprint(CertFixtures.Ecdsa), handshake.PeerCertificate?.Sha256Fingerprint);
+
+            // gnutls-cli offers x25519 first and Airlift prefers it too (RFC 8422 5.1.1): the exchange is X25519.
+            Assert.Contains("(ECDHE-X25519)", client.Output, StringComparison.Ordinal);
 
             await client.WriteLineAsync("gnutls-to-airlift");
             Assert.Equal("gnutls-to-airlift", Text(await ReadApplicationDataAsync(server.Events, handshake.Session, Step)).TrimEnd('\n'));

@@ -310,7 +310,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         // Any group our hello listed that works as DTLS 1.2 ECDHE (the hybrid is DTLS 1.3 only); the hello lists the DTLS 1.3
         // groups too when it offers 1.3, and a DTLS 1.2 server may pick X25519 from them (aiortc does).
         var listed = _options.AllowsDtls13 ? _options.Dtls13Groups.Concat(_options.Groups) : _options.Groups;
-        if (!listed.Contains(ske!.Group) || ske.Group == NamedGroup.X25519MlKem768 || !KeyExchange.IsSupported(ske.Group))
+        if (!listed.Contains(ske!.Group) || !KeyExchange.IsSupportedInDtls12(ske.Group))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server chose group {ske.Group} that was not offered");
             return;

@@ -321,6 +321,7 @@ internal sealed partial class DtlsEngine
                 var body = message.Body;
                 var cuts = _flightCuts![index] ??= [];
                 var offset = 0;
+                var written = false; // an empty message (ServerHelloDone) still needs its one fragment after a flush
                 do
                 {
                     var room = maxDatagram - position - overhead - HandshakeHeader.Size;
@@ -338,8 +339,9 @@ internal sealed partial class DtlsEngine
                     w.WriteBytes(body.AsSpan(offset, take));
                     position += WriteRecord(datagram.AsSpan(position, maxDatagram - position), ContentType.Handshake, state, w.Written);
                     offset += take;
+                    written = true;
                 }
-                while (offset < body.Length);
+                while (offset < body.Length || !written);
             }
 
             Flush(datagram, ref position);

@@ -157,7 +157,8 @@ internal sealed class ServerHandshake : IHandshakeHandler
             groups = offeredGroups;
         }
 
-        var group = _options.Groups.Cast<NamedGroup?>().FirstOrDefault(x => groups.Contains(x!.Value));
+        // Only groups with a DTLS 1.2 ECDHE form (RFC 8422): a hello that offers both versions also lists X25519MLKEM768.
+        var group = _options.Groups.Cast<NamedGroup?>().FirstOrDefault(x => groups.Contains(x!.Value) && KeyExchange.IsSupportedInDtls12(x.Value));
         if (group is null)
         {
             _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "no common ECDHE group");

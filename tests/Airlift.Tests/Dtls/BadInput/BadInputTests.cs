@@ -318,12 +318,21 @@ public class BadInputTests
                 })]);
             },
             new Dropped(Counter.Epoch, 1));
-        c["ClientKeyExchange point not on the curve: illegal_parameter (RFC 8422 5.10)"] = new(Stage.ServerAwaitsClientFinished,
+        c["ClientKeyExchange point not on the curve (P-256) or of low order (x25519): illegal_parameter (RFC 8422 5.10, RFC 7748 6.1)"] = new(Stage.ServerAwaitsClientFinished,
             x => new(WireEdit.ReplaceBody(x.Pending, HandshakeType.ClientKeyExchange, b =>
             {
                 Assert.True(ClientKeyExchangeEcdhe.TryDecode(b, out var cke));
                 var point = (byte[])cke.PublicPoint.Clone();
-                point[^1] ^= 1;
+                if (point.Length == 32)
+                {
+                    // Every 32-byte string is an X25519 u-coordinate; u = 0 is the low-order point refused by its all-zero result.
+                    Array.Clear(point);
+                }
+                else
+                {
+                    point[^1] ^= 1;
+                }
+
                 return WireEdit.EncodeClientKeyExchange(new ClientKeyExchangeEcdhe(point));
             })),
             new Fatal(DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter));
