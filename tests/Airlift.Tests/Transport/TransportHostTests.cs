@@ -139,8 +139,10 @@ public class TransportHostTests
         var stats = host.Stats;
         Assert.Equal(3, stats.TcpAccepted);
         Assert.Equal(0, host.TcpConnectionCount);
-        Assert.Equal(1, stats.TcpClosedByPeer);
-        Assert.Equal(1, stats.TcpClosedIdle);
+        // The silent connection is closed idle; the half-open one by its FIN, or idle when the host is so loaded that the
+        // 300 ms unbound timeout fires before the FIN is read (seen under CI load): both ways it is closed and counted once.
+        Assert.Equal(2, stats.TcpClosedByPeer + stats.TcpClosedIdle);
+        Assert.InRange(stats.TcpClosedIdle, 1, 2);
         Assert.Equal(1, stats.UnroutedDropped);
     }
 

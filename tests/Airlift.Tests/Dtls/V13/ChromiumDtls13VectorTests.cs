@@ -79,6 +79,27 @@ public class ChromiumDtls13VectorTests
     }
 
     [Fact]
+    public void The_stateless_listener_answers_Chromiums_two_datagram_hello_with_a_HelloRetryRequest_cookie_no_larger_than_the_hello()
+    {
+        var datagrams = Dtls("chromium156-loopback-dtls13-pq.jsonl");
+        var chromium = datagrams[0].From;
+        var hello = datagrams.Where(d => d.From == chromium).Take(2).Select(d => d.Data).ToList();
+        var listener = new DtlsServerListener(Dtls13HandshakeTests.Options(TestCertificates.Ecdsa, 61));
+        var remote = new IPEndPoint(IPAddress.Loopback, chromium);
+        var response = new byte[2048];
+
+        Assert.Equal(DtlsListenerDecision.Buffered, listener.HandleDatagram(TimeSpan.Zero, remote, hello[0], response, out _, out _));
+        Assert.Equal(DtlsListenerDecision.HelloRetryRequest, listener.HandleDatagram(TimeSpan.Zero, remote, hello[1], response, out var length, out var copies, out _));
+        Assert.Equal(1, copies);
+        Assert.True(length <= hello[0].Length + hello[1].Length);
+        var hrr = ServerHelloIn(response[..length]);
+        Assert.Equal(Airlift.Dtls.V13.Wire13.HelloRetryRequestRandom.ToArray(), hrr.Random);
+        Assert.True(Extensions.TryFind(hrr.Extensions, new ExtensionType(44), out _), "cookie");
+        Assert.False(Extensions.TryFind(hrr.Extensions, new ExtensionType(51), out _), "Chromium already sent the preferred share");
+        Assert.Equal(0, listener.PendingClientHelloBytes);
+    }
+
+    [Fact]
     public void The_captured_server_flight_of_Chromium_frames_into_unified_header_records_that_cover_each_datagram_exactly()
     {
         var datagrams = Dtls("chromium156-loopback-dtls13-pq.jsonl");
