@@ -35,14 +35,12 @@ public sealed class DtlsEndpoint : IDisposable
     private bool _disposed;
     private readonly DtlsEngine _engine;
     private Dtls13Engine? _v13;
-    private byte[]? _master;
-    private byte[]? _clientRandom;
-    private byte[]? _serverRandom;
-    private CipherSuiteInfo? _suite;
+    private IDtlsEngine _current;
 
     private DtlsEndpoint(DtlsOptions options, DtlsRole role, TimeSpan now)
     {
         _engine = new DtlsEngine(options, role, now) { Endpoint = this };
+        _current = _engine;
         IHandshakeHandler handler = role == DtlsRole.Client ? new ClientHandshake(_engine) : new ServerHandshake(_engine);
         _engine.Attach(handler);
         _engine.Log(now, $"endpoint created, max datagram {options.MaxDatagramSize}, initial timeout {options.EffectiveInitialRetransmitTimeout.TotalMilliseconds:0} ms");
@@ -64,7 +62,7 @@ public sealed class DtlsEndpoint : IDisposable
     public DtlsRole Role => _engine.Role;
 
     /// <summary>Current state.</summary>
-    public DtlsState State => _v13?.State ?? _engine.State;
+    public DtlsState State => _current.State;
 
     /// <summary>The negotiated version once the server's hello (client) or the client's hello (server) decided it; DTLS 1.2 until then.</summary>
     public ProtocolVersion Version => _v13 is null ? ProtocolVersion.Dtls12 : ProtocolVersion.Dtls13;
@@ -76,18 +74,19 @@ public sealed class DtlsEndpoint : IDisposable
     public int EffectiveMaxDatagramSize => _engine.EffectiveMaxDatagramSize;
 
     /// <summary>Largest application-data payload <see cref="Send"/> accepts.</summary>
-    public int MaxApplicationDataSize => _v13?.MaxApplicationDataSize ?? _engine.MaxApplicationDataSize;
+    public int MaxApplicationDataSize => _current.MaxApplicationDataSize;
 
     /// <summary>A human-readable timeline of this handshake (flights sent, messages received, timers), for diagnostics.</summary>
-    public string Trace => _v13?.Trace ?? _engine.Trace;
+    public string Trace => _current.Trace;
 
     /// <summary>
-    /// True while this endpoint keeps its final handshake flight to answer a peer that did not get it (field failure F2):
-    /// from the handshake's end until the peer proves it finished (protected data or close_notify from it) or
-    /// <see cref="DtlsOptions.EffectiveFinalFlightRetention"/> runs out. A server process should not exit, and a driver should
-    /// not drop the endpoint, while this is true. Always false for the side that received the last flight.
+    /// True while this endpoint keeps its final handshake flight to answer a peer that did not get it (field failure F2).
+    /// DTLS 1.2: from the handshake's end until the peer proves it finished (protected data or close_notify from it) or
+    /// <see cref="DtlsOptions.EffectiveFinalFlightRetention"/> runs out. DTLS 1.3: the client, until the server acknowledges
+    /// its final flight (or the retention runs out); a DTLS 1.3 server keeps nothing. A server process should not exit, and
+    /// a driver should not drop the endpoint, while this is true. Always false for the side that received the last flight.
     /// </summary>
-    public bool FinalFlightRetained => !_disposed && (_v13?.FinalFlightRetained ?? _engine.FinalFlightRetained);
+    public bool FinalFlightRetained => !_disposed && _current.FinalFlightRetained;
 
     /// <summary>Processes one received datagram (any number of records). Never throws (see the exception boundary above).</summary>
     public void HandleDatagram(TimeSpan now, ReadOnlySpan<byte> datagram)
@@ -99,19 +98,13 @@ public sealed class DtlsEndpoint : IDisposable
 
         try
         {
-            if (_v13 is { } v13)
+            var before = _current;
+            before.HandleDatagram(now, datagram);
+            if (!ReferenceEquals(before, _current) && _v13 is { } switched)
             {
-                v13.HandleDatagram(now, datagram);
-            }
-            else
-            {
-                _engine.HandleDatagram(now, datagram);
-                if (_v13 is { } switched)
-                {
-                    // The hello in this datagram switched to DTLS 1.3: the records after it (the server's encrypted flight
-                    // usually shares the ServerHello's datagram) are DTLS 1.3 records, read now by the DTLS 1.3 engine.
-                    switched.ProcessDatagram(now, datagram, replay: true);
-                }
+                // The hello in this datagram switched to DTLS 1.3: the records after it (the server's encrypted flight
+                // usually shares the ServerHello's datagram) are DTLS 1.3 records, read now by the DTLS 1.3 engine.
+                switched.ProcessDatagram(now, datagram, replay: true);
             }
         }
         catch (Exception ex)
@@ -130,14 +123,7 @@ public sealed class DtlsEndpoint : IDisposable
 
         try
         {
-            if (_v13 is { } v13)
-            {
-                v13.HandleTimeout(now);
-            }
-            else
-            {
-                _engine.HandleTimeout(now);
-            }
+            _current.HandleTimeout(now);
         }
         catch (Exception ex)
         {
@@ -161,30 +147,10 @@ public sealed class DtlsEndpoint : IDisposable
     /// <summary>Queues application data as one record (connected state only).</summary>
     /// <exception cref="InvalidOperationException">Not connected.</exception>
     /// <exception cref="ArgumentException">Larger than <see cref="MaxApplicationDataSize"/>.</exception>
-    public void Send(ReadOnlySpan<byte> data)
-    {
-        if (_v13 is { } v13)
-        {
-            v13.SendApplicationData(data);
-        }
-        else
-        {
-            _engine.SendApplicationData(data);
-        }
-    }
+    public void Send(ReadOnlySpan<byte> data) => _current.SendApplicationData(data);
 
     /// <summary>Sends close_notify and closes.</summary>
-    public void Close(TimeSpan now)
-    {
-        if (_v13 is { } v13)
-        {
-            v13.Close(now);
-        }
-        else
-        {
-            _engine.Close(now);
-        }
-    }
+    public void Close(TimeSpan now) => _current.Close(now);
 
     /// <summary>
     /// DTLS 1.3 only: updates our sending keys (KeyUpdate, RFC 9147 8); with <paramref name="requestPeerUpdate"/> the peer is
@@ -224,14 +190,7 @@ public sealed class DtlsEndpoint : IDisposable
 
         try
         {
-            if (_v13 is { } v13)
-            {
-                v13.ResendNow(now);
-            }
-            else
-            {
-                _engine.ResendNow(now);
-            }
+            _current.ResendNow(now);
         }
         catch (Exception ex)
         {
@@ -248,24 +207,11 @@ public sealed class DtlsEndpoint : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(label);
-        if (_v13 is { } v13)
-        {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
-            var exported = new byte[length];
-            return v13.TryExport(label, context, exported)
-                ? exported
-                : throw new InvalidOperationException($"Keying material can only be exported once the handshake has completed (state {v13.State}).");
-        }
-
-        if (_master is null)
-        {
-            throw new InvalidOperationException($"Keying material can only be exported once the handshake has completed (state {_engine.State}).");
-        }
-
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
-        var output = new byte[length];
-        KeySchedule.Export(_suite!.PrfHash, _master, _clientRandom!, _serverRandom!, label, context, output);
-        return output;
+        var exported = new byte[length];
+        return _current.TryExport(label, context, exported)
+            ? exported
+            : throw new InvalidOperationException($"Keying material can only be exported once the handshake has completed (state {_current.State}).");
     }
 
     /// <summary>
@@ -280,26 +226,11 @@ public sealed class DtlsEndpoint : IDisposable
         }
 
         _disposed = true;
-        if (_master is not null)
-        {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(_master);
-        }
-
         _engine.Dispose();
         _v13?.Dispose();
     }
 
-    private void FailUnexpected(TimeSpan now, Exception ex, string during)
-    {
-        if (_v13 is { } v13)
-        {
-            v13.FailUnexpected(now, ex, during);
-        }
-        else
-        {
-            _engine.FailUnexpected(now, ex, during);
-        }
-    }
+    private void FailUnexpected(TimeSpan now, Exception ex, string during) => _current.FailUnexpected(now, ex, during);
 
     /// <summary>
     /// Server: the ClientHello offers DTLS 1.3. The DTLS 1.2 engine stops and a DTLS 1.3 engine continues from this hello,
@@ -325,6 +256,7 @@ public sealed class DtlsEndpoint : IDisposable
         var v13 = new Dtls13Engine(options, DtlsRole.Server, now, endpoint._engine.Stats, endpoint);
         endpoint._engine.HandOff();
         endpoint._v13 = v13;
+        endpoint._current = v13;
         var handshake = new Dtls13ServerHandshake(v13);
         v13.Attach(handshake);
         handshake.ResumeAfterRetry(clientHello1Hash, new HandshakeMessage(HandshakeType.ServerHello, 0, helloRetryRequestBody), retryFor);
@@ -369,22 +301,9 @@ public sealed class DtlsEndpoint : IDisposable
 
         from.HandOff();
         _v13 = v13;
+        _current = v13;
         return v13;
     }
 
     internal DtlsEngine Engine => _engine;
-
-    internal static void ReportConnected(DtlsEngine engine, TimeSpan now, CipherSuiteInfo suite, SrtpProtectionProfile? srtp, bool ems, byte[] master, byte[] clientRandom, byte[] serverRandom)
-    {
-        var endpoint = engine.Endpoint!;
-        endpoint._master = master;
-        endpoint._clientRandom = clientRandom;
-        endpoint._serverRandom = serverRandom;
-        endpoint._suite = suite;
-        engine.Complete(now, new DtlsConnected(engine.Role, ProtocolVersion.Dtls12, suite.Suite, srtp, ems, engine.EffectiveMaxDatagramSize, now - engine.StartedAt));
-        if (srtp is { } profile)
-        {
-            engine.Emit(new DtlsKeyingMaterial(profile, endpoint.ExportKeyingMaterial(HandshakeCommon.SrtpExporterLabel, null, profile.KeyingMaterialLength)));
-        }
-    }
 }

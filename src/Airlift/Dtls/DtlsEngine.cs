@@ -24,6 +24,37 @@ internal interface IHandshakeHandler
     void Release();
 }
 
+/// <summary>One version's engine behind the <see cref="DtlsEndpoint"/> facade: DTLS 1.2 (<see cref="DtlsEngine"/>) or DTLS 1.3 (<see cref="V13.Dtls13Engine"/>).</summary>
+internal interface IDtlsEngine
+{
+    DtlsState State { get; }
+
+    int MaxApplicationDataSize { get; }
+
+    string Trace { get; }
+
+    bool FinalFlightRetained { get; }
+
+    void HandleDatagram(TimeSpan now, ReadOnlySpan<byte> datagram);
+
+    void HandleTimeout(TimeSpan now);
+
+    DtlsOutput PollOutput(Span<byte> buffer);
+
+    void SendApplicationData(ReadOnlySpan<byte> data);
+
+    void Close(TimeSpan now);
+
+    void ResendNow(TimeSpan now);
+
+    void FailUnexpected(TimeSpan now, Exception exception, string during);
+
+    /// <summary>The keying material exporter of the version (RFC 5705 / RFC 8446 7.5); false before the handshake completed.</summary>
+    bool TryExport(string label, byte[]? context, Span<byte> output);
+
+    void Dispose();
+}
+
 /// <summary>What the handshake helpers shared by DTLS 1.2 and 1.3 need from an engine.</summary>
 internal interface IDtlsEngineCore
 {
@@ -43,7 +74,7 @@ internal interface IDtlsEngineCore
 /// reassembly, flight packing into datagrams, the retransmission state machine, path-MTU fallback, the
 /// output queue and the timers. Sans-IO: it never reads a clock; <c>now</c> is always an argument.
 /// </summary>
-internal sealed partial class DtlsEngine : IDtlsEngineCore
+internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
 {
     private const int MaxRecordPlaintext = 16384;
     private const int MaxTraceLines = 96;
@@ -60,6 +91,10 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore
     private readonly TimeSpan _startedAt;
 
     private RecordProtection? _read1;
+    private byte[]? _master;
+    private byte[]? _clientRandom;
+    private byte[]? _serverRandom;
+    private CipherSuiteInfo? _suite;
     private IHandshakeHandler _handler = null!;
     private IReadOnlyList<FlightEntry>? _flight;
     private bool _flightIsFinal;
@@ -183,6 +218,33 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore
 
     public void Emit(DtlsEvent e) => _events.Enqueue(e);
 
+    /// <summary>The DTLS 1.2 handshake completed: the exporter's inputs are kept (until Dispose), the events queued.</summary>
+    public void CompleteDtls12(TimeSpan now, CipherSuiteInfo suite, SrtpProtectionProfile? srtp, bool ems, byte[] master, byte[] clientRandom, byte[] serverRandom)
+    {
+        _master = master;
+        _clientRandom = clientRandom;
+        _serverRandom = serverRandom;
+        _suite = suite;
+        Complete(now, new DtlsConnected(Role, ProtocolVersion.Dtls12, suite.Suite, srtp, ems, EffectiveMaxDatagramSize, now - StartedAt));
+        if (srtp is { } profile)
+        {
+            var material = new byte[profile.KeyingMaterialLength];
+            TryExport(HandshakeCommon.SrtpExporterLabel, null, material);
+            Emit(new DtlsKeyingMaterial(profile, material));
+        }
+    }
+
+    public bool TryExport(string label, byte[]? context, Span<byte> output)
+    {
+        if (_master is null)
+        {
+            return false;
+        }
+
+        KeySchedule.Export(_suite!.PrfHash, _master, _clientRandom!, _serverRandom!, label, context, output);
+        return true;
+    }
+
     public void Complete(TimeSpan now, DtlsConnected connected)
     {
         State = DtlsState.Connected;
@@ -245,6 +307,12 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore
         _timers.ClearAll();
         _flight = null;
         ReleaseKeys();
+        if (_master is not null)
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(_master);
+            _master = null;
+        }
+
         _handler.Release();
         _datagrams.Clear();
         _events.Clear();

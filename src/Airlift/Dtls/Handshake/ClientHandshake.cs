@@ -422,6 +422,6 @@ internal sealed class ClientHandshake : IHandshakeHandler
         _state = State.Done;
         _transcript.Release();
         _engine.FinalFlightReceived();
-        DtlsEndpoint.ReportConnected(_engine, now, _suite, _srtp, _ems, _master!, _clientRandom, _serverRandom!);
+        _engine.CompleteDtls12(now, _suite, _srtp, _ems, _master!, _clientRandom, _serverRandom!);
     }
 }

@@ -377,6 +377,6 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
         // Flight 6 is final: the engine keeps it to answer a retransmitted flight 5 (RFC 6347 4.2.4, field failure F2).
         _engine.SendFlight(now, [FlightEntry.ChangeCipherSpec, new FlightEntry(1, finishedMessage)], final: true);
-        DtlsEndpoint.ReportConnected(_engine, now, _suite, _srtp, _ems, _master!, _clientRandom!, _serverRandom);
+        _engine.CompleteDtls12(now, _suite, _srtp, _ems, _master!, _clientRandom!, _serverRandom);
     }
 }

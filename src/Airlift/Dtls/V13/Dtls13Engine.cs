@@ -27,7 +27,7 @@ internal interface IHandshake13
 /// selective retransmission driven by ACKs (RFC 9147 7), the ACK timer, RTT-derived timers with the same budgets and
 /// path-MTU fallback as the DTLS 1.2 engine, KeyUpdate, and the output queue. Sans-IO: <c>now</c> is always an argument.
 /// </summary>
-internal sealed partial class Dtls13Engine : IDtlsEngineCore
+internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
 {
     private const int MaxRecordPlaintext = 16384;
     private const int MaxTraceLines = 96;
