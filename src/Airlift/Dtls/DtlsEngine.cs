@@ -4,6 +4,7 @@ using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
 using Airlift.Dtls.Records;
+using Airlift.Dtls.Reliability;
 using Microsoft.Extensions.Logging;
 
 namespace Airlift.Dtls;
@@ -89,6 +90,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
     private readonly TimerTable _timers = new();
     private readonly List<string> _trace = [];
     private readonly TimeSpan _startedAt;
+    private readonly FlightPacing _pacing;
 
     private RecordProtection? _read1;
     private byte[]? _master;
@@ -99,23 +101,11 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
     private IReadOnlyList<FlightEntry>? _flight;
     private bool _flightIsFinal;
     private int _flightNumber;
-    private int _flightTimeouts;
     private int _flightLargestDatagram;
     private int _flightDatagrams;
-    private bool _flightRetransmitted;
-    private bool _peerRetransmittedThisFlight;
     private bool _datagramProgress;
     private bool _datagramOld;
     private bool _datagramOldAuthenticated;
-    private TimeSpan _flightSentAt;
-    private TimeSpan _lastTransmitAt;
-    private TimeSpan? _lastTriggeredResend;
-    private TimeSpan? _lastPathResend;
-    private int _triggeredResends;
-    private TimeSpan? _smoothedRtt;
-    private bool _rttSampledThisFlight;
-    private int _fallbackStep;
-    private int _largestPeerDatagram;
     private List<int>?[]? _flightCuts;
     private bool _anyMessageReceived;
 
@@ -127,6 +117,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         _logger = options.Logger;
         Reassembler = new HandshakeReassembler(options.MaxHandshakeMessageSize, options.MaxBufferedHandshakeBytes, options.MaxFutureMessages);
         _timer = new RetransmitTimer(options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
+        _pacing = new FlightPacing(options, Stats);
         EffectiveMaxDatagramSize = options.MaxDatagramSize;
         _startedAt = now;
         _timers.Set(EngineTimer.HandshakeDeadline, now + options.HandshakeTimeout);

@@ -2,6 +2,7 @@ using System.Buffers;
 using Airlift.Codec;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
+using Airlift.Dtls.Reliability;
 
 namespace Airlift.Dtls;
 
@@ -15,24 +16,9 @@ internal sealed partial class DtlsEngine
     public HandshakeMessage CreateMessage(HandshakeType type, byte[] body) => new(type, NextSendSeq++, body);
 
     /// <summary>The measured round-trip time (Karn's rule: only flights sent once are sampled), if any.</summary>
-    public TimeSpan? SmoothedRtt => _smoothedRtt;
+    public TimeSpan? SmoothedRtt => _pacing.SmoothedRtt;
 
-    /// <summary>
-    /// First retransmission timeout of a new flight: the configured value, else clamp(2 x RTT, 50 ms, 3 s) from the
-    /// caller's estimate or the RTT measured on earlier flights of this handshake, else 400 ms.
-    /// </summary>
-    private TimeSpan InitialTimeout()
-    {
-        if (Options.InitialRetransmitTimeout is { } fixedTimeout)
-        {
-            return fixedTimeout;
-        }
-
-        var rtt = _smoothedRtt ?? Options.RttEstimate;
-        return rtt is { } r
-            ? TimeSpan.FromTicks(Math.Clamp(2 * r.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(3).Ticks))
-            : Options.EffectiveInitialRetransmitTimeout;
-    }
+    private TimeSpan InitialTimeout() => _pacing.InitialTimeout();
 
     /// <summary>Writes a new flight out and arms the timer (or, for the final flight, keeps it for peer retransmissions).</summary>
     public void SendFlight(TimeSpan now, IReadOnlyList<FlightEntry> entries, bool final)
@@ -41,13 +27,7 @@ internal sealed partial class DtlsEngine
         _flight = entries;
         _flightIsFinal = final;
         _flightNumber++;
-        _flightTimeouts = 0;
-        _flightRetransmitted = false;
-        _flightSentAt = now;
-        _rttSampledThisFlight = false;
-        _triggeredResends = 0;
-        _peerRetransmittedThisFlight = false;
-        _lastTriggeredResend = null;
+        _pacing.StartFlight(now);
         _flightCuts = new List<int>[entries.Count];
         _timers.Clear(EngineTimer.PartialFlight);
         Transmit(now, "sent");
@@ -83,26 +63,17 @@ internal sealed partial class DtlsEngine
 
         // Budget (a peer alternating between tuples, 100 checks in a second, must not make us send 100 flights): path-change
         // resends share the per-flight triggered budget and are spaced; a change inside the spacing moves the flight at its end.
-        var interval = Options.MinPathChangeResendInterval ?? InitialTimeout();
-        if (_triggeredResends >= Options.MaxTriggeredResends)
+        switch (_pacing.PathChanged(now, out var deferUntil))
         {
-            Stats.SuppressedRetransmissions++;
-            Log(now, "path changed: flight not resent (triggered-resend budget spent)");
-            return;
-        }
-
-        if (_lastPathResend is { } last && now - last < interval)
-        {
-            Stats.SuppressedRetransmissions++;
-            _timers.Set(EngineTimer.DeferredPathResend, last + interval);
-            return;
+            case PathChangeDecision.Refused:
+                Log(now, "path changed: flight not resent (triggered-resend budget spent)");
+                return;
+            case PathChangeDecision.Deferred:
+                _timers.Set(EngineTimer.DeferredPathResend, deferUntil);
+                return;
         }
 
         _timers.Clear(EngineTimer.DeferredPathResend);
-        _triggeredResends++;
-        _lastPathResend = now;
-        _flightRetransmitted = true;
-        Stats.TriggeredRetransmissions++;
 
         // A new path has its own MTU: a datagram size lowered on the old one does not carry over.
         if (EffectiveMaxDatagramSize != Options.MaxDatagramSize)
@@ -111,9 +82,6 @@ internal sealed partial class DtlsEngine
             EffectiveMaxDatagramSize = Options.MaxDatagramSize;
         }
 
-        _fallbackStep = 0;
-        _flightTimeouts = 0;
-        _largestPeerDatagram = 0;
         Transmit(now, "resent (path change)");
         if (FlightState == FlightState.Waiting)
         {
@@ -129,12 +97,7 @@ internal sealed partial class DtlsEngine
             return;
         }
 
-        if (!_rttSampledThisFlight && !_flightRetransmitted)
-        {
-            _rttSampledThisFlight = true;
-            var sample = now - _flightSentAt;
-            _smoothedRtt = _smoothedRtt is { } srtt ? TimeSpan.FromTicks((7 * srtt.Ticks + sample.Ticks) / 8) : sample;
-        }
+        _pacing.SampleRtt(now);
 
         // The rest of a flight follows its first datagram closely; if it does not, ask again early by resending ours.
         _timers.Set(EngineTimer.PartialFlight, now + PartialFlightGap());
@@ -142,7 +105,7 @@ internal sealed partial class DtlsEngine
 
     private TimeSpan PartialFlightGap()
     {
-        var gap = _smoothedRtt is { } rtt ? rtt / 2 : InitialTimeout() / 4;
+        var gap = _pacing.SmoothedRtt is { } rtt ? rtt / 2 : InitialTimeout() / 4;
         return gap < TimeSpan.FromMilliseconds(25) ? TimeSpan.FromMilliseconds(25) : gap;
     }
 
@@ -153,11 +116,11 @@ internal sealed partial class DtlsEngine
             return;
         }
 
-        _peerRetransmittedThisFlight = true;
+        _pacing.PeerRetransmitted = true;
 
         // Old messages that arrive right after we transmitted crossed our flight on the wire: the peer has not seen it yet.
         // (Authenticated ones are each a distinct retransmission by the peer itself: answer every one, within the total cap.)
-        if (!authenticated && now - _lastTransmitAt < PartialFlightGap())
+        if (!authenticated && now - _pacing.LastTransmitAt < PartialFlightGap())
         {
             Stats.SuppressedRetransmissions++;
             return;
@@ -173,17 +136,11 @@ internal sealed partial class DtlsEngine
     /// </summary>
     private void TriggeredResend(TimeSpan now, bool authenticated, string why)
     {
-        if (_triggeredResends >= Options.MaxTriggeredResends || (!authenticated && _lastTriggeredResend is { } last && now - last < InitialTimeout()))
+        if (!_pacing.TryPeerTriggeredResend(now, authenticated))
         {
-            Stats.SuppressedRetransmissions++;
             return;
         }
 
-        _triggeredResends++;
-        _lastTriggeredResend = now;
-        _flightRetransmitted = true;
-        Stats.TriggeredRetransmissions++;
-        DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "peer"));
         Transmit(now, $"resent ({why})");
     }
 
@@ -221,14 +178,10 @@ internal sealed partial class DtlsEngine
 
         if (FlightState == FlightState.Waiting && _flight is not null && _timers.IsDue(EngineTimer.Retransmit, now))
         {
-            _flightTimeouts++;
+            _pacing.TimedOut();
             MaybeLowerDatagramSize(now);
-            _flightRetransmitted = true;
-            Stats.TimeoutRetransmissions++;
-            DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "timeout"));
             _timers.Set(EngineTimer.Retransmit, now + _timer.Backoff());
-            _lastTriggeredResend = null;
-            Transmit(now, $"resent (timeout #{_flightTimeouts}, next in {_timer.Current.TotalMilliseconds:0} ms)");
+            Transmit(now, $"resent (timeout #{_pacing.FlightTimeouts}, next in {_timer.Current.TotalMilliseconds:0} ms)");
             if (_flightDatagrams <= Options.RedundantRetransmitMaxDatagrams)
             {
                 // Like QUIC's two probe packets on PTO (RFC 9002 6.2.4): a small flight sent twice after a timeout costs a few
@@ -240,35 +193,15 @@ internal sealed partial class DtlsEngine
 
     private void MaybeLowerDatagramSize(TimeSpan now)
     {
-        // Two timeouts of the same flight whose datagrams exceed a fallback size, while the peer shows it is alive by
-        // retransmitting its previous flight, look like a path-MTU black hole rather than plain loss.
-        if (_flightTimeouts < 2 || !_peerRetransmittedThisFlight)
+        var lower = _pacing.LowerDatagramSize(EffectiveMaxDatagramSize, _flightLargestDatagram, out var why);
+        if (why is not null)
         {
-            return;
+            Log(now, why);
         }
 
-        // A datagram of the peer's that reached us shows the path carries that size (paths are symmetric in practice):
-        // going below it would only add datagrams, and so loss exposure, to a flight that is lost to plain loss.
-        var floor = Options.FallbackAboveLargestPeerDatagram ? _largestPeerDatagram : 0;
-        var ladder = Options.DatagramSizeFallbacks;
-        while (_fallbackStep < ladder.Count)
+        if (lower is { } size)
         {
-            var candidate = ladder[_fallbackStep++];
-            if (candidate < floor)
-            {
-                Log(now, $"flight timed out {_flightTimeouts} times, but the peer's {floor}-byte datagrams reach us: keeping datagram size {EffectiveMaxDatagramSize}");
-                _fallbackStep = ladder.Count;
-                return;
-            }
-
-            if (candidate < EffectiveMaxDatagramSize && candidate < _flightLargestDatagram)
-            {
-                Log(now, $"flight timed out {_flightTimeouts} times with datagrams up to {_flightLargestDatagram} bytes: lowering datagram size {EffectiveMaxDatagramSize} -> {candidate}");
-                EffectiveMaxDatagramSize = candidate;
-                Stats.DatagramSizeFallbacks++;
-                _flightTimeouts = 0;
-                return;
-            }
+            EffectiveMaxDatagramSize = size;
         }
     }
 
@@ -277,7 +210,7 @@ internal sealed partial class DtlsEngine
         var flight = _flight!;
         var before = _datagrams.Count;
         PackFlight(flight, EffectiveMaxDatagramSize);
-        _lastTransmitAt = now;
+        _pacing.LastTransmitAt = now;
         var count = _datagrams.Count - before;
         _flightDatagrams = count;
         Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight)}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");

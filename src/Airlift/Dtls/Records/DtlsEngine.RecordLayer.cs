@@ -3,6 +3,7 @@ using Airlift.Codec;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
+using Airlift.Dtls.Reliability;
 
 namespace Airlift.Dtls;
 
@@ -58,7 +59,7 @@ internal sealed partial class DtlsEngine
         if (_datagramProgress || _datagramOld)
         {
             // The datagram carried handshake data of this session: the path from the peer carries its size.
-            _largestPeerDatagram = Math.Max(_largestPeerDatagram, datagram.Length);
+            _pacing.LargestPeerDatagram = Math.Max(_pacing.LargestPeerDatagram, datagram.Length);
         }
 
         // A datagram holding only messages we already have is the peer retransmitting its previous flight: it lacks ours.

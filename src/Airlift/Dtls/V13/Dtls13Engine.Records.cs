@@ -4,6 +4,7 @@ using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
 using Airlift.Dtls.Records;
+using Airlift.Dtls.Reliability;
 
 namespace Airlift.Dtls.V13;
 
@@ -150,7 +151,7 @@ internal sealed partial class Dtls13Engine
         DeliverMessages(now);
         if (_datagramProgress || _datagramOld)
         {
-            _largestPeerDatagram = Math.Max(_largestPeerDatagram, datagram.Length);
+            _pacing.LargestPeerDatagram = Math.Max(_pacing.LargestPeerDatagram, datagram.Length);
         }
 
         if (_datagramOld && !_datagramProgress && _flightNumber == flightBefore && !replay)

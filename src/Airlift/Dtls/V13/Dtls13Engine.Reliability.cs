@@ -3,6 +3,7 @@ using Airlift.Codec;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
+using Airlift.Dtls.Reliability;
 
 namespace Airlift.Dtls.V13;
 
@@ -23,39 +24,16 @@ internal sealed partial class Dtls13Engine
     private bool _flightAwaitsAck;
     private Action<TimeSpan>? _onFlightAcked;
     private int _flightNumber;
-    private int _flightTimeouts;
     private int _flightLargestDatagram;
     private int _flightDatagrams;
-    private bool _flightRetransmitted;
-    private bool _peerRetransmittedThisFlight;
-    private bool _rttSampledThisFlight;
-    private TimeSpan _flightSentAt;
-    private TimeSpan _lastTransmitAt;
-    private TimeSpan? _lastTriggeredResend;
-    private TimeSpan? _lastPathResend;
-    private int _triggeredResends;
     private int _acksSent;
-    private TimeSpan? _smoothedRtt;
-    private int _fallbackStep;
-    private int _largestPeerDatagram;
 
-    public TimeSpan? SmoothedRtt => _smoothedRtt;
+    public TimeSpan? SmoothedRtt => _pacing.SmoothedRtt;
 
     /// <summary>Carries the RTT the DTLS 1.2 engine measured before the version switch.</summary>
-    public void AdoptRtt(TimeSpan rtt) => _smoothedRtt = rtt;
+    public void AdoptRtt(TimeSpan rtt) => _pacing.SmoothedRtt = rtt;
 
-    private TimeSpan InitialTimeout()
-    {
-        if (Options.InitialRetransmitTimeout is { } configured)
-        {
-            return configured;
-        }
-
-        var rtt = _smoothedRtt ?? Options.RttEstimate;
-        return rtt is { } r
-            ? TimeSpan.FromTicks(Math.Clamp(2 * r.Ticks, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(3).Ticks))
-            : Options.EffectiveInitialRetransmitTimeout;
-    }
+    private TimeSpan InitialTimeout() => _pacing.InitialTimeout();
 
     /// <summary>RFC 9147 7.1: an ACK for a partial flight waits about a quarter of the retransmission timeout for the rest.</summary>
     private TimeSpan AckDelay()
@@ -78,13 +56,7 @@ internal sealed partial class Dtls13Engine
         _received.Clear();
         _timers.Clear(EngineTimer.Ack);
         _flightNumber++;
-        _flightTimeouts = 0;
-        _flightRetransmitted = false;
-        _flightSentAt = now;
-        _rttSampledThisFlight = false;
-        _triggeredResends = 0;
-        _peerRetransmittedThisFlight = false;
-        _lastTriggeredResend = null;
+        _pacing.StartFlight(now);
         Transmit(now, "sent");
         _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
         if (awaitsAck && State == DtlsState.Connected)
@@ -197,35 +169,23 @@ internal sealed partial class Dtls13Engine
             return;
         }
 
-        var interval = Options.MinPathChangeResendInterval ?? InitialTimeout();
-        if (_triggeredResends >= Options.MaxTriggeredResends)
+        switch (_pacing.PathChanged(now, out var deferUntil))
         {
-            Stats.SuppressedRetransmissions++;
-            Log(now, "path changed: flight not resent (triggered-resend budget spent)");
-            return;
-        }
-
-        if (_lastPathResend is { } last && now - last < interval)
-        {
-            Stats.SuppressedRetransmissions++;
-            _timers.Set(EngineTimer.DeferredPathResend, last + interval);
-            return;
+            case PathChangeDecision.Refused:
+                Log(now, "path changed: flight not resent (triggered-resend budget spent)");
+                return;
+            case PathChangeDecision.Deferred:
+                _timers.Set(EngineTimer.DeferredPathResend, deferUntil);
+                return;
         }
 
         _timers.Clear(EngineTimer.DeferredPathResend);
-        _triggeredResends++;
-        _lastPathResend = now;
-        _flightRetransmitted = true;
-        Stats.TriggeredRetransmissions++;
         if (EffectiveMaxDatagramSize != Options.MaxDatagramSize)
         {
             Log(now, $"path changed: datagram size back to {Options.MaxDatagramSize}");
             EffectiveMaxDatagramSize = Options.MaxDatagramSize;
         }
 
-        _fallbackStep = 0;
-        _flightTimeouts = 0;
-        _largestPeerDatagram = 0;
         Transmit(now, "resent (path change)");
         _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
     }
@@ -234,25 +194,21 @@ internal sealed partial class Dtls13Engine
 
     private void SampleRtt(TimeSpan now)
     {
-        if (_flight is null || _rttSampledThisFlight || _flightRetransmitted)
+        if (_flight is not null)
         {
-            return;
+            _pacing.SampleRtt(now);
         }
-
-        _rttSampledThisFlight = true;
-        var sample = now - _flightSentAt;
-        _smoothedRtt = _smoothedRtt is { } srtt ? TimeSpan.FromTicks((7 * srtt.Ticks + sample.Ticks) / 8) : sample;
     }
 
     private void OnPeerRetransmission(TimeSpan now, bool authenticated)
     {
         if (_flight is not null)
         {
-            _peerRetransmittedThisFlight = true;
+            _pacing.PeerRetransmitted = true;
 
             // Old records in the same instant we sent (the burst that completed the peer's flight carried duplicates too)
             // crossed our flight: they say nothing about it having been lost.
-            if (now == _lastTransmitAt || (!authenticated && now - _lastTransmitAt < AckDelay() * 2))
+            if (now == _pacing.LastTransmitAt || (!authenticated && now - _pacing.LastTransmitAt < AckDelay() * 2))
             {
                 // Crossed our flight on the wire.
                 Stats.SuppressedRetransmissions++;
@@ -278,17 +234,11 @@ internal sealed partial class Dtls13Engine
 
     private void TriggeredResend(TimeSpan now, bool authenticated, string why)
     {
-        if (_triggeredResends >= Options.MaxTriggeredResends || (!authenticated && _lastTriggeredResend is { } last && now - last < InitialTimeout()))
+        if (!_pacing.TryPeerTriggeredResend(now, authenticated))
         {
-            Stats.SuppressedRetransmissions++;
             return;
         }
 
-        _triggeredResends++;
-        _lastTriggeredResend = now;
-        _flightRetransmitted = true;
-        Stats.TriggeredRetransmissions++;
-        DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "peer"));
         Transmit(now, $"resent ({why})");
     }
 
@@ -323,14 +273,10 @@ internal sealed partial class Dtls13Engine
 
         if (_flight is not null && _timers.IsDue(EngineTimer.Retransmit, now))
         {
-            _flightTimeouts++;
+            _pacing.TimedOut();
             MaybeLowerDatagramSize(now);
-            _flightRetransmitted = true;
-            Stats.TimeoutRetransmissions++;
-            DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "timeout"));
             _timers.Set(EngineTimer.Retransmit, now + _timer.Backoff());
-            _lastTriggeredResend = null;
-            Transmit(now, $"resent (timeout #{_flightTimeouts}, next in {_timer.Current.TotalMilliseconds:0} ms)");
+            Transmit(now, $"resent (timeout #{_pacing.FlightTimeouts}, next in {_timer.Current.TotalMilliseconds:0} ms)");
             if (_flightDatagrams <= Options.RedundantRetransmitMaxDatagrams)
             {
                 Transmit(now, "sent a redundant copy");
@@ -340,31 +286,15 @@ internal sealed partial class Dtls13Engine
 
     private void MaybeLowerDatagramSize(TimeSpan now)
     {
-        if (_flightTimeouts < 2 || !_peerRetransmittedThisFlight)
+        var lower = _pacing.LowerDatagramSize(EffectiveMaxDatagramSize, _flightLargestDatagram, out var why);
+        if (why is not null)
         {
-            return;
+            Log(now, why);
         }
 
-        var floor = Options.FallbackAboveLargestPeerDatagram ? _largestPeerDatagram : 0;
-        var ladder = Options.DatagramSizeFallbacks;
-        while (_fallbackStep < ladder.Count)
+        if (lower is { } size)
         {
-            var candidate = ladder[_fallbackStep++];
-            if (candidate < floor)
-            {
-                Log(now, $"flight timed out {_flightTimeouts} times, but the peer's {floor}-byte datagrams reach us: keeping datagram size {EffectiveMaxDatagramSize}");
-                _fallbackStep = ladder.Count;
-                return;
-            }
-
-            if (candidate < EffectiveMaxDatagramSize && candidate < _flightLargestDatagram)
-            {
-                Log(now, $"flight timed out {_flightTimeouts} times with datagrams up to {_flightLargestDatagram} bytes: lowering datagram size {EffectiveMaxDatagramSize} -> {candidate}");
-                EffectiveMaxDatagramSize = candidate;
-                Stats.DatagramSizeFallbacks++;
-                _flightTimeouts = 0;
-                return;
-            }
+            EffectiveMaxDatagramSize = size;
         }
     }
 
@@ -373,7 +303,7 @@ internal sealed partial class Dtls13Engine
         var flight = _flight!;
         var before = _datagrams.Count;
         PackFlight(flight, EffectiveMaxDatagramSize);
-        _lastTransmitAt = now;
+        _pacing.LastTransmitAt = now;
         var count = _datagrams.Count - before;
         _flightDatagrams = count;
         Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight.Select(m => m.Message.Type))}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");

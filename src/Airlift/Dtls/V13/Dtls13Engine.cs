@@ -4,6 +4,7 @@ using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
 using Airlift.Dtls.Records;
+using Airlift.Dtls.Reliability;
 using Microsoft.Extensions.Logging;
 
 namespace Airlift.Dtls.V13;
@@ -39,6 +40,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     private readonly TimerTable _timers = new();
     private readonly List<string> _trace = [];
     private readonly TimeSpan _startedAt;
+    private readonly FlightPacing _pacing;
 
     private IHandshake13 _handshake = null!;
     private byte[]? _exporterSecret;
@@ -53,6 +55,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         _logger = options.Logger;
         Reassembler = new HandshakeReassembler(options.MaxHandshakeMessageSize, options.MaxBufferedHandshakeBytes, options.MaxFutureMessages);
         _timer = new RetransmitTimer(options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
+        _pacing = new FlightPacing(options, stats);
         _startedAt = startedAt;
         if (Stats.EffectiveMaxDatagramSize == 0)
         {

@@ -1,4 +1,4 @@
-namespace Airlift.Dtls.Handshake;
+namespace Airlift.Dtls.Reliability;
 
 /// <summary>The engine's timers: one slot each, in one table (STYLE.md: timers keyed by an enum).</summary>
 internal enum EngineTimer
