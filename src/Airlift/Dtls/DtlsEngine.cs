@@ -78,18 +78,16 @@ internal interface IDtlsEngineCore
 internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
 {
     private const int MaxRecordPlaintext = 16384;
-    private const int MaxTraceLines = 96;
 
     private readonly ILogger? _logger;
     private readonly WriteState[] _write = [new WriteState(0), new WriteState(1)];
     private readonly ReplayWindow _replay1 = new();
     private readonly List<byte[]> _earlyRecords = [];
-    private readonly Queue<byte[]> _datagrams = new();
-    private readonly Queue<DtlsEvent> _events = new();
     private readonly RetransmitTimer _timer;
     private readonly TimerTable _timers = new();
-    private readonly List<string> _trace = [];
     private readonly TimeSpan _startedAt;
+    private readonly EngineOutput _output;
+    private readonly EngineTrace _trace;
     private readonly FlightPacing _pacing;
 
     private RecordProtection? _read1;
@@ -118,8 +116,10 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         Reassembler = new HandshakeReassembler(options.MaxHandshakeMessageSize, options.MaxBufferedHandshakeBytes, options.MaxFutureMessages);
         _timer = new RetransmitTimer(options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
         _pacing = new FlightPacing(options, Stats);
+        _output = new EngineOutput(Stats);
         EffectiveMaxDatagramSize = options.MaxDatagramSize;
         _startedAt = now;
+        _trace = new EngineTrace(role, now, options.Logger);
         _timers.Set(EngineTimer.HandshakeDeadline, now + options.HandshakeTimeout);
         DtlsMetrics.HandshakesStarted.Add(1);
     }
@@ -180,7 +180,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
 
         var datagram = new byte[RecordHeader.Size + _write[1].Protection!.Overhead + data.Length];
         WriteRecord(datagram, ContentType.ApplicationData, _write[1], data);
-        _datagrams.Enqueue(datagram);
+        _output.Datagrams.Enqueue(datagram);
     }
 
     public void SendAlert(AlertLevel level, AlertDescription description)
@@ -188,7 +188,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         var state = _write[1].Protection is not null ? _write[1] : _write[0];
         var datagram = new byte[RecordHeader.Size + (state.Protection?.Overhead ?? 0) + 2];
         WriteRecord(datagram, ContentType.Alert, state, [(byte)level, (byte)description]);
-        _datagrams.Enqueue(datagram);
+        _output.Datagrams.Enqueue(datagram);
     }
 
     public void Close(TimeSpan now)
@@ -204,10 +204,10 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         _timers.ClearAll();
         _flight = null;
         Log(now, "closed locally");
-        _events.Enqueue(new DtlsClosed(ByPeer: false));
+        _output.Events.Enqueue(new DtlsClosed(ByPeer: false));
     }
 
-    public void Emit(DtlsEvent e) => _events.Enqueue(e);
+    public void Emit(DtlsEvent e) => _output.Events.Enqueue(e);
 
     /// <summary>The DTLS 1.2 handshake completed: the exporter's inputs are kept (until Dispose), the events queued.</summary>
     public void CompleteDtls12(TimeSpan now, CipherSuiteInfo suite, SrtpProtectionProfile? srtp, bool ems, byte[] master, byte[] clientRandom, byte[] serverRandom)
@@ -242,7 +242,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         _timers.Clear(EngineTimer.HandshakeDeadline);
         DtlsMetrics.HandshakesCompleted.Add(1);
         Log(now, $"connected: {connected.CipherSuite}, SRTP {connected.SrtpProfile?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
-        _events.Enqueue(connected);
+        _output.Events.Enqueue(connected);
     }
 
     /// <summary>
@@ -268,7 +268,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
                 State = DtlsState.Failed;
                 _timers.ClearAll();
                 _flight = null;
-                _events.Enqueue(new DtlsFailed(DtlsFailureReason.InternalError, message, AlertDescription.InternalError, null));
+                _output.Events.Enqueue(new DtlsFailed(DtlsFailureReason.InternalError, message, AlertDescription.InternalError, null));
             }
         }
     }
@@ -289,7 +289,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         _timers.ClearAll();
         _flight = null;
         ReleaseKeys();
-        _datagrams.Clear();
+        _output.Datagrams.Clear();
     }
 
     /// <summary>Stops the engine for good: no timers, no output, keys and handshake secrets released.</summary>
@@ -305,8 +305,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         }
 
         _handler.Release();
-        _datagrams.Clear();
-        _events.Clear();
+        _output.Clear();
         if (State is DtlsState.Connecting or DtlsState.Connected)
         {
             State = DtlsState.Closed;
@@ -350,74 +349,25 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         _flight = null;
         DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         var line = AddTrace(now, $"failed: {reason}: {message}");
-        var report = reason == DtlsFailureReason.Timeout ? string.Join('\n', _trace) : null;
-        _events.Enqueue(new DtlsFailed(reason, message, alert, report));
+        var report = reason == DtlsFailureReason.Timeout ? _trace.Report : null;
+        _output.Events.Enqueue(new DtlsFailed(reason, message, alert, report));
         _logger?.LogDebug("{Line}", line); // last: the failure is recorded even if the logger throws
     }
 
     // ---------------------------------------------------------------- output
 
-    public DtlsOutput PollOutput(Span<byte> buffer)
-    {
-        if (_datagrams.TryPeek(out var datagram))
-        {
-            if (buffer.Length < datagram.Length)
-            {
-                throw new ArgumentException($"Output buffer of {buffer.Length} bytes is smaller than the {datagram.Length}-byte datagram; pass at least MaxDatagramSize bytes.", nameof(buffer));
-            }
-
-            _datagrams.Dequeue();
-            datagram.CopyTo(buffer);
-            Stats.DatagramsSent++;
-            Stats.BytesSent += datagram.Length;
-            Stats.LargestDatagramSent = Math.Max(Stats.LargestDatagramSent, datagram.Length);
-            DtlsMetrics.DatagramsSent.Add(1);
-            return new DtlsOutput(DtlsOutputKind.Datagram, datagram.Length, null, default);
-        }
-
-        if (_events.TryDequeue(out var e))
-        {
-            return new DtlsOutput(DtlsOutputKind.Event, 0, e, default);
-        }
-
-        return new DtlsOutput(DtlsOutputKind.Timeout, 0, null, NextDeadline);
-    }
+    public DtlsOutput PollOutput(Span<byte> buffer) => _output.Poll(buffer, NextDeadline);
 
     /// <summary>The earliest time HandleTimeout has work to do, or <see cref="DtlsOutput.NoDeadline"/>.</summary>
     public TimeSpan NextDeadline => State is DtlsState.Connecting or DtlsState.Connected ? _timers.Next : DtlsOutput.NoDeadline;
 
     // ---------------------------------------------------------------- diagnostics
 
-    public void Log(TimeSpan now, string line)
-    {
-        var stamped = AddTrace(now, line);
-        _logger?.LogDebug("{Line}", stamped);
-    }
+    public void Log(TimeSpan now, string line) => _trace.Log(now, line);
 
-    private string AddTrace(TimeSpan now, string line)
-    {
-        var stamped = string.Create(CultureInfo.InvariantCulture, $"{(now - _startedAt).TotalMilliseconds,8:0.0} ms  {Role.ToString().ToLowerInvariant()}: {line}");
-        if (_trace.Count < MaxTraceLines)
-        {
-            _trace.Add(stamped);
-        }
+    private string AddTrace(TimeSpan now, string line) => _trace.Add(now, line);
 
-        return stamped;
-    }
-
-    public string Trace
-    {
-        get
-        {
-            var sb = new StringBuilder();
-            foreach (var line in _trace)
-            {
-                sb.AppendLine(line);
-            }
-
-            return sb.ToString();
-        }
-    }
+    public string Trace => _trace.Text;
 
     private void CountDrop(string cause, Action<DtlsStats> count)
     {

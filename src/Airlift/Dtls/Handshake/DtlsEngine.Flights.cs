@@ -208,10 +208,10 @@ internal sealed partial class DtlsEngine
     private void Transmit(TimeSpan now, string what)
     {
         var flight = _flight!;
-        var before = _datagrams.Count;
+        var before = _output.Datagrams.Count;
         PackFlight(flight, EffectiveMaxDatagramSize);
         _pacing.LastTransmitAt = now;
-        var count = _datagrams.Count - before;
+        var count = _output.Datagrams.Count - before;
         _flightDatagrams = count;
         Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight)}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");
     }
@@ -315,7 +315,7 @@ internal sealed partial class DtlsEngine
             return;
         }
 
-        _datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
+        _output.Datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
         _flightLargestDatagram = Math.Max(_flightLargestDatagram, position);
         position = 0;
     }

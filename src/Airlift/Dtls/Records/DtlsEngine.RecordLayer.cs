@@ -187,13 +187,13 @@ internal sealed partial class DtlsEngine
                 _timers.Clear(EngineTimer.FinalFlightRetention);
             }
 
-            if (_events.Count >= Options.MaxPendingEvents)
+            if (_output.Events.Count >= Options.MaxPendingEvents)
             {
                 CountDrop("event-queue-full", s => s.DroppedEventQueueFull++);
                 return;
             }
 
-            _events.Enqueue(new DtlsApplicationData(plaintext.ToArray()));
+            _output.Events.Enqueue(new DtlsApplicationData(plaintext.ToArray()));
         }
         else
         {
@@ -309,7 +309,7 @@ internal sealed partial class DtlsEngine
             _flight = null;
             ReleaseKeys();
             _timers.ClearAll();
-            _events.Enqueue(new DtlsClosed(ByPeer: true));
+            _output.Events.Enqueue(new DtlsClosed(ByPeer: true));
             return;
         }
 

@@ -298,13 +298,13 @@ internal sealed partial class Dtls13Engine
                 return;
             }
 
-            if (_events.Count >= Options.MaxPendingEvents)
+            if (_output.Events.Count >= Options.MaxPendingEvents)
             {
                 CountDrop("event-queue-full", s => s.DroppedEventQueueFull++);
                 return;
             }
 
-            _events.Enqueue(new DtlsApplicationData(content.ToArray()));
+            _output.Events.Enqueue(new DtlsApplicationData(content.ToArray()));
         }
         else
         {
@@ -410,7 +410,7 @@ internal sealed partial class Dtls13Engine
             _flight = null;
             ReleaseKeys();
             _timers.ClearAll();
-            _events.Enqueue(new DtlsClosed(ByPeer: true));
+            _output.Events.Enqueue(new DtlsClosed(ByPeer: true));
             return;
         }
 
@@ -450,7 +450,7 @@ internal sealed partial class Dtls13Engine
         var epoch = BestWriteEpoch();
         var datagram = new byte[RecordHeader.Size + 2 + 1 + 16 + 8];
         var length = WriteRecord(datagram, ContentType.Alert, epoch, [(byte)level, (byte)description]);
-        _datagrams.Enqueue(datagram[..length]);
+        _output.Datagrams.Enqueue(datagram[..length]);
     }
 
     public void SendApplicationData(ReadOnlySpan<byte> data)
@@ -468,7 +468,7 @@ internal sealed partial class Dtls13Engine
         var epoch = _writeEpochs[_currentWriteEpoch];
         var datagram = new byte[UnifiedHeader.WrittenSize + data.Length + 1 + epoch.Protection!.Overhead];
         WriteRecord(datagram, ContentType.ApplicationData, epoch, data);
-        _datagrams.Enqueue(datagram);
+        _output.Datagrams.Enqueue(datagram);
     }
 
     private WriteEpoch BestWriteEpoch()

@@ -94,7 +94,7 @@ internal sealed partial class Dtls13Engine
             var length = AckMessage.Encode(body, chunk);
             var datagram = new byte[UnifiedHeader.WrittenSize + length + 1 + epoch.Protection.Overhead];
             WriteRecord(datagram, Wire13.Ack, epoch, body[..length]);
-            _datagrams.Enqueue(datagram);
+            _output.Datagrams.Enqueue(datagram);
         }
 
         _acksSent++;
@@ -301,10 +301,10 @@ internal sealed partial class Dtls13Engine
     private void Transmit(TimeSpan now, string what)
     {
         var flight = _flight!;
-        var before = _datagrams.Count;
+        var before = _output.Datagrams.Count;
         PackFlight(flight, EffectiveMaxDatagramSize);
         _pacing.LastTransmitAt = now;
-        var count = _datagrams.Count - before;
+        var count = _output.Datagrams.Count - before;
         _flightDatagrams = count;
         Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight.Select(m => m.Message.Type))}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");
     }
@@ -373,7 +373,7 @@ internal sealed partial class Dtls13Engine
             return;
         }
 
-        _datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
+        _output.Datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
         _flightLargestDatagram = Math.Max(_flightLargestDatagram, position);
         position = 0;
     }

@@ -31,15 +31,13 @@ internal interface IHandshake13
 internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
 {
     private const int MaxRecordPlaintext = 16384;
-    private const int MaxTraceLines = 96;
 
     private readonly ILogger? _logger;
-    private readonly Queue<byte[]> _datagrams = new();
-    private readonly Queue<DtlsEvent> _events = new();
     private readonly RetransmitTimer _timer;
     private readonly TimerTable _timers = new();
-    private readonly List<string> _trace = [];
     private readonly TimeSpan _startedAt;
+    private readonly EngineOutput _output;
+    private readonly EngineTrace _trace;
     private readonly FlightPacing _pacing;
 
     private IHandshake13 _handshake = null!;
@@ -56,7 +54,9 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         Reassembler = new HandshakeReassembler(options.MaxHandshakeMessageSize, options.MaxBufferedHandshakeBytes, options.MaxFutureMessages);
         _timer = new RetransmitTimer(options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
         _pacing = new FlightPacing(options, stats);
+        _output = new EngineOutput(stats);
         _startedAt = startedAt;
+        _trace = new EngineTrace(role, startedAt, options.Logger);
         if (Stats.EffectiveMaxDatagramSize == 0)
         {
             Stats.EffectiveMaxDatagramSize = options.MaxDatagramSize;
@@ -94,7 +94,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
 
     // ---------------------------------------------------------------- outcome
 
-    public void Emit(DtlsEvent e) => _events.Enqueue(e);
+    public void Emit(DtlsEvent e) => _output.Events.Enqueue(e);
 
     /// <summary>The handshake completed: keys for the exporter, the event, and the SRTP keying material.</summary>
     public void Complete(TimeSpan now, CipherSuite suite, SrtpProtectionProfile? srtp, System.Security.Cryptography.HashAlgorithmName hash, byte[] exporterSecret)
@@ -105,12 +105,12 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         _timers.Clear(EngineTimer.HandshakeDeadline);
         DtlsMetrics.HandshakesCompleted.Add(1);
         Log(now, $"connected: DTLS 1.3, {suite}, SRTP {srtp?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
-        _events.Enqueue(new DtlsConnected(Role, ProtocolVersion.Dtls13, suite, srtp, true, EffectiveMaxDatagramSize, now - _startedAt));
+        _output.Events.Enqueue(new DtlsConnected(Role, ProtocolVersion.Dtls13, suite, srtp, true, EffectiveMaxDatagramSize, now - _startedAt));
         if (srtp is { } profile)
         {
             var material = new byte[profile.KeyingMaterialLength];
             Tls13KeySchedule.Export(hash, exporterSecret, HandshakeCommon.SrtpExporterLabel, [], material, Tls13KeySchedule.DtlsLabelPrefix);
-            _events.Enqueue(new DtlsKeyingMaterial(profile, material));
+            _output.Events.Enqueue(new DtlsKeyingMaterial(profile, material));
         }
     }
 
@@ -146,7 +146,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
                 State = DtlsState.Failed;
                 _timers.ClearAll();
                 _flight = null;
-                _events.Enqueue(new DtlsFailed(DtlsFailureReason.InternalError, message, AlertDescription.InternalError, null));
+                _output.Events.Enqueue(new DtlsFailed(DtlsFailureReason.InternalError, message, AlertDescription.InternalError, null));
             }
         }
     }
@@ -169,8 +169,8 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         _flight = null;
         DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         var line = AddTrace(now, $"failed: {reason}: {message}");
-        var report = reason == DtlsFailureReason.Timeout ? string.Join('\n', _trace) : null;
-        _events.Enqueue(new DtlsFailed(reason, message, alert, report));
+        var report = reason == DtlsFailureReason.Timeout ? _trace.Report : null;
+        _output.Events.Enqueue(new DtlsFailed(reason, message, alert, report));
         _logger?.LogDebug("{Line}", line);
     }
 
@@ -187,7 +187,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         _timers.ClearAll();
         _flight = null;
         Log(now, "closed locally");
-        _events.Enqueue(new DtlsClosed(ByPeer: false));
+        _output.Events.Enqueue(new DtlsClosed(ByPeer: false));
     }
 
     /// <summary>True while the client's final flight waits for the server's ACK (RFC 9147 7: the final flight is acknowledged, not kept forever).</summary>
@@ -205,8 +205,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         }
 
         _handshake?.Release();
-        _datagrams.Clear();
-        _events.Clear();
+        _output.Clear();
         if (State is DtlsState.Connecting or DtlsState.Connected)
         {
             State = DtlsState.Closed;
@@ -215,78 +214,20 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
 
     // ---------------------------------------------------------------- output
 
-    public DtlsOutput PollOutput(Span<byte> buffer)
-    {
-        if (_datagrams.TryPeek(out var datagram))
-        {
-            if (buffer.Length < datagram.Length)
-            {
-                throw new ArgumentException($"Output buffer of {buffer.Length} bytes is smaller than the {datagram.Length}-byte datagram; pass at least MaxDatagramSize bytes.", nameof(buffer));
-            }
-
-            _datagrams.Dequeue();
-            datagram.CopyTo(buffer);
-            Stats.DatagramsSent++;
-            Stats.BytesSent += datagram.Length;
-            Stats.LargestDatagramSent = Math.Max(Stats.LargestDatagramSent, datagram.Length);
-            DtlsMetrics.DatagramsSent.Add(1);
-            return new DtlsOutput(DtlsOutputKind.Datagram, datagram.Length, null, default);
-        }
-
-        if (_events.TryDequeue(out var e))
-        {
-            return new DtlsOutput(DtlsOutputKind.Event, 0, e, default);
-        }
-
-        return new DtlsOutput(DtlsOutputKind.Timeout, 0, null, NextDeadline);
-    }
+    public DtlsOutput PollOutput(Span<byte> buffer) => _output.Poll(buffer, NextDeadline);
 
     public TimeSpan NextDeadline => State is DtlsState.Connecting or DtlsState.Connected ? _timers.Next : DtlsOutput.NoDeadline;
 
     // ---------------------------------------------------------------- diagnostics
 
-    public void Log(TimeSpan now, string line)
-    {
-        var stamped = AddTrace(now, line);
-        _logger?.LogDebug("{Line}", stamped);
-    }
+    public void Log(TimeSpan now, string line) => _trace.Log(now, line);
 
-    private string AddTrace(TimeSpan now, string line)
-    {
-        var stamped = string.Create(CultureInfo.InvariantCulture, $"{(now - _startedAt).TotalMilliseconds,8:0.0} ms  {Role.ToString().ToLowerInvariant()}: {line}");
-        if (_trace.Count < MaxTraceLines)
-        {
-            _trace.Add(stamped);
-        }
-
-        return stamped;
-    }
+    private string AddTrace(TimeSpan now, string line) => _trace.Add(now, line);
 
     /// <summary>Carries the 1.2 engine's timeline over at the version switch.</summary>
-    public void AdoptTrace(string earlier)
-    {
-        foreach (var line in earlier.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (_trace.Count < MaxTraceLines)
-            {
-                _trace.Add(line.TrimEnd('\r'));
-            }
-        }
-    }
+    public void AdoptTrace(string earlier) => _trace.Adopt(earlier);
 
-    public string Trace
-    {
-        get
-        {
-            var sb = new StringBuilder();
-            foreach (var line in _trace)
-            {
-                sb.AppendLine(line);
-            }
-
-            return sb.ToString();
-        }
-    }
+    public string Trace => _trace.Text;
 
     private void CountDrop(string cause, Action<DtlsStats> count)
     {
