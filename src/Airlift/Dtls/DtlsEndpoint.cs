@@ -1,6 +1,7 @@
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
+using Airlift.Dtls.V12;
 using Airlift.Dtls.V13;
 
 namespace Airlift.Dtls;

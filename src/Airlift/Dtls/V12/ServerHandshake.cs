@@ -1,8 +1,9 @@
 using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
 using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 
-namespace Airlift.Dtls.Handshake;
+namespace Airlift.Dtls.V12;
 
 /// <summary>
 /// DTLS 1.2 server (RFC 6347 4.2, RFC 5246 7). The stateless cookie exchange happens before this object exists
