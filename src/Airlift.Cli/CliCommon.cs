@@ -115,7 +115,7 @@ internal static class CliCommon
         {
             if (!SrtpProtectionProfile.TryParse(name, out var p))
             {
-                throw new CliException($"unknown SRTP profile '{name}'");
+                throw new CliException($"unknown SRTP profile '{name}'; known: SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AES128_CM_HMAC_SHA1_32, SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM (OpenSSL's SRTP_AES128_CM_SHA1_80 and _32 also work)");
             }
 
             list.Add(p);
@@ -136,7 +136,7 @@ internal static class CliCommon
         {
             if (!CipherSuite.TryParse(name, out var s))
             {
-                throw new CliException($"unknown cipher suite '{name}'");
+                throw new CliException($"unknown cipher suite '{name}'; known: {string.Join(", ", KnownCipherSuites)}");
             }
 
             list.Add(s);
@@ -144,6 +144,13 @@ internal static class CliCommon
 
         return list;
     }
+
+    private static readonly string[] KnownCipherSuites =
+    [
+        "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ];
 
     private static readonly HashSet<string> Tls13CipherSuiteNames = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"];
 

@@ -7,7 +7,7 @@ using Spectre.Console;
 namespace Airlift.Cli.Commands;
 
 /// <summary>
-/// <c>airlift lab</c>: the field failures F1-F4 of SCENARIOS.md and a loss sweep, run in process in virtual time, with a
+/// <c>airlift lab</c>: the field failures F1-F4 of docs/scenarios.md and a loss sweep, run in process in virtual time, with a
 /// table, one verdict per scenario, and lab.json / lab.md / lab.html. Exit 0 when every scenario passes, 1 otherwise,
 /// 2 for a bad argument.
 /// </summary>
@@ -31,7 +31,7 @@ internal static class LabCommand
         var parallel = new Option<int?>("--parallel") { Description = "With --peers: trials run at once (1..32; default $AIRLIFT_PEERLAB_PARALLEL, else 2). Each trial times itself from its first datagram; keep the machine's CPU unsaturated." };
         var dtls = new Option<string>("--dtls") { Description = "DTLS version of the in-process runs: 1.2, 1.3 or both (every scenario and the sweep in each; default both).", DefaultValueFactory = _ => "both" };
         var peers = new Option<string?>("--peers") { Description = "Run the lab against real peers instead (comma-separated, e.g. openssl,gnutls), if this build has the real-peer runner." };
-        var command = new Command("lab", "Reproduce the field failures of SCENARIOS.md in virtual time and show Airlift passing them, plus a loss sweep.")
+        var command = new Command("lab", "Reproduce the field failures of docs/scenarios.md in virtual time and show Airlift passing them, plus a loss sweep.")
         {
             trials, loss, rtt, mtu, cert, deadline, seed, dtls, output, json, sweepOnly, scenariosOnly, ladder, peers, parallel, fromReport,
         };

@@ -44,7 +44,7 @@ internal sealed record LabScenario(
     public string Dtls { get; init; } = "1.2";
 }
 
-/// <summary>The field failures of SCENARIOS.md (F1-F4) as lab scenarios, with the field numbers, Airlift in both roles, and reproductions.</summary>
+/// <summary>The field failures of docs/scenarios.md (F1-F4) as lab scenarios, with the field numbers, Airlift in both roles, and reproductions.</summary>
 internal static class LabScenarios
 {
     /// <summary>Pairing of two Airlift endpoints with every fix on.</summary>

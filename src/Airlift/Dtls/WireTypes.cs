@@ -243,9 +243,13 @@ public readonly record struct SrtpProtectionProfile(ushort Value)
     /// <summary>Parses an IANA profile name (case-insensitive).</summary>
     public static bool TryParse(string name, out SrtpProtectionProfile profile)
     {
+        ArgumentNullException.ThrowIfNull(name);
+
+        // OpenSSL spells the two AES-CM profiles without HMAC (SRTP_AES128_CM_SHA1_80): accepted as the same profiles.
+        var canonical = name.Replace("_CM_SHA1_", "_CM_HMAC_SHA1_", StringComparison.OrdinalIgnoreCase);
         foreach (var p in new[] { Aes128CmHmacSha1_80, Aes128CmHmacSha1_32, AeadAes128Gcm, AeadAes256Gcm })
         {
-            if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(p.Name, canonical, StringComparison.OrdinalIgnoreCase))
             {
                 profile = p;
                 return true;

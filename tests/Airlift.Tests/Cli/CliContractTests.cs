@@ -174,6 +174,7 @@ public sealed partial class CliContractTests(ITestOutputHelper output)
         "dtls-client|--connect|127.0.0.1:5999|--cert|{ecdsa-cert}",
         "dtls-client|--connect|127.0.0.1:5999|--bogus-flag",
         "dtls-client|--connect|127.0.0.1:5999|--insecure-accept-any-certificate|--dtls|1.1",
+        "dtls-client|--connect|127.0.0.1:5999|--insecure-accept-any-certificate|--srtp|SRTP_NULL_SHA1_80",
         "cert|--out|{dir}/c.pem",
         "cert|--out|/nonexistent/dir/c.pem|--key|/nonexistent/dir/k.pem",
     };
