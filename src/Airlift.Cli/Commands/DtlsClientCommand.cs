@@ -43,7 +43,7 @@ internal static class DtlsClientCommand
             }
             catch (DtlsHandshakeException ex)
             {
-                Print(CliCommon.Report("client", server, certificate, null, null, null, new DtlsStats(), $"{ex.Failure.Reason}: {ex.Failure.Message}"), asJson);
+                Print(CliCommon.Report("client", server, certificate, null, null, null, ex.Stats ?? new DtlsStats(), $"{ex.Failure.Reason}: {ex.Failure.Message}"), asJson);
                 if (ex.Failure.Report is { } trace && parse.GetValue(verbose))
                 {
                     Console.Error.WriteLine(trace);

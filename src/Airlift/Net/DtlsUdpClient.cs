@@ -10,13 +10,23 @@ public sealed class DtlsHandshakeException : Exception
 {
     /// <summary>Creates the exception from a failure event.</summary>
     public DtlsHandshakeException(DtlsFailed failure)
+        : this(failure, null)
+    {
+    }
+
+    /// <summary>Creates the exception from a failure event and the failed endpoint's counters.</summary>
+    public DtlsHandshakeException(DtlsFailed failure, DtlsStats? stats)
         : base($"DTLS handshake failed: {failure.Reason}: {failure.Message}")
     {
         Failure = failure;
+        Stats = stats;
     }
 
     /// <summary>The failure.</summary>
     public DtlsFailed Failure { get; }
+
+    /// <summary>The counters of the endpoint that failed (datagrams sent and received, retransmissions, drops), when known.</summary>
+    public DtlsStats? Stats { get; }
 }
 
 /// <summary>An async DTLS client over a UDP socket.</summary>
@@ -88,7 +98,7 @@ public sealed class DtlsUdpClient : IAsyncDisposable
                         client.KeyingMaterial = k;
                         break;
                     case DtlsFailed f:
-                        throw new DtlsHandshakeException(f);
+                        throw new DtlsHandshakeException(f, session.Stats);
                 }
 
                 if (client.Connection is not null && (client.KeyingMaterial is not null || client.Connection.SrtpProfile is null))

@@ -149,6 +149,10 @@ public sealed partial class CliContractTests(ITestOutputHelper output)
         Assert.Equal(JsonValueKind.Null, report.GetProperty("cipherSuite").ValueKind);
         Assert.Equal(JsonValueKind.Null, report.GetProperty("exporter").ValueKind);
         Assert.Matches(FingerprintText(), Str(report, "localFingerprint"));
+
+        // The report counts what the client really did: its ClientHellos (first and retransmitted) went out.
+        Assert.True(report.GetProperty("datagramsSent").GetInt64() >= 2, report.ToString());
+        Assert.True(report.GetProperty("retransmissions").GetInt32() >= 1, report.ToString());
     }
 
     /// <summary>Argument lists ('|'-separated; {placeholders} resolved at run time) that the contract says end in status 2.</summary>
