@@ -347,11 +347,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         ReleaseKeys();
         _timers.ClearAll();
         _flight = null;
-        DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
-        var line = AddTrace(now, $"failed: {reason}: {message}");
-        var report = reason == DtlsFailureReason.Timeout ? _trace.Report : null;
-        _output.Events.Enqueue(new DtlsFailed(reason, message, alert, report));
-        _logger?.LogDebug("{Line}", line); // last: the failure is recorded even if the logger throws
+        _trace.Failed(now, reason, message, alert, _output.Events); // last: the failure is recorded even if the logger throws
     }
 
     // ---------------------------------------------------------------- output
@@ -364,8 +360,6 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
     // ---------------------------------------------------------------- diagnostics
 
     public void Log(TimeSpan now, string line) => _trace.Log(now, line);
-
-    private string AddTrace(TimeSpan now, string line) => _trace.Add(now, line);
 
     public string Trace => _trace.Text;
 

@@ -75,11 +75,9 @@ internal sealed partial class DtlsEngine
 
         _timers.Clear(EngineTimer.DeferredPathResend);
 
-        // A new path has its own MTU: a datagram size lowered on the old one does not carry over.
-        if (EffectiveMaxDatagramSize != Options.MaxDatagramSize)
+        if (_pacing.RestoreDatagramSize() is { } restored)
         {
-            Log(now, $"path changed: datagram size back to {Options.MaxDatagramSize}");
-            EffectiveMaxDatagramSize = Options.MaxDatagramSize;
+            Log(now, restored);
         }
 
         Transmit(now, "resent (path change)");
@@ -193,15 +191,9 @@ internal sealed partial class DtlsEngine
 
     private void MaybeLowerDatagramSize(TimeSpan now)
     {
-        var lower = _pacing.LowerDatagramSize(EffectiveMaxDatagramSize, _flightLargestDatagram, out var why);
-        if (why is not null)
+        if (_pacing.LowerDatagramSize(_flightLargestDatagram) is { } why)
         {
             Log(now, why);
-        }
-
-        if (lower is { } size)
-        {
-            EffectiveMaxDatagramSize = size;
         }
     }
 

@@ -75,6 +75,18 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         return stamped;
     }
 
+    /// <summary>
+    /// Records a failure: the metric, the trace line, and the <see cref="DtlsFailed"/> event (with the timeline when the
+    /// handshake timed out) queued before the line is logged, so the failure is reported even if the logger throws.
+    /// </summary>
+    public void Failed(TimeSpan now, DtlsFailureReason reason, string message, AlertDescription? alert, Queue<DtlsEvent> events)
+    {
+        DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        var line = Add(now, $"failed: {reason}: {message}");
+        events.Enqueue(new DtlsFailed(reason, message, alert, reason == DtlsFailureReason.Timeout ? Report : null));
+        logger?.LogDebug("{Line}", line);
+    }
+
     /// <summary>Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3).</summary>
     public void Adopt(string earlier)
     {

@@ -154,18 +154,35 @@ internal sealed class FlightPacing(DtlsOptions options, DtlsStats stats)
     }
 
     /// <summary>
-    /// Path-MTU fallback: two timeouts of a flight whose datagrams exceed a fallback size, while the peer shows it is alive,
-    /// look like a black hole rather than plain loss. Returns the smaller size to use (and what to log), or null. Never goes
-    /// below a datagram size the peer's own datagrams proved (<see cref="DtlsOptions.FallbackAboveLargestPeerDatagram"/>):
-    /// that would only add datagrams, and loss exposure, to a flight lost to plain loss.
+    /// A new path has its own MTU: a datagram size lowered on the old one does not carry over. Returns what to log when the
+    /// size in force (<see cref="DtlsStats.EffectiveMaxDatagramSize"/>) went back to the configured one, else null.
     /// </summary>
-    public int? LowerDatagramSize(int effective, int flightLargestDatagram, out string? why)
+    public string? RestoreDatagramSize()
     {
-        why = null;
+        if (stats.EffectiveMaxDatagramSize == options.MaxDatagramSize)
+        {
+            return null;
+        }
+
+        stats.EffectiveMaxDatagramSize = options.MaxDatagramSize;
+        return $"path changed: datagram size back to {options.MaxDatagramSize}";
+    }
+
+    /// <summary>
+    /// Path-MTU fallback after a timeout: two timeouts of a flight whose datagrams exceed a fallback size, while the peer
+    /// shows it is alive, look like a black hole rather than plain loss, and the size in force
+    /// (<see cref="DtlsStats.EffectiveMaxDatagramSize"/>) is lowered. Never below a datagram size the peer's own datagrams
+    /// proved (<see cref="DtlsOptions.FallbackAboveLargestPeerDatagram"/>): that would only add datagrams, and loss exposure,
+    /// to a flight lost to plain loss. Returns what to log, or null when nothing was decided.
+    /// </summary>
+    public string? LowerDatagramSize(int flightLargestDatagram)
+    {
         if (FlightTimeouts < 2 || !PeerRetransmitted)
         {
             return null;
         }
+
+        var effective = stats.EffectiveMaxDatagramSize;
 
         var floor = options.FallbackAboveLargestPeerDatagram ? LargestPeerDatagram : 0;
         var ladder = options.DatagramSizeFallbacks;
@@ -174,17 +191,17 @@ internal sealed class FlightPacing(DtlsOptions options, DtlsStats stats)
             var candidate = ladder[_fallbackStep++];
             if (candidate < floor)
             {
-                why = $"flight timed out {FlightTimeouts} times, but the peer's {floor}-byte datagrams reach us: keeping datagram size {effective}";
                 _fallbackStep = ladder.Count;
-                return null;
+                return $"flight timed out {FlightTimeouts} times, but the peer's {floor}-byte datagrams reach us: keeping datagram size {effective}";
             }
 
             if (candidate < effective && candidate < flightLargestDatagram)
             {
-                why = $"flight timed out {FlightTimeouts} times with datagrams up to {flightLargestDatagram} bytes: lowering datagram size {effective} -> {candidate}";
+                var why = $"flight timed out {FlightTimeouts} times with datagrams up to {flightLargestDatagram} bytes: lowering datagram size {effective} -> {candidate}";
+                stats.EffectiveMaxDatagramSize = candidate;
                 stats.DatagramSizeFallbacks++;
                 FlightTimeouts = 0;
-                return candidate;
+                return why;
             }
         }
 

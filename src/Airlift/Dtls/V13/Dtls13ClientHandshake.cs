@@ -63,21 +63,14 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         }
 
         _keyPairs.Clear();
-        Zero(_clientHandshakeSecret);
-        Zero(_serverHandshakeSecret);
+        Secrets.Zero(_clientHandshakeSecret);
+        Secrets.Zero(_serverHandshakeSecret);
         _schedule?.Dispose();
         _serverLeaf?.Dispose();
         _serverLeaf = null;
         _transcript.Release();
     }
 
-    private static void Zero(byte[]? secret)
-    {
-        if (secret is not null)
-        {
-            CryptographicOperations.ZeroMemory(secret);
-        }
-    }
 
     public void OnMessage(TimeSpan now, HandshakeMessage message, ulong epoch)
     {

@@ -180,10 +180,9 @@ internal sealed partial class Dtls13Engine
         }
 
         _timers.Clear(EngineTimer.DeferredPathResend);
-        if (EffectiveMaxDatagramSize != Options.MaxDatagramSize)
+        if (_pacing.RestoreDatagramSize() is { } restored)
         {
-            Log(now, $"path changed: datagram size back to {Options.MaxDatagramSize}");
-            EffectiveMaxDatagramSize = Options.MaxDatagramSize;
+            Log(now, restored);
         }
 
         Transmit(now, "resent (path change)");
@@ -286,15 +285,9 @@ internal sealed partial class Dtls13Engine
 
     private void MaybeLowerDatagramSize(TimeSpan now)
     {
-        var lower = _pacing.LowerDatagramSize(EffectiveMaxDatagramSize, _flightLargestDatagram, out var why);
-        if (why is not null)
+        if (_pacing.LowerDatagramSize(_flightLargestDatagram) is { } why)
         {
             Log(now, why);
-        }
-
-        if (lower is { } size)
-        {
-            EffectiveMaxDatagramSize = size;
         }
     }
 

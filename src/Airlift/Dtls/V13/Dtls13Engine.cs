@@ -167,11 +167,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         ReleaseKeys();
         _timers.ClearAll();
         _flight = null;
-        DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
-        var line = AddTrace(now, $"failed: {reason}: {message}");
-        var report = reason == DtlsFailureReason.Timeout ? _trace.Report : null;
-        _output.Events.Enqueue(new DtlsFailed(reason, message, alert, report));
-        _logger?.LogDebug("{Line}", line);
+        _trace.Failed(now, reason, message, alert, _output.Events);
     }
 
     public void Close(TimeSpan now)
@@ -221,8 +217,6 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     // ---------------------------------------------------------------- diagnostics
 
     public void Log(TimeSpan now, string line) => _trace.Log(now, line);
-
-    private string AddTrace(TimeSpan now, string line) => _trace.Add(now, line);
 
     /// <summary>Carries the 1.2 engine's timeline over at the version switch.</summary>
     public void AdoptTrace(string earlier) => _trace.Adopt(earlier);

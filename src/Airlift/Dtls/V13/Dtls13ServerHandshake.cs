@@ -57,23 +57,16 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
 
     public void Release()
     {
-        Zero(_clientHandshakeSecret);
-        Zero(_clientAppSecret);
-        Zero(_serverAppSecret);
-        Zero(_exporterSecret);
+        Secrets.Zero(_clientHandshakeSecret);
+        Secrets.Zero(_clientAppSecret);
+        Secrets.Zero(_serverAppSecret);
+        Secrets.Zero(_exporterSecret);
         _schedule?.Dispose();
         _clientLeaf?.Dispose();
         _clientLeaf = null;
         _transcript.Release();
     }
 
-    private static void Zero(byte[]? secret)
-    {
-        if (secret is not null)
-        {
-            CryptographicOperations.ZeroMemory(secret);
-        }
-    }
 
     public void OnMessage(TimeSpan now, HandshakeMessage message, ulong epoch)
     {
