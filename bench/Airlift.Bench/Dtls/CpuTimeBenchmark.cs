@@ -86,6 +86,8 @@ internal static class CpuTimeBenchmark
         Row("EcdsaP256Sign", "", iterations, null, () => floor.EcdsaP256Sign());
         Row("EcdsaP256Verify", "", iterations, null, () => floor.EcdsaP256Verify());
         Row("CertificateParse", "", iterations, null, () => floor.CertificateParse());
+        Row("PeerKeyFromDer", "", iterations, null, () => floor.PeerKeyFromDer());
+        Row("PeerKeyD2iOnly", "", iterations, null, () => floor.PeerKeyD2iOnly());
         floor.Cleanup();
         return 0;
     }

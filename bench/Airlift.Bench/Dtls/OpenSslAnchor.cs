@@ -159,7 +159,9 @@ internal sealed class OpenSslAnchor : IDisposable
         Check(SSL_CTX_ctrl(context, SslCtrlSetMinProtoVersion, Dtls12Version, IntPtr.Zero) == 1, "min version");
         Check(SSL_CTX_ctrl(context, SslCtrlSetMaxProtoVersion, Dtls12Version, IntPtr.Zero) == 1, "max version");
         Check(SSL_CTX_set_cipher_list(context, "ECDHE-ECDSA-AES128-GCM-SHA256") == 1, "cipher list");
-        var list = Marshal.StringToHGlobalAnsi(groups);
+        // OpenSSL uses (and accepts) an ECDSA P-256 certificate only where the groups list P-256 (RFC 8422 5.1), so both
+        // list P-256 after the case's group; both put the case's group first, so that is the one the exchange uses.
+        var list = Marshal.StringToHGlobalAnsi(groups == "P-256" ? groups : groups + ":P-256");
         try
         {
             Check(SSL_CTX_ctrl(context, SslCtrlSetGroupsList, 0, list) == 1, "groups");

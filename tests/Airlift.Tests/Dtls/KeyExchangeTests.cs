@@ -312,6 +312,25 @@ public class KeyExchangeTests
     }
 
     [Fact]
+    public void P256_agreement_through_the_openssl_import_equals_the_platform_agreement_rfc8422_section5_10()
+    {
+        for (var i = 0; i < 8; i++)
+        {
+            using var ours = KeyExchange.Generate(NamedGroup.Secp256r1);
+            using var platform = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+            var q = platform.ExportParameters(false).Q;
+            byte[] point = [0x04, .. q.X!, .. q.Y!];
+            Assert.True(ours.TryComplete(point, out var secret));
+            using var peer = ECDiffieHellman.Create(new ECParameters
+            {
+                Curve = ECCurve.NamedCurves.nistP256,
+                Q = new ECPoint { X = ours.PublicShare[1..33], Y = ours.PublicShare[33..] },
+            });
+            Assert.Equal(platform.DeriveRawSecretAgreement(peer.PublicKey), secret);
+        }
+    }
+
+    [Fact]
     public void X25519_matches_the_rfc7748_section6_1_diffie_hellman()
     {
         using var alice = KeyExchangeKeyPair.FromX25519Private(H("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));

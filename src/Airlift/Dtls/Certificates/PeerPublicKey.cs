@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Formats.Asn1;
 using System.Security.Cryptography;
+using Airlift.Dtls.Crypto;
 
 namespace Airlift.Dtls;
 
@@ -33,7 +34,11 @@ internal sealed class PeerPublicKey : IDisposable
     /// Reads the SubjectPublicKeyInfo out of a DER certificate and imports it: an EC key on a named curve the platform
     /// knows, or an RSA key of at least 1024 bits. False, with the reason, for anything else; never throws on peer input.
     /// </summary>
-    public static bool TryCreate(ReadOnlySpan<byte> certificateDer, [NotNullWhen(true)] out PeerPublicKey? key, out string error)
+    public static bool TryCreate(ReadOnlySpan<byte> certificateDer, [NotNullWhen(true)] out PeerPublicKey? key, out string error) =>
+        TryCreate(certificateDer, OpenSslPublicKey.Enabled, out key, out error);
+
+    /// <summary><see cref="TryCreate(ReadOnlySpan{byte}, out PeerPublicKey, out string)"/> choosing the EC import (tests run both).</summary>
+    internal static bool TryCreate(ReadOnlySpan<byte> certificateDer, bool openSslImport, [NotNullWhen(true)] out PeerPublicKey? key, out string error)
     {
         key = null;
         if (!TryReadSubjectPublicKeyInfo(certificateDer, out var spki, out var algorithm))
@@ -46,6 +51,18 @@ internal sealed class PeerPublicKey : IDisposable
         {
             if (algorithm == EcPublicKeyOid)
             {
+                error = "";
+                if (openSslImport && OpenSslPublicKey.TryImportEcdsa(spki, out var fast, out error))
+                {
+                    key = new PeerPublicKey(fast, null);
+                    return true;
+                }
+
+                if (error.Length > 0)
+                {
+                    return false;
+                }
+
                 var ecdsa = ECDsa.Create();
                 try
                 {

@@ -53,7 +53,9 @@ internal static class KeyExchange
     {
         if (group == NamedGroup.Secp256r1)
         {
-            return KeyExchangeKeyPair.CreateEcdh(group, ECCurve.NamedCurves.nistP256, 32);
+            return OpenSslPublicKey.TryGenerateEcdhP256(out var key, out var point)
+                ? KeyExchangeKeyPair.FromEcdh(group, key, point, ECCurve.NamedCurves.nistP256, 32)
+                : KeyExchangeKeyPair.CreateEcdh(group, ECCurve.NamedCurves.nistP256, 32);
         }
 
         if (group == NamedGroup.Secp384r1)
@@ -275,6 +277,9 @@ internal sealed class KeyExchangeKeyPair : IDisposable
         return new KeyExchangeKeyPair(group, point, key, curve, coordinateLength, null, null);
     }
 
+    internal static KeyExchangeKeyPair FromEcdh(NamedGroup group, ECDiffieHellman key, byte[] point, ECCurve curve, int coordinateLength) =>
+        new(group, point, key, curve, coordinateLength, null, null);
+
     internal static KeyExchangeKeyPair CreateX25519(byte[] privateKey, MlKem768DecapsulationKey? mlKem)
     {
         var x25519Public = new byte[KeyExchange.X25519Length];
@@ -293,6 +298,28 @@ internal sealed class KeyExchangeKeyPair : IDisposable
         sharedSecret = null;
         var n = _coordinateLength;
         if (peerPoint.Length != 1 + 2 * n || peerPoint[0] != 0x04)
+        {
+            return false;
+        }
+
+        var error = "";
+        if (n == 32 && OpenSslPublicKey.TryImportEcdhP256(peerPoint, out var fast, out error))
+        {
+            using (fast)
+            {
+                try
+                {
+                    sharedSecret = _ecdh!.DeriveRawSecretAgreement(fast);
+                    return true;
+                }
+                catch (CryptographicException)
+                {
+                    return false;
+                }
+            }
+        }
+
+        if (error.Length > 0 && n == 32)
         {
             return false;
         }

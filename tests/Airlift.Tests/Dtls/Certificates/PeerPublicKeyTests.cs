@@ -9,11 +9,20 @@ public class PeerPublicKeyTests
 {
     private static readonly byte[] Data = "client_random || server_random || ServerECDHParams"u8.ToArray();
 
+    public static TheoryData<bool> Imports => new() { true, false };
+
     [Fact]
-    public void Ecdsa_key_from_the_der_equals_the_platform_certificate_key_and_verifies_rfc5280_section4_1()
+    public void The_openssl_ec_import_is_in_use_on_linux_with_openssl3()
+    {
+        Assert.Equal(OperatingSystem.IsLinux(), Airlift.Dtls.Crypto.OpenSslPublicKey.Enabled);
+    }
+
+    [Theory]
+    [MemberData(nameof(Imports))]
+    public void Ecdsa_key_from_the_der_equals_the_platform_certificate_key_and_verifies_rfc5280_section4_1(bool openSslImport)
     {
         using var cert = DtlsCertificate.GenerateEcdsa();
-        Assert.True(PeerPublicKey.TryCreate(cert.ChainDer[0], out var key, out var error), error);
+        Assert.True(PeerPublicKey.TryCreate(cert.ChainDer[0], openSslImport, out var key, out var error), error);
         using (key)
         {
             Assert.False(key.IsRsa);
@@ -51,15 +60,16 @@ public class PeerPublicKeyTests
         }
     }
 
-    [Fact]
-    public void Truncated_trailing_garbage_or_altered_key_bytes_are_refused_without_throwing()
+    [Theory]
+    [MemberData(nameof(Imports))]
+    public void Truncated_trailing_garbage_or_altered_key_bytes_are_refused_without_throwing(bool openSslImport)
     {
         using var cert = DtlsCertificate.GenerateEcdsa();
         var der = cert.ChainDer[0];
-        Assert.False(PeerPublicKey.TryCreate([], out _, out _));
-        Assert.False(PeerPublicKey.TryCreate(der.AsSpan(0, der.Length - 1), out _, out _));
-        Assert.False(PeerPublicKey.TryCreate([.. der, 0x00], out _, out _));
-        Assert.False(PeerPublicKey.TryCreate(RandomBytes(300, seed: 13), out _, out var error));
+        Assert.False(PeerPublicKey.TryCreate([], openSslImport, out _, out _));
+        Assert.False(PeerPublicKey.TryCreate(der.AsSpan(0, der.Length - 1), openSslImport, out _, out _));
+        Assert.False(PeerPublicKey.TryCreate([.. der, 0x00], openSslImport, out _, out _));
+        Assert.False(PeerPublicKey.TryCreate(RandomBytes(300, seed: 13), openSslImport, out _, out var error));
         Assert.NotEmpty(error);
 
         // Flip a byte of the EC point (the last 64 bytes of the SubjectPublicKeyInfo): off the curve, refused at import.
@@ -67,12 +77,21 @@ public class PeerPublicKeyTests
         var offset = der.AsSpan().IndexOf(spki) + spki.Length - 1;
         var offCurve = (byte[])der.Clone();
         offCurve[offset] ^= 0x01;
-        Assert.False(PeerPublicKey.TryCreate(offCurve, out _, out error));
-        Assert.Contains("Exception", error, StringComparison.Ordinal);
+        Assert.False(PeerPublicKey.TryCreate(offCurve, openSslImport, out _, out error));
+        Assert.NotEmpty(error);
+
+        // The point at infinity (a lone 00) as the key: refused before any import (SEC 1 2.3.4).
+        byte[] infinity = [0x30, 0x1a, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x02, 0x00, 0x00];
+        if (openSslImport && Airlift.Dtls.Crypto.OpenSslPublicKey.Enabled)
+        {
+            Assert.False(Airlift.Dtls.Crypto.OpenSslPublicKey.TryImportEcdsa(infinity, out _, out error));
+            Assert.NotEmpty(error);
+        }
     }
 
-    [Fact]
-    public void Every_single_byte_corruption_of_a_certificate_is_a_false_or_a_usable_key_never_an_exception()
+    [Theory]
+    [MemberData(nameof(Imports))]
+    public void Every_single_byte_corruption_of_a_certificate_is_a_false_or_a_usable_key_never_an_exception(bool openSslImport)
     {
         using var cert = DtlsCertificate.GenerateEcdsa();
         var der = cert.ChainDer[0];
@@ -80,7 +99,7 @@ public class PeerPublicKeyTests
         {
             var copy = (byte[])der.Clone();
             copy[i] ^= 0xA5;
-            if (PeerPublicKey.TryCreate(copy, out var key, out _))
+            if (PeerPublicKey.TryCreate(copy, openSslImport, out var key, out _))
             {
                 key.Dispose();
             }
