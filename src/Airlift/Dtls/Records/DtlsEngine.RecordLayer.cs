@@ -323,7 +323,7 @@ internal sealed partial class DtlsEngine
     {
         while (State == DtlsState.Connecting && Reassembler.TryTakeNext(out var message))
         {
-            Log(now, $"received {message!.Type} seq {message.MessageSeq} ({message.Body.Length} bytes) in {_handler.StateName}");
+            _trace.Received(now, message!.Type, message.MessageSeq, message.Body.Length, _handler.StateName);
             _handler.OnMessage(now, message);
         }
     }

@@ -425,7 +425,7 @@ internal sealed partial class Dtls13Engine
     {
         while (State is DtlsState.Connecting or DtlsState.Connected && Reassembler.TryTakeNext(out var message))
         {
-            Log(now, $"received {message!.Type} seq {message.MessageSeq} ({message.Body.Length} bytes) in {(State == DtlsState.Connected ? "Connected" : _handshake.StateName)}");
+            _trace.Received(now, message!.Type, message.MessageSeq, message.Body.Length, State == DtlsState.Connected ? "Connected" : _handshake.StateName);
             if (State == DtlsState.Connected)
             {
                 OnPostHandshakeMessage(now, message);
