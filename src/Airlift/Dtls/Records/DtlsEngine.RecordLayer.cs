@@ -187,6 +187,11 @@ internal sealed partial class DtlsEngine
                 _timers.Clear(EngineTimer.FinalFlightRetention);
             }
 
+            if (_output.TryDeliver(plaintext))
+            {
+                return;
+            }
+
             if (_output.Events.Count >= Options.MaxPendingEvents)
             {
                 CountDrop("event-queue-full", s => s.DroppedEventQueueFull++);

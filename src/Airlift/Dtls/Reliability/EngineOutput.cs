@@ -39,6 +39,60 @@ internal sealed class EngineOutput(DtlsStats stats)
             : new DtlsOutput(DtlsOutputKind.Timeout, 0, null, deadline);
     }
 
+    /// <summary>Counts a datagram that left without the queue (sealed straight into the caller's buffer).</summary>
+    public void CountSent(int length)
+    {
+        stats.DatagramsSent++;
+        stats.BytesSent += length;
+        stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, length);
+        DtlsMetrics.DatagramsSent.Add(1);
+    }
+
+    private Memory<byte> _sink;
+    private bool _sinkOpen;
+    private DtlsReceiveResult _sinkResult;
+
+    /// <summary>Starts a zero-allocation receive: the first application-data record goes into <paramref name="target"/>.</summary>
+    public void OpenSink(Memory<byte> target)
+    {
+        _sink = target;
+        _sinkOpen = true;
+        _sinkResult = default;
+    }
+
+    /// <summary>Ends the receive started by <see cref="OpenSink"/> and returns what it delivered.</summary>
+    public DtlsReceiveResult CloseSink()
+    {
+        _sink = default;
+        _sinkOpen = false;
+        return _sinkResult;
+    }
+
+    /// <summary>The result of the last closed sink.</summary>
+    public DtlsReceiveResult LastSinkResult => _sinkResult;
+
+    /// <summary>
+    /// Delivers decrypted application data into the open sink; false when there is none, it was used already, or the data
+    /// does not fit (then the caller queues the event as before and the result says BufferTooSmall).
+    /// </summary>
+    public bool TryDeliver(ReadOnlySpan<byte> plaintext)
+    {
+        if (!_sinkOpen || _sinkResult.Status != DtlsReceiveStatus.None)
+        {
+            return false;
+        }
+
+        if (plaintext.Length > _sink.Length)
+        {
+            _sinkResult = new DtlsReceiveResult(DtlsReceiveStatus.BufferTooSmall, plaintext.Length);
+            return false;
+        }
+
+        plaintext.CopyTo(_sink.Span);
+        _sinkResult = new DtlsReceiveResult(DtlsReceiveStatus.Received, plaintext.Length);
+        return true;
+    }
+
     public void Clear()
     {
         Datagrams.Clear();

@@ -298,6 +298,11 @@ internal sealed partial class Dtls13Engine
                 return;
             }
 
+            if (_output.TryDeliver(content))
+            {
+                return;
+            }
+
             if (_output.Events.Count >= Options.MaxPendingEvents)
             {
                 CountDrop("event-queue-full", s => s.DroppedEventQueueFull++);
@@ -470,6 +475,34 @@ internal sealed partial class Dtls13Engine
         WriteRecord(datagram, ContentType.ApplicationData, epoch, data);
         _output.Datagrams.Enqueue(datagram);
     }
+
+    public DtlsSealStatus TrySealApplicationData(ReadOnlySpan<byte> data, Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (State != DtlsState.Connected)
+        {
+            return DtlsSealStatus.NotConnected;
+        }
+
+        if (data.Length > MaxApplicationDataSize)
+        {
+            return DtlsSealStatus.TooLarge;
+        }
+
+        var epoch = _writeEpochs[_currentWriteEpoch];
+        var needed = UnifiedHeader.WrittenSize + data.Length + 1 + epoch.Protection!.Overhead;
+        if (destination.Length < needed)
+        {
+            length = needed;
+            return DtlsSealStatus.BufferTooSmall;
+        }
+
+        length = WriteRecord(destination, ContentType.ApplicationData, epoch, data);
+        _output.CountSent(length);
+        return DtlsSealStatus.Sealed;
+    }
+
+    public EngineOutput Output => _output;
 
     private WriteEpoch BestWriteEpoch()
     {
