@@ -49,7 +49,7 @@ internal static class LabConsole
             {
                 var result = r.Verdict.Passed ? $"[green]{Markup.Escape(r.Result)}[/]" : $"[red]{Markup.Escape(r.Result)}[/]";
                 table.AddRow(
-                    new Markup($"[bold]{Markup.Escape(r.Verdict.Scenario)}[/] [grey]{Markup.Escape(r.Verdict.Title)}[/]\n[grey]path: {Markup.Escape(r.Verdict.Path)}[/]"),
+                    new Markup($"[bold]{Markup.Escape(r.Verdict.Scenario)}[/]\n{Markup.Escape(r.Verdict.Title)}\n[grey]path: {Markup.Escape(r.Verdict.Path)}[/]"),
                     new Text(r.Dtls),
                     new Markup(result + (r.Verdict.Expectation == "connects" ? string.Empty : $"\n[grey](expected: {Markup.Escape(r.Verdict.Expectation)})[/]")),
                     new Text(r.Time),

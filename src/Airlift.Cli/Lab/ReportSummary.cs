@@ -70,7 +70,7 @@ internal static class ReportSummary
         var notConnected = report.Trials.Count(t => !t.Connected);
         list.Add(notConnected == 0
             ? $"Every one of the {Count(report.Trials.Count, "run")} connected."
-            : $"{Count(notConnected, "run")} of {report.Trials.Count} did not connect (listed below).");
+            : $"{notConnected} of {Count(report.Trials.Count, "run")} did not connect.");
         return report.Trials.Count == 0 && report.Verdicts.Count == 0 ? [] : list;
     }
 
