@@ -175,6 +175,12 @@ public sealed class TransportHost : IAsyncDisposable
 
     internal TimeSpan Now => _time.GetElapsedTime(_origin);
 
+    /// <summary>Which receive loop owns <paramref name="session"/> (tests).</summary>
+    internal int LoopIndexOf(TransportSession session) => Array.IndexOf(_loops, session.Loop);
+
+    /// <summary>Handles a datagram as if loop <paramref name="loop"/>'s first socket had read it (tests: the kernel's hash is not ours to pick).</summary>
+    internal void DeliverToLoop(int loop, IPEndPoint remote, ReadOnlySpan<byte> datagram) => _loops[loop].OnDatagram(0, remote, datagram);
+
     /// <summary>Creates a transport and serves it; signal its <see cref="TransportSession.LocalUfrag"/> and friends to the peer.</summary>
     /// <exception cref="ArgumentException">Invalid options, or the local ufrag is already in use on this host.</exception>
     /// <exception cref="InvalidOperationException"><see cref="TransportHostOptions.MaxSessions"/> reached.</exception>
