@@ -10,7 +10,7 @@ namespace Airlift.Transport;
 /// <see cref="DtlsEndpoint"/> on one demultiplexed port (RFC 7983), with DTLS pinned to the ICE selected tuple.
 /// </summary>
 /// <remarks>
-/// <para>Drain rule: after every call that takes <c>now</c> (<see cref="HandleDatagram"/>, <see cref="HandleTimeout"/>,
+/// <para>Drain rule (the one rule of every Airlift engine, docs/architecture.md "Engine shape and drain rule"): after every call that takes <c>now</c> (<see cref="HandleDatagram"/>, <see cref="HandleTimeout"/>,
 /// <see cref="Close"/>) and after <see cref="SendMedia"/> / <see cref="SendApplicationData"/>, call <see cref="PollOutput"/>
 /// until it returns <see cref="WebRtcOutputKind.Timeout"/>; then call <see cref="HandleTimeout"/> at (or after) the returned
 /// deadline, or earlier when a datagram arrives. Time is any monotonic clock as a <see cref="TimeSpan"/>; the transport
