@@ -101,6 +101,9 @@ internal sealed class StormDriver
 
     private static readonly TimeSpan MaxWait = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>How far a ramp that fell behind may catch up at once.</summary>
+    private static readonly TimeSpan RampBurst = TimeSpan.FromMilliseconds(100);
+
     private readonly StormDriverSettings _settings;
     private readonly ConcurrentQueue<Client> _completions = new();
     private readonly AutoResetEvent _wake = new(false);
@@ -113,6 +116,7 @@ internal sealed class StormDriver
     private long _start;
     private TimeSpan _firstStart = TimeSpan.MinValue;
     private TimeSpan _lastOutcome;
+    private TimeSpan _nextStart;
     private bool _anyAnswer;
     private int _started;
     private int _connected;
@@ -234,18 +238,20 @@ internal sealed class StormDriver
         var startsThisTurn = 0;
         while (_tally.Aborted is null && _open.Count < _settings.Connections && _started < total)
         {
-            if (_settings.Rate > 0 && _firstStart != TimeSpan.MinValue)
-            {
-                var allowed = (long)Math.Floor((now - _firstStart).TotalSeconds * _settings.Rate) + 1;
-                if (_started >= allowed)
-                {
-                    return _firstStart + TimeSpan.FromSeconds(_started / _settings.Rate);
-                }
-            }
-
             if (startsThisTurn++ >= StartsPerTurn)
             {
                 return now; // more to start: come back after handling what arrived
+            }
+
+            if (_settings.Rate > 0)
+            {
+                if (now < _nextStart)
+                {
+                    return _nextStart;
+                }
+
+                // A ramp that fell behind (a busy loop turn) catches up by at most RampBurst, not by a burst of its whole debt.
+                _nextStart = (_nextStart < now - RampBurst ? now - RampBurst : _nextStart) + TimeSpan.FromSeconds(1 / _settings.Rate);
             }
 
             StartClient(now);
@@ -454,9 +460,9 @@ internal sealed class StormDriver
                 _lastOutcome = now;
                 Interlocked.Increment(ref _connected);
                 Interlocked.Decrement(ref _inFlight);
-                if (_started < _settings.Total)
+                if (_settings.Total - _started > _settings.Connections - _open.Count)
                 {
-                    // Its slot is needed for the next handshake: say goodbye properly and go.
+                    // More handshakes are left to start than free slots: this slot is needed, so say goodbye properly and go.
                     c.Endpoint.Close(now);
                     c.ReleaseAfterPump = true;
                 }

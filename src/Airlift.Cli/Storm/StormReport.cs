@@ -171,6 +171,9 @@ internal sealed record StormReport
     /// <summary>Connections held open when the storm ended.</summary>
     public required int HeldAtEnd { get; init; }
 
+    /// <summary>Sessions an own server held while the clients held <see cref="HeldAtEnd"/> connections (null: foreign server, or not measured).</summary>
+    public int? ServerSessions { get; init; }
+
     /// <summary>Held connections the server closed or failed during the storm.</summary>
     public required int ClosedByServerWhileHeld { get; init; }
 

@@ -100,6 +100,7 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
 
             // Measured on the driver thread while every connected client still holds its connection.
             StormServerLine? held = null;
+            int? serverSessions = null;
             ProcSample? heldProc = null;
             var cpuEnd = TimeSpan.Zero;
             void MeasureHeld()
@@ -107,9 +108,12 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
                 cpuEnd = Process.GetCurrentProcess().TotalProcessorTime;
                 if (child is not null)
                 {
-                    held = child.StatsAsync(StatsTimeout, CancellationToken.None).GetAwaiter().GetResult();
+                    // After Ctrl-C there is little time (the shell waits): no forced collection in the server then.
+                    held = ct.IsCancellationRequested ? null : child.StatsAsync(StatsTimeout, CancellationToken.None).GetAwaiter().GetResult();
                     heldProc = child.Sample();
                 }
+
+                serverSessions = held?.Sessions ?? inProcess?.Stats(forceGc: false).Sessions;
             }
 
             var done = new TaskCompletionSource<StormTally>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -148,7 +152,7 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
                 };
             }
 
-            return Build(tally, started, serverText, cpuEnd - cpuStart, Figures(child, baseline, baselineProc, held, heldProc, tally), proxyFigures);
+            return Build(tally, started, serverText, cpuEnd - cpuStart, Figures(child, baseline, baselineProc, held, heldProc, tally), proxyFigures) with { ServerSessions = serverSessions };
         }
         finally
         {

@@ -38,6 +38,7 @@ public class StormRunTests(ITestOutputHelper output)
         Assert.Empty(report.FailuresByReason);
         Assert.Equal(50, report.Versions["DTLS 1.2"]);
         Assert.Equal(50, report.HeldAtEnd);
+        Assert.Equal(50, report.ServerSessions);
         var c = Assert.IsType<StormPercentiles>(report.ConnectMs);
         Assert.True(c.P50 <= c.P90 && c.P90 <= c.P99 && c.P99 <= c.Max);
 
@@ -46,6 +47,20 @@ public class StormRunTests(ITestOutputHelper output)
         Assert.Equal(50, proxy["clientsAccepted"]);
         Assert.True(proxy["sentToUpstream"] < proxy["receivedFromClients"], "5 % loss dropped nothing");
         Assert.True(report.Retransmissions > 0);
+    }
+
+    [Fact]
+    public async Task A_ramp_slower_than_the_handshakes_still_holds_every_connection_to_the_end()
+    {
+        // At 10/s (two seconds of starts) the first clients connect long before the last one starts; their slots are not needed by anyone.
+        var settings = new StormSettings { Mode = StormServerMode.SelfInProcess, Connections = 20, Rate = 10, Versions = [ProtocolVersion.Dtls12], DtlsText = "1.2" };
+        settings.Validate();
+
+        var report = await new StormRunner(settings, output.WriteLine).RunAsync(CancellationToken.None).WaitAsync(Limit);
+
+        Assert.True(report.AllConnected, string.Join('\n', StormReportText.Lines(report)));
+        Assert.Equal(20, report.HeldAtEnd);
+        Assert.Equal(20, report.ServerSessions);
     }
 
     [Fact]
