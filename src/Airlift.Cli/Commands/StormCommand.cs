@@ -35,11 +35,12 @@ internal static class StormCommand
         var mtu = CliCommon.MtuOption();
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
         var html = new Option<string?>("--html") { Description = "Write the report as a self-contained HTML page to this file." };
+        var clientDriver = new Option<string>("--client-driver") { Description = "Internal: storm (one thread, sans-IO endpoints) or udpclient (a DtlsUdpClient per client), to compare them.", Hidden = true, DefaultValueFactory = _ => "storm" };
         var serverRole = new Option<bool>("--server-role") { Description = "Internal: run as the storm's server process.", Hidden = true };
         var clientFingerprint = new Option<string?>("--client-fingerprint") { Description = "Internal: the storm clients' certificate fingerprint.", Hidden = true };
         var command = new Command("storm", "Handshake storm: many concurrent DTLS clients against one server; reports handshakes/s, time-to-connect percentiles, failures by reason, and server CPU and memory when it runs the server.")
         {
-            target, self, inProcess, connections, total, rate, dtls, group, proxyLoss, seed, fingerprint, insecure, timeout, perAddress, mtu, json, html, serverRole, clientFingerprint,
+            target, self, inProcess, connections, total, rate, dtls, group, proxyLoss, seed, fingerprint, insecure, timeout, perAddress, mtu, json, html, clientDriver, serverRole, clientFingerprint,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -84,6 +85,12 @@ internal static class StormCommand
                 Mtu = parse.GetValue(mtu),
                 JsonPath = parse.GetValue(json),
                 HtmlPath = parse.GetValue(html),
+                UdpClientDriver = parse.GetValue(clientDriver) switch
+                {
+                    "storm" => false,
+                    "udpclient" => true,
+                    var other => throw new CliException($"--client-driver '{other}' is not storm or udpclient"),
+                },
                 CommandLine = "airlift " + string.Join(' ', parse.Tokens.Select(t => t.Value)),
             };
             settings.Validate();

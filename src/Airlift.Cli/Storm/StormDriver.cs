@@ -15,6 +15,21 @@ namespace Airlift.Cli.Storm;
 /// <param name="PerAddress">Clients per local 127.x.y.z address (loopback servers).</param>
 internal sealed record StormDriverSettings(IPEndPoint Server, DtlsOptions Client, int Connections, int Total, double Rate, int PerAddress);
 
+/// <summary>Runs the clients of a storm.</summary>
+internal interface IStormDriver
+{
+    /// <summary>The counters now (any thread).</summary>
+    StormProgress Progress { get; }
+
+    /// <summary>
+    /// Runs the storm on the calling thread until every handshake has an outcome, the target proves silent, or
+    /// <paramref name="ct"/> is cancelled (then the partial tally); closes every held connection with close_notify at the
+    /// end, after <paramref name="beforeClose"/> (which runs on this thread while every connected client still holds its
+    /// connection: the moment to measure the server).
+    /// </summary>
+    StormTally Run(CancellationToken ct, Action? beforeClose = null);
+}
+
 /// <summary>Live counters of a running storm, safe to read from another thread.</summary>
 /// <param name="Started">Handshakes started.</param>
 /// <param name="Connected">Handshakes that connected.</param>
@@ -91,7 +106,7 @@ internal sealed class StormTally
 /// endpoints in one loop with one timer heap. Memory is bounded by <see cref="StormDriverSettings.Connections"/>: one
 /// socket, one endpoint and one receive buffer per open client.
 /// </summary>
-internal sealed class StormDriver
+internal sealed class StormDriver : IStormDriver
 {
     /// <summary>Smallest receive buffer per client; a server's datagram above it is counted in <see cref="StormTally.Truncated"/>.</summary>
     public const int MinReceiveBuffer = 4096;
@@ -135,7 +150,7 @@ internal sealed class StormDriver
     /// <summary>Called with a human-readable line when something the user must know happens (the target does not answer).</summary>
     public Action<string>? Notice { get; init; }
 
-    /// <summary>The counters now (any thread).</summary>
+    /// <inheritdoc/>
     public StormProgress Progress => new(Volatile.Read(ref _started), Volatile.Read(ref _connected), Volatile.Read(ref _failed), Volatile.Read(ref _inFlight), Volatile.Read(ref _held));
 
     private TimeSpan Now => Stopwatch.GetElapsedTime(_start);
@@ -150,12 +165,7 @@ internal sealed class StormDriver
         return new IPAddress([127, (byte)o2, (byte)o3, (byte)o4]);
     }
 
-    /// <summary>
-    /// Runs the storm on the calling thread until every handshake has an outcome, the target proves silent, or
-    /// <paramref name="ct"/> is cancelled (then the partial tally); closes every held connection with close_notify at the
-    /// end, after <paramref name="beforeClose"/> (which runs on this thread while every connected client still holds its
-    /// connection: the moment to measure the server).
-    /// </summary>
+    /// <inheritdoc/>
     public StormTally Run(CancellationToken ct, Action? beforeClose = null)
     {
         _start = Stopwatch.GetTimestamp();

@@ -93,10 +93,10 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
             print($"storm: {s.EffectiveTotal} handshakes, {s.Connections} at once{(s.Rate > 0 ? F($", ramp {s.Rate:0.#}/s") : string.Empty)}, DTLS {s.DtlsText} against {serverText}{(proxy is null ? string.Empty : F($" through the proxy {proxy.ListenEndpoint} ({s.ProxyLossPercent:0.##} % loss each way, seed {s.Seed})"))}");
 
-            var driver = new StormDriver(new StormDriverSettings(sendTo, clientOptions, s.Connections, s.EffectiveTotal, s.Rate, s.PerAddress))
-            {
-                Notice = line => print("storm: " + line),
-            };
+            var driverSettings = new StormDriverSettings(sendTo, clientOptions, s.Connections, s.EffectiveTotal, s.Rate, s.PerAddress);
+            IStormDriver driver = s.UdpClientDriver
+                ? new UdpClientStorm(driverSettings)
+                : new StormDriver(driverSettings) { Notice = line => print("storm: " + line) };
 
             // Measured on the driver thread while every connected client still holds its connection.
             StormServerLine? held = null;
@@ -226,7 +226,7 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             held?.Dropped ?? 0);
     }
 
-    private async Task ProgressAsync(StormDriver driver, Task done, StormServerProcess? child, ProcSample? baseline)
+    private async Task ProgressAsync(IStormDriver driver, Task done, StormServerProcess? child, ProcSample? baseline)
     {
         var clock = Stopwatch.StartNew();
         var second = 0;

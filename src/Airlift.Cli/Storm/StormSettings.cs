@@ -73,6 +73,9 @@ internal sealed record StormSettings
     /// <summary>Maximum datagram size of the clients (and of a self server).</summary>
     public int Mtu { get; init; } = 1200;
 
+    /// <summary>Drive the clients as library <c>DtlsUdpClient</c>s instead (hidden; for the comparison in docs/storm.md).</summary>
+    public bool UdpClientDriver { get; init; }
+
     /// <summary>JSON report file.</summary>
     public string? JsonPath { get; init; }
 
