@@ -180,6 +180,12 @@ internal sealed record StormReport
     /// <summary>CPU seconds of this (client) process during the storm; includes the server when it runs in-process and the proxy.</summary>
     public required double ClientCpuSeconds { get; init; }
 
+    /// <summary>This process's resident memory with every connection held (null where /proc cannot be read).</summary>
+    public long? ClientRssBytes { get; init; }
+
+    /// <summary>This process's peak resident memory (VmHWM) up to that moment.</summary>
+    public long? ClientPeakRssBytes { get; init; }
+
     /// <summary>The server's CPU and memory, when it ran as a child process.</summary>
     public StormServerFigures? ServerProcess { get; init; }
 
@@ -222,7 +228,7 @@ internal static class StormReportText
             lines.Add($"  failed: {count} x {reason}");
         }
 
-        lines.Add(F($"  clients: {r.DatagramsSent} datagrams sent, {r.DatagramsReceived} received, {r.Retransmissions} retransmissions, {r.ClientCpuSeconds:0.00} s CPU{(r.ServerProcess is null && r.Server.StartsWith("self", StringComparison.Ordinal) ? " (server included)" : string.Empty)}"));
+        lines.Add(F($"  clients: {r.DatagramsSent} datagrams sent, {r.DatagramsReceived} received, {r.Retransmissions} retransmissions, {r.ClientCpuSeconds:0.00} s CPU{(r.ServerProcess is null && r.Server.StartsWith("self", StringComparison.Ordinal) ? " (server included)" : string.Empty)}{(r.ClientPeakRssBytes is { } cp ? $", RSS peak {Mb(cp)}" : string.Empty)}"));
         if (r.ServerProcess is { } s)
         {
             lines.Add(F($"  server (pid {s.Pid}): {s.CpuSeconds:0.00} s CPU{(s.CpuMsPerHandshake is { } ms ? $" ({ms:0.000} ms per handshake)" : string.Empty)}, RSS {Mb(s.BaselineRssBytes)} before, {Mb(s.HeldRssBytes)} with {s.SessionsHeld} sessions, peak {Mb(s.PeakRssBytes)}"));

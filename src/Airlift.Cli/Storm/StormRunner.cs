@@ -101,11 +101,13 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             // Measured on the driver thread while every connected client still holds its connection.
             StormServerLine? held = null;
             int? serverSessions = null;
+            ProcSample? clientProc = null;
             ProcSample? heldProc = null;
             var cpuEnd = TimeSpan.Zero;
             void MeasureHeld()
             {
                 cpuEnd = Process.GetCurrentProcess().TotalProcessorTime;
+                clientProc = ProcStat.Read(Environment.ProcessId);
                 if (child is not null)
                 {
                     // After Ctrl-C there is little time (the shell waits): no forced collection in the server then.
@@ -152,7 +154,12 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
                 };
             }
 
-            return Build(tally, started, serverText, cpuEnd - cpuStart, Figures(child, baseline, baselineProc, held, heldProc, tally), proxyFigures) with { ServerSessions = serverSessions };
+            return Build(tally, started, serverText, cpuEnd - cpuStart, Figures(child, baseline, baselineProc, held, heldProc, tally), proxyFigures) with
+            {
+                ServerSessions = serverSessions,
+                ClientRssBytes = clientProc?.RssBytes,
+                ClientPeakRssBytes = clientProc?.PeakRssBytes,
+            };
         }
         finally
         {
