@@ -83,6 +83,67 @@ public class AesNiGcmTests
     }
 
     [IntrinsicsFact]
+    public void Gcm_matches_the_Wycheproof_vectors_with_96_bit_ivs_and_128_bit_tags_on_both_paths()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "fixtures", "vectors", "wycheproof", "aes_gcm_test_subset.json");
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        var count = 0;
+        var invalid = 0;
+        foreach (var group in doc.RootElement.GetProperty("testGroups").EnumerateArray())
+        {
+            Assert.Equal(96, group.GetProperty("ivSize").GetInt32());
+            Assert.Equal(128, group.GetProperty("tagSize").GetInt32());
+            foreach (var test in group.GetProperty("tests").EnumerateArray())
+            {
+                string Hex(string name) => test.GetProperty(name).GetString()!;
+                var id = test.GetProperty("tcId").GetInt32();
+                var key = H(Hex("key"));
+                var iv = H(Hex("iv"));
+                var aad = H(Hex("aad"));
+                var msg = H(Hex("msg"));
+                var ct = H(Hex("ct"));
+                var tag = H(Hex("tag"));
+                var valid = Hex("result") == "valid";
+                Assert.Equal(group.GetProperty("keySize").GetInt32(), key.Length * 8);
+
+                using var managed = new AesNiGcm(key);
+                using var platform = new AesGcm(key, 16);
+                var opened = new byte[ct.Length];
+                Assert.True(valid == managed.TryDecrypt(iv, ct, tag, opened, aad), $"tcId {id}: managed open");
+                var platformOpened = new byte[ct.Length];
+                var platformValid = true;
+                try
+                {
+                    platform.Decrypt(iv, ct, tag, platformOpened, aad);
+                }
+                catch (CryptographicException)
+                {
+                    platformValid = false;
+                }
+
+                Assert.True(valid == platformValid, $"tcId {id}: platform open");
+                if (valid)
+                {
+                    Assert.Equal(msg, opened);
+                    var c = new byte[msg.Length];
+                    var t = new byte[16];
+                    managed.Encrypt(iv, msg, c, t, aad);
+                    Assert.True(ct.AsSpan().SequenceEqual(c) && tag.AsSpan().SequenceEqual(t), $"tcId {id}: managed seal");
+                }
+                else
+                {
+                    invalid++;
+                }
+
+                count++;
+            }
+        }
+
+        Assert.Equal(64, count);
+        Assert.Equal(27, invalid);
+    }
+
+    [IntrinsicsFact]
     public void Gcm_is_bit_exact_with_the_platform_for_random_keys_ivs_aad_and_lengths()
     {
         var rng = new Random(1313);
