@@ -1,4 +1,5 @@
 using Airlift.Bench.Dtls;
+using Airlift.Bench.Net;
 using Airlift.Bench.Reliability;
 using Airlift.Bench.Srtp;
 using BenchmarkDotNet.Running;
@@ -16,6 +17,11 @@ if (args.Length > 0 && args[0] == "cpu")
 if (args.Length > 0 && args[0] == "srtp")
 {
     return SrtpCpuBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "cores")
+{
+    return CoresBenchmark.Run(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
