@@ -31,6 +31,7 @@ internal static class Program
             CertCommand.Create(),
             ServeCommand.Create(),
             SoakCommand.Create(),
+            DoctorCommand.Create(),
         };
 
         var parse = root.Parse(args);
