@@ -121,6 +121,12 @@ internal sealed class DoctorSession
 
     public string? CipherSuite { get; set; }
 
+    /// <summary>The first ClientHello, reassembled when fragmented.</summary>
+    public HelloInfo? ClientHello { get; set; }
+
+    /// <summary>The first ServerHello (not a HelloRetryRequest), reassembled when fragmented.</summary>
+    public HelloInfo? ServerHello { get; set; }
+
     public IPEndPoint? Client => Sides.FirstOrDefault(p => p.Value == Side.Client).Key;
 
     public IPEndPoint? Server => Sides.FirstOrDefault(p => p.Value == Side.Server).Key;

@@ -101,6 +101,7 @@ internal static class DoctorReport
         }
 
         var lastSendOfFlight = new Dictionary<FlightRecord, long>();
+        var lastBySide = new Dictionary<Side, long>();
         var index = 0;
         foreach (var e in s.Events)
         {
@@ -120,8 +121,15 @@ internal static class DoctorReport
             {
                 if (tx.Number > 1)
                 {
-                    var since = lastSendOfFlight.TryGetValue(tx.Flight, out var prev) ? $" (+{Ms(prev, tx.StartNs)})" : string.Empty;
-                    notes.Add($"{LabLadder.TimerMark} resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}");
+                    var hasPrev = lastSendOfFlight.TryGetValue(tx.Flight, out var prev);
+                    var since = hasPrev ? $" (+{Ms(prev, tx.StartNs)})" : string.Empty;
+                    var other = tx.Side == Side.Client ? Side.Server : Side.Client;
+                    var why = hasPrev && lastBySide.TryGetValue(other, out var peerNs) && peerNs > prev
+                        ? $"resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}, after the {Name(other)} repeated"
+                        : hasPrev && tx.StartNs - prev < 2_000_000
+                            ? $"resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}, an immediate copy"
+                            : $"{LabLadder.TimerMark} resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}";
+                    notes.Add(why);
                 }
                 else
                 {
@@ -131,6 +139,7 @@ internal static class DoctorReport
                 lastSendOfFlight[tx.Flight] = tx.StartNs;
             }
 
+            lastBySide[side] = e.TimestampNs;
             if (e.IpFragments > 0)
             {
                 notes.Add($"IP-fragmented ({e.IpFragments} fragments)");

@@ -154,8 +154,9 @@ internal static class DoctorVerdicts
 
     private static void ReadHellos(DoctorSession s)
     {
-        var sh = s.Events.Select(e => e.Dtls).OfType<DtlsInfo>().SelectMany(d => d.Hellos).FirstOrDefault(h => h.Type == HandshakeType.ServerHello && !h.HelloRetryRequest);
-        if (sh is not null)
+        s.ClientHello = FirstHello(s, HandshakeType.ClientHello);
+        s.ServerHello = FirstHello(s, HandshakeType.ServerHello);
+        if (s.ServerHello is { } sh)
         {
             s.Version = sh.EffectiveVersion.ToString();
             s.CipherSuite = sh.CipherSuites.Count > 0 ? sh.CipherSuites[0].Name : null;
@@ -164,6 +165,62 @@ internal static class DoctorVerdicts
         {
             s.Version = ProtocolVersion.Dtls13.ToString();
         }
+    }
+
+    // The first complete hello of a type: whole in one fragment, or reassembled from the fragments of one message.
+    private static HelloInfo? FirstHello(DoctorSession s, HandshakeType type)
+    {
+        Dictionary<(System.Net.IPEndPoint, int), (byte[] Bytes, bool[] Have)>? pending = null;
+        foreach (var e in s.Events)
+        {
+            if (e.Dtls is not { } d)
+            {
+                continue;
+            }
+
+            foreach (var h in d.Hellos)
+            {
+                if (h.Type == type && h.Complete && !h.HelloRetryRequest)
+                {
+                    return h;
+                }
+            }
+
+            foreach (var f in d.HelloFragments)
+            {
+                if (f.Type != type || f.Length > 65_536)
+                {
+                    continue;
+                }
+
+                pending ??= [];
+                var key = (e.From, f.Seq);
+                if (!pending.TryGetValue(key, out var p))
+                {
+                    if (pending.Count >= 16)
+                    {
+                        continue;
+                    }
+
+                    p = (new byte[f.Length], new bool[f.Length]);
+                    pending[key] = p;
+                }
+
+                if (p.Bytes.Length != f.Length)
+                {
+                    continue;
+                }
+
+                f.Bytes.CopyTo(p.Bytes, f.Offset);
+                Array.Fill(p.Have, true, f.Offset, f.Bytes.Length);
+                if (Array.TrueForAll(p.Have, x => x) && WireDecoder.ReadHello(type, p.Bytes, true) is { HelloRetryRequest: false } whole)
+                {
+                    return whole;
+                }
+            }
+        }
+
+        return null;
     }
 
     // Sets the outcome; true when the handshake completed (or, for DTLS 1.3, very likely did).
@@ -238,7 +295,7 @@ internal static class DoctorVerdicts
 
     private static void Alerts(DoctorSession s, List<string> cannotSee)
     {
-        var ch = s.Events.Select(e => e.Dtls).OfType<DtlsInfo>().SelectMany(d => d.Hellos).FirstOrDefault(h => h.Type == HandshakeType.ClientHello);
+        var ch = s.ClientHello;
         var offered = ch is null
             ? "no ClientHello in the capture"
             : $"the ClientHello offered {Versions(ch)} and {ch.CipherSuites.Count} cipher suite(s): {string.Join(", ", ch.CipherSuites.Take(8).Select(c => c.Name))}{(ch.CipherSuites.Count > 8 ? ", ..." : string.Empty)}";
@@ -276,7 +333,11 @@ internal static class DoctorVerdicts
                     continue;
                 }
 
-                var (code, title, fix) = a.Description switch
+                var onlyOne = ch is { SupportedVersions.Count: > 0 } && ch.SupportedVersions.All(v => v == ProtocolVersion.Dtls13);
+                var description = a.Description == AlertDescription.HandshakeFailure && onlyOne && s.ServerHello is null
+                    ? AlertDescription.ProtocolVersion // a 1.3-only ClientHello refused before any ServerHello: the server has no DTLS 1.3
+                    : a.Description;
+                var (code, title, fix) = description switch
                 {
                     AlertDescription.ProtocolVersion => (VerdictCodes.VersionMismatch, "DTLS version mismatch",
                         "Let both sides share a version: airlift --dtls both (1.3 preferred, 1.2 for older peers)."),
@@ -296,7 +357,7 @@ internal static class DoctorVerdicts
                     code,
                     Severity.Failure,
                     title,
-                    [$"{who} sent {a.Describe()} at {when}", offered, chosen],
+                    [$"{who} sent {a.Describe()} at {when}", offered, chosen, .. description != a.Description ? new[] { "the ClientHello offered DTLS 1.3 only (supported_versions); a server without DTLS 1.3 can only refuse it" } : []],
                     fix,
                     $"The {who} refused the handshake with a plaintext alert: the reason is visible on the wire.",
                     cannotSee));

@@ -83,6 +83,9 @@ internal sealed record AlertInfo(bool Encrypted, AlertLevel Level, AlertDescript
     }
 }
 
+/// <summary>A fragment of a ClientHello or ServerHello.</summary>
+internal sealed record HelloFragment(HandshakeType Type, int Seq, int Length, int Offset, byte[] Bytes);
+
 /// <summary>The DTLS records of one datagram and what the doctor reads from them.</summary>
 internal sealed class DtlsInfo
 {
@@ -103,6 +106,9 @@ internal sealed class DtlsInfo
 
     /// <summary>Alerts found.</summary>
     public required IReadOnlyList<AlertInfo> Alerts { get; init; }
+
+    /// <summary>ClientHello and ServerHello fragments (bytes kept, so a fragmented hello can be read whole).</summary>
+    public IReadOnlyList<HelloFragment> HelloFragments { get; init; } = [];
 
     /// <summary>A HelloVerifyRequest is in the datagram.</summary>
     public bool HelloVerifyRequest { get; init; }
@@ -225,6 +231,7 @@ internal static class WireDecoder
         var records = DtlsDatagramInspector.Inspect(payload, out var wellFormed);
         var pieces = new List<string>();
         var hellos = new List<HelloInfo>();
+        var fragments = new List<HelloFragment>();
         var alerts = new List<AlertInfo>();
         var hvr = false;
         var app = false;
@@ -252,7 +259,7 @@ internal static class WireDecoder
                     pieces.Add("EFIN");
                     break;
                 case 22:
-                    ReadHandshakes(body, pieces, hellos, ref hvr);
+                    ReadHandshakes(body, pieces, hellos, fragments, ref hvr);
                     break;
                 case 23:
                     app = true;
@@ -269,13 +276,14 @@ internal static class WireDecoder
             Pieces = pieces,
             Hellos = hellos,
             Alerts = alerts,
+            HelloFragments = fragments,
             HelloVerifyRequest = hvr,
             ApplicationData = app,
             Unified = unified,
         };
     }
 
-    private static void ReadHandshakes(ReadOnlySpan<byte> body, List<string> pieces, List<HelloInfo> hellos, ref bool hvr)
+    private static void ReadHandshakes(ReadOnlySpan<byte> body, List<string> pieces, List<HelloInfo> hellos, List<HelloFragment> fragments, ref bool hvr)
     {
         var r = new WireReader(body);
         while (!r.IsEmpty)
@@ -296,6 +304,11 @@ internal static class WireDecoder
                 hvr = true;
             }
 
+            if (type is 1 or 2 && fragmentLength < length && offset + fragmentLength <= length)
+            {
+                fragments.Add(new HelloFragment(new HandshakeType(type), seq, length, offset, fragment.ToArray()));
+            }
+
             if (offset == 0 && type is 1 or 2 or 3 && ReadHello(new HandshakeType(type), fragment, fragmentLength == length) is { } hello)
             {
                 hellos.Add(hello);
@@ -303,8 +316,8 @@ internal static class WireDecoder
         }
     }
 
-    // Lenient: reads as much of the hello as the (first) fragment holds.
-    private static HelloInfo? ReadHello(HandshakeType type, ReadOnlySpan<byte> body, bool complete)
+    /// <summary>Reads a hello body leniently: as much as <paramref name="body"/> holds (a first fragment, or the whole message).</summary>
+    public static HelloInfo? ReadHello(HandshakeType type, ReadOnlySpan<byte> body, bool complete)
     {
         var r = new WireReader(body);
         if (!r.TryReadUInt16(out var version))
