@@ -72,7 +72,7 @@ bg_airlift() { bg_ns dotnet "$DLL" "$@"; }
 capture() {
   local file="$OUT/$1.pcap"
   rm -f "$file"
-  bg_ns tcpdump -i lo -U -s 2048 -w "$file" "$2"
+  bg_ns tcpdump -i lo -U -s 0 -w "$file" "$2"
   sleep 1
 }
 
@@ -101,14 +101,14 @@ if want airlift-good; then
   finish airlift-good
 fi
 
-# F1: a server whose flight leaves in 1499-byte datagrams (IP-fragmented on a 1500-byte link), a path that drops
-# datagrams above 1400 bytes. OpenSSL with an explicit -mtu never lowers it: the handshake fails like the field case.
+# F1: a server flight in one ~1310-byte datagram (RSA certificate; OpenSSL may use up to 1499 bytes), IP-fragmented on a
+# 1280-byte link, and a path that drops datagrams above 1200 bytes. OpenSSL with an explicit -mtu never lowers it: the handshake fails like the field case.
 if want f1-openssl-mtu && command -v openssl >/dev/null 2>&1; then
-  new_ns 1500; capture f1-openssl-mtu "udp port 4444 or (ip[6:2] & 0x1fff != 0)"
+  new_ns 1280; capture f1-openssl-mtu "udp port 4444 or (ip[6:2] & 0x1fff != 0)"
   # -mtu is the link MTU (OpenSSL subtracts 28): 1527 -> 1499-byte datagrams.
   (sleep 25 | in_ns openssl s_server -dtls1_2 -accept 127.0.0.1:4444 -mtu 1527 -cert "$CERTS/rsa-single/cert.pem" -key "$CERTS/rsa-single/key.pem" -quiet >/dev/null 2>&1) &
   PIDS+=("$!")
-  bg_airlift proxy --listen 127.0.0.1:5555 --upstream 127.0.0.1:4444 --max-datagram 1400 --duration 25
+  bg_airlift proxy --listen 127.0.0.1:5555 --upstream 127.0.0.1:4444 --max-datagram 1200 --duration 25
   sleep 2
   airlift "${CLIENT[@]}" --connect 127.0.0.1:5555 --timeout 12 >/dev/null || true
   finish f1-openssl-mtu
@@ -116,9 +116,9 @@ fi
 
 # F1 with Airlift as the server at --mtu 1499: the same drops, and Airlift lowers its datagram size after resends.
 if want f1-airlift-recovers; then
-  new_ns 1500; capture f1-airlift-recovers "udp port 4444 or (ip[6:2] & 0x1fff != 0)"
+  new_ns 1280; capture f1-airlift-recovers "udp port 4444 or (ip[6:2] & 0x1fff != 0)"
   bg_airlift dtls-server --listen 127.0.0.1:4444 --count 1 --insecure-accept-any-certificate --dtls 1.2 --mtu 1499 --cert "$CERTS/rsa-single/cert.pem" --key "$CERTS/rsa-single/key.pem"
-  bg_airlift proxy --listen 127.0.0.1:5555 --upstream 127.0.0.1:4444 --max-datagram 1400 --duration 40
+  bg_airlift proxy --listen 127.0.0.1:5555 --upstream 127.0.0.1:4444 --max-datagram 1200 --duration 40
   sleep 2
   airlift "${CLIENT[@]}" --connect 127.0.0.1:5555 --timeout 30 >/dev/null || true
   finish f1-airlift-recovers

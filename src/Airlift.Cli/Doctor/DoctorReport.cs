@@ -124,8 +124,8 @@ internal static class DoctorReport
                     var hasPrev = lastSendOfFlight.TryGetValue(tx.Flight, out var prev);
                     var since = hasPrev ? $" (+{Ms(prev, tx.StartNs)})" : string.Empty;
                     var other = tx.Side == Side.Client ? Side.Server : Side.Client;
-                    var why = hasPrev && lastBySide.TryGetValue(other, out var peerNs) && peerNs > prev
-                        ? $"resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}, after the {Name(other)} repeated"
+                    var why = hasPrev && lastBySide.TryGetValue(other, out var peerNs) && peerNs > prev && tx.StartNs - peerNs < 2_000_000
+                        ? $"resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}, at once after a datagram from the {Name(other)}"
                         : hasPrev && tx.StartNs - prev < 2_000_000
                             ? $"resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}, an immediate copy"
                             : $"{LabLadder.TimerMark} resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}";
@@ -154,6 +154,11 @@ internal static class DoctorReport
             if (e.Tcp)
             {
                 notes.Add("ICE-TCP");
+            }
+
+            if (e.Truncated)
+            {
+                notes.Add("cut by the snap length");
             }
 
             yield return string.Create(CultureInfo.InvariantCulture, $"{Ms(s.StartNs, e.TimestampNs),10}  {arrow}  {tuple}#{index,-3} {e.Size,5} B  {what,-34}  {string.Join("; ", notes)}").TrimEnd();
@@ -302,7 +307,7 @@ internal static class DoctorReport
         Skip(st.UnsupportedLinkFrames, "frames of an unsupported link type");
         Skip(st.NonIpFrames, "non-IP frames");
         Skip(st.MalformedPackets, "malformed packets");
-        Skip(st.TruncatedPackets, "packets cut by the snap length");
+        Skip(st.TruncatedPackets, "packets cut by the snap length (their sizes are still used)");
         Skip(st.OtherProtocolPackets, "packets of other IP protocols");
         Skip(st.TcpStreamsWithoutSyn, "TCP streams joined midway (not decoded)");
         Skip(st.TcpStreamsDropped, "TCP streams given up");

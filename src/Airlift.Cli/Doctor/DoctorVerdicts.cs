@@ -408,6 +408,11 @@ internal static class DoctorVerdicts
 
     private static void Oversize(DoctorSession s, DoctorOptions options, List<string> cannotSee)
     {
+        if (s.Verdicts.Any(v => v.Code == VerdictCodes.F3))
+        {
+            return; // the flight went to a tuple that never answers: its size is not the question
+        }
+
         // Sizes proved to cross: answered flights, and STUN requests that got a response.
         var answeredStun = new HashSet<string>(s.Events.Where(e => e.Stun is { Class: StunClass.SuccessResponse or StunClass.ErrorResponse }).Select(e => e.Stun!.TransactionId));
         var crossed = s.Transmissions.Where(t => t.Answered).SelectMany(t => t.Datagrams).Select(d => d.Size)
@@ -424,6 +429,13 @@ internal static class DoctorVerdicts
 
             var flight = big[0].Flight;
             var firstNs = big[0].StartNs;
+            var recoveredTx = flight.Transmissions.FirstOrDefault(t => t.Answered && t.StartNs > firstNs);
+            var smallestDropped = big.Select(t => t.Largest).Min();
+            if ((recoveredTx is null && big.Count < 3) || (recoveredTx is not null && recoveredTx.Largest >= smallestDropped))
+            {
+                continue; // lost a time or two and got through at the same size: loss, not size
+            }
+
             var peerResends = s.Transmissions.Count(t => t.Side != side && t.Number > 1 && t.StartNs > firstNs);
             var fragmented = big.SelectMany(t => t.Datagrams).Where(d => d.IpFragments > 0).ToList();
             if (peerResends == 0 && fragmented.Count == 0)
@@ -434,9 +446,7 @@ internal static class DoctorVerdicts
             var who = Name(side);
             var peer = Name(side == Side.Client ? Side.Server : Side.Client);
             var dropped = big.SelectMany(t => t.Datagrams).Where(d => d.Size > crossed || d.IpFragments > 0).ToList();
-            var smallestDropped = big.Select(t => t.Largest).Min();
             var glued = dropped.Where(d => d.Dtls!.Records.Count >= 2 && d.Size > options.RelayLimit).ToList();
-            var recoveredTx = flight.Transmissions.FirstOrDefault(t => t.Answered && t.StartNs > firstNs);
             var code = glued.Count > 0 ? VerdictCodes.F4 : VerdictCodes.F1;
             var times = string.Join(", ", big.Take(12).Select(t => Ms(s.StartNs, t.StartNs))) + (big.Count > 12 ? ", ..." : string.Empty);
             var evidence = new List<string>

@@ -144,6 +144,9 @@ internal sealed class WireEvent
     /// <summary>UDP payload size (or frame size).</summary>
     public required int Size { get; init; }
 
+    /// <summary>The capture holds only its first bytes (snap length): records past them are not seen.</summary>
+    public bool Truncated { get; init; }
+
     /// <summary>IP fragments that carried it (0: none).</summary>
     public int IpFragments { get; init; }
 
@@ -193,7 +196,8 @@ internal static class WireDecoder
             From = d.Source,
             To = d.Destination,
             Tcp = d.Tcp,
-            Size = payload.Length,
+            Size = d.Length,
+            Truncated = d.Truncated,
             IpFragments = d.IpFragments,
             LargestFragment = d.LargestFragment,
             Kind = kind,

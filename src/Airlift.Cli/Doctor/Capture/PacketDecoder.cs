@@ -12,7 +12,14 @@ namespace Airlift.Cli.Doctor.Capture;
 /// <param name="Payload">The UDP payload (or the frame).</param>
 /// <param name="IpFragments">How many IP fragments carried it (0: not fragmented).</param>
 /// <param name="LargestFragment">IP length of its largest fragment (0 when not fragmented).</param>
-internal sealed record CapturedDatagram(long Frame, long TimestampNs, IPEndPoint Source, IPEndPoint Destination, bool Tcp, byte[] Payload, int IpFragments, int LargestFragment);
+internal sealed record CapturedDatagram(long Frame, long TimestampNs, IPEndPoint Source, IPEndPoint Destination, bool Tcp, byte[] Payload, int IpFragments, int LargestFragment)
+{
+    /// <summary>UDP payload length on the wire; larger than <see cref="Payload"/> when the snap length cut the packet.</summary>
+    public int Length { get; init; } = Payload.Length;
+
+    /// <summary>The capture holds only the first <see cref="Payload"/> bytes of it (snap length).</summary>
+    public bool Truncated => Payload.Length < Length;
+}
 
 /// <summary>What the decoder saw and skipped; every drop is counted here.</summary>
 internal sealed class DecodeStats
@@ -231,13 +238,21 @@ internal sealed class PacketDecoder(CaptureLimits limits)
             return;
         }
 
-        if (ip.Length < totalLength)
+        var cut = ip.Length < totalLength;
+        if (cut)
         {
+            // Cut by the snap length: a whole UDP header still tells the datagram's size, which is what matters most here.
             Stats.TruncatedPackets++;
-            return;
+            if ((BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3FFF) != 0 || ip[9] != 17 || ip.Length < headerLength + 8)
+            {
+                return;
+            }
+        }
+        else
+        {
+            ip = ip[..totalLength]; // Ethernet pads short frames
         }
 
-        ip = ip[..totalLength]; // Ethernet pads short frames
         var id = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
         var flagsOffset = BinaryPrimitives.ReadUInt16BigEndian(ip[6..]);
         var moreFragments = (flagsOffset & 0x2000) != 0;
@@ -262,7 +277,7 @@ internal sealed class PacketDecoder(CaptureLimits limits)
             return;
         }
 
-        Transport(protocol, source, destination, payload, ctx, 0, 0);
+        Transport(protocol, source, destination, payload, ctx, 0, 0, cut);
     }
 
     private void DecodeIpv6(ReadOnlySpan<byte> ip, Context ctx)
@@ -274,16 +289,20 @@ internal sealed class PacketDecoder(CaptureLimits limits)
         }
 
         int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
-        if (ip.Length < 40 + payloadLength)
+        var cut = ip.Length < 40 + payloadLength;
+        if (cut)
         {
             Stats.TruncatedPackets++;
-            return;
+            if (ip[6] != 17 || ip.Length < 48)
+            {
+                return; // only a UDP header right after the fixed header is read from a cut packet
+            }
         }
 
         var source = new IPAddress(ip.Slice(8, 16));
         var destination = new IPAddress(ip.Slice(24, 16));
         var next = ip[6];
-        var rest = ip.Slice(40, payloadLength);
+        var rest = cut ? ip[40..] : ip.Slice(40, payloadLength);
         // Extension headers (RFC 8200 4): hop-by-hop, routing, destination options, fragment; AH.
         for (var guard = 0; guard < 16; guard++)
         {
@@ -342,7 +361,7 @@ internal sealed class PacketDecoder(CaptureLimits limits)
                     }
 
                 default:
-                    Transport(next, source, destination, rest, ctx, 0, 0);
+                    Transport(next, source, destination, rest, ctx, 0, 0, cut);
                     return;
             }
         }
@@ -367,7 +386,7 @@ internal sealed class PacketDecoder(CaptureLimits limits)
         Transport(next, source, destination, rest, ctx, fragments, largest);
     }
 
-    private void Transport(byte protocol, IPAddress source, IPAddress destination, ReadOnlySpan<byte> data, Context ctx, int fragments, int largest)
+    private void Transport(byte protocol, IPAddress source, IPAddress destination, ReadOnlySpan<byte> data, Context ctx, int fragments, int largest, bool cut = false)
     {
         switch (protocol)
         {
@@ -380,7 +399,7 @@ internal sealed class PacketDecoder(CaptureLimits limits)
                     }
 
                     int length = BinaryPrimitives.ReadUInt16BigEndian(data[4..]);
-                    if (length < 8 || length > data.Length)
+                    if (length < 8 || (length > data.Length && !cut))
                     {
                         // Length 0 is legal in IPv6 jumbograms only; anything else inconsistent is malformed.
                         Stats.MalformedPackets++;
@@ -390,7 +409,7 @@ internal sealed class PacketDecoder(CaptureLimits limits)
                     Stats.UdpDatagrams++;
                     var src = new IPEndPoint(source, BinaryPrimitives.ReadUInt16BigEndian(data));
                     var dst = new IPEndPoint(destination, BinaryPrimitives.ReadUInt16BigEndian(data[2..]));
-                    ctx.Output.Add(new CapturedDatagram(ctx.Frame, ctx.TimestampNs, src, dst, false, data[8..length].ToArray(), fragments, largest));
+                    ctx.Output.Add(new CapturedDatagram(ctx.Frame, ctx.TimestampNs, src, dst, false, data[8..Math.Min(length, data.Length)].ToArray(), fragments, largest) { Length = length - 8 });
                     return;
                 }
 
