@@ -57,6 +57,7 @@ internal static class DoctorVerdicts
         Side? lastSender = null;
         var current = new Dictionary<Side, Transmission>();
         var owner = new Dictionary<(Side, string), FlightRecord>();
+        var newFlightAt = new Dictionary<Side, long>();
         foreach (var e in s.Events)
         {
             if (e.Dtls is not { } d)
@@ -82,7 +83,13 @@ internal static class DoctorVerdicts
                 }
             }
 
-            var continues = cur is not null && lastSender == side && !d.Pieces.Any(cur.Pieces.Contains);
+
+            // A datagram continues this side's current transmission unless it repeats a piece of it, or the other side
+            // started a new flight meanwhile (the other side's resends may interleave: they do not end a transmission).
+            var other = side == Side.Client ? Side.Server : Side.Client;
+            var continues = cur is not null
+                && !d.Pieces.Any(cur.Pieces.Contains)
+                && (lastSender == side || (known is not null && known == cur.Flight && (!newFlightAt.TryGetValue(other, out var otherNew) || otherNew < cur.StartNs)));
             var latest = s.Flights.LastOrDefault(f => f.Side == side);
             Transmission tx;
             if (continues && (known is null ? cur!.Flight == latest : cur!.Flight == known))
@@ -99,6 +106,11 @@ internal static class DoctorVerdicts
                 }
 
                 tx = new Transmission { Side = side, Flight = flight, Number = flight.Transmissions.Count + 1 };
+                if (tx.Number == 1)
+                {
+                    newFlightAt[side] = e.TimestampNs;
+                }
+
                 flight.Transmissions.Add(tx);
                 s.Transmissions.Add(tx);
                 current[side] = tx;
@@ -422,7 +434,7 @@ internal static class DoctorVerdicts
         {
             var unanswered = s.Transmissions.Where(t => t.Side == side && !t.Answered && t.Flight.Transmissions.Count >= 2).ToList();
             var big = unanswered.Where(t => t.Largest > crossed || t.Datagrams.Any(d => d.IpFragments > 0)).ToList();
-            if (big.Count < 2)
+            if (big.Count == 0)
             {
                 continue;
             }
@@ -430,10 +442,13 @@ internal static class DoctorVerdicts
             var flight = big[0].Flight;
             var firstNs = big[0].StartNs;
             var recoveredTx = flight.Transmissions.FirstOrDefault(t => t.Answered && t.StartNs > firstNs);
+            recoveredTx = recoveredTx is null ? null : flight.Transmissions.First(t => t.StartNs >= recoveredTx.StartNs - 5_000_000 && t.StartNs <= recoveredTx.StartNs && t.Largest <= recoveredTx.Largest);
             var smallestDropped = big.Select(t => t.Largest).Min();
-            if ((recoveredTx is null && big.Count < 3) || (recoveredTx is not null && recoveredTx.Largest >= smallestDropped))
+            // Evidence needed: three unanswered sends; or, when smaller datagrams then got through, two (one if IP-fragmented).
+            var needed = recoveredTx is null ? 3 : big.Any(t => t.Datagrams.Any(d => d.IpFragments > 0)) ? 1 : 2;
+            if (big.Count < needed || (recoveredTx is not null && recoveredTx.Largest >= smallestDropped))
             {
-                continue; // lost a time or two and got through at the same size: loss, not size
+                continue; // lost once or twice and got through at the same size: loss, not size
             }
 
             var peerResends = s.Transmissions.Count(t => t.Side != side && t.Number > 1 && t.StartNs > firstNs);
