@@ -467,7 +467,7 @@ internal static class DoctorVerdicts
             var evidence = new List<string>
             {
                 $"{who} flight {flight.Index} ({flight.Name}) went out {big.Count} times without an answer, at {times}",
-                $"its datagrams: {string.Join(", ", dropped.Select(d => d.Size).Distinct().Take(8).Select(n => n + " B"))}; the largest datagram proved to cross (it was answered) is {crossed} B",
+                $"largest datagram of each of these sends: {string.Join(", ", big.Select(t => t.Largest).Distinct().Take(8).Select(n => n + " B"))}; the largest datagram proved to cross (it was answered) is {crossed} B",
             };
             if (peerResends > 0)
             {
