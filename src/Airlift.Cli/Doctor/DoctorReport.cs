@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 using System.Text.Json;
 using Airlift.Cli.Lab;
@@ -233,54 +232,47 @@ internal static class DoctorReport
         return JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true });
     }
 
-    /// <summary>A self-contained HTML page (inline CSS, no scripts): summary, each session's verdicts and ladder.</summary>
+    /// <summary>
+    /// A self-contained HTML page on the CLI's shared shell (<see cref="ReportPage"/>): a PASS/FAIL banner, one summary
+    /// sentence per session, then each session's verdicts (evidence, fix, what the capture proves and cannot see) and its
+    /// ladder (wrapped, never scrolling sideways).
+    /// </summary>
     public static string RenderHtml(DoctorResult r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        var sb = new StringBuilder();
-        sb.AppendLine("<!DOCTYPE html>");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"<html lang=\"en\"><head><meta charset=\"utf-8\"><title>airlift doctor: {E(Path.GetFileName(r.File))}</title>");
-        sb.AppendLine("<style>");
-        sb.AppendLine("body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d1d1f;max-width:1400px}");
-        sb.AppendLine("h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.8rem}");
-        sb.AppendLine(".failure{border-left:5px solid #c62828}.recovered{border-left:5px solid #b26a00}.info{border-left:5px solid #1565c0}.verdict{padding:.3rem .8rem;margin:.8rem 0;background:#fafafa}");
-        sb.AppendLine(".ok{color:#1a7f37;font-weight:600}.bad{color:#c62828;font-weight:600}.muted{color:#666}");
-        sb.AppendLine("</style></head><body>");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"<h1>airlift doctor</h1><p>{E(Header(r))}<br><span class=\"muted\">{E(Decoded(r))}</span></p>");
-        if (r.StoppedBy is { } stop)
-        {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"<p class=\"bad\">The capture stops early: {E(stop.Message)}. The analysis covers the packets before it.</p>");
-        }
-
-        if (r.Sessions.Count == 0)
-        {
-            sb.AppendLine("<p>No STUN or DTLS traffic found: nothing to diagnose.</p>");
-        }
-
+        var failed = AnyFailure(r);
+        var page = new ReportPage("airlift doctor: " + Path.GetFileName(r.File))
+            .Banner(!failed, r.Sessions.Count == 0
+                ? "no STUN or DTLS traffic in the capture"
+                : $"{r.Sessions.Count(s => s.Verdicts.Any(v => v.Severity == Severity.Failure))} of {r.Sessions.Count} session(s) failed")
+            .Summary(r.Sessions.Select(s => $"Session {s.Id} ({Ep(s.Client)} to {Ep(s.Server)}): {s.Outcome}{(s.HandshakeMs is { } ms ? " in " + Ms(ms) : string.Empty)}; "
+                + (s.Verdicts.Count == 0 ? "no problem found." : string.Join("; ", s.Verdicts.Select(v => $"{Label(v.Severity).ToLowerInvariant()}: {v.Title}")) + ".")))
+            .Details([Header(r), Decoded(r), .. r.StoppedBy is { } stop ? new[] { $"The capture stops early: {stop.Message}. The analysis covers the packets before it." } : []]);
         foreach (var s in r.Sessions)
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"<h2 id=\"session-{s.Id}\">{E(SessionLine(s))}</h2>");
-            if (s.Verdicts.Count == 0)
-            {
-                sb.AppendLine("<p class=\"ok\">No problem found.</p>");
-            }
-
+            var body = new StringBuilder();
             foreach (var v in s.Verdicts)
             {
-                sb.AppendLine(CultureInfo.InvariantCulture, $"<div class=\"verdict {v.Severity.ToString().ToLowerInvariant()}\"><h3>{E(Label(v.Severity))} {E(v.Title)}</h3><ul>");
+                var colour = v.Severity switch { Severity.Failure => "#c62828", Severity.Recovered => "#b26a00", _ => "#1565c0" };
+                body.AppendLine(CultureInfo.InvariantCulture, $"<div style=\"border-left:5px solid {colour};padding:.2rem .8rem;margin:.8rem 0;background:#fafafa\"><h3>{ReportPage.Encode(Label(v.Severity) + " " + v.Title)}</h3><ul>");
                 foreach (var e in v.Evidence)
                 {
-                    sb.AppendLine(CultureInfo.InvariantCulture, $"<li>{E(e)}</li>");
+                    body.AppendLine(CultureInfo.InvariantCulture, $"<li>{ReportPage.Encode(e)}</li>");
                 }
 
-                sb.AppendLine(CultureInfo.InvariantCulture, $"</ul><p><b>Fix:</b> {E(v.Fix)}</p><p><b>Proves:</b> {E(v.Proves)}</p><p class=\"muted\"><b>Cannot see:</b> {E(string.Join(" ", v.CannotSee))}</p></div>");
+                body.AppendLine(CultureInfo.InvariantCulture, $"</ul><p><b>Fix:</b> {ReportPage.Encode(v.Fix)}</p><p><b>Proves:</b> {ReportPage.Encode(v.Proves)}</p><p class=\"muted\"><b>Cannot see:</b> {ReportPage.Encode(string.Join(" ", v.CannotSee))}</p></div>");
             }
 
-            sb.AppendLine(CultureInfo.InvariantCulture, $"<pre>{E(Ladder(s))}</pre>");
+            if (s.Verdicts.Count == 0)
+            {
+                body.AppendLine("<p class=\"pass\">No problem found.</p>");
+            }
+
+            body.AppendLine(CultureInfo.InvariantCulture, $"<pre style=\"white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;padding:.8rem;font-size:.8rem\">{ReportPage.Encode(Ladder(s))}</pre>");
+            page.Section($"session-{s.Id}", SessionLine(s), body.ToString());
         }
 
-        sb.AppendLine("</body></html>");
-        return sb.ToString();
+        return page.Render();
     }
 
     private static string Header(DoctorResult r) =>
@@ -329,5 +321,4 @@ internal static class DoctorReport
         _ => "NOTE",
     };
 
-    private static string E(string text) => WebUtility.HtmlEncode(text);
 }

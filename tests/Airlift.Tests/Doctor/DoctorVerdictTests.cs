@@ -340,6 +340,7 @@ public sealed class DoctorVerdictTests
         Assert.Contains("C ----> S", text, StringComparison.Ordinal);
         Assert.Contains("TIMER resend 1 of client flight", text, StringComparison.Ordinal);
         Assert.Contains("F2: the server&#39;s final flight", html, StringComparison.Ordinal);
+        Assert.Contains("banner fail", html, StringComparison.Ordinal);
         Assert.Equal("F2", json.RootElement.GetProperty("sessions")[0].GetProperty("verdicts")[0].GetProperty("code").GetString());
         Assert.True(json.RootElement.GetProperty("failed").GetBoolean());
         Assert.True(DoctorReport.AnyFailure(result));
