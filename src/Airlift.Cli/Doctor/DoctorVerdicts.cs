@@ -254,8 +254,11 @@ internal static class DoctorVerdicts
             s.Outcome = both && !fatal ? "encrypted DTLS 1.3 handshake: both sides exchanged encrypted records" : "encrypted DTLS 1.3 handshake, not seen to finish";
             if (both && !fatal)
             {
-                var lastClient = dtls.Last(e => e.Dtls!.Unified && s.SideOf(e) == Side.Client && e.TimestampNs < (dtls.FirstOrDefault(x => x.Dtls!.ApplicationData)?.TimestampNs ?? long.MaxValue));
-                s.HandshakeMs = (lastClient.TimestampNs - start) / 1e6;
+                var firstData = dtls.FirstOrDefault(x => x.Dtls!.ApplicationData)?.TimestampNs ?? long.MaxValue;
+                if (dtls.LastOrDefault(e => e.Dtls!.Unified && s.SideOf(e) == Side.Client && e.TimestampNs < firstData) is { } lastClient)
+                {
+                    s.HandshakeMs = (lastClient.TimestampNs - start) / 1e6;
+                }
             }
 
             return both && !fatal;
@@ -590,7 +593,13 @@ internal static class DoctorVerdicts
             return;
         }
 
-        var responses = s.Events.Where(e => e.Stun is { Class: StunClass.SuccessResponse }).ToDictionary(e => e.Stun!.TransactionId, e => e, StringComparer.Ordinal);
+        // The first response per transaction (a retransmitted request gets the same response again).
+        var responses = new Dictionary<string, WireEvent>(StringComparer.Ordinal);
+        foreach (var e in s.Events.Where(e => e.Stun is { Class: StunClass.SuccessResponse }))
+        {
+            responses.TryAdd(e.Stun!.TransactionId, e);
+        }
+
         var nomination = s.Events.FirstOrDefault(e => e.Stun is { Class: StunClass.Request, UseCandidate: true } st && responses.ContainsKey(st.TransactionId));
         if (nomination is null)
         {

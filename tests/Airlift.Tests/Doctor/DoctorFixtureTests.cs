@@ -1,3 +1,5 @@
+using System.Net;
+using System.Text.Json;
 using Airlift.Cli.Doctor;
 using Xunit;
 
@@ -50,5 +52,36 @@ public sealed class DoctorFixtureTests
         Assert.Equal(severity, v.Severity.ToString());
         Assert.NotEmpty(v.Evidence);
         Assert.NotEmpty(v.CannotSee);
+    }
+
+    [Theory]
+    [InlineData("chromium156-loopback-dtls13-nopq", "DTLS 1.3")]
+    [InlineData("chromium156-loopback-dtls13-pq", "DTLS 1.3")]
+    [InlineData("chromium156-to-icelite-dtls12", "DTLS 1.2")]
+    public void Chromium_handshakes_from_the_captured_vectors_have_no_finding(string vector, string version)
+    {
+        // tests/fixtures/vectors: real datagrams (ports, times, bytes) of Chromium's ICE and DTLS, written into a pcap here.
+        var t = new Timeline();
+        foreach (var line in File.ReadLines(Path.Combine(AppContext.BaseDirectory, "fixtures", "vectors", vector + ".jsonl")))
+        {
+            using var doc = JsonDocument.Parse(line);
+            var d = doc.RootElement;
+            if (!d.TryGetProperty("hex", out var hex))
+            {
+                continue;
+            }
+
+            t.Send(
+                d.GetProperty("t").GetDouble() * 1000,
+                new IPEndPoint(IPAddress.Loopback, d.GetProperty("from").GetInt32()),
+                new IPEndPoint(IPAddress.Loopback, d.GetProperty("to").GetInt32()),
+                Convert.FromHexString(hex.GetString()!));
+        }
+
+        var s = Assert.Single(t.Analyze().Sessions);
+
+        Assert.Empty(s.Verdicts);
+        Assert.Equal(version, s.Version);
+        Assert.NotNull(s.HandshakeMs);
     }
 }

@@ -194,6 +194,8 @@ public sealed class DoctorVerdictTests
             .Send(1, s6, c6, Stun(0x0101, TxId(1)))
             .Send(10, C, S, Stun(0x0001, TxId(2), user, useCandidate: true, controlling: true))
             .Send(11, S, C, Stun(0x0101, TxId(2)))
+            .Send(12, C, S, Stun(0x0001, TxId(2), user, useCandidate: true, controlling: true)) // a request resent with its transaction id
+            .Send(13, S, C, Stun(0x0101, TxId(2)))
             .Send(20, C, S, ClientHello());
         foreach (var ms in new double[] { 30, 90, 220, 480 })
         {
