@@ -98,6 +98,11 @@ public static class CorpusMaker
             Save("certificate", name, data);
         }
 
+        foreach (var (name, data) in CaptureInputs(repoRoot))
+        {
+            Save("capture", name, data);
+        }
+
         return written;
     }
 
@@ -386,6 +391,24 @@ public static class CorpusMaker
         }
 
         yield return ("tiny", FuzzScript.Build(0, [FuzzScript.Step(0, [0, 1, 0x41, 0, 0, 0, 2]), FuzzScript.Step(1, [0x42, 0x43])]));
+    }
+
+    // The doctor's capture fixtures small enough to be seeds.
+    private static IEnumerable<(string, byte[])> CaptureInputs(string repoRoot)
+    {
+        var dir = Path.Combine(repoRoot, "tests", "fixtures", "captures");
+        if (!Directory.Exists(dir))
+        {
+            yield break;
+        }
+
+        foreach (var path in Directory.GetFiles(dir, "*.pcap*").Order(StringComparer.Ordinal))
+        {
+            if (new FileInfo(path).Length <= 16 * 1024)
+            {
+                yield return (Path.GetFileNameWithoutExtension(path), File.ReadAllBytes(path));
+            }
+        }
     }
 
     private static IEnumerable<(string, byte[])> SdpInputs(string repoRoot)

@@ -34,6 +34,7 @@ public static class FuzzTargets
         new("rfc4571", [Library], "RFC 4571 ICE-TCP framer against a reference parser", FramerTarget.Run),
         new("sdp", [Library, Cli], "serve's SDP offer parser and answer builder", SdpTarget.Run),
         new("certificate", [Library], "certificate loading (PEM, PKCS #12) and peer certificate parsing in a handshake", CertificateTarget.Run),
+        new("capture", [Library, Cli], "airlift doctor: pcap/pcapng reader, IP reassembly, ICE-TCP framing, STUN/DTLS reading, session analysis and reports", CaptureTarget.Run),
     ];
 
     /// <summary>The target named <paramref name="name"/>, or null.</summary>
