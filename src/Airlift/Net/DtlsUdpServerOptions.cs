@@ -61,8 +61,10 @@ public sealed record DtlsUdpServerOptions
     /// <summary>
     /// Receive loops of the server, each on its own UDP socket of the same port (<c>SO_REUSEPORT</c>; the kernel spreads
     /// peers over the sockets by their address and port, so each peer's session stays in one loop and one core runs it),
-    /// so one server uses every core. The caps above stay global, the cookie secret is shared. Linux only: elsewhere the
-    /// server runs one loop. Default <see cref="Environment.ProcessorCount"/>; 1 gives the single-socket server.
+    /// so one server uses every core. The caps above stay global, the cookie secret is shared; the store of unfinished
+    /// multi-datagram DTLS 1.3 hellos (<see cref="DtlsOptions.MaxPendingClientHelloBytes"/>) is per loop, so the server holds
+    /// at most this many times that. Linux only: elsewhere the server runs one loop. Default
+    /// <see cref="Environment.ProcessorCount"/>; 1 gives the single-socket server.
     /// </summary>
     public int ReceiveLoops { get; init; } = Environment.ProcessorCount;
 
