@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Airlift.Cli.Storm;
 using Airlift.Dtls;
@@ -102,7 +103,19 @@ internal static class StormCommand
     /// <summary>Runs the storm, prints and writes the report; the exit status.</summary>
     internal static async Task<int> RunAsync(StormSettings settings, CancellationToken ct)
     {
-        var report = await new StormRunner(settings, Print).RunAsync(ct).ConfigureAwait(false);
+        // The first Ctrl-C (SIGINT) ends the storm with its partial report; a second one ends the process at once.
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = !interrupt.IsCancellationRequested;
+            interrupt.Cancel();
+        });
+        var report = await new StormRunner(settings, Print).RunAsync(interrupt.Token, r => Publish(settings, r)).ConfigureAwait(false);
+        return report.Interrupted ? Program.InterruptedStatus : report.AllConnected ? 0 : 1;
+    }
+
+    private static void Publish(StormSettings settings, StormReport report)
+    {
         foreach (var line in StormReportText.Lines(report))
         {
             Print(line);
@@ -110,7 +123,6 @@ internal static class StormCommand
 
         Write(settings.JsonPath, () => JsonSerializer.Serialize(report, StormJson.Report));
         Write(settings.HtmlPath, () => StormReportText.Html(report));
-        return report.Interrupted ? Program.InterruptedStatus : report.AllConnected ? 0 : 1;
     }
 
     private static void Write(string? path, Func<string> content)

@@ -20,8 +20,11 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
 
     private readonly List<StormTick> _timeline = [];
 
-    /// <summary>Runs the storm to its end (or to Ctrl-C via <paramref name="ct"/>: then the partial report).</summary>
-    public async Task<StormReport> RunAsync(CancellationToken ct)
+    /// <summary>
+    /// Runs the storm to its end (or to Ctrl-C via <paramref name="ct"/>: then the partial report). <paramref name="publish"/>
+    /// gets the report before the server and the proxy stop: after Ctrl-C the shell gives the process only a moment.
+    /// </summary>
+    public async Task<StormReport> RunAsync(CancellationToken ct, Action<StormReport>? publish = null)
     {
         var s = settings;
         var started = DateTimeOffset.UtcNow;
@@ -154,12 +157,14 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
                 };
             }
 
-            return Build(tally, started, serverText, cpuEnd - cpuStart, Figures(child, baseline, baselineProc, held, heldProc, tally), proxyFigures) with
+            var report = Build(tally, started, serverText, cpuEnd - cpuStart, Figures(child, baseline, baselineProc, held, heldProc, tally), proxyFigures) with
             {
                 ServerSessions = serverSessions,
                 ClientRssBytes = clientProc?.RssBytes,
                 ClientPeakRssBytes = clientProc?.PeakRssBytes,
             };
+            publish?.Invoke(report);
+            return report;
         }
         finally
         {

@@ -152,6 +152,42 @@ public class StormRunTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task Ctrl_C_prints_and_writes_the_partial_report_and_exits_130()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "airlift-storm-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var json = Path.Combine(dir, "storm.json");
+
+            // 400 handshakes at 20/s take 20 s: the interrupt comes long before the end.
+            await using var storm = AirliftCli.Start(output.WriteLine, "storm", "--self-in-process", "--connections", "400", "--rate", "20", "--dtls", "1.2", "--json", json);
+            await storm.WaitForAsync(@"^storm +2s:", Limit);
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", storm.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            var code = await storm.WaitForExitAsync(Limit);
+            var run = AirliftCli.Collect(storm, code);
+
+            Assert.True(code == 130, run.Log);
+            Assert.Contains(run.StdOut, l => l.StartsWith("storm: INTERRUPTED (partial) ", StringComparison.Ordinal));
+            using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+            var root = doc.RootElement;
+            Assert.True(root.GetProperty("interrupted").GetBoolean());
+            Assert.True(root.GetProperty("countsAddUp").GetBoolean());
+            Assert.True(root.GetProperty("notStarted").GetInt32() > 0);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
     [Theory]
     [InlineData("storm")]
     [InlineData("storm --target 127.0.0.1:4444")]
