@@ -34,6 +34,8 @@ internal static class StormCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds a handshake may take before it counts as a timeout.", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
         var perAddress = new Option<int>("--per-address") { Description = "Clients per local 127.x.y.z address (loopback targets): keep it at or below the server's per-address session limit (Airlift's default is 32).", DefaultValueFactory = _ => defaults.PerAddress };
         var mtu = CliCommon.MtuOption();
+        var serverPid = new Option<int?>("--server-pid") { Description = "Process id of the --target server when it runs on this machine: its CPU time and memory are then read from /proc and reported." };
+        var warmup = new Option<int>("--warmup") { Description = "Handshakes run and closed before the measurement starts (JIT warm-up of client and server; not in the report).", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
         var html = new Option<string?>("--html") { Description = "Write the report as a self-contained HTML page to this file." };
         var clientDriver = new Option<string>("--client-driver") { Description = "Internal: storm (one thread, sans-IO endpoints) or udpclient (a DtlsUdpClient per client), to compare them.", Hidden = true, DefaultValueFactory = _ => "storm" };
@@ -41,7 +43,7 @@ internal static class StormCommand
         var clientFingerprint = new Option<string?>("--client-fingerprint") { Description = "Internal: the storm clients' certificate fingerprint.", Hidden = true };
         var command = new Command("storm", "Handshake storm: many concurrent DTLS clients against one server; reports handshakes/s, time-to-connect percentiles, failures by reason, and server CPU and memory when it runs the server.")
         {
-            target, self, inProcess, connections, total, rate, dtls, group, proxyLoss, seed, fingerprint, insecure, timeout, perAddress, mtu, json, html, clientDriver, serverRole, clientFingerprint,
+            target, self, inProcess, connections, total, rate, dtls, group, proxyLoss, seed, fingerprint, insecure, timeout, perAddress, mtu, serverPid, warmup, json, html, clientDriver, serverRole, clientFingerprint,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -84,6 +86,8 @@ internal static class StormCommand
                 Timeout = TimeSpan.FromSeconds(seconds),
                 PerAddress = parse.GetValue(perAddress),
                 Mtu = parse.GetValue(mtu),
+                ServerPid = parse.GetValue(serverPid),
+                Warmup = parse.GetValue(warmup),
                 JsonPath = parse.GetValue(json),
                 HtmlPath = parse.GetValue(html),
                 UdpClientDriver = parse.GetValue(clientDriver) switch
