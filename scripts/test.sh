@@ -128,7 +128,7 @@ step "packages: dotnet pack, dotnet tool install airlift from a local feed, airl
 PACK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/airlift-pack.XXXXXX")"
 dotnet pack Airlift.slnx -c Release --no-build -nologo -clp:ErrorsOnly -warnaserror -o "$PACK_DIR/feed" >/dev/null ||
   die "dotnet pack failed"
-for pkg in Airlift.Core Airlift.NetEm airlift; do
+for pkg in Airlift.Core Airlift.NetEm Airlift.Hosting airlift; do
   ls "$PACK_DIR/feed/$pkg".[0-9]*.nupkg >/dev/null 2>&1 || die "dotnet pack made no $pkg package"
   ls "$PACK_DIR/feed/$pkg".[0-9]*.snupkg >/dev/null 2>&1 || die "dotnet pack made no $pkg symbols package"
 done

@@ -1,5 +1,6 @@
 using System.Net;
 using Airlift.Codec;
+using Airlift.Diagnostics;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Messages;
 using Airlift.Dtls.V13;
@@ -109,8 +110,8 @@ public sealed class DtlsServerListener
             responseCopies = 0;
             endpoint = null;
             Stats.InternalErrors++;
-            DtlsMetrics.InternalErrors.Add(1);
-            SafeLogger.Log(_options.Logger, l => l.LogError(ex, "DTLS listener dropped a datagram from {Remote} after an unexpected {Exception}", remote, ex.GetType().Name));
+            _options.Metrics.InternalErrors.Add(1);
+            SafeLogger.Log(_options.DtlsLogger, l => DtlsLog.ListenerInternalError(l, ex, remote, ex.GetType().Name));
             return Drop();
         }
     }
@@ -205,14 +206,14 @@ public sealed class DtlsServerListener
         var overhead = WireOverhead(remote);
         responseCopies = record.SequenceNumber > 0 && cookie.IsEmpty && datagram.Length + overhead >= 2 * (responseLength + overhead) ? 2 : 1;
         Stats.HelloVerifyRequestsSent += responseCopies;
-        DtlsMetrics.CookiesSent.Add(responseCopies);
+        _options.Metrics.CookiesSent.Add(responseCopies);
         return DtlsListenerDecision.HelloVerifyRequest;
     }
 
     private DtlsListenerDecision Drop()
     {
         Stats.Dropped++;
-        DtlsMetrics.Drop("listener-not-client-hello");
+        _options.Metrics.Drop("listener-not-client-hello");
         return DtlsListenerDecision.Dropped;
     }
 
@@ -234,7 +235,7 @@ public sealed class DtlsServerListener
                 || !Tls13CipherSuiteInfo.TryGet(suite, out var suiteInfo))
             {
                 Stats.Dropped++;
-                DtlsMetrics.Drop("listener-bad-retry-cookie");
+                _options.Metrics.Drop("listener-bad-retry-cookie");
                 return DtlsListenerDecision.Dropped;
             }
 
@@ -272,7 +273,7 @@ public sealed class DtlsServerListener
         new RecordHeader(ContentType.Handshake, ProtocolVersion.Dtls12, 0, record.SequenceNumber, (ushort)(HandshakeHeader.Size + hrr.Length)).Write(response);
         responseLength = length;
         Stats.HelloRetryRequestsSent++;
-        DtlsMetrics.CookiesSent.Add(1);
+        _options.Metrics.CookiesSent.Add(1);
         return DtlsListenerDecision.HelloRetryRequest;
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Airlift.Codec;
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Dtls.Messages;
 using Microsoft.Extensions.Logging;
@@ -9,12 +10,12 @@ using Microsoft.Extensions.Logging;
 namespace Airlift.Net;
 
 /// <summary>Limits of a <see cref="DtlsSocketLoop"/> (see <see cref="DtlsUdpServerOptions"/> for their meaning).</summary>
-internal sealed record DtlsSocketLoopLimits(int MaxSessions, int MaxSessionsPerAddress, TimeSpan IdleTimeout, int EventQueueCapacity)
+internal sealed record DtlsSocketLoopLimits(int MaxSessions, int MaxSessionsPerAddress, TimeSpan IdleTimeout, int EventQueueCapacity, System.Diagnostics.Metrics.IMeterFactory? MeterFactory = null)
 {
     /// <summary>A client's loop: one session, owned by the client until it is disposed.</summary>
     public static DtlsSocketLoopLimits Client { get; } = new(1, 1, Timeout.InfiniteTimeSpan, 1024);
 
-    public static DtlsSocketLoopLimits From(DtlsUdpServerOptions o) => new(o.MaxSessions, o.MaxSessionsPerAddress, o.IdleTimeout, o.EventQueueCapacity);
+    public static DtlsSocketLoopLimits From(DtlsUdpServerOptions o) => new(o.MaxSessions, o.MaxSessionsPerAddress, o.IdleTimeout, o.EventQueueCapacity, o.MeterFactory ?? o.Dtls.MeterFactory);
 }
 
 /// <summary>
@@ -37,6 +38,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly long _origin;
     private readonly ILogger? _logger;
+    private readonly NetMetrics _metrics;
     private readonly DtlsServerListener? _listener;
     private readonly DtlsSocketLoopLimits _limits;
     private readonly Dictionary<IPEndPoint, DtlsUdpSession> _sessions = [];
@@ -58,6 +60,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         _time = time;
         _origin = time.GetTimestamp();
         _logger = logger;
+        _metrics = NetMetrics.For(limits.MeterFactory);
         _listener = listener;
         _limits = limits;
         Events = new SessionEventReader(this);
@@ -184,7 +187,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
                 {
                     // A transient socket error (no buffer space, ...): the datagram is lost, the loop goes on.
                     receive = null;
-                    SafeLog(l => l.LogWarning("UDP receive failed: {Error}", ex.SocketErrorCode));
+                    SafeLog(l => NetLog.ReceiveFailed(l, ex.SocketErrorCode));
                     continue;
                 }
 
@@ -209,7 +212,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         catch (Exception ex)
         {
             // Only the socket itself can get here (per-session work has its own boundary): the loop cannot go on.
-            SafeLog(l => l.LogError(ex, "DTLS socket loop stopped"));
+            SafeLog(l => NetLog.LoopStopped(l, ex));
         }
         finally
         {
@@ -259,23 +262,23 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
 
             if (!Serving)
             {
-                SafeLog(l => l.LogDebug("Dropped a datagram from unknown peer {Remote}", remote));
+                SafeLog(l => NetLog.UnknownPeer(l, remote));
                 return;
             }
 
             if (_sessions.Count >= _limits.MaxSessions)
             {
                 DroppedSessionLimit++;
-                NetMetrics.Drop("session_limit");
-                SafeLog(l => l.LogDebug("Session limit {Max} reached; dropped a datagram from {Remote}", _limits.MaxSessions, remote));
+                _metrics.Drop("session_limit");
+                SafeLog(l => NetLog.SessionLimit(l, _limits.MaxSessions, remote));
                 return;
             }
 
             if (_perAddress.GetValueOrDefault(remote.Address) >= _limits.MaxSessionsPerAddress)
             {
                 DroppedAddressLimit++;
-                NetMetrics.Drop("address_limit");
-                SafeLog(l => l.LogDebug("Per-address session limit {Max} reached for {Address}; dropped a datagram", _limits.MaxSessionsPerAddress, remote.Address));
+                _metrics.Drop("address_limit");
+                SafeLog(l => NetLog.AddressLimit(l, _limits.MaxSessionsPerAddress, remote.Address));
                 return;
             }
 
@@ -296,7 +299,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         }
 
         DroppedEventBacklog++;
-        NetMetrics.Drop("event_backlog");
+        _metrics.Drop("event_backlog");
         return true;
     }
 
@@ -334,7 +337,18 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
             AddLocked(created);
             try
             {
-                _logger?.LogInformation(replacing is null ? "DTLS handshake started with {Remote}" : "DTLS handshake restarted by {Remote} (the old session was replaced)", remote);
+                if (_logger is not null)
+                {
+                    if (replacing is null)
+                    {
+                        NetLog.HandshakeStarted(_logger, remote);
+                    }
+                    else
+                    {
+                        NetLog.HandshakeRestarted(_logger, remote);
+                    }
+                }
+
                 DrainLocked(created);
             }
             catch (Exception ex)
@@ -401,7 +415,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
 
                 if (Serving && idleAt <= now)
                 {
-                    SafeLog(l => l.LogInformation("DTLS session with {Remote} idle for {Idle}; removed", session.Remote, _limits.IdleTimeout));
+                    SafeLog(l => NetLog.SessionIdle(l, session.Remote, _limits.IdleTimeout));
                     RemoveLocked(session, DtlsSessionRemovalReason.IdleTimeout);
                     continue;
                 }
@@ -495,7 +509,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
             // Overflow policy: data is dropped and counted (the peer's protocol recovers it like a lost datagram); lifecycle
             // events are never dropped and stay bounded because no new session starts while the queue is full.
             EventsDropped++;
-            NetMetrics.Drop("event_queue_full");
+            _metrics.Drop("event_queue_full");
             return;
         }
 
@@ -509,18 +523,18 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
             SessionFaults++;
         }
 
-        NetMetrics.Fault(Driver);
-        SafeLog(l => l.LogError(ex, message));
+        _metrics.Fault(Driver);
+        SafeLog(l => NetLog.DriverFault(l, ex, message));
     }
 
     /// <summary>The boundary: one session's failure fails and removes that session only.</summary>
     private void FailLocked(DtlsUdpSession session, Exception ex)
     {
         SessionFaults++;
-        NetMetrics.Fault(Driver);
+        _metrics.Fault(Driver);
         var wasFinished = session.Faulted || session.Endpoint.State is DtlsState.Failed or DtlsState.Closed;
         session.Faulted = true;
-        SafeLog(l => l.LogError(ex, "DTLS session with {Remote} failed with an internal error; removed", session.Remote));
+        SafeLog(l => NetLog.SessionFault(l, ex, session.Remote));
         if (!wasFinished)
         {
             Publish(session, new DtlsFailed(DtlsFailureReason.InternalError, $"socket driver: {ex.GetType().Name}: {ex.Message}", null, null));
@@ -550,7 +564,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
             }
         }
 
-        NetMetrics.SessionsRemoved.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        _metrics.SessionsRemoved.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         session.UpdateReleased();
         if (Serving)
         {
@@ -597,10 +611,18 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         switch (e)
         {
             case DtlsConnected c:
-                _logger?.LogInformation("DTLS connected with {Remote}: {Suite}, SRTP {Srtp}, {Ms:0} ms", session.Remote, c.CipherSuite, c.SrtpProfile?.Name ?? "none", c.HandshakeDuration.TotalMilliseconds);
+                if (_logger is not null)
+                {
+                    NetLog.Connected(_logger, session.Remote, c.CipherSuite, c.SrtpProfile?.Name ?? "none", (long)Math.Round(c.HandshakeDuration.TotalMilliseconds));
+                }
+
                 break;
             case DtlsFailed f:
-                _logger?.LogWarning("DTLS with {Remote} failed: {Reason}: {Message}", session.Remote, f.Reason, f.Message);
+                if (_logger is not null)
+                {
+                    NetLog.Failed(_logger, session.Remote, f.Reason, f.Message);
+                }
+
                 break;
         }
     }
@@ -617,7 +639,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             // A send failure is a lost datagram, which the protocol already survives.
-            SafeLog(l => l.LogDebug("Send to {Remote} failed: {Error}", remote, ex.Message));
+            SafeLog(l => NetLog.SendFailed(l, remote, ex.Message));
         }
     }
 
@@ -672,7 +694,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                SafeLog(l => l.LogError(ex, "DTLS socket loop ended with an error"));
+                SafeLog(l => NetLog.LoopEnded(l, ex));
             }
         }
 

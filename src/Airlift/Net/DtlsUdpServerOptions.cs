@@ -58,6 +58,19 @@ public sealed record DtlsUdpServerOptions
     /// </summary>
     public int EventQueueCapacity { get; init; } = 1024;
 
+    /// <summary>
+    /// Logger factory for the server: the socket driver logs to its <c>Airlift.Net</c> category (handshakes started and
+    /// connected, sessions removed, faults) and, unless <see cref="DtlsOptions.LoggerFactory"/> of <see cref="Dtls"/> is set,
+    /// every endpoint to <c>Airlift.Dtls</c> (the handshake timeline). Null: no logging (or the constructor's logger).
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Meter factory for the driver's <c>Airlift.Net</c> counters and, unless <see cref="DtlsOptions.MeterFactory"/> of
+    /// <see cref="Dtls"/> is set, the endpoints' <c>Airlift.Dtls</c> counters. Null records on process-wide meters.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting (and validates <see cref="Dtls"/> for the server role,
     /// which needs an expected client fingerprint, a validator, <see cref="DtlsOptions.AllowAnyPeerCertificate"/> or no client certificate).</summary>
     public void Validate()

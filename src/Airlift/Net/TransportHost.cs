@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Ice;
 using Airlift.Ice.Stun;
@@ -49,6 +50,8 @@ public sealed class TransportHost : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly long _origin;
     private readonly ILogger? _logger;
+    private readonly TransportMetrics _metrics;
+    private readonly NetMetrics _netMetrics;
     private readonly Lock _gate = new();
     private readonly Dictionary<IPEndPoint, Socket> _udp = [];
     private readonly List<TcpListener> _tcp = [];
@@ -71,7 +74,9 @@ public sealed class TransportHost : IAsyncDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _origin = _time.GetTimestamp();
-        _logger = logger;
+        _logger = logger ?? AirliftLoggers.Create(options.LoggerFactory, AirliftLogCategories.Net);
+        _metrics = TransportMetrics.For(options.MeterFactory);
+        _netMetrics = NetMetrics.For(options.MeterFactory);
         try
         {
             foreach (var listen in options.UdpListen)
@@ -177,7 +182,7 @@ public sealed class TransportHost : IAsyncDisposable
                 throw new ArgumentException($"Local ufrag '{ufrag}' is already used by a session of this host.", nameof(options));
             }
 
-            var transport = new WebRtcTransport(options with { Logger = options.Logger ?? _logger }, Now);
+            var transport = new WebRtcTransport(options with { Logger = options.Logger ?? _logger, LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory, MeterFactory = options.MeterFactory ?? _options.MeterFactory }, Now);
             if (_byUfrag.ContainsKey(transport.LocalUfrag))
             {
                 throw new ArgumentException("Generated local ufrag collides with an existing session; retry.", nameof(options));
@@ -227,7 +232,7 @@ public sealed class TransportHost : IAsyncDisposable
         catch (Exception ex)
         {
             // The loops have their own boundaries; whatever still got here is logged, never rethrown to the disposer.
-            SafeLog(l => l.LogError(ex, "A transport host loop ended with an error"));
+            SafeLog(l => NetLog.HostLoopEnded(l, ex));
         }
 
         _stop.Dispose();
@@ -350,7 +355,7 @@ public sealed class TransportHost : IAsyncDisposable
         if (PacketClassifier.Classify(packet) != PacketKind.Stun || !TryGetLocalUfrag(packet, out var ufrag) || !_byUfrag.TryGetValue(ufrag, out session))
         {
             _c.Unrouted++;
-            TransportMetrics.Drop("unrouted");
+            _metrics.Drop("unrouted");
             return false;
         }
 
@@ -430,7 +435,7 @@ public sealed class TransportHost : IAsyncDisposable
             if (!_tcpConnections.TryGetValue(tuple, out var connection) || !connection.TrySend(datagram))
             {
                 _c.TcpFramesDropped++;
-                TransportMetrics.Drop("tcp_send_queue");
+                _metrics.Drop("tcp_send_queue");
             }
 
             return;
@@ -449,7 +454,7 @@ public sealed class TransportHost : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             _c.SendErrors++;
-            SafeLog(l => l.LogDebug("UDP send to {Remote} failed: {Error}", tuple.Remote, ex.Message));
+            SafeLog(l => NetLog.HostSendFailed(l, tuple.Remote, ex.Message));
         }
     }
 
@@ -483,12 +488,15 @@ public sealed class TransportHost : IAsyncDisposable
     private void CountFaultLocked(Exception ex, string message)
     {
         _c.SessionFaults++;
-        NetMetrics.Fault("transport-host");
-        SafeLog(l => l.LogError(ex, "{Message}", message));
+        _netMetrics.Fault("transport-host");
+        SafeLog(l => NetLog.DriverFault(l, ex, message));
     }
 
     /// <summary>Logs with a logger that may itself throw (a user's): a failing log line is lost, nothing else.</summary>
     private void SafeLog(Action<ILogger> log) => SafeLogger.Log(_logger, log);
+
+    /// <summary>The host's <c>Airlift.Transport</c> instruments (its sessions count their event-queue drops there).</summary>
+    internal TransportMetrics Metrics => _metrics;
 
     private async Task TimerLoop(CancellationToken ct)
     {
@@ -592,14 +600,14 @@ public sealed class TransportHost : IAsyncDisposable
                 if (_tcpConnections.Count >= _options.MaxTcpConnections || _tcpConnections.ContainsKey(tuple))
                 {
                     _c.TcpRejected++;
-                    TransportMetrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", "limit"));
+                    _metrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", "limit"));
                 }
                 else
                 {
                     connection = new TransportTcpConnection(socket, tuple, _options.MaxTcpFrameSize, _options.TcpSendQueueCapacity, Now);
                     _tcpConnections[tuple] = connection;
                     _c.TcpAccepted++;
-                    TransportMetrics.TcpConnections.Add(1);
+                    _metrics.TcpConnections.Add(1);
                 }
             }
 
@@ -699,8 +707,8 @@ public sealed class TransportHost : IAsyncDisposable
             return;
         }
 
-        TransportMetrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", cause));
-        SafeLog(l => l.LogDebug("ICE-TCP connection {Tuple} closed: {Cause}", connection.Tuple, cause));
+        _metrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", cause));
+        SafeLog(l => NetLog.TcpClosed(l, connection.Tuple, cause));
         _tcpConnections.Remove(connection.Tuple);
         if (_byTuple.Remove(connection.Tuple, out var session))
         {

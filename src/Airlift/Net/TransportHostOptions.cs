@@ -36,6 +36,19 @@ public sealed record TransportHostOptions
     /// <summary>A TCP connection that delivers no frame for this long is closed (consent checks come every few seconds). Default 40 s.</summary>
     public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromSeconds(40);
 
+    /// <summary>
+    /// Logger factory: the host logs to its <c>Airlift.Net</c> category, and every session it creates (unless the session's
+    /// own options name one) to <c>Airlift.Transport</c>, <c>Airlift.Ice</c> and <c>Airlift.Dtls</c>. Null: no logging
+    /// (or the logger given to the host's constructor).
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Meter factory for the host's <c>Airlift.Transport</c> and <c>Airlift.Net</c> counters and, unless a session's own options
+    /// name one, its sessions' (<c>Airlift.Transport</c>, <c>Airlift.Dtls</c>). Null records on process-wide meters.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
