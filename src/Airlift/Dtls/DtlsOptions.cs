@@ -237,9 +237,10 @@ public sealed record DtlsOptions
     public RandomSource Random { get; init; } = RandomSource.Cryptographic;
 
     /// <summary>
-    /// A single logger for the handshake timeline, drops and internal errors. Prefer <see cref="LoggerFactory"/>, which
-    /// takes precedence when both are set. Secrets are never logged.
+    /// Superseded by <see cref="LoggerFactory"/> (which takes precedence when both are set): a single logger for the
+    /// handshake timeline, drops and internal errors, kept so existing code compiles. Secrets are never logged.
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public ILogger? Logger { get; init; }
 
     /// <summary>
