@@ -1,4 +1,5 @@
 using Airlift.Bench.Dtls;
+using Airlift.Bench.Net;
 using Airlift.Bench.Reliability;
 using BenchmarkDotNet.Running;
 
@@ -10,6 +11,11 @@ if (args.Length > 0 && args[0] == "reliability")
 if (args.Length > 0 && args[0] == "cpu")
 {
     return CpuTimeBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "cores")
+{
+    return CoresBenchmark.Run(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

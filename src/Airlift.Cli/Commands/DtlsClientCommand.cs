@@ -18,7 +18,7 @@ internal static class DtlsClientCommand
         var key = CliCommon.KeyOption();
         var json = CliCommon.JsonOption();
         var verbose = CliCommon.VerboseOption();
-        var command = new Command("dtls-client", "Connect to a DTLS 1.2 server, report the handshake, optionally exchange one message.")
+        var command = new Command("dtls-client", "Connect to a DTLS server (1.3 or 1.2), report the handshake, optionally exchange one message.")
         {
             connect, cert, key, CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), CliCommon.DtlsVersionOption(), timeout, send, json, verbose,
         };

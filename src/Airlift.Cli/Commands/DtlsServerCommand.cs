@@ -18,7 +18,7 @@ internal static class DtlsServerCommand
         var chain = CliCommon.ChainOption();
         var json = CliCommon.JsonOption();
         var verbose = CliCommon.VerboseOption();
-        var command = new Command("dtls-server", "Serve DTLS 1.2 on UDP with a stateless cookie exchange; echo application data; report each handshake.")
+        var command = new Command("dtls-server", "Serve DTLS (1.3 and 1.2) on UDP with a stateless cookie exchange; echo application data; report each handshake.")
         {
             listen, cert, key, chain, CliCommon.MtuOption(), CliCommon.SrtpOption(), requireClientCert, CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), CliCommon.DtlsVersionOption(), count, json, verbose,
         };

@@ -65,8 +65,8 @@ internal static partial class NetLog
     [LoggerMessage(EventId = 4001, EventName = "ReceiveFailed", Level = LogLevel.Warning, Message = "UDP receive failed: {Error}")]
     public static partial void ReceiveFailed(ILogger logger, object error);
 
-    [LoggerMessage(EventId = 4002, EventName = "LoopStopped", Level = LogLevel.Error, Message = "DTLS socket loop stopped")]
-    public static partial void LoopStopped(ILogger logger, Exception error);
+    [LoggerMessage(EventId = 4002, EventName = "LoopStopped", Level = LogLevel.Error, Message = "{Driver} loop stopped")]
+    public static partial void LoopStopped(ILogger logger, Exception error, string driver);
 
     [LoggerMessage(EventId = 4003, EventName = "UnknownPeer", Level = LogLevel.Debug, Message = "Dropped a datagram from unknown peer {Remote}")]
     public static partial void UnknownPeer(ILogger logger, object remote);
@@ -103,6 +103,9 @@ internal static partial class NetLog
 
     [LoggerMessage(EventId = 4014, EventName = "LoopEnded", Level = LogLevel.Error, Message = "DTLS socket loop ended with an error")]
     public static partial void LoopEnded(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 4015, EventName = "SocketStopped", Level = LogLevel.Error, Message = "{Driver} stopped reading a socket")]
+    public static partial void SocketStopped(ILogger logger, Exception error, string driver);
 
     [LoggerMessage(EventId = 4020, EventName = "HostLoopEnded", Level = LogLevel.Error, Message = "A transport host loop ended with an error")]
     public static partial void HostLoopEnded(ILogger logger, Exception error);
