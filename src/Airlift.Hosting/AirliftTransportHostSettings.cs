@@ -43,6 +43,9 @@ public sealed class AirliftTransportHostSettings
     /// <summary>See <see cref="TransportHostOptions.TcpIdleTimeout"/>.</summary>
     public TimeSpan TcpIdleTimeout { get; set; } = Defaults.TcpIdleTimeout;
 
+    /// <summary>See <see cref="TransportHostOptions.ReceiveLoops"/> (default: one per core).</summary>
+    public int ReceiveLoops { get; set; } = Defaults.ReceiveLoops;
+
     /// <summary>The <see cref="TransportHostOptions"/> these settings describe, validated.</summary>
     /// <param name="loggerFactory">The logger factory the host and its sessions log to.</param>
     /// <param name="meterFactory">The meter factory the host and its sessions record on.</param>
@@ -61,6 +64,7 @@ public sealed class AirliftTransportHostSettings
             TcpSendQueueCapacity = TcpSendQueueCapacity,
             TcpUnboundTimeout = TcpUnboundTimeout,
             TcpIdleTimeout = TcpIdleTimeout,
+            ReceiveLoops = ReceiveLoops,
             LoggerFactory = loggerFactory,
             MeterFactory = meterFactory,
         };
