@@ -135,7 +135,7 @@ done
 NUGET_PACKAGES="$PACK_DIR/nuget" dotnet tool install --tool-path "$PACK_DIR/tools" --add-source "$PACK_DIR/feed" airlift >/dev/null ||
   die "dotnet tool install airlift from the local feed failed"
 help_out=$("$PACK_DIR/tools/airlift" --help) || die "the installed airlift tool did not run"
-info "ok:$(sed -n 2p <<<"$help_out") (${PACK_DIR##*/}: $(cd "$PACK_DIR/feed" && echo *))"
+info "ok: $(sed -n 2p <<<"$help_out" | sed 's/^ *//') (${PACK_DIR##*/}: $(cd "$PACK_DIR/feed" && echo *))"
 rm -rf "$PACK_DIR"
 
 # ---------------------------------------------------------------------------
