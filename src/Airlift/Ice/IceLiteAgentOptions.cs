@@ -1,3 +1,4 @@
+using Airlift.Diagnostics;
 namespace Airlift.Ice;
 
 /// <summary>
@@ -51,6 +52,9 @@ public sealed record IceLiteAgentOptions
 
     /// <summary>Logger for unexpected errors caught at the agent boundary. Passwords are never logged.</summary>
     public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
+
+    /// <summary>Logger factory: the agent logs to its <c>Airlift.Ice</c> category (precedence over <see cref="Logger"/>). Passwords are never logged.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 
     internal void Validate()
     {

@@ -40,6 +40,7 @@ public sealed class SrtpContext : IDisposable
 
     private readonly byte[] _rtpSalt;
     private readonly byte[] _rtcpSalt;
+    private readonly SrtpMetrics _metrics;
     private bool _disposed;
 
     internal SrtpContext(SrtpProfileInfo info, SrtpDirection direction, SrtpSessionKeys rtp, SrtpSessionKeys rtcp, SrtpOptions options)
@@ -48,6 +49,7 @@ public sealed class SrtpContext : IDisposable
         _info = info;
         Direction = direction;
         Options = options;
+        _metrics = SrtpMetrics.For(options.MeterFactory);
         _streams = new Dictionary<uint, SrtpStream>(Math.Min(options.MaxSsrcs, 1024));
         _rtpSalt = (byte[])rtp.Salt.Clone();
         _rtcpSalt = (byte[])rtcp.Salt.Clone();
@@ -669,12 +671,12 @@ public sealed class SrtpContext : IDisposable
                 Stats.RtpPackets++;
             }
 
-            SrtpMetrics.Packet(operation);
+            _metrics.Packet(operation);
         }
         else
         {
             Stats.Count(status);
-            SrtpMetrics.Drop(operation, status);
+            _metrics.Drop(operation, status);
         }
     }
 }

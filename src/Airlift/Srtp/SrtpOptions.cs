@@ -45,6 +45,11 @@ public sealed record SrtpOptions
     /// </summary>
     public const string DisableHardwareIntrinsicsSwitch = "Airlift.Srtp.DisableHardwareIntrinsics";
 
+    /// <summary>
+    /// Meter factory for the <c>Airlift.Srtp</c> counters (packets, drops); null records on a process-wide meter of that name.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid limit.</summary>
     public void Validate()
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Airlift.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Airlift.Dtls.Reliability;
@@ -8,7 +9,7 @@ namespace Airlift.Dtls.Reliability;
 /// The output side both engines share: datagrams and events waiting for <c>PollOutput</c> (datagrams first, then events,
 /// then the next deadline), counted into <see cref="DtlsStats"/> and the metrics as they leave.
 /// </summary>
-internal sealed class EngineOutput(DtlsStats stats)
+internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
 {
     public Queue<byte[]> Datagrams { get; } = new();
 
@@ -30,7 +31,7 @@ internal sealed class EngineOutput(DtlsStats stats)
             stats.DatagramsSent++;
             stats.BytesSent += datagram.Length;
             stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, datagram.Length);
-            DtlsMetrics.DatagramsSent.Add(1);
+            metrics.DatagramsSent.Add(1);
             return new DtlsOutput(DtlsOutputKind.Datagram, datagram.Length, null, default);
         }
 
@@ -50,7 +51,7 @@ internal sealed class EngineOutput(DtlsStats stats)
 /// The handshake timeline both engines keep (bounded), stamped with the time since the handshake began and the role, sent to
 /// the logger at Debug, and attached to a timeout failure as its report.
 /// </summary>
-internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger)
+internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger, DtlsMetrics metrics)
 {
     private const int MaxLines = 96;
 
@@ -60,7 +61,10 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
     public void Log(TimeSpan now, string line)
     {
         var stamped = Add(now, line);
-        logger?.LogDebug("{Line}", stamped);
+        if (logger is not null)
+        {
+            DtlsLog.Timeline(logger, stamped);
+        }
     }
 
     /// <summary>Adds a line (the first <see cref="MaxLines"/> are kept) and returns it stamped.</summary>
@@ -81,10 +85,13 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
     /// </summary>
     public void Failed(TimeSpan now, DtlsFailureReason reason, string message, AlertDescription? alert, Queue<DtlsEvent> events)
     {
-        DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        metrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         var line = Add(now, $"failed: {reason}: {message}");
         events.Enqueue(new DtlsFailed(reason, message, alert, reason == DtlsFailureReason.Timeout ? Report : null));
-        logger?.LogDebug("{Line}", line);
+        if (logger is not null)
+        {
+            DtlsLog.Timeline(logger, line);
+        }
     }
 
     /// <summary>Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3).</summary>
