@@ -7,7 +7,8 @@
 # 1. Installs the real DTLS peers the interop tests drive, only when missing
 #    (apt-get update runs only if something has to be installed).
 # 2. Checks that every peer actually runs; fails naming the package if not.
-# 3. dotnet format --verify-no-changes, incremental Release build, bounded fuzzing of every
+# 3. dotnet format --verify-no-changes, incremental Release build (samples included), the samples run, dotnet pack and
+#    dotnet tool install of airlift from a local feed, bounded fuzzing of every
 #    target (fuzz/run.sh ci), tests with AIRLIFT_REQUIRE_PEERS=1 so a missing peer fails a test
 #    instead of skipping it.
 #
@@ -113,6 +114,29 @@ dotnet format Airlift.slnx --verify-no-changes ||
 
 step "dotnet build -c Release"
 dotnet build Airlift.slnx -c Release -nologo -clp:ErrorsOnly -warnaserror
+
+# ---------------------------------------------------------------------------
+# Samples (built with the solution above; the README shows them verbatim, checked by ReadmeSamplesTests): each must
+# run and exit 0.
+step "samples: run samples/DtlsEcho"
+timeout 120 dotnet samples/DtlsEcho/bin/Release/net10.0/DtlsEcho.dll || die "samples/DtlsEcho failed (exit $?)"
+
+# Packages: pack every packable project into a throwaway local feed (no pack warning allowed), then install the
+# airlift tool from it as a user would and run it. A private NuGet package folder keeps an older 0.1.0 in the
+# machine's cache from being installed instead of the one just packed.
+step "packages: dotnet pack, dotnet tool install airlift from a local feed, airlift --help"
+PACK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/airlift-pack.XXXXXX")"
+dotnet pack Airlift.slnx -c Release --no-build -nologo -clp:ErrorsOnly -warnaserror -o "$PACK_DIR/feed" >/dev/null ||
+  die "dotnet pack failed"
+for pkg in Airlift.Core Airlift.NetEm Airlift.Hosting airlift; do
+  ls "$PACK_DIR/feed/$pkg".[0-9]*.nupkg >/dev/null 2>&1 || die "dotnet pack made no $pkg package"
+  ls "$PACK_DIR/feed/$pkg".[0-9]*.snupkg >/dev/null 2>&1 || die "dotnet pack made no $pkg symbols package"
+done
+NUGET_PACKAGES="$PACK_DIR/nuget" dotnet tool install --tool-path "$PACK_DIR/tools" --add-source "$PACK_DIR/feed" airlift >/dev/null ||
+  die "dotnet tool install airlift from the local feed failed"
+help_out=$("$PACK_DIR/tools/airlift" --help) || die "the installed airlift tool did not run"
+info "ok: $(sed -n 2p <<<"$help_out" | sed 's/^ *//') (${PACK_DIR##*/}: $(cd "$PACK_DIR/feed" && echo *))"
+rm -rf "$PACK_DIR"
 
 # ---------------------------------------------------------------------------
 # Coverage-guided fuzzing, bounded: every target for a few seconds (afl++ and SharpFuzz are installed by the script when

@@ -1,6 +1,7 @@
 using Airlift.Bench.Dtls;
 using Airlift.Bench.Net;
 using Airlift.Bench.Reliability;
+using Airlift.Bench.Srtp;
 using BenchmarkDotNet.Running;
 
 if (args.Length > 0 && args[0] == "reliability")
@@ -16,6 +17,11 @@ if (args.Length > 0 && args[0] == "memory")
 if (args.Length > 0 && args[0] == "cpu")
 {
     return CpuTimeBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "srtp")
+{
+    return SrtpCpuBenchmark.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "cores")

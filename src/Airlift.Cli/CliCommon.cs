@@ -168,7 +168,7 @@ internal static class CliCommon
     /// DTLS options from the shared flags. Secure by default: the peer is authenticated by --expect-fingerprint, and
     /// without it the command refuses to start unless --insecure-accept-any-certificate says so.
     /// </summary>
-    public static DtlsOptions BuildOptions(ParseResult parse, DtlsCertificate certificate, ILogger? logger, string peer)
+    public static DtlsOptions BuildOptions(ParseResult parse, DtlsCertificate certificate, ILoggerFactory? logging, string peer)
     {
         var fingerprint = ParseFingerprint(parse.GetValue<string?>("--expect-fingerprint"));
         var insecure = parse.GetValue<bool>(InsecureFlag);
@@ -199,7 +199,7 @@ internal static class CliCommon
             SrtpProfiles = ParseSrtp(parse.GetValue<string?>("--srtp")),
             ExpectedPeerFingerprint = fingerprint,
             AllowAnyPeerCertificate = insecure,
-            Logger = logger,
+            LoggerFactory = logging,
             ProtocolVersions = ParseDtlsVersions(parse.GetValue<string?>("--dtls")),
         };
         if (ParseCiphers(parse.GetValue<string?>("--cipher")) is { } ciphers)

@@ -46,6 +46,7 @@ internal static class Program
             CertCommand.Create(),
             ServeCommand.Create(),
             SoakCommand.Create(),
+            DoctorCommand.Create(),
             StormCommand.Create(),
             VersionCommand(),
         };

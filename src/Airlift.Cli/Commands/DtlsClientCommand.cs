@@ -33,13 +33,12 @@ internal static class DtlsClientCommand
 
             using var certificate = CliCommon.LoadCertificate(parse.GetValue(cert), parse.GetValue(key), null);
             using var logging = CliCommon.CreateLogging(parse.GetValue(verbose));
-            var logger = logging.CreateLogger("airlift.dtls-client");
-            var options = CliCommon.BuildOptions(parse, certificate, logger, "server") with { HandshakeTimeout = TimeSpan.FromSeconds(seconds) };
+            var options = CliCommon.BuildOptions(parse, certificate, logging, "server") with { HandshakeTimeout = TimeSpan.FromSeconds(seconds) };
             var asJson = parse.GetValue(json);
             DtlsUdpClient client;
             try
             {
-                client = await DtlsUdpClient.ConnectAsync(server, options, TimeProvider.System, logger, ct).ConfigureAwait(false);
+                client = await DtlsUdpClient.ConnectAsync(server, options, TimeProvider.System, cancellationToken: ct).ConfigureAwait(false);
             }
             catch (DtlsHandshakeException ex)
             {

@@ -33,8 +33,7 @@ internal static class DtlsServerCommand
 
             using var certificate = CliCommon.LoadCertificate(parse.GetValue(cert), parse.GetValue(key), parse.GetValue(chain));
             using var logging = CliCommon.CreateLogging(parse.GetValue(verbose));
-            var logger = logging.CreateLogger("airlift.dtls-server");
-            var options = CliCommon.BuildOptions(parse, certificate, logger, "client");
+            var options = CliCommon.BuildOptions(parse, certificate, logging, "client");
 
             // An expected fingerprint needs a certificate to check: it makes the client certificate mandatory.
             options = options with
@@ -45,7 +44,7 @@ internal static class DtlsServerCommand
             DtlsUdpServer server;
             try
             {
-                server = new DtlsUdpServer(endpoint, new DtlsUdpServerOptions(options), TimeProvider.System, logger);
+                server = new DtlsUdpServer(endpoint, new DtlsUdpServerOptions(options), TimeProvider.System);
             }
             catch (System.Net.Sockets.SocketException ex)
             {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Airlift.Cli.Storm;
 using Airlift.Dtls;
@@ -33,6 +34,8 @@ internal static class StormCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds a handshake may take before it counts as a timeout.", DefaultValueFactory = _ => defaults.Timeout.TotalSeconds };
         var perAddress = new Option<int>("--per-address") { Description = "Clients per local 127.x.y.z address (loopback targets): keep it at or below the server's per-address session limit (Airlift's default is 32).", DefaultValueFactory = _ => defaults.PerAddress };
         var mtu = CliCommon.MtuOption();
+        var serverPid = new Option<int?>("--server-pid") { Description = "Process id of the --target server when it runs on this machine: its CPU time and memory are then read from /proc and reported." };
+        var warmup = new Option<int>("--warmup") { Description = "Handshakes run and closed before the measurement starts (JIT warm-up of client and server; not in the report).", DefaultValueFactory = _ => 0 };
         var json = new Option<string?>("--json") { Description = "Write the report as JSON to this file." };
         var html = new Option<string?>("--html") { Description = "Write the report as a self-contained HTML page to this file." };
         var clientDriver = new Option<string>("--client-driver") { Description = "Internal: storm (one thread, sans-IO endpoints) or udpclient (a DtlsUdpClient per client), to compare them.", Hidden = true, DefaultValueFactory = _ => "storm" };
@@ -40,7 +43,7 @@ internal static class StormCommand
         var clientFingerprint = new Option<string?>("--client-fingerprint") { Description = "Internal: the storm clients' certificate fingerprint.", Hidden = true };
         var command = new Command("storm", "Handshake storm: many concurrent DTLS clients against one server; reports handshakes/s, time-to-connect percentiles, failures by reason, and server CPU and memory when it runs the server.")
         {
-            target, self, inProcess, connections, total, rate, dtls, group, proxyLoss, seed, fingerprint, insecure, timeout, perAddress, mtu, json, html, clientDriver, serverRole, clientFingerprint,
+            target, self, inProcess, connections, total, rate, dtls, group, proxyLoss, seed, fingerprint, insecure, timeout, perAddress, mtu, serverPid, warmup, json, html, clientDriver, serverRole, clientFingerprint,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -83,6 +86,8 @@ internal static class StormCommand
                 Timeout = TimeSpan.FromSeconds(seconds),
                 PerAddress = parse.GetValue(perAddress),
                 Mtu = parse.GetValue(mtu),
+                ServerPid = parse.GetValue(serverPid),
+                Warmup = parse.GetValue(warmup),
                 JsonPath = parse.GetValue(json),
                 HtmlPath = parse.GetValue(html),
                 UdpClientDriver = parse.GetValue(clientDriver) switch
@@ -102,7 +107,19 @@ internal static class StormCommand
     /// <summary>Runs the storm, prints and writes the report; the exit status.</summary>
     internal static async Task<int> RunAsync(StormSettings settings, CancellationToken ct)
     {
-        var report = await new StormRunner(settings, Print).RunAsync(ct).ConfigureAwait(false);
+        // The first Ctrl-C (SIGINT) ends the storm with its partial report; a second one ends the process at once.
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = !interrupt.IsCancellationRequested;
+            interrupt.Cancel();
+        });
+        var report = await new StormRunner(settings, Print).RunAsync(interrupt.Token, r => Publish(settings, r)).ConfigureAwait(false);
+        return report.Interrupted ? Program.InterruptedStatus : report.AllConnected ? 0 : 1;
+    }
+
+    private static void Publish(StormSettings settings, StormReport report)
+    {
         foreach (var line in StormReportText.Lines(report))
         {
             Print(line);
@@ -110,7 +127,6 @@ internal static class StormCommand
 
         Write(settings.JsonPath, () => JsonSerializer.Serialize(report, StormJson.Report));
         Write(settings.HtmlPath, () => StormReportText.Html(report));
-        return report.Interrupted ? Program.InterruptedStatus : report.AllConnected ? 0 : 1;
     }
 
     private static void Write(string? path, Func<string> content)

@@ -292,6 +292,8 @@ internal sealed class StormDriver : IStormDriver
             _firstStart = now;
         }
 
+        // A fresh clock reading, not the turn's: starting a client can take long (the first ones JIT-compile the handshake).
+        now = Now;
         var client = new Client(this, sequence, socket, DtlsEndpoint.CreateClient(_settings.Client, now), now, _receiveSize);
         _open.Add(client);
         _started++;
@@ -462,6 +464,7 @@ internal sealed class StormDriver : IStormDriver
         switch (e)
         {
             case DtlsConnected connected when !c.Connected:
+                now = Now; // the moment it connected, not the start of this loop turn
                 c.Connected = true;
                 _tally.Connected++;
                 _tally.ConnectMs.Add(Math.Round((now - c.StartedAt).TotalMilliseconds, 2));
@@ -502,6 +505,7 @@ internal sealed class StormDriver : IStormDriver
             return;
         }
 
+        now = Now;
         c.Failed = true;
         _tally.Failed++;
         _tally.FailuresByReason[reason] = _tally.FailuresByReason.GetValueOrDefault(reason) + 1;

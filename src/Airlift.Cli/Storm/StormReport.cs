@@ -234,7 +234,7 @@ internal static class StormReportText
             lines.Add(F($"  server (pid {s.Pid}): {s.CpuSeconds:0.00} s CPU{(s.CpuMsPerHandshake is { } ms ? $" ({ms:0.000} ms per handshake)" : string.Empty)}, RSS {Mb(s.BaselineRssBytes)} before, {Mb(s.HeldRssBytes)} with {s.SessionsHeld} sessions, peak {Mb(s.PeakRssBytes)}"));
             if (s.RssPerConnectionBytes is { } per)
             {
-                lines.Add(F($"  server memory per connection: {Kb(per)} RSS, {Kb(s.ManagedPerConnectionBytes ?? 0)} managed heap"));
+                lines.Add(F($"  server memory per connection: {Kb(per)} RSS{(s.ManagedPerConnectionBytes is { } m ? $", {Kb(m)} managed heap" : string.Empty)}"));
             }
         }
 

@@ -20,8 +20,11 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
 
     private readonly List<StormTick> _timeline = [];
 
-    /// <summary>Runs the storm to its end (or to Ctrl-C via <paramref name="ct"/>: then the partial report).</summary>
-    public async Task<StormReport> RunAsync(CancellationToken ct)
+    /// <summary>
+    /// Runs the storm to its end (or to Ctrl-C via <paramref name="ct"/>: then the partial report). <paramref name="publish"/>
+    /// gets the report before the server and the proxy stop: after Ctrl-C the shell gives the process only a moment.
+    /// </summary>
+    public async Task<StormReport> RunAsync(CancellationToken ct, Action<StormReport>? publish = null)
     {
         var s = settings;
         var started = DateTimeOffset.UtcNow;
@@ -88,8 +91,23 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             }
 
             var clientOptions = ClientOptions(clientCertificate, serverFingerprint);
+            if (s.Warmup > 0)
+            {
+                // Before the baseline: the server's (and the clients') handshake code gets compiled and tiered up, so that
+                // the measured CPU per handshake is the steady state's, not the JIT's.
+                var warm = new StormDriver(new StormDriverSettings(sendTo, clientOptions, Math.Min(s.Warmup, 64), s.Warmup, 0, s.PerAddress)).Run(ct);
+                print($"storm: warm-up {warm.Connected}/{s.Warmup} connected");
+            }
+
             var baseline = child is null ? null : await child.StatsAsync(StatsTimeout, ct).ConfigureAwait(false);
-            var baselineProc = child?.Sample();
+            var serverPid = child?.Pid ?? s.ServerPid;
+            ProcSample? SampleServer() => child is not null ? child.Sample() : serverPid is { } pid ? ProcStat.Read(pid) : null;
+            var baselineProc = SampleServer();
+            if (s.ServerPid is { } watched && baselineProc is null)
+            {
+                throw new CliException($"--server-pid {watched}: cannot read /proc/{watched}/stat (no such process, or not Linux)");
+            }
+
             var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
             print($"storm: {s.EffectiveTotal} handshakes, {s.Connections} at once{(s.Rate > 0 ? F($", ramp {s.Rate:0.#}/s") : string.Empty)}, DTLS {s.DtlsText} against {serverText}{(proxy is null ? string.Empty : F($" through the proxy {proxy.ListenEndpoint} ({s.ProxyLossPercent:0.##} % loss each way, seed {s.Seed})"))}");
 
@@ -108,12 +126,16 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             {
                 cpuEnd = Process.GetCurrentProcess().TotalProcessorTime;
                 clientProc = ProcStat.Read(Environment.ProcessId);
+                // CPU before the forced collection the stats request makes (that collection is the measurement's, not the
+                // storm's); memory after it.
+                var cpuNow = SampleServer();
                 if (child is not null)
                 {
                     // After Ctrl-C there is little time (the shell waits): no forced collection in the server then.
                     held = ct.IsCancellationRequested ? null : child.StatsAsync(StatsTimeout, CancellationToken.None).GetAwaiter().GetResult();
-                    heldProc = child.Sample();
                 }
+
+                heldProc = SampleServer() is { } after && cpuNow is { } before ? after with { CpuSeconds = before.CpuSeconds } : cpuNow;
 
                 serverSessions = held?.Sessions ?? inProcess?.Stats(forceGc: false).Sessions;
             }
@@ -135,7 +157,7 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
                 Name = "storm clients",
             };
             thread.Start();
-            await ProgressAsync(driver, done.Task, child, baselineProc).ConfigureAwait(false);
+            await ProgressAsync(driver, done.Task, SampleServer, baselineProc).ConfigureAwait(false);
             var tally = await done.Task.ConfigureAwait(false);
 
             Dictionary<string, long>? proxyFigures = null;
@@ -154,12 +176,14 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
                 };
             }
 
-            return Build(tally, started, serverText, cpuEnd - cpuStart, Figures(child, baseline, baselineProc, held, heldProc, tally), proxyFigures) with
+            var report = Build(tally, started, serverText, cpuEnd - cpuStart, Figures(serverPid, baseline, baselineProc, held, heldProc, tally), proxyFigures) with
             {
                 ServerSessions = serverSessions,
                 ClientRssBytes = clientProc?.RssBytes,
                 ClientPeakRssBytes = clientProc?.PeakRssBytes,
             };
+            publish?.Invoke(report);
+            return report;
         }
         finally
         {
@@ -207,17 +231,17 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
         return options;
     }
 
-    private static StormServerFigures? Figures(StormServerProcess? child, StormServerLine? baseline, ProcSample? baselineProc, StormServerLine? held, ProcSample? heldProc, StormTally tally)
+    private static StormServerFigures? Figures(int? pid, StormServerLine? baseline, ProcSample? baselineProc, StormServerLine? held, ProcSample? heldProc, StormTally tally)
     {
-        if (child is null || baselineProc is not { } b || heldProc is not { } h)
+        if (pid is null || baselineProc is not { } b || heldProc is not { } h)
         {
             return null;
         }
 
-        var sessions = held?.Sessions ?? 0;
+        var sessions = held?.Sessions ?? tally.HeldAtEnd; // a foreign server: the connections the clients held
         var cpu = Math.Round(h.CpuSeconds - b.CpuSeconds, 2);
         return new StormServerFigures(
-            child.Pid,
+            pid.Value,
             cpu,
             tally.Connected > 0 ? Math.Round(cpu * 1000 / tally.Connected, 3) : null,
             b.RssBytes,
@@ -233,7 +257,7 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             held?.Dropped ?? 0);
     }
 
-    private async Task ProgressAsync(IStormDriver driver, Task done, StormServerProcess? child, ProcSample? baseline)
+    private async Task ProgressAsync(IStormDriver driver, Task done, Func<ProcSample?> sampleServer, ProcSample? baseline)
     {
         var clock = Stopwatch.StartNew();
         var second = 0;
@@ -249,7 +273,7 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
 
             second++;
             var p = driver.Progress;
-            var sample = child?.Sample();
+            var sample = sampleServer();
             double? cpuPercent = sample is { } now && lastCpu is { } before ? Math.Round((now.CpuSeconds - before) * 100, 0) : null;
             lastCpu = sample?.CpuSeconds ?? lastCpu;
             var tick = new StormTick(second, p.Started, p.Connected, p.Failed, p.InFlight, p.Held, p.Connected - lastConnected, cpuPercent, sample?.RssBytes);

@@ -78,6 +78,12 @@ internal sealed class StormServer : IAsyncDisposable
     /// <summary>Its counters now; with <paramref name="forceGc"/> the managed heap after a full blocking collection.</summary>
     public StormServerLine Stats(bool forceGc)
     {
+        // Let the event counter catch up with what the loops published (bounded: a stuck reader only makes the line stale).
+        for (var waited = 0; _server.Events.Count > 0 && waited < 2000; waited++)
+        {
+            Thread.Sleep(1);
+        }
+
         var listener = _server.Listener.Stats;
         return new StormServerLine(
             "stats",
@@ -155,16 +161,24 @@ internal sealed class StormServer : IAsyncDisposable
     {
         try
         {
-            await foreach (var e in _server.Events.ReadAllAsync(ct).ConfigureAwait(false))
+            var events = _server.Events;
+            while (await events.WaitToReadAsync(ct).ConfigureAwait(false))
             {
-                switch (e.Event)
+                // Counted before it leaves the queue, so an empty queue means every event published so far is counted
+                // (Stats waits for that: the server's receive loops publish on their own threads).
+                while (events.TryPeek(out var e))
                 {
-                    case DtlsConnected:
-                        Interlocked.Increment(ref _connected);
-                        break;
-                    case DtlsFailed:
-                        Interlocked.Increment(ref _failed);
-                        break;
+                    switch (e.Event)
+                    {
+                        case DtlsConnected:
+                            Interlocked.Increment(ref _connected);
+                            break;
+                        case DtlsFailed:
+                            Interlocked.Increment(ref _failed);
+                            break;
+                    }
+
+                    events.TryRead(out _);
                 }
             }
         }

@@ -76,6 +76,12 @@ internal sealed record StormSettings
     /// <summary>Drive the clients as library <c>DtlsUdpClient</c>s instead (hidden; for the comparison in docs/storm.md).</summary>
     public bool UdpClientDriver { get; init; }
 
+    /// <summary>Process id of a --target server on this machine, whose CPU and memory the storm then reads from /proc.</summary>
+    public int? ServerPid { get; init; }
+
+    /// <summary>Handshakes run (and closed) before the baseline is measured, so that JIT compilation is not counted.</summary>
+    public int Warmup { get; init; }
+
     /// <summary>JSON report file.</summary>
     public string? JsonPath { get; init; }
 
@@ -119,6 +125,16 @@ internal sealed record StormSettings
         if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromHours(1))
         {
             throw new CliException($"--timeout {Timeout.TotalSeconds} s is outside (0, 3600]");
+        }
+
+        if (ServerPid is not null && Mode != StormServerMode.Target)
+        {
+            throw new CliException("--server-pid is for --target; --self measures its own server");
+        }
+
+        if (Warmup is < 0 or > 100_000)
+        {
+            throw new CliException($"--warmup {Warmup} is outside 0..100000");
         }
 
         if (PerAddress < 1)

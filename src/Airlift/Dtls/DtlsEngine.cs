@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Airlift.Diagnostics;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
@@ -85,6 +86,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
     private const int MaxRecordPlaintext = 16384;
 
     private readonly ILogger? _logger;
+    private readonly DtlsMetrics _metrics;
     private readonly WriteState[] _write = [new WriteState(0), new WriteState(1)];
     private readonly ReplayWindow _replay1 = new();
     private readonly List<byte[]> _earlyRecords = [];
@@ -117,16 +119,17 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         options.Validate(role);
         Options = options;
         Role = role;
-        _logger = options.Logger;
+        _logger = options.DtlsLogger;
+        _metrics = options.Metrics;
         Reassembler = new HandshakeReassembler(options.MaxHandshakeMessageSize, options.MaxBufferedHandshakeBytes, options.MaxFutureMessages);
         _timer = new RetransmitTimer(options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
         _pacing = new FlightPacing(options, Stats);
-        _output = new EngineOutput(Stats);
+        _output = new EngineOutput(Stats, _metrics);
         EffectiveMaxDatagramSize = options.MaxDatagramSize;
         _startedAt = now;
-        _trace = new EngineTrace(role, now, options.Logger);
+        _trace = new EngineTrace(role, now, _logger, _metrics);
         _timers.Set(EngineTimer.HandshakeDeadline, now + options.HandshakeTimeout);
-        DtlsMetrics.HandshakesStarted.Add(1);
+        _metrics.HandshakesStarted.Add(1);
     }
 
     public DtlsOptions Options { get; }
@@ -272,7 +275,7 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
     {
         State = DtlsState.Connected;
         _timers.Clear(EngineTimer.HandshakeDeadline);
-        DtlsMetrics.HandshakesCompleted.Add(1);
+        _metrics.HandshakesCompleted.Add(1);
         Log(now, $"connected: {connected.CipherSuite}, SRTP {connected.SrtpProfile?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
         _output.Events.Enqueue(connected);
     }
@@ -284,9 +287,9 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
     public void FailUnexpected(TimeSpan now, Exception exception, string during)
     {
         Stats.InternalErrors++;
-        DtlsMetrics.InternalErrors.Add(1);
+        _metrics.InternalErrors.Add(1);
         var message = $"internal error while handling {during}: {exception.GetType().Name}: {exception.Message}";
-        SafeLogger.Log(_logger, l => l.LogError(exception, "DTLS {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during));
+        SafeLogger.Log(_logger, l => DtlsLog.EndpointInternalError(l, exception, "1.2", Role, exception.GetType().Name, during));
 
         try
         {
@@ -398,7 +401,10 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
     private void CountDrop(string cause, Action<DtlsStats> count)
     {
         count(Stats);
-        DtlsMetrics.Drop(cause);
-        _logger?.LogTrace("dropped: {Cause}", cause);
+        _metrics.Drop(cause);
+        if (_logger is { } logger)
+        {
+            DtlsLog.Dropped(logger, cause);
+        }
     }
 }

@@ -236,8 +236,31 @@ public sealed record DtlsOptions
     /// <summary>Randomness for hello randoms, cookie secrets and timer jitter. Default: cryptographic. Seed it only in tests.</summary>
     public RandomSource Random { get; init; } = RandomSource.Cryptographic;
 
-    /// <summary>Logger for state transitions and drops. Secrets are never logged.</summary>
+    /// <summary>
+    /// Superseded by <see cref="LoggerFactory"/> (which takes precedence when both are set): a single logger for the
+    /// handshake timeline, drops and internal errors, kept so existing code compiles. Secrets are never logged.
+    /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public ILogger? Logger { get; init; }
+
+    /// <summary>
+    /// Logger factory: endpoints and listeners log to its <c>Airlift.Dtls</c> category (the handshake timeline at Debug,
+    /// drops at Trace, internal errors), and the UDP drivers given these options to <c>Airlift.Net</c>. Every event has a
+    /// stable EventId (docs/observability.md). Secrets are never logged. Null: no logging (or <see cref="Logger"/>).
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Meter factory for the <c>Airlift.Dtls</c> counters (handshakes, datagrams, drops, retransmissions); null records on a
+    /// process-wide meter of that name. docs/observability.md lists the instruments.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
+    /// <summary>The <c>Airlift.Dtls</c> logger these options give, if any.</summary>
+    internal ILogger? DtlsLogger => Airlift.Diagnostics.AirliftLoggers.Create(LoggerFactory, Airlift.Diagnostics.AirliftLogCategories.Dtls, Logger);
+
+    /// <summary>The <c>Airlift.Dtls</c> instruments these options record on.</summary>
+    internal DtlsMetrics Metrics => DtlsMetrics.For(MeterFactory);
 
     /// <summary>The first retransmission timeout these options give.</summary>
     public TimeSpan EffectiveInitialRetransmitTimeout =>

@@ -1,5 +1,6 @@
 using System.Net;
 using Airlift.Codec;
+using Airlift.Diagnostics;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Messages;
 using Airlift.Dtls.V13;
@@ -142,8 +143,8 @@ public sealed class DtlsServerListener
             responseCopies = 0;
             endpoint = null;
             Stats.CountInternalError();
-            DtlsMetrics.InternalErrors.Add(1);
-            SafeLogger.Log(_options.Logger, l => l.LogError(ex, "DTLS listener dropped a datagram from {Remote} after an unexpected {Exception}", remote, ex.GetType().Name));
+            _options.Metrics.InternalErrors.Add(1);
+            SafeLogger.Log(_options.DtlsLogger, l => DtlsLog.ListenerInternalError(l, ex, remote, ex.GetType().Name));
             return Drop();
         }
     }
@@ -238,14 +239,14 @@ public sealed class DtlsServerListener
         var overhead = WireOverhead(remote);
         responseCopies = record.SequenceNumber > 0 && cookie.IsEmpty && datagram.Length + overhead >= 2 * (responseLength + overhead) ? 2 : 1;
         Stats.CountHelloVerifyRequests(responseCopies);
-        DtlsMetrics.CookiesSent.Add(responseCopies);
+        _options.Metrics.CookiesSent.Add(responseCopies);
         return DtlsListenerDecision.HelloVerifyRequest;
     }
 
     private DtlsListenerDecision Drop()
     {
         Stats.CountDropped();
-        DtlsMetrics.Drop("listener-not-client-hello");
+        _options.Metrics.Drop("listener-not-client-hello");
         return DtlsListenerDecision.Dropped;
     }
 
@@ -267,7 +268,7 @@ public sealed class DtlsServerListener
                 || !Tls13CipherSuiteInfo.TryGet(suite, out var suiteInfo))
             {
                 Stats.CountDropped();
-                DtlsMetrics.Drop("listener-bad-retry-cookie");
+                _options.Metrics.Drop("listener-bad-retry-cookie");
                 return DtlsListenerDecision.Dropped;
             }
 
@@ -305,7 +306,7 @@ public sealed class DtlsServerListener
         new RecordHeader(ContentType.Handshake, ProtocolVersion.Dtls12, 0, record.SequenceNumber, (ushort)(HandshakeHeader.Size + hrr.Length)).Write(response);
         responseLength = length;
         Stats.CountHelloRetryRequest();
-        DtlsMetrics.CookiesSent.Add(1);
+        _options.Metrics.CookiesSent.Add(1);
         return DtlsListenerDecision.HelloRetryRequest;
     }
 

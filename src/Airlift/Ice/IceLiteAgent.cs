@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Text;
+using Airlift.Diagnostics;
 using Airlift.Ice.Stun;
 using Microsoft.Extensions.Logging;
 
@@ -185,7 +186,7 @@ public sealed class IceLiteAgent
         {
             // Exception boundary: one datagram cannot stop the agent (or the socket loop above it).
             _counters.InternalErrors++;
-            SafeLogger.Log(_options.Logger, l => l.LogError(ex, "ICE-lite agent dropped a STUN datagram from {Tuple} after an unexpected {Exception}", tuple, ex.GetType().Name));
+            SafeLogger.Log(AirliftLoggers.Create(_options.LoggerFactory, AirliftLogCategories.Ice, _options.Logger), l => IceLog.AgentInternalError(l, ex, tuple, ex.GetType().Name));
             return IceStunOutcome.Dropped;
         }
     }

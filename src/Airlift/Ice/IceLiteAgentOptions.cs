@@ -1,3 +1,4 @@
+using Airlift.Diagnostics;
 namespace Airlift.Ice;
 
 /// <summary>
@@ -46,11 +47,14 @@ public sealed record IceLiteAgentOptions
     /// </summary>
     public int MaxTuples { get; init; } = 16;
 
-    /// <summary>Most responses queued for <see cref="IceLiteAgent.TryPollTransmit"/>; beyond it new ones are dropped and counted.</summary>
+    /// <summary>Most responses queued for <see cref="IceLiteAgent.PollOutput"/>; beyond it new ones are dropped and counted.</summary>
     public int MaxPendingTransmits { get; init; } = 64;
 
     /// <summary>Logger for unexpected errors caught at the agent boundary. Passwords are never logged.</summary>
     public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
+
+    /// <summary>Logger factory: the agent logs to its <c>Airlift.Ice</c> category (precedence over <see cref="Logger"/>). Passwords are never logged.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 
     internal void Validate()
     {

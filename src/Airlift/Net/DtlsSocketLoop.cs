@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Airlift.Codec;
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Dtls.Messages;
 using Microsoft.Extensions.Logging;
@@ -9,12 +10,12 @@ using Microsoft.Extensions.Logging;
 namespace Airlift.Net;
 
 /// <summary>Limits of a <see cref="DtlsSocketLoop"/> (see <see cref="DtlsUdpServerOptions"/> for their meaning).</summary>
-internal sealed record DtlsSocketLoopLimits(int MaxSessions, int MaxSessionsPerAddress, TimeSpan IdleTimeout, int EventQueueCapacity)
+internal sealed record DtlsSocketLoopLimits(int MaxSessions, int MaxSessionsPerAddress, TimeSpan IdleTimeout, int EventQueueCapacity, System.Diagnostics.Metrics.IMeterFactory? MeterFactory = null)
 {
     /// <summary>A client's loop: one session, owned by the client until it is disposed.</summary>
     public static DtlsSocketLoopLimits Client { get; } = new(1, 1, Timeout.InfiniteTimeSpan, 1024);
 
-    public static DtlsSocketLoopLimits From(DtlsUdpServerOptions o) => new(o.MaxSessions, o.MaxSessionsPerAddress, o.IdleTimeout, o.EventQueueCapacity);
+    public static DtlsSocketLoopLimits From(DtlsUdpServerOptions o) => new(o.MaxSessions, o.MaxSessionsPerAddress, o.IdleTimeout, o.EventQueueCapacity, o.MeterFactory ?? o.Dtls.MeterFactory);
 }
 
 /// <summary>
@@ -38,6 +39,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
     private readonly DtlsLoopGroup _group;
     private readonly SocketDriver _driver;
     private readonly ILogger? _logger;
+    private readonly NetMetrics _metrics;
     private readonly DtlsServerListener? _listener;
     private readonly DtlsSocketLoopLimits _limits;
     private readonly Dictionary<IPEndPoint, DtlsUdpSession> _sessions = [];
@@ -61,6 +63,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         _socket = socket;
         _group = group;
         _logger = logger;
+        _metrics = NetMetrics.For(group.Limits.MeterFactory);
         _listener = listener;
         _limits = group.Limits;
         _driver = new SocketDriver([socket], group.Time, group.Origin, this, logger, Timeout.InfiniteTimeSpan, "DTLS socket loop");
@@ -213,7 +216,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
 
             if (!Serving)
             {
-                SafeLog(l => l.LogDebug("Dropped a datagram from unknown peer {Remote}", remote));
+                SafeLog(l => NetLog.UnknownPeer(l, remote));
                 return;
             }
 
@@ -234,14 +237,14 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
 
     private void LogCapDrop(IPEndPoint remote, string refusedBy)
     {
-        NetMetrics.Drop(refusedBy);
+        _metrics.Drop(refusedBy);
         if (refusedBy == "session_limit")
         {
-            SafeLog(l => l.LogDebug("Session limit {Max} reached; dropped a datagram from {Remote}", _limits.MaxSessions, remote));
+            SafeLog(l => NetLog.SessionLimit(l, _limits.MaxSessions, remote));
         }
         else
         {
-            SafeLog(l => l.LogDebug("Per-address session limit {Max} reached for {Address}; dropped a datagram", _limits.MaxSessionsPerAddress, remote.Address));
+            SafeLog(l => NetLog.AddressLimit(l, _limits.MaxSessionsPerAddress, remote.Address));
         }
     }
 
@@ -253,7 +256,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         }
 
         _group.CountEventBacklogDrop();
-        NetMetrics.Drop("event_backlog");
+        _metrics.Drop("event_backlog");
         return true;
     }
 
@@ -299,7 +302,18 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
             AddLocked(created);
             try
             {
-                _logger?.LogInformation(replacing is null ? "DTLS handshake started with {Remote}" : "DTLS handshake restarted by {Remote} (the old session was replaced)", remote);
+                if (_logger is not null)
+                {
+                    if (replacing is null)
+                    {
+                        NetLog.HandshakeStarted(_logger, remote);
+                    }
+                    else
+                    {
+                        NetLog.HandshakeRestarted(_logger, remote);
+                    }
+                }
+
                 DrainLocked(created);
             }
             catch (Exception ex)
@@ -381,7 +395,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
 
                 if (Serving && idleAt <= now)
                 {
-                    SafeLog(l => l.LogInformation("DTLS session with {Remote} idle for {Idle}; removed", session.Remote, _limits.IdleTimeout));
+                    SafeLog(l => NetLog.SessionIdle(l, session.Remote, _limits.IdleTimeout));
                     RemoveLocked(session, DtlsSessionRemovalReason.IdleTimeout);
                     continue;
                 }
@@ -482,7 +496,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
             // Overflow policy: data is dropped and counted (the peer's protocol recovers it like a lost datagram); lifecycle
             // events are never dropped and stay bounded because no new session starts while the queue is full.
             _group.CountEventDropped();
-            NetMetrics.Drop("event_queue_full");
+            _metrics.Drop("event_queue_full");
             return;
         }
 
@@ -493,18 +507,18 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
     {
         _group.CountFault();
 
-        NetMetrics.Fault(Driver);
-        SafeLog(l => l.LogError(ex, message));
+        _metrics.Fault(Driver);
+        SafeLog(l => NetLog.DriverFault(l, ex, message));
     }
 
     /// <summary>The boundary: one session's failure fails and removes that session only.</summary>
     private void FailLocked(DtlsUdpSession session, Exception ex)
     {
         _group.CountFault();
-        NetMetrics.Fault(Driver);
+        _metrics.Fault(Driver);
         var wasFinished = session.Faulted || session.Endpoint.State is DtlsState.Failed or DtlsState.Closed;
         session.Faulted = true;
-        SafeLog(l => l.LogError(ex, "DTLS session with {Remote} failed with an internal error; removed", session.Remote));
+        SafeLog(l => NetLog.SessionFault(l, ex, session.Remote));
         if (!wasFinished)
         {
             Publish(session, new DtlsFailed(DtlsFailureReason.InternalError, $"socket driver: {ex.GetType().Name}: {ex.Message}", null, null));
@@ -526,7 +540,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
             _group.Release(session.Remote.Address);
         }
 
-        NetMetrics.SessionsRemoved.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        _metrics.SessionsRemoved.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         session.UpdateReleased();
         if (Serving)
         {
@@ -573,10 +587,18 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         switch (e)
         {
             case DtlsConnected c:
-                _logger?.LogInformation("DTLS connected with {Remote}: {Suite}, SRTP {Srtp}, {Ms:0} ms", session.Remote, c.CipherSuite, c.SrtpProfile?.Name ?? "none", c.HandshakeDuration.TotalMilliseconds);
+                if (_logger is not null)
+                {
+                    NetLog.Connected(_logger, session.Remote, c.CipherSuite, c.SrtpProfile?.Name ?? "none", (long)Math.Round(c.HandshakeDuration.TotalMilliseconds));
+                }
+
                 break;
             case DtlsFailed f:
-                _logger?.LogWarning("DTLS with {Remote} failed: {Reason}: {Message}", session.Remote, f.Reason, f.Message);
+                if (_logger is not null)
+                {
+                    NetLog.Failed(_logger, session.Remote, f.Reason, f.Message);
+                }
+
                 break;
         }
     }
@@ -593,7 +615,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             // A send failure is a lost datagram, which the protocol already survives.
-            SafeLog(l => l.LogDebug("Send to {Remote} failed: {Error}", remote, ex.Message));
+            SafeLog(l => NetLog.SendFailed(l, remote, ex.Message));
         }
     }
 
@@ -648,7 +670,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
             }
             catch (Exception ex)
             {
-                SafeLog(l => l.LogError(ex, "DTLS socket loop ended with an error"));
+                SafeLog(l => NetLog.LoopEnded(l, ex));
             }
         }
 

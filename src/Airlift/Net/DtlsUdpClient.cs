@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Microsoft.Extensions.Logging;
 
@@ -78,7 +79,7 @@ public sealed class DtlsUdpClient : IAsyncDisposable
             throw;
         }
 
-        var loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, listener: null, DtlsSocketLoopLimits.Client);
+        var loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger ?? AirliftLoggers.Create(options.LoggerFactory, AirliftLogCategories.Net), listener: null, DtlsSocketLoopLimits.Client with { MeterFactory = options.MeterFactory });
         var session = loop.Add(server, DtlsEndpoint.CreateClient(options, loop.Now));
         var client = new DtlsUdpClient(loop, session);
         loop.Start();

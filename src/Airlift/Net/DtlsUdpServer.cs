@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Microsoft.Extensions.Logging;
 
@@ -30,7 +31,8 @@ public sealed class DtlsUdpServer : IAsyncDisposable
     /// <param name="listen">Address and port (0 for any free port).</param>
     /// <param name="options">Options of the server and of every endpoint.</param>
     /// <param name="time">Clock; <see cref="TimeProvider.System"/> by default.</param>
-    /// <param name="logger">Logger of the socket driver (handshakes started, failures, faults).</param>
+    /// <param name="logger">Logger of the socket driver (handshakes started, failures, faults); by default the
+    /// <c>Airlift.Net</c> logger of <see cref="DtlsUdpServerOptions.LoggerFactory"/>.</param>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     /// <exception cref="SocketException">The address could not be bound.</exception>
     public DtlsUdpServer(IPEndPoint listen, DtlsUdpServerOptions options, TimeProvider? time = null, ILogger? logger = null)
@@ -38,6 +40,7 @@ public sealed class DtlsUdpServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(listen);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        options = WithFactories(options);
         Options = options;
         var loops = ReusePortSockets.LoopCount(options.ReceiveLoops);
         var dtls = options.Dtls;
@@ -49,6 +52,7 @@ public sealed class DtlsUdpServer : IAsyncDisposable
 
         Listener = new DtlsServerListener(dtls);
         var sockets = ReusePortSockets.Bind(listen, loops);
+        logger ??= AirliftLoggers.Create(options.LoggerFactory ?? options.Dtls.LoggerFactory, AirliftLogCategories.Net);
         LocalEndpoint = (IPEndPoint)sockets[0].LocalEndPoint!;
         _group = new DtlsLoopGroup(DtlsSocketLoopLimits.From(options), time ?? TimeProvider.System);
         _loops = new DtlsSocketLoop[loops];
@@ -73,6 +77,12 @@ public sealed class DtlsUdpServer : IAsyncDisposable
         : this(listen, new DtlsUdpServerOptions(options) { MaxSessions = maxSessions }, time, logger)
     {
     }
+
+    /// <summary>The server's factories also serve its endpoints, unless their DTLS options name their own.</summary>
+    private static DtlsUdpServerOptions WithFactories(DtlsUdpServerOptions options) =>
+        (options.Dtls.LoggerFactory is null && options.LoggerFactory is not null) || (options.Dtls.MeterFactory is null && options.MeterFactory is not null)
+            ? options with { Dtls = options.Dtls with { LoggerFactory = options.Dtls.LoggerFactory ?? options.LoggerFactory, MeterFactory = options.Dtls.MeterFactory ?? options.MeterFactory } }
+            : options;
 
     /// <summary>The bound address.</summary>
     public IPEndPoint LocalEndpoint { get; }

@@ -59,10 +59,25 @@ public sealed record DtlsUdpServerOptions
     public int EventQueueCapacity { get; init; } = 1024;
 
     /// <summary>
+    /// Logger factory for the server: the socket driver logs to its <c>Airlift.Net</c> category (handshakes started and
+    /// connected, sessions removed, faults) and, unless <see cref="DtlsOptions.LoggerFactory"/> of <see cref="Dtls"/> is set,
+    /// every endpoint to <c>Airlift.Dtls</c> (the handshake timeline). Null: no logging (or the constructor's logger).
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Meter factory for the driver's <c>Airlift.Net</c> counters and, unless <see cref="DtlsOptions.MeterFactory"/> of
+    /// <see cref="Dtls"/> is set, the endpoints' <c>Airlift.Dtls</c> counters. Null records on process-wide meters.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
+    /// <summary>
     /// Receive loops of the server, each on its own UDP socket of the same port (<c>SO_REUSEPORT</c>; the kernel spreads
     /// peers over the sockets by their address and port, so each peer's session stays in one loop and one core runs it),
-    /// so one server uses every core. The caps above stay global, the cookie secret is shared. Linux only: elsewhere the
-    /// server runs one loop. Default <see cref="Environment.ProcessorCount"/>; 1 gives the single-socket server.
+    /// so one server uses every core. The caps above stay global, the cookie secret is shared; the store of unfinished
+    /// multi-datagram DTLS 1.3 hellos (<see cref="DtlsOptions.MaxPendingClientHelloBytes"/>) is per loop, so the server holds
+    /// at most this many times that. Linux only: elsewhere the server runs one loop. Default
+    /// <see cref="Environment.ProcessorCount"/>; 1 gives the single-socket server.
     /// </summary>
     public int ReceiveLoops { get; init; } = Environment.ProcessorCount;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Airlift.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Airlift.Net;
@@ -153,7 +154,7 @@ internal sealed class SocketDriver
                     catch (SocketException ex) when (!ct.IsCancellationRequested && ++errors[i] < MaxConsecutiveReceiveErrors)
                     {
                         // A transient socket error (no buffer space, ...): the datagram is lost, the loop goes on.
-                        SafeLogger.Log(_logger, l => l.LogWarning("UDP receive failed: {Error}", ex.SocketErrorCode));
+                        SafeLogger.Log(_logger, l => NetLog.ReceiveFailed(l, ex.SocketErrorCode));
                         continue;
                     }
                     catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && ct.IsCancellationRequested)
@@ -164,7 +165,7 @@ internal sealed class SocketDriver
                     {
                         // The socket itself failed for good: this socket is no longer read; the loop goes on with the others.
                         alive[i] = false;
-                        SafeLogger.Log(_logger, l => l.LogError(ex, "{Driver} stopped reading a socket", _name));
+                        SafeLogger.Log(_logger, l => NetLog.SocketStopped(l, ex, _name));
                         continue;
                     }
 
@@ -185,7 +186,7 @@ internal sealed class SocketDriver
         }
         catch (Exception ex)
         {
-            SafeLogger.Log(_logger, l => l.LogError(ex, "{Driver} loop stopped", _name));
+            SafeLogger.Log(_logger, l => NetLog.LoopStopped(l, ex, _name));
         }
     }
 

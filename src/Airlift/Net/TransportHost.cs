@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Ice;
 using Airlift.Ice.Stun;
@@ -56,6 +57,8 @@ public sealed class TransportHost : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly long _origin;
     private readonly ILogger? _logger;
+    private readonly TransportMetrics _metrics;
+    private readonly NetMetrics _netMetrics;
     private readonly Lock _createGate = new();
     private readonly Lock _tcpGate = new();
     private readonly Loop[] _loops;
@@ -80,7 +83,9 @@ public sealed class TransportHost : IAsyncDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _origin = _time.GetTimestamp();
-        _logger = logger;
+        _logger = logger ?? AirliftLoggers.Create(options.LoggerFactory, AirliftLogCategories.Net);
+        _metrics = TransportMetrics.For(options.MeterFactory);
+        _netMetrics = NetMetrics.For(options.MeterFactory);
         var loopCount = options.UdpListen.Count == 0 ? 1 : ReusePortSockets.LoopCount(options.ReceiveLoops);
         var socketsPerLoop = new List<Socket>[loopCount];
         for (var i = 0; i < loopCount; i++)
@@ -202,7 +207,7 @@ public sealed class TransportHost : IAsyncDisposable
             TransportSession session;
             lock (loop.Gate)
             {
-                var transport = new WebRtcTransport(options with { Logger = options.Logger ?? _logger }, Now);
+                var transport = new WebRtcTransport(options with { Logger = options.Logger ?? _logger, LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory, MeterFactory = options.MeterFactory ?? _options.MeterFactory }, Now);
                 session = new TransportSession(this, transport, _options.EventQueueCapacity) { Loop = loop };
                 if (!_byUfrag.TryAdd(transport.LocalUfrag, session))
                 {
@@ -262,7 +267,7 @@ public sealed class TransportHost : IAsyncDisposable
         catch (Exception ex)
         {
             // The loops have their own boundaries; whatever still got here is logged, never rethrown to the disposer.
-            SafeLog(l => l.LogError(ex, "A transport host loop ended with an error"));
+            SafeLog(l => NetLog.HostLoopEnded(l, ex));
         }
 
         _stop.Dispose();
@@ -352,7 +357,7 @@ public sealed class TransportHost : IAsyncDisposable
         if (PacketClassifier.Classify(packet) != PacketKind.Stun || !TryGetLocalUfrag(packet, out var ufrag, out stun) || !_byUfrag.TryGetValue(ufrag, out session))
         {
             Interlocked.Increment(ref _c.Unrouted);
-            TransportMetrics.Drop("unrouted");
+            _metrics.Drop("unrouted");
             return false;
         }
 
@@ -362,7 +367,7 @@ public sealed class TransportHost : IAsyncDisposable
             if (session.Removed)
             {
                 Interlocked.Increment(ref _c.Unrouted);
-                TransportMetrics.Drop("unrouted");
+                _metrics.Drop("unrouted");
                 return false;
             }
 
@@ -423,12 +428,15 @@ public sealed class TransportHost : IAsyncDisposable
     private void CountFault(Exception ex, string message)
     {
         Interlocked.Increment(ref _c.SessionFaults);
-        NetMetrics.Fault("transport-host");
-        SafeLog(l => l.LogError(ex, "{Message}", message));
+        _netMetrics.Fault("transport-host");
+        SafeLog(l => NetLog.DriverFault(l, ex, message));
     }
 
     /// <summary>Logs with a logger that may itself throw (a user's): a failing log line is lost, nothing else.</summary>
     private void SafeLog(Action<ILogger> log) => SafeLogger.Log(_logger, log);
+
+    /// <summary>The host's <c>Airlift.Transport</c> instruments (its sessions and loops count their drops there).</summary>
+    internal TransportMetrics Metrics => _metrics;
 
     private void CloseIdleTcpConnections()
     {
@@ -471,14 +479,14 @@ public sealed class TransportHost : IAsyncDisposable
                 if (_tcpConnections.Count >= _options.MaxTcpConnections || _tcpConnections.ContainsKey(tuple))
                 {
                     Interlocked.Increment(ref _c.TcpRejected);
-                    TransportMetrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", "limit"));
+                    _metrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", "limit"));
                 }
                 else
                 {
                     connection = new TransportTcpConnection(socket, tuple, _options.MaxTcpFrameSize, _options.TcpSendQueueCapacity, Now);
                     _tcpConnections[tuple] = connection;
                     Interlocked.Increment(ref _c.TcpAccepted);
-                    TransportMetrics.TcpConnections.Add(1);
+                    _metrics.TcpConnections.Add(1);
                 }
             }
 
@@ -566,8 +574,8 @@ public sealed class TransportHost : IAsyncDisposable
                 return;
             }
 
-            TransportMetrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", cause));
-            SafeLog(l => l.LogDebug("ICE-TCP connection {Tuple} closed: {Cause}", connection.Tuple, cause));
+            _metrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", cause));
+            SafeLog(l => NetLog.TcpClosed(l, connection.Tuple, cause));
             _tcpConnections.TryRemove(connection.Tuple, out _);
             connection.Close();
         }
@@ -756,7 +764,7 @@ public sealed class TransportHost : IAsyncDisposable
                 if (!_host._tcpConnections.TryGetValue(tuple, out var connection) || !connection.TrySend(datagram))
                 {
                     Interlocked.Increment(ref _host._c.TcpFramesDropped);
-                    TransportMetrics.Drop("tcp_send_queue");
+                    _host._metrics.Drop("tcp_send_queue");
                 }
 
                 return;
@@ -776,7 +784,7 @@ public sealed class TransportHost : IAsyncDisposable
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
                 Interlocked.Increment(ref _host._c.SendErrors);
-                _host.SafeLog(l => l.LogDebug("UDP send to {Remote} failed: {Error}", tuple.Remote, ex.Message));
+                _host.SafeLog(l => NetLog.HostSendFailed(l, tuple.Remote, ex.Message));
             }
         }
 

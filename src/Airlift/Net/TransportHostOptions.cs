@@ -37,6 +37,19 @@ public sealed record TransportHostOptions
     public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromSeconds(40);
 
     /// <summary>
+    /// Logger factory: the host logs to its <c>Airlift.Net</c> category, and every session it creates (unless the session's
+    /// own options name one) to <c>Airlift.Transport</c>, <c>Airlift.Ice</c> and <c>Airlift.Dtls</c>. Null: no logging
+    /// (or the logger given to the host's constructor).
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Meter factory for the host's <c>Airlift.Transport</c> and <c>Airlift.Net</c> counters and, unless a session's own options
+    /// name one, its sessions' (<c>Airlift.Transport</c>, <c>Airlift.Dtls</c>). Null records on process-wide meters.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
+    /// <summary>
     /// Receive loops (one per core): each has its own <c>SO_REUSEPORT</c> socket per UDP address and owns the sessions
     /// created on it (round robin). Datagrams reach a session from any loop through the shared routing tables, so an ICE
     /// tuple change is followed wherever the kernel delivers it. Linux only: elsewhere the host runs one loop. Default

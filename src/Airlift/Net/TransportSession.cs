@@ -108,7 +108,7 @@ public sealed class TransportSession
         if ((media && _events.Reader.Count >= _eventCapacity) || !_events.Writer.TryWrite(transportEvent))
         {
             Interlocked.Increment(ref _eventsDropped);
-            TransportMetrics.Drop("event_queue_full");
+            _host.Metrics.Drop("event_queue_full");
         }
     }
 

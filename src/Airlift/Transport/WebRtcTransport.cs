@@ -1,3 +1,4 @@
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Ice;
 using Airlift.Ice.Sdp;
@@ -32,7 +33,8 @@ public sealed class WebRtcTransport
     private readonly WebRtcTransportOptions _options;
     private readonly DtlsOptions _dtlsOptions;
     private readonly IceLiteAgent _ice;
-    private readonly ILogger? _logger;
+    private readonly ILogger _logger;
+    private readonly TransportMetrics _metrics;
     private readonly Queue<Pending> _queue = new();
     private DtlsEndpoint? _dtls;
     private TimeSpan _dtlsDeadline = DtlsOutput.NoDeadline;
@@ -49,9 +51,15 @@ public sealed class WebRtcTransport
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
-        _logger = options.Logger;
+        _logger = AirliftLoggers.Create(options.LoggerFactory, AirliftLogCategories.Transport, options.Logger) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _metrics = TransportMetrics.For(options.MeterFactory);
         DtlsRole = ResolveDtlsRole(options.RemoteSetup, options.ActPassAnswerRole);
-        _dtlsOptions = options.Dtls with { ExpectedPeerFingerprint = options.RemoteFingerprint };
+        _dtlsOptions = options.Dtls with
+        {
+            ExpectedPeerFingerprint = options.RemoteFingerprint,
+            LoggerFactory = options.Dtls.LoggerFactory ?? options.LoggerFactory,
+            MeterFactory = options.Dtls.MeterFactory ?? options.MeterFactory,
+        };
         _ice = new IceLiteAgent(options.ToIceOptions());
         if (options.RemoteUfrag is not null)
         {
@@ -155,7 +163,7 @@ public sealed class WebRtcTransport
     {
         _internalError = true;
         _c.InternalErrors++;
-        _logger?.LogError(ex, "WebRTC transport failed with an unexpected {Exception} while handling {During}", ex.GetType().Name, during);
+        TransportLog.InternalError(_logger, ex, ex.GetType().Name, during);
         Fail(TransportFailureReason.InternalError, $"internal error while handling {during}: {ex.GetType().Name}: {ex.Message}", null);
     }
 
@@ -164,7 +172,7 @@ public sealed class WebRtcTransport
         if (_finished)
         {
             _c.IgnoredAfterClose++;
-            TransportMetrics.Drop("closed");
+            _metrics.Drop("closed");
             return;
         }
 
@@ -181,8 +189,8 @@ public sealed class WebRtcTransport
                 if (_dtls is null || _ice.SelectedTuple != tuple)
                 {
                     _c.DtlsFromUnselectedTuple++;
-                    TransportMetrics.Drop("dtls_unselected_tuple");
-                    _logger?.LogDebug("Dropped a DTLS datagram from {Tuple}: not the selected tuple {Selected}", tuple, _ice.SelectedTuple);
+                    _metrics.Drop("dtls_unselected_tuple");
+                    TransportLog.DtlsFromUnselectedTuple(_logger, tuple, _ice.SelectedTuple);
                     return;
                 }
 
@@ -194,7 +202,7 @@ public sealed class WebRtcTransport
                 if (_ice.SelectedTuple != tuple)
                 {
                     _c.MediaFromUnselectedTuple++;
-                    TransportMetrics.Drop("media_unselected_tuple");
+                    _metrics.Drop("media_unselected_tuple");
                     return;
                 }
 
@@ -212,15 +220,15 @@ public sealed class WebRtcTransport
                 break;
             case PacketKind.Zrtp:
                 _c.ZrtpDropped++;
-                TransportMetrics.Drop("zrtp");
+                _metrics.Drop("zrtp");
                 break;
             case PacketKind.TurnChannel:
                 _c.TurnChannelDropped++;
-                TransportMetrics.Drop("turn_channel");
+                _metrics.Drop("turn_channel");
                 break;
             default:
                 _c.UnknownDropped++;
-                TransportMetrics.Drop("unknown");
+                _metrics.Drop("unknown");
                 break;
         }
     }
@@ -314,7 +322,7 @@ public sealed class WebRtcTransport
             }
 
             _c.DtlsUnsentNoTuple++;
-            TransportMetrics.Drop("dtls_no_tuple");
+            _metrics.Drop("dtls_no_tuple");
         }
 
         var deadline = _finished ? DtlsOutput.NoDeadline : _dtlsDeadline;
@@ -424,7 +432,7 @@ public sealed class WebRtcTransport
                     OnSelectedTupleChanged(now, changed.Tuple);
                     break;
                 case IceStateChanged state:
-                    _logger?.LogInformation("ICE state {State}", state.State);
+                    TransportLog.IceState(_logger, state.State);
                     Enqueue(new Pending(new IceStateChange(state.State)));
                     if (state.State == IceState.Failed)
                     {
@@ -442,8 +450,8 @@ public sealed class WebRtcTransport
     private void OnSelectedTupleChanged(TimeSpan now, IceTuple? tuple)
     {
         _c.TupleChanges++;
-        TransportMetrics.TupleChanges.Add(1);
-        _logger?.LogInformation("Selected tuple {Tuple}", tuple?.ToString() ?? "(none)");
+        _metrics.TupleChanges.Add(1);
+        TransportLog.SelectedTuple(_logger, tuple?.ToString() ?? "(none)");
         Enqueue(new Pending(new SelectedTupleChange(tuple)));
         if (tuple is null || _finished)
         {
@@ -460,7 +468,7 @@ public sealed class WebRtcTransport
             // F3: the flight in progress went to the old tuple, which may be one-way. Move it now, not at the next backoff tick.
             _dtls.ResendFlight(now);
             _c.FlightResendsOnTupleChange++;
-            TransportMetrics.FlightResends.Add(1);
+            _metrics.FlightResends.Add(1);
         }
     }
 
@@ -497,8 +505,8 @@ public sealed class WebRtcTransport
             return;
         }
 
-        _logger?.LogWarning("Transport failed: {Reason}: {Message}", reason, message);
-        TransportMetrics.Failures.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        TransportLog.Failed(_logger, reason, message);
+        _metrics.Failures.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         _finished = true;
         SetDtlsState(reason == TransportFailureReason.DtlsFailed || DtlsState != TransportDtlsState.Connected ? TransportDtlsState.Failed : TransportDtlsState.Closed);
         Enqueue(new Pending(new TransportFailed(reason, message, dtls)));
@@ -512,7 +520,7 @@ public sealed class WebRtcTransport
         }
 
         DtlsState = state;
-        _logger?.LogInformation("DTLS state {State}", state);
+        TransportLog.DtlsState(_logger, state);
         Enqueue(new Pending(new DtlsStateChange(state)));
     }
 
@@ -522,7 +530,7 @@ public sealed class WebRtcTransport
         if (_queue.Count >= _options.MaxQueuedOutputs && pending.Event is not (IceStateChange or DtlsStateChange or SelectedTupleChange or TransportFailed or KeyingMaterial))
         {
             _c.QueueOverflowDrops++;
-            TransportMetrics.Drop("queue_full");
+            _metrics.Drop("queue_full");
             return false;
         }
 

@@ -1,3 +1,4 @@
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Ice;
 using Airlift.Ice.Sdp;
@@ -70,8 +71,21 @@ public sealed record WebRtcTransportOptions
     /// Default true. False only to reproduce the field failure in a lab: the flight then waits for its backoff timer.</summary>
     public bool ResendFlightOnTupleChange { get; init; } = true;
 
-    /// <summary>Logger for state and tuple changes. Secrets are never logged.</summary>
+    /// <summary>A single logger for state and tuple changes. Prefer <see cref="LoggerFactory"/>, which takes precedence when both are set. Secrets are never logged.</summary>
     public ILogger? Logger { get; init; }
+
+    /// <summary>
+    /// Logger factory: the transport logs to its <c>Airlift.Transport</c> category, its ICE-lite agent to <c>Airlift.Ice</c> and,
+    /// unless <see cref="DtlsOptions.LoggerFactory"/> of <see cref="Dtls"/> is set, its DTLS endpoint to <c>Airlift.Dtls</c>
+    /// (the handshake timeline). Every event has a stable EventId (docs/observability.md). Secrets are never logged.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// Meter factory for the <c>Airlift.Transport</c> counters and, unless <see cref="DtlsOptions.MeterFactory"/> of <see cref="Dtls"/>
+    /// is set, the DTLS endpoint's <c>Airlift.Dtls</c> counters. Null records on process-wide meters of those names.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -107,5 +121,6 @@ public sealed record WebRtcTransportOptions
         FailureGracePeriod = FailureGracePeriod,
         MaxTuples = MaxTuples,
         Logger = Logger,
+        LoggerFactory = LoggerFactory,
     };
 }

@@ -17,7 +17,7 @@ internal sealed partial class DtlsEngine
     {
         Stats.DatagramsReceived++;
         Stats.BytesReceived += datagram.Length;
-        DtlsMetrics.DatagramsReceived.Add(1);
+        _metrics.DatagramsReceived.Add(1);
         if (State is DtlsState.Failed or DtlsState.Closed)
         {
             CountDrop("closed", s => s.DroppedUnexpected++);

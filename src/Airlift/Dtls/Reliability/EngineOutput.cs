@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Airlift.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Airlift.Dtls.Reliability;
@@ -8,7 +9,7 @@ namespace Airlift.Dtls.Reliability;
 /// The output side both engines share: datagrams and events waiting for <c>PollOutput</c> (datagrams first, then events,
 /// then the next deadline), counted into <see cref="DtlsStats"/> and the metrics as they leave.
 /// </summary>
-internal sealed class EngineOutput(DtlsStats stats)
+internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
 {
     public Queue<byte[]> Datagrams { get; } = new();
 
@@ -30,7 +31,7 @@ internal sealed class EngineOutput(DtlsStats stats)
             stats.DatagramsSent++;
             stats.BytesSent += datagram.Length;
             stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, datagram.Length);
-            DtlsMetrics.DatagramsSent.Add(1);
+            metrics.DatagramsSent.Add(1);
             return new DtlsOutput(DtlsOutputKind.Datagram, datagram.Length, null, default);
         }
 
@@ -45,7 +46,7 @@ internal sealed class EngineOutput(DtlsStats stats)
         stats.DatagramsSent++;
         stats.BytesSent += length;
         stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, length);
-        DtlsMetrics.DatagramsSent.Add(1);
+        metrics.DatagramsSent.Add(1);
     }
 
     private Memory<byte> _sink;
@@ -106,7 +107,7 @@ internal sealed class EngineOutput(DtlsStats stats)
 /// line or the fields of a received message) and formatted only when read or when a logger is listening at Debug: a
 /// handshake nobody inspects formats nothing but the few lines its callers already built.
 /// </summary>
-internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger)
+internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger, DtlsMetrics metrics)
 {
     private const int MaxLines = 96;
 
@@ -119,7 +120,7 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         Keep(new Entry(now - startedAt, line, default, 0, 0, null));
         if (_logging)
         {
-            logger!.LogDebug("{Line}", Stamp(now - startedAt, line));
+            DtlsLog.Timeline(logger!, Stamp(now - startedAt, line));
         }
     }
 
@@ -130,7 +131,7 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         Keep(entry);
         if (_logging)
         {
-            logger!.LogDebug("{Line}", Format(entry));
+            DtlsLog.Timeline(logger!, Format(entry));
         }
     }
 
@@ -140,11 +141,14 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
     /// </summary>
     public void Failed(TimeSpan now, DtlsFailureReason reason, string message, AlertDescription? alert, Queue<DtlsEvent> events)
     {
-        DtlsMetrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
+        metrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         var line = $"failed: {reason}: {message}";
         Keep(new Entry(now - startedAt, line, default, 0, 0, null));
         events.Enqueue(new DtlsFailed(reason, message, alert, reason == DtlsFailureReason.Timeout ? Report : null));
-        logger?.LogDebug("{Line}", Stamp(now - startedAt, line));
+        if (logger is not null)
+        {
+            DtlsLog.Timeline(logger, Stamp(now - startedAt, line));
+        }
     }
 
     /// <summary>Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3); its lines are already stamped.</summary>

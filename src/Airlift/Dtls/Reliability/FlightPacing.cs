@@ -107,7 +107,7 @@ internal sealed class FlightPacing(DtlsOptions options, DtlsStats stats)
         _lastTriggered = now;
         Retransmitted = true;
         stats.TriggeredRetransmissions++;
-        DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "peer"));
+        options.Metrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "peer"));
         return true;
     }
 
@@ -149,7 +149,7 @@ internal sealed class FlightPacing(DtlsOptions options, DtlsStats stats)
         FlightTimeouts++;
         Retransmitted = true;
         stats.TimeoutRetransmissions++;
-        DtlsMetrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "timeout"));
+        options.Metrics.Retransmissions.Add(1, new KeyValuePair<string, object?>("trigger", "timeout"));
         _lastTriggered = null;
     }
 

@@ -99,7 +99,7 @@ internal sealed partial class Dtls13Engine
     {
         Stats.DatagramsReceived++;
         Stats.BytesReceived += datagram.Length;
-        DtlsMetrics.DatagramsReceived.Add(1);
+        _metrics.DatagramsReceived.Add(1);
         ProcessDatagram(now, datagram, replay: false);
     }
 

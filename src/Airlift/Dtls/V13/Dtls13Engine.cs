@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Airlift.Diagnostics;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
@@ -33,6 +34,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     private const int MaxRecordPlaintext = 16384;
 
     private readonly ILogger? _logger;
+    private readonly DtlsMetrics _metrics;
     private readonly RetransmitTimer _timer;
     private readonly TimerTable _timers = new();
     private readonly TimeSpan _startedAt;
@@ -50,13 +52,14 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         Role = role;
         Stats = stats;
         Endpoint = endpoint;
-        _logger = options.Logger;
+        _logger = options.DtlsLogger;
+        _metrics = options.Metrics;
         Reassembler = new HandshakeReassembler(options.MaxHandshakeMessageSize, options.MaxBufferedHandshakeBytes, options.MaxFutureMessages);
         _timer = new RetransmitTimer(options.MaxRetransmitTimeout, options.RetransmitJitter, options.Random);
         _pacing = new FlightPacing(options, stats);
-        _output = new EngineOutput(stats);
+        _output = new EngineOutput(stats, _metrics);
         _startedAt = startedAt;
-        _trace = new EngineTrace(role, startedAt, options.Logger);
+        _trace = new EngineTrace(role, startedAt, _logger, _metrics);
         if (Stats.EffectiveMaxDatagramSize == 0)
         {
             Stats.EffectiveMaxDatagramSize = options.MaxDatagramSize;
@@ -103,7 +106,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         _exporterSecret = exporterSecret;
         _exporterHash = hash;
         _timers.Clear(EngineTimer.HandshakeDeadline);
-        DtlsMetrics.HandshakesCompleted.Add(1);
+        _metrics.HandshakesCompleted.Add(1);
         Log(now, $"connected: DTLS 1.3, {suite}, SRTP {srtp?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
         _output.Events.Enqueue(new DtlsConnected(Role, ProtocolVersion.Dtls13, suite, srtp, true, EffectiveMaxDatagramSize, now - _startedAt));
         if (srtp is { } profile)
@@ -132,9 +135,9 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     public void FailUnexpected(TimeSpan now, Exception exception, string during)
     {
         Stats.InternalErrors++;
-        DtlsMetrics.InternalErrors.Add(1);
+        _metrics.InternalErrors.Add(1);
         var message = $"internal error while handling {during}: {exception.GetType().Name}: {exception.Message}";
-        SafeLogger.Log(_logger, l => l.LogError(exception, "DTLS 1.3 {Role} failed with an unexpected {Exception} while handling {During}", Role, exception.GetType().Name, during));
+        SafeLogger.Log(_logger, l => DtlsLog.EndpointInternalError(l, exception, "1.3", Role, exception.GetType().Name, during));
         try
         {
             FailInternal(now, DtlsFailureReason.InternalError, message, AlertDescription.InternalError, sendAlert: true);
@@ -226,7 +229,10 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     private void CountDrop(string cause, Action<DtlsStats> count)
     {
         count(Stats);
-        DtlsMetrics.Drop(cause);
-        _logger?.LogTrace("dropped: {Cause}", cause);
+        _metrics.Drop(cause);
+        if (_logger is { } logger)
+        {
+            DtlsLog.Dropped(logger, cause);
+        }
     }
 }
