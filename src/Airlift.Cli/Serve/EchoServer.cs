@@ -7,6 +7,7 @@ using Airlift.Net;
 using Airlift.NetEm;
 using Airlift.NetEm.Proxy;
 using Airlift.Transport;
+using Airlift.WebRtc;
 using Microsoft.Extensions.Logging;
 
 namespace Airlift.Cli.Serve;
