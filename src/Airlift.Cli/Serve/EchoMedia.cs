@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Airlift.Srtp;
+using Airlift.WebRtc;
 
 namespace Airlift.Cli.Serve;
 
@@ -76,7 +77,7 @@ internal sealed class EchoMedia : IDisposable
             }
         }
 
-        _nacks = new NackResponder(_histories, limits, now);
+        _nacks = new NackResponder(_histories, limits.ToNackOptions(), now);
     }
 
     public EchoRouter Router => _router;

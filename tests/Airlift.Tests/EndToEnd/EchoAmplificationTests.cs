@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Airlift.Cli.Serve;
 using Airlift.Dtls;
 using Airlift.Srtp;
+using Airlift.WebRtc;
 using Xunit.Abstractions;
 
 namespace Airlift.Tests.EndToEnd;
