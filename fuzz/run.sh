@@ -8,7 +8,7 @@
 #   fuzz/run.sh corpus                      rewrite fuzz/corpus/ from real handshakes and captures
 #
 # Installs what it needs when missing: afl++ (apt-get install afl++) and the SharpFuzz.CommandLine dotnet tool 2.3.0
-# (into fuzz/.work/tools). Only Airlift.Core.dll (and airlift.dll for the sdp target) is instrumented, never the harness.
+# (into fuzz/.work/tools). Only Airlift.Core.dll (and airlift.dll for the sdp and capture targets) is instrumented, never the harness.
 # Exit status: 0 clean, 1 a crash or hang was found (saved under fuzz/crashes/ or fuzz/hangs/), 2 usage or setup error.
 #
 # Environment: AIRLIFT_FUZZ_TIMEOUT_MS (afl -t, default 10000), AIRLIFT_FUZZ_NICE (default 10).

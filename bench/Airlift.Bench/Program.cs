@@ -1,5 +1,7 @@
 using Airlift.Bench.Dtls;
+using Airlift.Bench.Net;
 using Airlift.Bench.Reliability;
+using Airlift.Bench.Srtp;
 using BenchmarkDotNet.Running;
 
 if (args.Length > 0 && args[0] == "reliability")
@@ -10,6 +12,16 @@ if (args.Length > 0 && args[0] == "reliability")
 if (args.Length > 0 && args[0] == "cpu")
 {
     return CpuTimeBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "srtp")
+{
+    return SrtpCpuBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "cores")
+{
+    return CoresBenchmark.Run(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -78,6 +78,11 @@ public static class CorpusMaker
             Save("srtp", name, data);
         }
 
+        foreach (var (name, data) in GcmInputs())
+        {
+            Save("gcm-differential", name, data);
+        }
+
         foreach (var (name, data) in FramerInputs(captures))
         {
             Save("rfc4571", name, data);
@@ -91,6 +96,11 @@ public static class CorpusMaker
         foreach (var (name, data) in CertificateInputs(repoRoot))
         {
             Save("certificate", name, data);
+        }
+
+        foreach (var (name, data) in CaptureInputs(repoRoot))
+        {
+            Save("capture", name, data);
         }
 
         return written;
@@ -327,6 +337,36 @@ public static class CorpusMaker
         }
     }
 
+    // Header, key, nonce (or counter block), AAD length, AAD, message: every mode, both key sizes, lengths around blocks.
+    private static IEnumerable<(string, byte[])> GcmInputs()
+    {
+        foreach (var header in new byte[] { 0, 1, 2, 3, 4, 5, 6, 0x0E, 0x1E, 0x26, 0x37 })
+        {
+            foreach (var length in new[] { 0, 15, 129, 1212 })
+            {
+                var data = new byte[1 + 32 + 16 + 1 + 20 + length];
+                for (var i = 0; i < data.Length; i++)
+                {
+                    data[i] = (byte)(i * 37 + header);
+                }
+
+                data[0] = header;
+                var message = 1 + ((header & 1) != 0 ? 32 : 16) + ((header >> 1 & 3) == 2 ? 16 : 12) + 1 + 20;
+                data[message - 21] = 20;
+                if ((header >> 1 & 3) == 3 && message < data.Length)
+                {
+                    data[message] = 0x80; // an RTP/RTCP version 2 first byte
+                    if (message + 1 < data.Length)
+                    {
+                        data[message + 1] = (header & 0x20) != 0 ? (byte)200 : (byte)111;
+                    }
+                }
+
+                yield return ($"h{header:x2}-{length}", data);
+            }
+        }
+    }
+
     private static IEnumerable<(string, byte[])> FramerInputs(List<Captured> captures)
     {
         var stream = new List<byte>();
@@ -351,6 +391,24 @@ public static class CorpusMaker
         }
 
         yield return ("tiny", FuzzScript.Build(0, [FuzzScript.Step(0, [0, 1, 0x41, 0, 0, 0, 2]), FuzzScript.Step(1, [0x42, 0x43])]));
+    }
+
+    // The doctor's capture fixtures small enough to be seeds.
+    private static IEnumerable<(string, byte[])> CaptureInputs(string repoRoot)
+    {
+        var dir = Path.Combine(repoRoot, "tests", "fixtures", "captures");
+        if (!Directory.Exists(dir))
+        {
+            yield break;
+        }
+
+        foreach (var path in Directory.GetFiles(dir, "*.pcap*").Order(StringComparer.Ordinal))
+        {
+            if (new FileInfo(path).Length <= 16 * 1024)
+            {
+                yield return (Path.GetFileNameWithoutExtension(path), File.ReadAllBytes(path));
+            }
+        }
     }
 
     private static IEnumerable<(string, byte[])> SdpInputs(string repoRoot)

@@ -30,9 +30,11 @@ public static class FuzzTargets
         new("stun-ice", [Library], "STUN decoding, MESSAGE-INTEGRITY and the ICE-lite agent", IceTarget.Run),
         new("transport", [Library], "RFC 7983 classifier and WebRtcTransport (ICE-lite + DTLS on one port) with a real DTLS peer", TransportTarget.Run),
         new("srtp", [Library], "SRTP and SRTCP unprotect (all four profiles) and protect/unprotect round trips", SrtpTarget.Run),
+        new("gcm-differential", [Library], "managed AES-NI + PCLMULQDQ AES-GCM, AES-CTR and SRTP protect against the platform (OpenSSL), byte for byte", GcmDifferentialTarget.Run),
         new("rfc4571", [Library], "RFC 4571 ICE-TCP framer against a reference parser", FramerTarget.Run),
         new("sdp", [Library, Cli], "serve's SDP offer parser and answer builder", SdpTarget.Run),
         new("certificate", [Library], "certificate loading (PEM, PKCS #12) and peer certificate parsing in a handshake", CertificateTarget.Run),
+        new("capture", [Library, Cli], "airlift doctor: pcap/pcapng reader, IP reassembly, ICE-TCP framing, STUN/DTLS reading, session analysis and reports", CaptureTarget.Run),
     ];
 
     /// <summary>The target named <paramref name="name"/>, or null.</summary>

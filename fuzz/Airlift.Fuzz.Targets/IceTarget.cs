@@ -64,7 +64,10 @@ internal static class IceTarget
                 _ = message.VerifyMessageIntegrity(payload, key);
             }
 
-            _ = agent.HandleStun(now, Tuples[control & 3], payload);
+            // Half the inputs go down the host's path: decoded once above, the decoded message handed to the agent.
+            _ = (control & 32) != 0 && message is not null
+                ? agent.HandleDecodedStun(now, Tuples[control & 3], payload, message)
+                : agent.HandleDatagram(now, Tuples[control & 3], payload);
             Drain(agent);
             if ((control & 16) != 0)
             {
@@ -84,21 +87,30 @@ internal static class IceTarget
             throw new FuzzFindingException($"the agent counted {agent.Stats.InternalErrors} internal error(s)");
         }
 
+        Span<byte> buffer = stackalloc byte[1500];
         for (var i = 0; i < 10_000; i++)
         {
-            if (agent.TryPollTransmit(out var transmit))
+            var output = agent.PollOutput(buffer);
+            switch (output.Kind)
             {
-                if (!StunMessage.TryDecode(transmit.Datagram.Span, out _, out var error))
-                {
-                    throw new FuzzFindingException($"the agent sent a datagram that does not decode as STUN: {error}");
-                }
+                case IceOutputKind.Transmit:
+                    if (!StunMessage.TryDecode(buffer[..output.Length], out _, out var error))
+                    {
+                        throw new FuzzFindingException($"the agent sent a datagram that does not decode as STUN: {error}");
+                    }
 
-                continue;
-            }
+                    continue;
+                case IceOutputKind.Event:
+                    continue;
+                case IceOutputKind.BufferTooSmall:
+                    throw new FuzzFindingException($"the agent wants to send a {output.Length}-byte STUN datagram");
+                default:
+                    if (output.Deadline != agent.NextDeadline)
+                    {
+                        throw new FuzzFindingException("PollOutput's deadline is not the agent's NextDeadline");
+                    }
 
-            if (!agent.TryPollEvent(out _))
-            {
-                return;
+                    return;
             }
         }
 

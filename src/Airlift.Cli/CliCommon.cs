@@ -18,25 +18,25 @@ internal static class CliCommon
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
-    public static Option<string?> CertOption() => new("--cert") { Description = "Certificate PEM (may hold the chain after the leaf) or PFX file. Default: a new ECDSA P-256 certificate." };
+    public static Option<string?> CertOption() => new("--cert") { HelpName = "FILE", Description = "Certificate PEM (may hold the chain after the leaf) or PFX file. Default: a new ECDSA P-256 certificate." };
 
-    public static Option<string?> KeyOption() => new("--key") { Description = "Private key PEM (PKCS#8, SEC1 or PKCS#1, unencrypted)." };
+    public static Option<string?> KeyOption() => new("--key") { HelpName = "FILE", Description = "Private key PEM (PKCS#8, SEC1 or PKCS#1, unencrypted)." };
 
-    public static Option<string?> ChainOption() => new("--chain") { Description = "Intermediate certificates PEM, sent after the leaf." };
+    public static Option<string?> ChainOption() => new("--chain") { HelpName = "FILE", Description = "Intermediate certificates PEM, sent after the leaf." };
 
-    public static Option<int> MtuOption() => new("--mtu") { Description = "Maximum UDP payload per datagram, all headers and AEAD tags included (min 228).", DefaultValueFactory = _ => 1200 };
+    public static Option<int> MtuOption() => new("--mtu") { HelpName = "BYTES", Description = "Maximum UDP payload per datagram, all headers and AEAD tags included (min 228).", DefaultValueFactory = _ => 1200 };
 
-    public static Option<string?> SrtpOption() => new("--srtp") { Description = "DTLS-SRTP profiles, comma-separated IANA names (SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM)." };
+    public static Option<string?> SrtpOption() => new("--srtp") { HelpName = "PROFILES", Description = "DTLS-SRTP profiles, comma-separated IANA names (SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM)." };
 
-    public static Option<string?> FingerprintOption() => new("--expect-fingerprint") { Description = "Expected peer certificate fingerprint, e.g. \"sha-256 AB:CD:...\"; a mismatch or a missing certificate fails the handshake." };
+    public static Option<string?> FingerprintOption() => new("--expect-fingerprint") { HelpName = "FINGERPRINT", Description = "Expected peer certificate fingerprint, e.g. \"sha-256 AB:CD:...\"; a mismatch or a missing certificate fails the handshake." };
 
     public const string InsecureFlag = "--insecure-accept-any-certificate";
 
     public static Option<bool> InsecureOption() => new(InsecureFlag) { Description = "Accept any peer certificate without checking it: anyone on the path can then impersonate the peer. For tests; use --expect-fingerprint otherwise." };
 
-    public static Option<string?> CipherOption() => new("--cipher") { Description = "Cipher suites, comma-separated IANA names, in preference order: DTLS 1.2 (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ...) and/or DTLS 1.3 (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256)." };
+    public static Option<string?> CipherOption() => new("--cipher") { HelpName = "NAMES", Description = "Cipher suites, comma-separated IANA names, in preference order: DTLS 1.2 (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ...) and/or DTLS 1.3 (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256)." };
 
-    public static Option<string> DtlsVersionOption() => new("--dtls") { Description = "DTLS versions to negotiate: both (DTLS 1.3 preferred, 1.2 for peers without it), 1.3 (refuse DTLS 1.2 peers) or 1.2.", DefaultValueFactory = _ => "both" };
+    public static Option<string> DtlsVersionOption() => new("--dtls") { HelpName = "both|1.3|1.2", Description = "DTLS versions to negotiate: both (DTLS 1.3 preferred, 1.2 for peers without it), 1.3 (refuse DTLS 1.2 peers) or 1.2.", DefaultValueFactory = _ => "both" };
 
     /// <summary>The versions <c>--dtls</c> names.</summary>
     public static IReadOnlyList<ProtocolVersion> ParseDtlsVersions(string? text) => (text ?? "both").Trim().ToLowerInvariant() switch

@@ -1,15 +1,24 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using System.Reflection;
 using Airlift.Cli.Commands;
 
 namespace Airlift.Cli;
 
 internal static class Program
 {
+    /// <summary>Exit status of bad arguments (a usage error) or unreadable files.</summary>
+    public const int UsageStatus = 2;
+
     /// <summary>Exit status of an unexpected error (a bug): sysexits' EX_SOFTWARE.</summary>
     public const int InternalErrorStatus = 70;
 
     /// <summary>Exit status after Ctrl+C / SIGINT ended a command that was not done.</summary>
     public const int InterruptedStatus = 130;
+
+    /// <summary>Widest line of every command's --help (a 100-column terminal shows it unwrapped).</summary>
+    public const int HelpWidth = 100;
 
     public static int Main(string[] args)
     {
@@ -18,10 +27,16 @@ internal static class Program
         // Last line of defence for exceptions on background threads (they would end the process with a stack trace and 134).
         AppDomain.CurrentDomain.UnhandledException += (_, e) =>
         {
-            ReportInternalError(e.ExceptionObject as Exception, verbose);
+            ReportInternalError(e.ExceptionObject as Exception, verbose, Console.Error);
             Environment.Exit(InternalErrorStatus);
         };
 
+        return Run(args, Console.Out, Console.Error, verbose);
+    }
+
+    /// <summary>The command tree: one line per command.</summary>
+    public static RootCommand CreateRoot()
+    {
         var root = new RootCommand("airlift: a DTLS transport for WebRTC servers that completes its handshake on hostile paths.")
         {
             LabCommand.Create(),
@@ -31,50 +46,142 @@ internal static class Program
             CertCommand.Create(),
             ServeCommand.Create(),
             SoakCommand.Create(),
+            DoctorCommand.Create(),
+            StormCommand.Create(),
+            VersionCommand(),
         };
 
+        // Help wraps at 100 columns, or the terminal's width when narrower (redirected: 100).
+        var width = HelpWidth;
+        try
+        {
+            if (!Console.IsOutputRedirected && Console.WindowWidth is > 20 and < HelpWidth)
+            {
+                width = Console.WindowWidth;
+            }
+        }
+        catch (IOException)
+        {
+            // No console: keep 100.
+        }
+
+        foreach (var help in root.Options.OfType<HelpOption>())
+        {
+            help.Action = new HelpAction { MaxWidth = width };
+        }
+
+        // The built-in --version reads the entry assembly, which is not airlift's when the commands run in-process (tests).
+        foreach (var version in root.Options.OfType<VersionOption>())
+        {
+            version.Action = new PrintVersion();
+        }
+
+        return root;
+    }
+
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>. Exit statuses: 0 done, 1 a peer or handshake failed, 2 bad arguments or
+    /// unreadable files, 70 an internal error, 130 interrupted. Every one of them is one line on <paramref name="error"/>,
+    /// never a stack trace (unless <paramref name="verbose"/>). Help and --version go to <paramref name="output"/>.
+    /// </summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, bool verbose = false)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        var root = CreateRoot();
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             // One line, status 2: scripts and other tools depend on this contract.
-            Console.Error.WriteLine($"airlift: {parse.Errors[0].Message} (see 'airlift {string.Join(' ', args.Take(1))} --help')");
-            return 2;
+            error.WriteLine($"airlift: {UsageError(parse)}");
+            return UsageStatus;
         }
 
-        // Exit statuses: 0 done, 1 a peer or handshake failed, 2 bad arguments or unreadable files, 70 an internal error,
-        // 130 interrupted. Every one of them is one line on stderr, never a stack trace (unless --verbose).
         try
         {
             // The default handler would catch CliException itself, print a stack trace and return 1.
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
         }
         catch (CliException ex)
         {
-            Console.Error.WriteLine($"airlift: {ex.Message}");
-            return 2;
+            error.WriteLine($"airlift: {ex.Message}");
+            return UsageStatus;
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("airlift: interrupted");
+            error.WriteLine("airlift: interrupted");
             return InterruptedStatus;
         }
         catch (Exception ex)
         {
-            ReportInternalError(ex, verbose);
+            ReportInternalError(ex, verbose, error);
             return InternalErrorStatus;
         }
     }
 
-    private static void ReportInternalError(Exception? ex, bool verbose)
+    /// <summary>
+    /// The one-line usage error: the token that was not understood when there is one (System.CommandLine lists "Required
+    /// command was not provided" first), the commands when no command was recognised, and where help is.
+    /// </summary>
+    private static string UsageError(ParseResult parse)
     {
-        var what = ex is null ? "unknown error" : $"{ex.GetType().Name}: {FirstLine(ex.Message)}";
-        Console.Error.WriteLine($"airlift: internal error: {what}{(verbose ? "" : " (run with --verbose for details)")}");
-        if (verbose && ex is not null)
+        var command = parse.CommandResult.Command;
+        var message = parse.UnmatchedTokens.Count > 0
+            ? $"Unrecognized command or argument '{parse.UnmatchedTokens[0]}'."
+            : parse.Errors[0].Message;
+        if (command is RootCommand)
         {
-            Console.Error.WriteLine(ex);
+            message += $" Commands: {string.Join(", ", command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))}.";
         }
 
-        Console.Error.Flush();
+        return $"{message} (see '{CommandPath(parse.CommandResult)} --help')";
+    }
+
+    private static string CommandPath(System.CommandLine.Parsing.CommandResult result)
+    {
+        var names = new List<string>();
+        for (var r = result; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            names.Add(r.Command is RootCommand ? "airlift" : r.Command.Name);
+        }
+
+        names.Reverse();
+        return string.Join(' ', names);
+    }
+
+    /// <summary>The informational version: the package version and the commit it was built from (as --version prints it).</summary>
+    public static string InformationalVersion =>
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(Program).Assembly.GetName().Version?.ToString()
+        ?? "unknown";
+
+    private static Command VersionCommand()
+    {
+        var command = new Command("version", "Print the version (the same as --version).");
+        command.Action = new PrintVersion();
+        return command;
+    }
+
+    private sealed class PrintVersion : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine(InformationalVersion);
+            return 0;
+        }
+    }
+
+    private static void ReportInternalError(Exception? ex, bool verbose, TextWriter error)
+    {
+        var what = ex is null ? "unknown error" : $"{ex.GetType().Name}: {FirstLine(ex.Message)}";
+        error.WriteLine($"airlift: internal error: {what}{(verbose ? "" : " (run with --verbose for details)")}");
+        if (verbose && ex is not null)
+        {
+            error.WriteLine(ex);
+        }
+
+        error.Flush();
     }
 
     private static string FirstLine(string text)

@@ -2,7 +2,7 @@ namespace Airlift.NetEm;
 
 /// <summary>Counters for one direction (a snapshot).</summary>
 /// <param name="Seen">Datagrams offered to the path.</param>
-/// <param name="Delivered">Datagrams handed out by TryReceive, duplicates included.</param>
+/// <param name="Delivered">Datagrams handed out by PollOutput (or TryReceive), duplicates included.</param>
 /// <param name="DroppedLoss">Dropped by independent random loss.</param>
 /// <param name="DroppedBurst">Dropped by the Gilbert-Elliott model.</param>
 /// <param name="DroppedOversize">Dropped for exceeding MaxDatagramSize.</param>

@@ -9,9 +9,11 @@ namespace Airlift.NetEm;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Drain rule (the same for every Airlift engine): after each <see cref="Send"/>, or when the clock
-/// reaches <see cref="NextDeliveryTime"/>, call <see cref="TryReceive"/> until it returns false, then wait
-/// until the new <see cref="NextDeliveryTime"/> (null: nothing in flight).
+/// Engine shape and drain rule (the same for every Airlift engine, see docs/architecture.md): offer datagrams with
+/// <see cref="HandleDatagram"/>, tell it the time with <see cref="HandleTimeout"/>, and after each of those calls
+/// <see cref="PollOutput"/> until it returns <see cref="NetEmOutputKind.Timeout"/>, whose deadline is the next delivery
+/// (<see cref="NetEmOutput.NoDeadline"/>: nothing in flight). The older <see cref="Send"/> / <see cref="TryReceive"/> /
+/// <see cref="NextDeliveryTime"/> members work on the same queue.
 /// </para>
 /// <para>
 /// Determinism: each direction has its own xoshiro256** stream seeded from <see cref="NetEmOptions.Seed"/>,
@@ -36,6 +38,7 @@ public sealed class NetworkEmulator
     private long _sendSequence;
     private long _queuedBytes;
     private long _traceOmitted;
+    private TimeSpan _now = TimeSpan.MinValue;
 
     /// <summary>Creates an emulator; the options are validated first.</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
@@ -73,6 +76,9 @@ public sealed class NetworkEmulator
     /// <summary>Delivery time of the next datagram in flight, or null when nothing is in flight.</summary>
     public TimeSpan? NextDeliveryTime => _queue.TryPeek(out _, out var key) ? key.At : null;
 
+    /// <summary>Delivery time of the next datagram in flight, or <see cref="NetEmOutput.NoDeadline"/>: the deadline of the engine shape.</summary>
+    public TimeSpan NextDeadline => _queue.TryPeek(out _, out var key) ? key.At : NetEmOutput.NoDeadline;
+
     /// <summary>Datagrams in flight.</summary>
     public int QueuedDatagrams => _queue.Count;
 
@@ -103,6 +109,7 @@ public sealed class NetworkEmulator
             throw new ArgumentOutOfRangeException(nameof(direction), direction, "Unknown direction.");
         }
 
+        Advance(now);
         var state = _directions[(int)direction];
         var impairment = _options.For(direction);
         var index = state.Seen++;
@@ -194,6 +201,64 @@ public sealed class NetworkEmulator
     }
 
     /// <summary>
+    /// The engine-shape name of <see cref="Send"/>: offers a datagram to the path at <paramref name="now"/> (and advances the
+    /// emulator's clock to it); then drain <see cref="PollOutput"/>.
+    /// </summary>
+    /// <param name="now">Current (virtual) time.</param>
+    /// <param name="direction">Direction of travel.</param>
+    /// <param name="datagram">The UDP payload; it is copied, the caller may reuse the buffer.</param>
+    /// <param name="flow">A caller tag returned with the delivery (e.g. which client); not used for fates.</param>
+    /// <returns>The fate of the datagram itself.</returns>
+    public NetEmFate HandleDatagram(TimeSpan now, LinkDirection direction, ReadOnlySpan<byte> datagram, int flow = 0)
+        => Send(now, direction, datagram, flow);
+
+    /// <summary>Advances the emulator's clock to <paramref name="now"/> (it never goes back); datagrams due by then become
+    /// available to <see cref="PollOutput"/>.</summary>
+    public void HandleTimeout(TimeSpan now) => Advance(now);
+
+    /// <summary>
+    /// Returns the next datagram due at the emulator's clock (the latest <c>now</c> given to <see cref="HandleDatagram"/> or
+    /// <see cref="HandleTimeout"/>), copied into <paramref name="buffer"/>: earliest delivery time first, ties in the order
+    /// they were queued. When none is due, returns <see cref="NetEmOutputKind.Timeout"/> with the next delivery time. A
+    /// buffer too small for the datagram gives <see cref="NetEmOutputKind.BufferTooSmall"/> (the size needed in
+    /// <see cref="NetEmOutput.Length"/>) and leaves it queued.
+    /// </summary>
+    public NetEmOutput PollOutput(Span<byte> buffer)
+    {
+        if (!_queue.TryPeek(out var head, out var key) || key.At > _now)
+        {
+            return new NetEmOutput(NetEmOutputKind.Timeout, default, 0, 0, default, default, NextDeadline);
+        }
+
+        if (head.Datagram.Length > buffer.Length)
+        {
+            return new NetEmOutput(NetEmOutputKind.BufferTooSmall, head.Direction, head.Datagram.Length, head.Flow, head.SentAt, key.At, default);
+        }
+
+        var pending = Dequeue(key);
+        pending.Datagram.CopyTo(buffer);
+        return new NetEmOutput(NetEmOutputKind.Deliver, pending.Direction, pending.Datagram.Length, pending.Flow, pending.SentAt, key.At, default);
+    }
+
+    private void Advance(TimeSpan now)
+    {
+        if (now > _now)
+        {
+            _now = now;
+        }
+    }
+
+    private Pending Dequeue(QueueKey key)
+    {
+        var pending = _queue.Dequeue();
+        _queuedBytes -= pending.Datagram.Length;
+        var state = _directions[(int)pending.Direction];
+        state.Delivered++;
+        state.LargestDelivered = Math.Max(state.LargestDelivered, pending.Datagram.Length);
+        return pending;
+    }
+
+    /// <summary>
     /// Takes the next datagram whose delivery time is at or before <paramref name="now"/>: earliest
     /// delivery time first, ties in the order they were queued.
     /// </summary>
@@ -205,11 +270,8 @@ public sealed class NetworkEmulator
             return false;
         }
 
-        var pending = _queue.Dequeue();
-        _queuedBytes -= pending.Datagram.Length;
-        var state = _directions[(int)pending.Direction];
-        state.Delivered++;
-        state.LargestDelivered = Math.Max(state.LargestDelivered, pending.Datagram.Length);
+        Advance(now);
+        var pending = Dequeue(key);
         delivery = new NetEmDelivery(pending.Direction, pending.Datagram, pending.SentAt, key.At, pending.Flow);
         return true;
     }

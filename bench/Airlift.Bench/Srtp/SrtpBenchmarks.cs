@@ -8,30 +8,33 @@ using BenchmarkDotNet.Configs;
 namespace Airlift.Bench.Srtp;
 
 /// <summary>
-/// SRTP protect, and protect + unprotect, of one 1200-byte-payload RTP packet (12-byte header) per profile: Airlift beside
-/// libsrtp 2 (P/Invoke, same packets, same run) and beside the bare primitives (AES-CTR from a reused ECB transform + XOR
-/// and HMAC-SHA1, or one AesGcm seal/open). Each call first copies the plaintext into the buffer (protect works in place)
-/// and bumps the sequence number (replay protection refuses repeats on both sides). Unprotect alone = RoundTrip - Protect.
-/// Targets: Airlift >= 1.0x libsrtp, within 1.3x of the primitives, 0 B allocated.
+/// SRTP protect, and protect + unprotect, of one RTP packet (12-byte header, 160 or 1200-byte payload) per profile: Airlift
+/// (managed AES-NI path, the default where the CPU has it, and the platform path, <c>UseHardwareIntrinsics = false</c>) beside
+/// libsrtp 2 (P/Invoke to libsrtp2.so.1 on OpenSSL, same packets, same run) and beside the bare platform primitives (AES-CTR
+/// from a reused ECB transform + XOR and HMAC-SHA1, or one AesGcm seal). Each call first copies the plaintext into the
+/// buffer (protect works in place) and bumps the sequence number (replay protection refuses repeats on both sides).
+/// Unprotect alone = RoundTrip - Protect. Targets: Airlift >= 1.0x libsrtp, 0 B allocated.
+/// Run: <c>dotnet run -c Release --project bench/Airlift.Bench -- --filter '*SrtpBenchmarks*' --job short</c>.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
 [CategoriesColumn]
 public class SrtpBenchmarks
 {
-    private const int PayloadLength = 1200;
     private const int HeaderLength = 12;
-    private const int PacketLength = HeaderLength + PayloadLength;
+    private const int MaxPayload = 1200;
 
-    private readonly byte[] _plain = new byte[PacketLength];
-    private readonly byte[] _buffer = new byte[PacketLength + 64];
-    private readonly byte[] _counters = new byte[PayloadLength + 16];
-    private readonly byte[] _keystream = new byte[PayloadLength + 16];
+    private readonly byte[] _plain = new byte[HeaderLength + MaxPayload];
+    private readonly byte[] _buffer = new byte[HeaderLength + MaxPayload + 64];
+    private readonly byte[] _counters = new byte[MaxPayload + 16];
+    private readonly byte[] _keystream = new byte[MaxPayload + 16];
     private readonly byte[] _nonce = new byte[12];
     private readonly byte[] _mac = new byte[20];
     private readonly byte[] _roc = new byte[4];
     private SrtpContext _protect = null!;
     private SrtpContext _unprotect = null!;
+    private SrtpContext _platformProtect = null!;
+    private SrtpContext _platformUnprotect = null!;
     private LibSrtpNative _libProtect = null!;
     private LibSrtpNative _libUnprotect = null!;
     private Aes _aes = null!;
@@ -42,10 +45,17 @@ public class SrtpBenchmarks
     private int _tag;
     private ushort _seq;
     private ushort _libSeq;
+    private ushort _platformSeq;
 
     /// <summary>Profile name (IANA).</summary>
     [Params("SRTP_AES128_CM_HMAC_SHA1_80", "SRTP_AES128_CM_HMAC_SHA1_32", "SRTP_AEAD_AES_128_GCM", "SRTP_AEAD_AES_256_GCM")]
     public string Profile { get; set; } = "SRTP_AES128_CM_HMAC_SHA1_80";
+
+    /// <summary>RTP payload bytes after the 12-byte header.</summary>
+    [Params(160, 1200)]
+    public int PayloadLength { get; set; } = 1200;
+
+    private int PacketLength => HeaderLength + PayloadLength;
 
     [GlobalSetup]
     public void Setup()
@@ -61,6 +71,9 @@ public class SrtpBenchmarks
         var keys = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Client);
         _protect = SrtpContext.Create(profile, SrtpDirection.Protect, keys.Local.Key.Span, keys.Local.Salt.Span);
         _unprotect = SrtpContext.Create(profile, SrtpDirection.Unprotect, keys.Local.Key.Span, keys.Local.Salt.Span);
+        var platform = new SrtpOptions { UseHardwareIntrinsics = false };
+        _platformProtect = SrtpContext.Create(profile, SrtpDirection.Protect, keys.Local.Key.Span, keys.Local.Salt.Span, platform);
+        _platformUnprotect = SrtpContext.Create(profile, SrtpDirection.Unprotect, keys.Local.Key.Span, keys.Local.Salt.Span, platform);
         _libProtect = LibSrtpNative.Create(profile, outbound: true, keys.Local.Key.Span, keys.Local.Salt.Span);
         _libUnprotect = LibSrtpNative.Create(profile, outbound: false, keys.Local.Key.Span, keys.Local.Salt.Span);
 
@@ -82,6 +95,8 @@ public class SrtpBenchmarks
     {
         _protect.Dispose();
         _unprotect.Dispose();
+        _platformProtect.Dispose();
+        _platformUnprotect.Dispose();
         _libProtect.Dispose();
         _libUnprotect.Dispose();
         _ecb.Dispose();
@@ -120,13 +135,14 @@ public class SrtpBenchmarks
         return SealPrimitive(ecbPerCall: false);
     }
 
-    /// <summary>As <see cref="Primitives_Protect"/> with Aes.EncryptEcb per packet for the keystream (allocates a native context per call).</summary>
+    /// <summary>Airlift SrtpContext.ProtectRtp on the platform path (UseHardwareIntrinsics = false).</summary>
     [Benchmark]
     [BenchmarkCategory("Protect")]
-    public int Primitives_EncryptEcb_Protect()
+    public int AirliftPlatform_Protect()
     {
-        Load(ref _seq);
-        return SealPrimitive(ecbPerCall: true);
+        Load(ref _platformSeq);
+        _platformProtect.TryProtectRtp(_buffer, PacketLength, out var n);
+        return n;
     }
 
     /// <summary>Airlift protect then unprotect.</summary>
@@ -152,31 +168,20 @@ public class SrtpBenchmarks
         return n;
     }
 
-    /// <summary>Primitive seal then open (HMAC verify + CTR, or AesGcm decrypt).</summary>
+    /// <summary>Airlift protect then unprotect on the platform path.</summary>
     [Benchmark]
     [BenchmarkCategory("RoundTrip")]
-    public int Primitives_RoundTrip()
+    public int AirliftPlatform_RoundTrip()
     {
-        Load(ref _seq);
-        var n = SealPrimitive(ecbPerCall: false);
-        var payload = _buffer.AsSpan(HeaderLength, PayloadLength);
-        if (_aead)
-        {
-            _gcm.Decrypt(_nonce, payload, _buffer.AsSpan(PacketLength, 16), payload, _buffer.AsSpan(0, HeaderLength));
-            return n;
-        }
-
-        _hmac.AppendData(_buffer.AsSpan(0, PacketLength));
-        _hmac.AppendData(_roc);
-        _hmac.TryGetHashAndReset(_mac, out _);
-        var ok = CryptographicOperations.FixedTimeEquals(_mac.AsSpan(0, _tag), _buffer.AsSpan(PacketLength, _tag));
-        Ctr(payload, ecbPerCall: false);
-        return ok ? n : 0;
+        Load(ref _platformSeq);
+        _platformProtect.TryProtectRtp(_buffer, PacketLength, out var n);
+        _platformUnprotect.TryUnprotectRtp(_buffer.AsSpan(0, n), out var m);
+        return m;
     }
 
     private void Load(ref ushort seq)
     {
-        _plain.CopyTo(_buffer, 0);
+        _plain.AsSpan(0, PacketLength).CopyTo(_buffer);
         BinaryPrimitives.WriteUInt16BigEndian(_buffer.AsSpan(2), seq++);
     }
 

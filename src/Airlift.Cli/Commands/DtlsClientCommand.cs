@@ -11,14 +11,14 @@ internal static class DtlsClientCommand
 {
     public static Command Create()
     {
-        var connect = new Option<string>("--connect") { Description = "Server ADDRESS:PORT.", Required = true };
-        var timeout = new Option<double>("--timeout") { Description = "Handshake deadline in seconds, and with --send how long to wait for the echo.", DefaultValueFactory = _ => 30 };
-        var send = new Option<string?>("--send") { Description = "After connecting, send this text and wait for the echo." };
+        var connect = new Option<string>("--connect") { HelpName = "ADDRESS:PORT", Description = "Server ADDRESS:PORT.", Required = true };
+        var timeout = new Option<double>("--timeout") { HelpName = "SECONDS", Description = "Handshake deadline in seconds, and with --send how long to wait for the echo.", DefaultValueFactory = _ => 30 };
+        var send = new Option<string?>("--send") { HelpName = "TEXT", Description = "After connecting, send this text and wait for the echo." };
         var cert = CliCommon.CertOption();
         var key = CliCommon.KeyOption();
         var json = CliCommon.JsonOption();
         var verbose = CliCommon.VerboseOption();
-        var command = new Command("dtls-client", "Connect to a DTLS 1.2 server, report the handshake, optionally exchange one message.")
+        var command = new Command("dtls-client", "Connect to a DTLS server (1.3 or 1.2), report the handshake, optionally exchange one message.")
         {
             connect, cert, key, CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), CliCommon.DtlsVersionOption(), timeout, send, json, verbose,
         };

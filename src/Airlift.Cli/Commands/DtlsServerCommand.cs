@@ -10,15 +10,15 @@ internal static class DtlsServerCommand
 {
     public static Command Create()
     {
-        var listen = new Option<string>("--listen") { Description = "ADDRESS:PORT to listen on.", Required = true };
+        var listen = new Option<string>("--listen") { HelpName = "ADDRESS:PORT", Description = "ADDRESS:PORT to listen on.", Required = true };
         var requireClientCert = new Option<bool>("--require-client-cert") { Description = "Fail handshakes whose client sends no certificate (implied by --expect-fingerprint; otherwise requested, not required)." };
-        var count = new Option<int?>("--count") { Description = "Exit after this many handshakes, once every client has its copy of the final flight and 0.5 s passed without traffic (default: until interrupted)." };
+        var count = new Option<int?>("--count") { HelpName = "N", Description = "Exit after this many handshakes, once every client has its copy of the final flight and 0.5 s passed without traffic (default: until interrupted)." };
         var cert = CliCommon.CertOption();
         var key = CliCommon.KeyOption();
         var chain = CliCommon.ChainOption();
         var json = CliCommon.JsonOption();
         var verbose = CliCommon.VerboseOption();
-        var command = new Command("dtls-server", "Serve DTLS 1.2 on UDP with a stateless cookie exchange; echo application data; report each handshake.")
+        var command = new Command("dtls-server", "Serve DTLS (1.3 and 1.2) on UDP with a stateless cookie exchange; echo application data; report each handshake.")
         {
             listen, cert, key, chain, CliCommon.MtuOption(), CliCommon.SrtpOption(), requireClientCert, CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), CliCommon.DtlsVersionOption(), count, json, verbose,
         };

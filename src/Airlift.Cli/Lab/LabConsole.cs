@@ -7,7 +7,10 @@ namespace Airlift.Cli.Lab;
 /// <summary>The lab's terminal output: the scenario table with one verdict line per scenario, and progress.</summary>
 internal static class LabConsole
 {
-    /// <summary>A console on stdout; when stdout is redirected, plain text (no colours, no cursor moves) and a wide layout so the table stays readable.</summary>
+    /// <summary>Widest console output of the lab: the tables fit a 120-column terminal (what does not fit is in lab.json and lab.html).</summary>
+    public const int MaxWidth = 120;
+
+    /// <summary>A console on stdout; when stdout is redirected, plain text (no colours, no cursor moves) laid out for <see cref="MaxWidth"/> columns.</summary>
     public static IAnsiConsole Create(TextWriter output, bool redirected)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -19,7 +22,7 @@ internal static class LabConsole
         });
         if (redirected)
         {
-            console.Profile.Width = 200;
+            console.Profile.Width = MaxWidth;
         }
 
         return console;
@@ -33,29 +36,26 @@ internal static class LabConsole
         var rows = ScenarioRow.Build(report);
         if (rows.Count > 0)
         {
+            // Seven columns: the path and the effective datagram limit go into the scenario cell and the reports.
             var table = new Table().Border(TableBorder.Rounded).Title("[bold]Airlift lab: field failures F1-F4 in virtual time[/]");
-            table.AddColumn("scenario");
-            table.AddColumn("DTLS");
-            table.AddColumn("what the path does");
-            table.AddColumn("result");
+            table.AddColumn(new TableColumn("scenario"));
+            table.AddColumn(new TableColumn("DTLS").NoWrap());
+            table.AddColumn(new TableColumn("result"));
             table.AddColumn(new TableColumn("time to connect").RightAligned());
-            table.AddColumn(new TableColumn("datagrams sent").RightAligned());
-            table.AddColumn(new TableColumn("largest datagram").RightAligned());
-            table.AddColumn(new TableColumn("retransmissions").RightAligned());
-            table.AddColumn(new TableColumn("effective max datagram").RightAligned());
+            table.AddColumn(new TableColumn("datagrams").RightAligned().NoWrap());
+            table.AddColumn(new TableColumn("largest").RightAligned().NoWrap());
+            table.AddColumn(new TableColumn("retransmits").RightAligned().NoWrap());
             foreach (var r in rows)
             {
                 var result = r.Verdict.Passed ? $"[green]{Markup.Escape(r.Result)}[/]" : $"[red]{Markup.Escape(r.Result)}[/]";
                 table.AddRow(
-                    new Markup($"[bold]{Markup.Escape(r.Verdict.Scenario)}[/]\n[grey]{Markup.Escape(r.Verdict.Title)}[/]"),
+                    new Markup($"[bold]{Markup.Escape(r.Verdict.Scenario)}[/]\n{Markup.Escape(r.Verdict.Title)}\n[grey]path: {Markup.Escape(r.Verdict.Path)}[/]"),
                     new Text(r.Dtls),
-                    new Text(r.Verdict.Path),
                     new Markup(result + (r.Verdict.Expectation == "connects" ? string.Empty : $"\n[grey](expected: {Markup.Escape(r.Verdict.Expectation)})[/]")),
                     new Text(r.Time),
                     new Text(ReportFormat.Mean(r.MeanDatagrams)),
                     new Text(ReportFormat.Bytes(r.Largest)),
-                    new Text(ReportFormat.Mean(r.MeanRetransmissions)),
-                    new Text(r.Effective));
+                    new Text(ReportFormat.Mean(r.MeanRetransmissions)));
             }
 
             console.Write(table);
@@ -72,11 +72,12 @@ internal static class LabConsole
         var curves = ReportCharts.Curves(report);
         if (curves.Count > 0)
         {
+            // Pairing labels never wrap; p99 and the largest datagram per point are in lab.json and lab.html.
             var sweep = new Table().Border(TableBorder.Rounded).Title("[bold]Loss sweep (both directions)[/]");
-            sweep.AddColumn("pairing");
-            foreach (var name in new[] { "loss", "connected", "p50", "p90", "p99", "mean datagrams", "mean retransmissions", "largest" })
+            sweep.AddColumn(new TableColumn("pairing").NoWrap());
+            foreach (var name in new[] { "loss", "connected", "p50", "p90", "datagrams", "retransmits" })
             {
-                sweep.AddColumn(new TableColumn(name).RightAligned());
+                sweep.AddColumn(new TableColumn(name).RightAligned().NoWrap());
             }
 
             foreach (var c in curves)
@@ -89,21 +90,32 @@ internal static class LabConsole
                         $"{p.Successes}/{p.Trials} ({ReportFormat.Percent(p.SuccessRate)})",
                         ReportFormat.Ms(p.P50Ms),
                         ReportFormat.Ms(p.P90Ms),
-                        ReportFormat.Ms(p.P99Ms),
                         ReportFormat.Mean(p.MeanDatagrams),
-                        ReportFormat.Mean(p.MeanRetransmissions),
-                        ReportFormat.Bytes(p.LargestDatagram));
+                        ReportFormat.Mean(p.MeanRetransmissions));
                 }
             }
 
+            sweep.Caption("[grey]datagrams, retransmits: means per run; p50/p90: by when that share of all runs had connected[/]");
             console.Write(sweep);
             console.WriteLine();
         }
 
+        foreach (var sentence in ReportSummary.Sentences(report))
+        {
+            console.MarkupLine($"[grey]-[/] {Markup.Escape(sentence)}");
+        }
+
         var passed = report.Verdicts.Count(v => v.Passed);
-        console.MarkupLine(report.AllPassed
-            ? $"[green bold]PASS[/]: {passed}/{report.Verdicts.Count} scenarios passed ({report.Trials.Count} runs{Took(report)})"
-            : $"[red bold]FAIL[/]: {passed}/{report.Verdicts.Count} scenarios passed ({report.Trials.Count} runs{Took(report)})");
+        if (report.Verdicts.Count > 0)
+        {
+            console.MarkupLine(report.AllPassed
+                ? $"[green bold]PASS[/]: {passed}/{report.Verdicts.Count} scenarios passed ({report.Trials.Count} runs{Took(report)})"
+                : $"[red bold]FAIL[/]: {passed}/{report.Verdicts.Count} scenarios passed ({report.Trials.Count} runs{Took(report)})");
+        }
+        else
+        {
+            console.MarkupLine($"{report.Trials.Count(t => t.Connected)}/{report.Trials.Count} runs connected{Took(report)}");
+        }
     }
 
     /// <summary>Longest gap between two plain progress lines.</summary>

@@ -3,13 +3,16 @@ using System.Text;
 
 namespace Airlift.Cli.Lab;
 
-/// <summary>Writes a <see cref="LabReport"/> as Markdown (<c>lab.md</c>): settings, scenario table with verdicts, loss-sweep table, failed runs.</summary>
+/// <summary>
+/// Writes a <see cref="LabReport"/> as Markdown (<c>lab.md</c>): the written summary, settings, and the sections that apply
+/// to the run (scenario table with verdicts, loss-sweep charts and table, failed runs).
+/// </summary>
 internal static class ReportMarkdown
 {
     /// <summary>Most failed runs listed.</summary>
     public const int MaxFailuresListed = 40;
 
-    /// <summary>Section headings, in order (tests look for them).</summary>
+    /// <summary>Section headings, in order (tests look for them); a section without content is left out.</summary>
     public static readonly string[] Sections = ["# Airlift lab report", "## Scenarios", "## Loss sweep", "## Runs that did not connect"];
 
     /// <summary>Renders the report.</summary>
@@ -19,29 +22,40 @@ internal static class ReportMarkdown
         var sb = new StringBuilder();
         var s = report.Settings;
         sb.AppendLine(Sections[0]).AppendLine();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"**{(report.AllPassed ? "PASS" : "FAIL")}**: {report.Verdicts.Count(v => v.Passed)}/{report.Verdicts.Count} scenarios passed, {report.Trials.Count} runs.").AppendLine();
+        if (report.Verdicts.Count > 0)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"**{(report.AllPassed ? "PASS" : "FAIL")}**: {report.Verdicts.Count(v => v.Passed)}/{report.Verdicts.Count} scenarios passed, {report.Trials.Count} runs.").AppendLine();
+        }
+
+        foreach (var sentence in ReportSummary.Sentences(report))
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"> - {sentence}");
+        }
+
+        sb.AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"- command: `{report.Command}`");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- started: {report.Started.ToString("u", CultureInfo.InvariantCulture)}{(report.Elapsed is { } e ? $", took {ReportFormat.Ms(e.TotalMilliseconds)}" : string.Empty)}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"- settings: {s.Trials} trials per sweep point, loss {string.Join('/', s.LossPercents.Select(ReportFormat.Loss))}, RTT {s.RttMs} ms, max datagram {s.MaxDatagram} B, certificate {s.Certificate}, deadline {s.DeadlineSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s, seed {s.Seed}");
         sb.AppendLine();
 
-        sb.AppendLine(Sections[1]).AppendLine();
-        sb.AppendLine("| Verdict | Scenario | DTLS | What the path does | Result | Time to connect | Datagrams sent | Largest datagram | Retransmissions | Effective max datagram | Why |");
-        sb.AppendLine("|---|---|---|---|---|---:|---:|---:|---:|---:|---|");
-        foreach (var r in ScenarioRow.Build(report))
+        var rows = ScenarioRow.Build(report);
+        if (rows.Count > 0)
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Mark} | {Cell(r.Verdict.Scenario)}: {Cell(r.Verdict.Title)} | {r.Dtls} | {Cell(r.Verdict.Path)} | {r.Result} | {r.Time} | {ReportFormat.Mean(r.MeanDatagrams)} | {ReportFormat.Bytes(r.Largest)} | {ReportFormat.Mean(r.MeanRetransmissions)} | {r.Effective} | {Cell(r.Verdict.Reason)} |");
+            sb.AppendLine(Sections[1]).AppendLine();
+            sb.AppendLine("| Verdict | Scenario | DTLS | What the path does | Result | Time to connect | Datagrams sent | Largest datagram | Retransmissions | Effective max datagram | Why |");
+            sb.AppendLine("|---|---|---|---|---|---:|---:|---:|---:|---:|---|");
+            foreach (var r in rows)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Mark} | {Cell(r.Verdict.Scenario)}: {Cell(r.Verdict.Title)} | {r.Dtls} | {Cell(r.Verdict.Path)} | {r.Result} | {r.Time} | {ReportFormat.Mean(r.MeanDatagrams)} | {ReportFormat.Bytes(r.Largest)} | {ReportFormat.Mean(r.MeanRetransmissions)} | {r.Effective} | {Cell(r.Verdict.Reason)} |");
+            }
+
+            sb.AppendLine();
         }
 
-        sb.AppendLine();
-        sb.AppendLine(Sections[2]).AppendLine();
         var curves = ReportCharts.Curves(report);
-        if (curves.Count == 0)
+        if (curves.Count > 0)
         {
-            sb.AppendLine("No sweep in this run.");
-        }
-        else
-        {
+            sb.AppendLine(Sections[2]).AppendLine();
             foreach (var (path, title, _) in ReportCharts.Files(report))
             {
                 sb.AppendLine(CultureInfo.InvariantCulture, $"![{title}]({path})");
@@ -60,17 +74,13 @@ internal static class ReportMarkdown
 
             sb.AppendLine();
             sb.AppendLine(ReportFormat.PercentileNote);
+            sb.AppendLine();
         }
 
-        sb.AppendLine();
-        sb.AppendLine(Sections[3]).AppendLine();
         var failed = report.Trials.Where(t => !t.Connected).ToList();
-        if (failed.Count == 0)
+        if (failed.Count > 0)
         {
-            sb.AppendLine("None.");
-        }
-        else
-        {
+            sb.AppendLine(Sections[3]).AppendLine();
             sb.AppendLine("Reproductions of the field stack are expected here.").AppendLine();
             sb.AppendLine("| Scenario | DTLS | Pairing | Loss | Seed | Error |");
             sb.AppendLine("|---|---|---|---:|---:|---|");

@@ -20,9 +20,16 @@ internal sealed class SvgWriter
     public SvgWriter Line(double x1, double y1, double x2, double y2, string stroke, double width = 1, string? dash = null) =>
         Raw($"<line x1=\"{N(x1)}\" y1=\"{N(y1)}\" x2=\"{N(x2)}\" y2=\"{N(y2)}\" stroke=\"{Escape(stroke)}\" stroke-width=\"{N(width)}\"{Dash(dash)}/>");
 
-    /// <summary>An open polyline through the points.</summary>
-    public SvgWriter Polyline(IEnumerable<(double X, double Y)> points, string stroke, double width = 2, string? dash = null) =>
-        Raw($"<polyline fill=\"none\" stroke=\"{Escape(stroke)}\" stroke-width=\"{N(width)}\"{Dash(dash)} points=\"{string.Join(' ', points.Select(p => N(p.X) + "," + N(p.Y)))}\"/>");
+    /// <summary>An open polyline through the points; <paramref name="series"/> names the data series it draws (data-series, for checks).</summary>
+    public SvgWriter Polyline(IEnumerable<(double X, double Y)> points, string stroke, double width = 2, string? dash = null, string? series = null) =>
+        Raw($"<polyline fill=\"none\" stroke=\"{Escape(stroke)}\" stroke-width=\"{N(width)}\"{Dash(dash)}{(series is null ? string.Empty : $" data-series=\"{Escape(series)}\"")} points=\"{string.Join(' ', points.Select(p => N(p.X) + "," + N(p.Y)))}\"/>");
+
+    /// <summary>Opens a group (closed by <see cref="EndGroup"/>) with a CSS class and a tooltip title.</summary>
+    public SvgWriter BeginGroup(string cssClass, string? tooltip = null) =>
+        Raw($"<g class=\"{Escape(cssClass)}\">{(tooltip is null ? string.Empty : $"<title>{Escape(tooltip)}</title>")}");
+
+    /// <summary>Closes the group <see cref="BeginGroup"/> opened.</summary>
+    public SvgWriter EndGroup() => Raw("</g>");
 
     /// <summary>A filled circle (a data point), with a tooltip.</summary>
     public SvgWriter Circle(double cx, double cy, double r, string fill, string? tooltip = null) =>

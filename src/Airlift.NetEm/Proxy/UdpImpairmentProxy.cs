@@ -259,7 +259,7 @@ public sealed class UdpImpairmentProxy : IAsyncDisposable
 
             session.LastActivity = now;
             _receivedFromClients++;
-            _emulator.Send(now, LinkDirection.ClientToServer, datagram, session.Flow);
+            _emulator.HandleDatagram(now, LinkDirection.ClientToServer, datagram, session.Flow);
             _wake.TrySetResult();
         }
     }
@@ -332,7 +332,7 @@ public sealed class UdpImpairmentProxy : IAsyncDisposable
                 var now = Now();
                 session.LastActivity = now;
                 _receivedFromUpstream++;
-                _emulator.Send(now, LinkDirection.ServerToClient, buffer.AsSpan(0, received), session.Flow);
+                _emulator.HandleDatagram(now, LinkDirection.ServerToClient, buffer.AsSpan(0, received), session.Flow);
                 _wake.TrySetResult();
             }
         }
@@ -341,6 +341,7 @@ public sealed class UdpImpairmentProxy : IAsyncDisposable
     private async Task PumpLoopAsync(CancellationToken token)
     {
         var due = new List<NetEmDelivery>();
+        var path = GC.AllocateUninitializedArray<byte>(ReceiveBufferSize);
         var sweepInterval = _options.ClientIdleTimeout / 4;
         var nextSweep = sweepInterval;
         while (!token.IsCancellationRequested)
@@ -358,9 +359,11 @@ public sealed class UdpImpairmentProxy : IAsyncDisposable
                 wake = _wake.Task;
                 var now = Now();
                 computedAt = now;
-                while (_emulator.TryReceive(now, out var delivery))
+                _emulator.HandleTimeout(now);
+                for (var output = _emulator.PollOutput(path); output.Kind == NetEmOutputKind.Deliver; output = _emulator.PollOutput(path))
                 {
-                    due.Add(delivery);
+                    // Sent after the lock is released (and asynchronously), so the bytes get their own copy.
+                    due.Add(new NetEmDelivery(output.Direction, path.AsSpan(0, output.Length).ToArray(), output.SentAt, output.DeliverAt, output.Flow));
                 }
 
                 if (now >= nextSweep)
@@ -369,7 +372,7 @@ public sealed class UdpImpairmentProxy : IAsyncDisposable
                     nextSweep = now + sweepInterval;
                 }
 
-                wait = _emulator.NextDeliveryTime is { } next ? next - now : null;
+                wait = _emulator.NextDeadline is var next && next != NetEmOutput.NoDeadline ? next - now : null;
                 if (_byEndpoint.Count > 0 && (wait is null || wait > nextSweep - now))
                 {
                     wait = nextSweep - now;

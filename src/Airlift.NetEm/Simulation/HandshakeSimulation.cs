@@ -152,6 +152,7 @@ public static class HandshakeSimulation
         var end = start + options.Deadline;
         var wire = options.CaptureWire ? new List<WireDatagram>() : null;
         var buffer = new byte[65535];
+        var path = new byte[65535]; // datagrams leaving the emulated path
         var client = DtlsEndpoint.CreateClient(options.Client, now);
         var server = DtlsEndpoint.CreateServer(options.Server, now);
         DtlsFailed? clientFailure = null;
@@ -169,7 +170,7 @@ public static class HandshakeSimulation
                 {
                     case DtlsOutputKind.Datagram:
                         var bytes = buffer.AsSpan(0, output.DatagramLength);
-                        var fate = emulator.Send(now, direction, bytes);
+                        var fate = emulator.HandleDatagram(now, direction, bytes);
                         wire?.Add(new WireDatagram(now, direction, fate, bytes.ToArray()));
                         break;
                     case DtlsOutputKind.Event:
@@ -210,7 +211,7 @@ public static class HandshakeSimulation
                 break;
             }
 
-            var next = Min(emulator.NextDeliveryTime ?? TimeSpan.MaxValue, Min(clientDeadline, serverDeadline));
+            var next = Min(emulator.NextDeadline, Min(clientDeadline, serverDeadline));
             if (!pathChanged)
             {
                 next = Min(next, options.PathChangeAt!.Value);
@@ -233,15 +234,17 @@ public static class HandshakeSimulation
                 }
             }
 
-            while (emulator.TryReceive(now, out var delivery))
+            emulator.HandleTimeout(now);
+            for (var delivery = emulator.PollOutput(path); delivery.Kind == NetEmOutputKind.Deliver; delivery = emulator.PollOutput(path))
             {
+                var datagram = path.AsSpan(0, delivery.Length);
                 if (delivery.Direction == LinkDirection.ClientToServer)
                 {
-                    server.HandleDatagram(now, delivery.Datagram);
+                    server.HandleDatagram(now, datagram);
                 }
                 else
                 {
-                    client.HandleDatagram(now, delivery.Datagram);
+                    client.HandleDatagram(now, datagram);
                 }
             }
 

@@ -14,7 +14,7 @@ namespace Airlift.Dtls;
 /// dropped and counted in <see cref="Stats"/>, protocol violations end the handshake with a <see cref="DtlsFailed"/> event.
 /// </summary>
 /// <remarks>
-/// Drain rule: after every call that takes <c>now</c> (and after <see cref="Send"/> and <see cref="Close"/>), call
+/// Drain rule (the one rule of every Airlift engine, docs/architecture.md "Engine shape and drain rule"): after every call that takes <c>now</c> (and after <see cref="Send"/> and <see cref="Close"/>), call
 /// <see cref="PollOutput"/> until it returns <see cref="DtlsOutputKind.Timeout"/>; then call <see cref="HandleTimeout"/>
 /// at (or after) the returned deadline, or earlier when a datagram arrives. Time is any monotonic clock as a
 /// <see cref="TimeSpan"/>; virtual time in tests.

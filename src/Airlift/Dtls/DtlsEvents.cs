@@ -61,6 +61,12 @@ public enum DtlsFailureReason
 
     /// <summary>An internal error (a bug; the message says more).</summary>
     InternalError,
+
+    /// <summary>
+    /// No DTLS version both sides allow: the peer offers or chose only versions <see cref="DtlsOptions.ProtocolVersions"/>
+    /// excludes (e.g. a DTLS 1.0-only client). A protocol_version alert was sent.
+    /// </summary>
+    ProtocolVersion,
 }
 
 /// <summary>Something the endpoint reports to its caller.</summary>

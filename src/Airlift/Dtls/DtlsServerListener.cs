@@ -26,26 +26,45 @@ public enum DtlsListenerDecision
     Buffered,
 }
 
-/// <summary>Counters of a listener.</summary>
+/// <summary>Counters of a listener (atomic: the receive loops of a multi-core server share one).</summary>
 public sealed class DtlsListenerStats
 {
+    private long _helloVerifyRequestsSent;
+    private long _helloRetryRequestsSent;
+    private long _fragmentsBuffered;
+    private long _accepted;
+    private long _dropped;
+    private long _internalErrors;
+
     /// <summary>HelloVerifyRequests sent (each copy counted).</summary>
-    public long HelloVerifyRequestsSent { get; internal set; }
+    public long HelloVerifyRequestsSent => Interlocked.Read(ref _helloVerifyRequestsSent);
 
     /// <summary>DTLS 1.3 HelloRetryRequests sent (stateless cookie exchange, RFC 9147 5.1).</summary>
-    public long HelloRetryRequestsSent { get; internal set; }
+    public long HelloRetryRequestsSent => Interlocked.Read(ref _helloRetryRequestsSent);
 
     /// <summary>Fragments of multi-datagram ClientHellos kept until the hello is whole.</summary>
-    public long FragmentsBuffered { get; internal set; }
+    public long FragmentsBuffered => Interlocked.Read(ref _fragmentsBuffered);
 
     /// <summary>Endpoints created after a valid cookie.</summary>
-    public long Accepted { get; internal set; }
+    public long Accepted => Interlocked.Read(ref _accepted);
 
     /// <summary>Datagrams dropped: not a ClientHello, not its first fragment, too small to answer without amplification, or malformed.</summary>
-    public long Dropped { get; internal set; }
+    public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Datagrams whose handling threw unexpectedly (a bug); each was dropped and logged, the listener kept serving.</summary>
-    public long InternalErrors { get; internal set; }
+    public long InternalErrors => Interlocked.Read(ref _internalErrors);
+
+    internal void CountHelloVerifyRequests(int copies) => Interlocked.Add(ref _helloVerifyRequestsSent, copies);
+
+    internal void CountHelloRetryRequest() => Interlocked.Increment(ref _helloRetryRequestsSent);
+
+    internal void CountFragmentBuffered() => Interlocked.Increment(ref _fragmentsBuffered);
+
+    internal void CountAccepted() => Interlocked.Increment(ref _accepted);
+
+    internal void CountDropped() => Interlocked.Increment(ref _dropped);
+
+    internal void CountInternalError() => Interlocked.Increment(ref _internalErrors);
 }
 
 /// <summary>
@@ -71,6 +90,20 @@ public sealed class DtlsServerListener
         options.Validate(DtlsRole.Server);
         _options = options;
         _cookies = new CookieAuthority(options.Random, options.CookieRotationInterval);
+        _pending = options.AllowsDtls13 ? new V13.PendingClientHellos(options.MaxPendingClientHelloBytes) : null;
+    }
+
+    /// <summary>
+    /// A listener for another receive loop of the same server: it shares this one's cookie secret (a cookie issued by
+    /// either verifies in both) and counters, and keeps its own store of unfinished multi-datagram hellos (a peer's
+    /// datagrams always reach the same loop).
+    /// </summary>
+    internal DtlsServerListener(DtlsServerListener shareWith, DtlsOptions options)
+    {
+        options.Validate(DtlsRole.Server);
+        _options = options;
+        _cookies = shareWith._cookies;
+        Stats = shareWith.Stats;
         _pending = options.AllowsDtls13 ? new V13.PendingClientHellos(options.MaxPendingClientHelloBytes) : null;
     }
 
@@ -108,7 +141,7 @@ public sealed class DtlsServerListener
             responseLength = 0;
             responseCopies = 0;
             endpoint = null;
-            Stats.InternalErrors++;
+            Stats.CountInternalError();
             DtlsMetrics.InternalErrors.Add(1);
             SafeLogger.Log(_options.Logger, l => l.LogError(ex, "DTLS listener dropped a datagram from {Remote} after an unexpected {Exception}", remote, ex.GetType().Name));
             return Drop();
@@ -142,7 +175,7 @@ public sealed class DtlsServerListener
             var whole = handshake.IsComplete ? fragment.ToArray() : _pending.Add(now, identity, handshake.MessageSeq, handshake.Length, handshake.FragmentOffset, fragment);
             if (whole is null)
             {
-                Stats.FragmentsBuffered++;
+                Stats.CountFragmentBuffered();
                 return DtlsListenerDecision.Buffered;
             }
 
@@ -179,7 +212,7 @@ public sealed class DtlsServerListener
             endpoint = DtlsEndpoint.CreateServer(_options, now);
             endpoint.Engine.CookieVerified = true;
             endpoint.HandleDatagram(now, datagram);
-            Stats.Accepted++;
+            Stats.CountAccepted();
             return DtlsListenerDecision.Accepted;
         }
 
@@ -204,14 +237,14 @@ public sealed class DtlsServerListener
         // Counted on the wire, IP and UDP headers included: two answers of 60 + 28 bytes need a question of at least 176.
         var overhead = WireOverhead(remote);
         responseCopies = record.SequenceNumber > 0 && cookie.IsEmpty && datagram.Length + overhead >= 2 * (responseLength + overhead) ? 2 : 1;
-        Stats.HelloVerifyRequestsSent += responseCopies;
+        Stats.CountHelloVerifyRequests(responseCopies);
         DtlsMetrics.CookiesSent.Add(responseCopies);
         return DtlsListenerDecision.HelloVerifyRequest;
     }
 
     private DtlsListenerDecision Drop()
     {
-        Stats.Dropped++;
+        Stats.CountDropped();
         DtlsMetrics.Drop("listener-not-client-hello");
         return DtlsListenerDecision.Dropped;
     }
@@ -233,7 +266,7 @@ public sealed class DtlsServerListener
                 || !V13.StatelessRetry.TryOpenCookie(_cookies, now, identity, echoed, out var suite, out var group, out var askedShare, out var hash)
                 || !Tls13CipherSuiteInfo.TryGet(suite, out var suiteInfo))
             {
-                Stats.Dropped++;
+                Stats.CountDropped();
                 DtlsMetrics.Drop("listener-bad-retry-cookie");
                 return DtlsListenerDecision.Dropped;
             }
@@ -241,7 +274,7 @@ public sealed class DtlsServerListener
             var retryFor = new V13.Selection13(suiteInfo, group, null, default, null);
             var hrrBody = V13.HelloRetry13.Build(hello.SessionId, suite, askedShare ? group : null, echoed);
             endpoint = DtlsEndpoint.CreateDtls13ServerAfterRetry(_options, now, hash, retryFor, hrrBody, record.SequenceNumber, message, hello, datagramLength);
-            Stats.Accepted++;
+            Stats.CountAccepted();
             return DtlsListenerDecision.Accepted;
         }
 
@@ -271,7 +304,7 @@ public sealed class DtlsServerListener
         // RFC 9147 5.1: the HelloRetryRequest takes the ClientHello's record sequence number (no state, no duplicates).
         new RecordHeader(ContentType.Handshake, ProtocolVersion.Dtls12, 0, record.SequenceNumber, (ushort)(HandshakeHeader.Size + hrr.Length)).Write(response);
         responseLength = length;
-        Stats.HelloRetryRequestsSent++;
+        Stats.CountHelloRetryRequest();
         DtlsMetrics.CookiesSent.Add(1);
         return DtlsListenerDecision.HelloRetryRequest;
     }

@@ -12,10 +12,13 @@ namespace Airlift.Ice;
 /// tuple media and DTLS must use, and drops tuples whose consent expires.
 /// </summary>
 /// <remarks>
-/// <para>Driving it: feed every STUN datagram to <see cref="HandleStun"/>, call
-/// <see cref="HandleTimeout"/> when <see cref="NextTimeout"/> is reached, and after every call drain
-/// <see cref="TryPollTransmit"/> and <see cref="TryPollEvent"/> until they return false. Time is
-/// always an argument: the agent never reads a clock.</para>
+/// <para>Driving it (the engine shape every Airlift engine shares, see the drain rule in docs/architecture.md): feed
+/// every STUN datagram to <see cref="HandleDatagram(TimeSpan, IceTuple, ReadOnlySpan{byte})"/>, and after every call that
+/// takes <c>now</c> call <see cref="PollOutput"/> until it returns <see cref="IceOutputKind.Timeout"/>; call
+/// <see cref="HandleTimeout"/> at (or after) that deadline (<see cref="IceOutput.NoDeadline"/>: nothing pending), or earlier
+/// when a datagram arrives. Time is always an argument: the agent never reads a clock. (The older
+/// <see cref="HandleStun"/> / <see cref="TryPollTransmit"/> / <see cref="TryPollEvent"/> / <see cref="NextTimeout"/> members
+/// drive the same queues.)</para>
 /// <para>Request processing order (RFC 8489 6.3.1, 9.1.3; RFC 8445 7.3): a request without
 /// USERNAME or MESSAGE-INTEGRITY gets 400; a USERNAME other than "localUfrag:remoteUfrag" (the
 /// remote part is checked once <see cref="SetRemoteCredentials"/> was called) gets 401; a
@@ -115,6 +118,12 @@ public sealed class IceLiteAgent
         }
     }
 
+    /// <summary>
+    /// The earliest time <see cref="HandleTimeout"/> must be called, or <see cref="IceOutput.NoDeadline"/> (the deadline type
+    /// of every Airlift engine: <see cref="TimeSpan.MaxValue"/>, the same value as <c>DtlsOutput.NoDeadline</c>).
+    /// </summary>
+    public TimeSpan NextDeadline => NextTimeout ?? IceOutput.NoDeadline;
+
     /// <summary>A snapshot of the counters.</summary>
     public IceLiteStats Stats => new(
         _counters.ChecksAnswered,
@@ -156,11 +165,21 @@ public sealed class IceLiteAgent
     /// Processes one datagram that the demultiplexer classified as STUN, received on
     /// <paramref name="tuple"/> at <paramref name="now"/>. Never throws on bad input.
     /// </summary>
-    public IceStunOutcome HandleStun(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
+    public IceStunOutcome HandleStun(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram) => HandleDecodedStun(now, tuple, datagram, null);
+
+    /// <summary>
+    /// Processes one datagram that the demultiplexer classified as STUN, received on <paramref name="tuple"/> at
+    /// <paramref name="now"/>; then drain <see cref="PollOutput"/>. Never throws on bad input.
+    /// </summary>
+    public IceStunOutcome HandleDatagram(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram) => HandleDecodedStun(now, tuple, datagram, null);
+
+    /// <summary>As <see cref="HandleDatagram(TimeSpan, IceTuple, ReadOnlySpan{byte})"/> with the message already decoded from
+    /// <paramref name="datagram"/> by the caller (a host that routes by USERNAME), so STUN is decoded once per datagram.</summary>
+    internal IceStunOutcome HandleDecodedStun(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram, StunMessage? decoded)
     {
         try
         {
-            return HandleStunCore(now, tuple, datagram);
+            return HandleStunCore(now, tuple, datagram, decoded);
         }
         catch (Exception ex)
         {
@@ -171,7 +190,7 @@ public sealed class IceLiteAgent
         }
     }
 
-    private IceStunOutcome HandleStunCore(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
+    private IceStunOutcome HandleStunCore(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram, StunMessage? decoded)
     {
         if (State is IceState.Failed or IceState.Closed)
         {
@@ -180,7 +199,8 @@ public sealed class IceLiteAgent
         }
 
         ExpireConsent(now);
-        if (!StunMessage.TryDecode(datagram, out var message, out _))
+        var message = decoded;
+        if (message is null && !StunMessage.TryDecode(datagram, out message, out _))
         {
             _counters.Malformed++;
             return IceStunOutcome.Dropped;
@@ -243,6 +263,34 @@ public sealed class IceLiteAgent
         }
 
         ExpireConsent(now);
+    }
+
+    /// <summary>
+    /// Returns the next output: a datagram to send on <see cref="IceOutput.Tuple"/> written into <paramref name="buffer"/>
+    /// (datagrams come before events), an event, or, when nothing is left, the next deadline
+    /// (<see cref="IceOutputKind.Timeout"/>). A buffer too small for the next datagram gives
+    /// <see cref="IceOutputKind.BufferTooSmall"/> with the size needed in <see cref="IceOutput.Length"/>; the datagram stays queued.
+    /// </summary>
+    public IceOutput PollOutput(Span<byte> buffer)
+    {
+        if (_transmits.TryPeek(out var transmit))
+        {
+            if (transmit.Datagram.Length > buffer.Length)
+            {
+                return new IceOutput(IceOutputKind.BufferTooSmall, transmit.Tuple, transmit.Datagram.Length, null, default);
+            }
+
+            _transmits.Dequeue();
+            transmit.Datagram.Span.CopyTo(buffer);
+            return new IceOutput(IceOutputKind.Transmit, transmit.Tuple, transmit.Datagram.Length, null, default);
+        }
+
+        if (_events.TryDequeue(out var iceEvent))
+        {
+            return new IceOutput(IceOutputKind.Event, default, 0, iceEvent, default);
+        }
+
+        return new IceOutput(IceOutputKind.Timeout, default, 0, null, NextDeadline);
     }
 
     /// <summary>Dequeues the next datagram to send, if any.</summary>

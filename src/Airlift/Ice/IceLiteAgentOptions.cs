@@ -46,7 +46,7 @@ public sealed record IceLiteAgentOptions
     /// </summary>
     public int MaxTuples { get; init; } = 16;
 
-    /// <summary>Most responses queued for <see cref="IceLiteAgent.TryPollTransmit"/>; beyond it new ones are dropped and counted.</summary>
+    /// <summary>Most responses queued for <see cref="IceLiteAgent.PollOutput"/>; beyond it new ones are dropped and counted.</summary>
     public int MaxPendingTransmits { get; init; } = 64;
 
     /// <summary>Logger for unexpected errors caught at the agent boundary. Passwords are never logged.</summary>

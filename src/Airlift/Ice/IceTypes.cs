@@ -30,6 +30,34 @@ public readonly record struct IceTuple(IPEndPoint Local, IPEndPoint Remote, IceP
 /// <param name="Datagram">The bytes to send; owned by the caller once polled.</param>
 public readonly record struct IceTransmit(IceTuple Tuple, ReadOnlyMemory<byte> Datagram);
 
+/// <summary>What <see cref="IceLiteAgent.PollOutput"/> returned.</summary>
+public enum IceOutputKind
+{
+    /// <summary>A datagram to send: <see cref="IceOutput.Length"/> bytes of the caller's buffer, on <see cref="IceOutput.Tuple"/>.</summary>
+    Transmit,
+
+    /// <summary>An event in <see cref="IceOutput.Event"/>.</summary>
+    Event,
+
+    /// <summary>Nothing more now: call <see cref="IceLiteAgent.HandleTimeout"/> at <see cref="IceOutput.Deadline"/>.</summary>
+    Timeout,
+
+    /// <summary>The caller's buffer cannot hold the next datagram (it needs <see cref="IceOutput.Length"/> bytes); nothing was consumed.</summary>
+    BufferTooSmall,
+}
+
+/// <summary>One output of <see cref="IceLiteAgent.PollOutput"/>, shaped like <c>DtlsOutput</c> and <c>WebRtcOutput</c>.</summary>
+/// <param name="Kind">What this is.</param>
+/// <param name="Tuple">The tuple to send a <see cref="IceOutputKind.Transmit"/> on.</param>
+/// <param name="Length">Bytes written (Transmit) or needed (BufferTooSmall).</param>
+/// <param name="Event">The event (Event only).</param>
+/// <param name="Deadline">When to call <see cref="IceLiteAgent.HandleTimeout"/> (Timeout only); <see cref="NoDeadline"/> when nothing is pending.</param>
+public readonly record struct IceOutput(IceOutputKind Kind, IceTuple Tuple, int Length, IceEvent? Event, TimeSpan Deadline)
+{
+    /// <summary>"No deadline": <see cref="TimeSpan.MaxValue"/>, the value every Airlift engine uses (as <c>DtlsOutput.NoDeadline</c>).</summary>
+    public static readonly TimeSpan NoDeadline = TimeSpan.MaxValue;
+}
+
 /// <summary>ICE connection state of a lite agent (a subset of RFC 8445 / W3C RTCIceConnectionState).</summary>
 public enum IceState
 {
@@ -68,7 +96,7 @@ public enum IceStunOutcome
     Dropped,
 }
 
-/// <summary>An event reported by <see cref="IceLiteAgent.TryPollEvent"/>.</summary>
+/// <summary>An event reported by <see cref="IceLiteAgent.PollOutput"/>.</summary>
 public abstract record IceEvent;
 
 /// <summary>The agent's <see cref="IceState"/> changed.</summary>

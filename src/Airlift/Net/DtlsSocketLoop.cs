@@ -18,31 +18,30 @@ internal sealed record DtlsSocketLoopLimits(int MaxSessions, int MaxSessionsPerA
 }
 
 /// <summary>
-/// The one loop that ties sans-IO endpoints to a UDP socket and a <see cref="TimeProvider"/>: it receives datagrams,
-/// routes them by remote endpoint, fires timers at the earliest deadline, sends what the endpoints produce and
-/// publishes their events. Both <see cref="DtlsUdpClient"/> and <see cref="DtlsUdpServer"/> run on it.
-/// All endpoint access happens under one lock, so application sends from other threads are safe.
+/// One receive loop of DTLS sessions on a UDP socket: it routes datagrams by remote endpoint to sans-IO endpoints, fires
+/// their timers, sends what they produce and publishes their events, on the shared <see cref="SocketDriver"/>.
+/// <see cref="DtlsUdpClient"/> runs one; <see cref="DtlsUdpServer"/> runs one per core over <c>SO_REUSEPORT</c> sockets of
+/// one port (the kernel keeps each peer on one socket, so each peer's session lives in one loop), all in one
+/// <see cref="DtlsLoopGroup"/> (one event queue, global caps). All endpoint access of a loop happens under its lock, so
+/// application sends from other threads are safe.
 /// </summary>
 /// <remarks>
 /// Exception boundary: whatever handling one session throws (a bug, a throwing logger) fails and removes that session
-/// only, is counted (<see cref="SessionFaults"/>, <c>airlift.net.session_faults</c>) and logged; the loop keeps serving
-/// every other session, and <see cref="DisposeAsync"/> never rethrows it.
+/// only, is counted (<see cref="DtlsLoopGroup.SessionFaults"/>, <c>airlift.net.session_faults</c>) and logged; the loop keeps
+/// serving every other session, and <see cref="DisposeAsync"/> never rethrows it.
 /// </remarks>
-internal sealed class DtlsSocketLoop : IAsyncDisposable
+internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
 {
     private const string Driver = "dtls-udp";
-    private const int MaxConsecutiveReceiveErrors = 1000;
 
     private readonly Socket _socket;
-    private readonly TimeProvider _time;
-    private readonly long _origin;
+    private readonly DtlsLoopGroup _group;
+    private readonly SocketDriver _driver;
     private readonly ILogger? _logger;
     private readonly DtlsServerListener? _listener;
     private readonly DtlsSocketLoopLimits _limits;
     private readonly Dictionary<IPEndPoint, DtlsUdpSession> _sessions = [];
-    private readonly Dictionary<IPAddress, int> _perAddress = [];
     private readonly HashSet<DtlsUdpSession> _removedUnread = [];
-    private readonly Channel<DtlsSessionEvent> _events = Channel.CreateUnbounded<DtlsSessionEvent>(new UnboundedChannelOptions { SingleReader = false }); // multi-reader: it counts
     private readonly List<DtlsEvent> _drained = [];
     private readonly List<DtlsUdpSession> _scratch = [];
     private readonly Lock _gate = new();
@@ -50,33 +49,40 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task? _run;
     private bool _stopping;
-    private volatile TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TimeSpan _nextScan;
 
     public DtlsSocketLoop(Socket socket, TimeProvider time, ILogger? logger, DtlsServerListener? listener, DtlsSocketLoopLimits limits)
+        : this(socket, new DtlsLoopGroup(limits, time), logger, listener)
     {
-        _socket = socket;
-        _time = time;
-        _origin = time.GetTimestamp();
-        _logger = logger;
-        _listener = listener;
-        _limits = limits;
-        Events = new SessionEventReader(this);
     }
 
-    /// <summary>Events of every session; reading a <see cref="DtlsSessionRemoved"/> disposes that session's endpoint.</summary>
-    public ChannelReader<DtlsSessionEvent> Events { get; }
+    public DtlsSocketLoop(Socket socket, DtlsLoopGroup group, ILogger? logger, DtlsServerListener? listener)
+    {
+        _socket = socket;
+        _group = group;
+        _logger = logger;
+        _listener = listener;
+        _limits = group.Limits;
+        _driver = new SocketDriver([socket], group.Time, group.Origin, this, logger, Timeout.InfiniteTimeSpan, "DTLS socket loop");
+    }
 
-    public long DroppedSessionLimit { get; private set; }
+    /// <summary>Events of every session of the group; reading a <see cref="DtlsSessionRemoved"/> disposes that session's endpoint.</summary>
+    public ChannelReader<DtlsSessionEvent> Events => _group.Events;
 
-    public long DroppedAddressLimit { get; private set; }
+    public DtlsLoopGroup Group => _group;
 
-    public long DroppedEventBacklog { get; private set; }
+    public long DroppedSessionLimit => _group.DroppedSessionLimit;
 
-    public long EventsDropped { get; private set; }
+    public long DroppedAddressLimit => _group.DroppedAddressLimit;
 
-    public long SessionFaults { get; private set; }
+    public long DroppedEventBacklog => _group.DroppedEventBacklog;
 
-    public int SessionCount
+    public long EventsDropped => _group.EventsDropped;
+
+    public long SessionFaults => _group.SessionFaults;
+
+    /// <summary>Sessions of this loop.</summary>
+    public int LoopSessionCount
     {
         get
         {
@@ -87,20 +93,28 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         }
     }
 
-    public TimeSpan Now => _time.GetElapsedTime(_origin);
+    /// <summary>Sessions of the whole group.</summary>
+    public int SessionCount => _group.SessionCount;
+
+    public TimeSpan Now => _driver.Now;
 
     public Socket Socket => _socket;
 
     /// <summary>Server mode: finished, idle and replaced sessions are removed (a client keeps its one session until disposed).</summary>
     private bool Serving => _listener is not null;
 
-    public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
+    public void Start()
+    {
+        _group.LoopStarted();
+        _run = Task.Run(() => RunAsync(_stop.Token));
+    }
 
     public DtlsUdpSession Add(IPEndPoint remote, DtlsEndpoint endpoint)
     {
         lock (_gate)
         {
             var session = new DtlsUdpSession(this, remote, endpoint, null, Now);
+            _group.Reserve(remote.Address);
             AddLocked(session);
             SafeDrainLocked(session);
             return session;
@@ -133,91 +147,31 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         }
     }
 
-    private void Wake() => _wake.TrySetResult();
+    private void Wake() => _driver.Wake();
 
     private async Task RunAsync(CancellationToken ct)
     {
-        var buffer = GC.AllocateUninitializedArray<byte>(65535);
-        var from = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        Task<SocketReceiveFromResult>? receive = null;
-        var receiveErrors = 0;
         try
         {
-            while (!ct.IsCancellationRequested)
-            {
-                TimeSpan deadline;
-                lock (_gate)
-                {
-                    deadline = FireTimersLocked();
-                }
-
-                receive ??= _socket.ReceiveFromAsync(buffer, SocketFlags.None, from, ct).AsTask();
-                var wake = _wake.Task;
-                var delay = deadline == DtlsOutput.NoDeadline ? Timeout.InfiniteTimeSpan : Max(deadline - Now, TimeSpan.Zero) + TimeSpan.FromMilliseconds(1);
-                using var delayCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var timer = Task.Delay(delay, _time, delayCts.Token);
-                var done = await Task.WhenAny(receive, timer, wake).ConfigureAwait(false);
-                await delayCts.CancelAsync().ConfigureAwait(false);
-                if (done == wake)
-                {
-                    _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                }
-
-                if (done != receive)
-                {
-                    continue;
-                }
-
-                SocketReceiveFromResult result;
-                try
-                {
-                    result = await receive.ConfigureAwait(false);
-                    receiveErrors = 0;
-                }
-                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused or SocketError.MessageSize)
-                {
-                    // ICMP port unreachable from a peer that went away, or a datagram larger than the buffer: not fatal for the loop.
-                    receive = null;
-                    continue;
-                }
-                catch (SocketException ex) when (!ct.IsCancellationRequested && ++receiveErrors < MaxConsecutiveReceiveErrors)
-                {
-                    // A transient socket error (no buffer space, ...): the datagram is lost, the loop goes on.
-                    receive = null;
-                    SafeLog(l => l.LogWarning("UDP receive failed: {Error}", ex.SocketErrorCode));
-                    continue;
-                }
-
-                receive = null;
-                try
-                {
-                    OnDatagram((IPEndPoint)result.RemoteEndPoint, buffer.AsSpan(0, result.ReceivedBytes));
-                }
-                catch (Exception ex)
-                {
-                    // Per-session work has its own boundary; this is the loop's own code failing on one datagram.
-                    CountFault(ex, "DTLS socket loop failed on a datagram; dropped");
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        catch (ObjectDisposedException) when (ct.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            // Only the socket itself can get here (per-session work has its own boundary): the loop cannot go on.
-            SafeLog(l => l.LogError(ex, "DTLS socket loop stopped"));
+            await _driver.RunAsync(ct).ConfigureAwait(false);
         }
         finally
         {
-            _events.Writer.TryComplete();
+            _group.LoopEnded();
         }
     }
 
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+    TimeSpan ISocketDriverHandler.FireTimers()
+    {
+        lock (_gate)
+        {
+            return FireTimersLocked();
+        }
+    }
+
+    void ISocketDriverHandler.OnDatagram(int socketIndex, IPEndPoint remote, ReadOnlySpan<byte> datagram) => OnDatagram(remote, datagram);
+
+    void ISocketDriverHandler.OnLoopFault(Exception exception, string message) => CountFault(exception, message);
 
     private void OnDatagram(IPEndPoint remote, ReadOnlySpan<byte> datagram)
     {
@@ -263,19 +217,9 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
                 return;
             }
 
-            if (_sessions.Count >= _limits.MaxSessions)
+            if (!_group.CheckCaps(remote.Address, out var refusedBy))
             {
-                DroppedSessionLimit++;
-                NetMetrics.Drop("session_limit");
-                SafeLog(l => l.LogDebug("Session limit {Max} reached; dropped a datagram from {Remote}", _limits.MaxSessions, remote));
-                return;
-            }
-
-            if (_perAddress.GetValueOrDefault(remote.Address) >= _limits.MaxSessionsPerAddress)
-            {
-                DroppedAddressLimit++;
-                NetMetrics.Drop("address_limit");
-                SafeLog(l => l.LogDebug("Per-address session limit {Max} reached for {Address}; dropped a datagram", _limits.MaxSessionsPerAddress, remote.Address));
+                LogCapDrop(remote, refusedBy!);
                 return;
             }
 
@@ -288,14 +232,27 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         }
     }
 
+    private void LogCapDrop(IPEndPoint remote, string refusedBy)
+    {
+        NetMetrics.Drop(refusedBy);
+        if (refusedBy == "session_limit")
+        {
+            SafeLog(l => l.LogDebug("Session limit {Max} reached; dropped a datagram from {Remote}", _limits.MaxSessions, remote));
+        }
+        else
+        {
+            SafeLog(l => l.LogDebug("Per-address session limit {Max} reached for {Address}; dropped a datagram", _limits.MaxSessionsPerAddress, remote.Address));
+        }
+    }
+
     private bool EventBacklogFull()
     {
-        if (_events.Reader.Count < _limits.EventQueueCapacity)
+        if (_group.UnreadEvents < _limits.EventQueueCapacity)
         {
             return false;
         }
 
-        DroppedEventBacklog++;
+        _group.CountEventBacklogDrop();
         NetMetrics.Drop("event_backlog");
         return true;
     }
@@ -328,6 +285,14 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
             if (replacing is not null)
             {
                 RemoveLocked(replacing, DtlsSessionRemovalReason.Replaced);
+                _group.Reserve(remote.Address);
+            }
+            else if (!_group.TryReserve(remote.Address, out var refusedBy))
+            {
+                // Another loop took the last place since the check: the caps are global, so this peer waits like any other.
+                LogCapDrop(remote, refusedBy!);
+                DisposeQuietly(endpoint!);
+                return;
             }
 
             var created = new DtlsUdpSession(this, remote, endpoint!, TryReadClientRandom(datagram, out var random) ? random.ToArray() : null, now);
@@ -344,10 +309,19 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         }
     }
 
-    private void AddLocked(DtlsUdpSession session)
+    /// <summary>Routes to a session whose place in the group's caps was taken.</summary>
+    private void AddLocked(DtlsUdpSession session) => _sessions[session.Remote] = session;
+
+    private static void DisposeQuietly(DtlsEndpoint endpoint)
     {
-        _sessions[session.Remote] = session;
-        _perAddress[session.Remote.Address] = _perAddress.GetValueOrDefault(session.Remote.Address) + 1;
+        try
+        {
+            endpoint.Dispose();
+        }
+        catch (Exception)
+        {
+            // Nothing else to do; the secrets then go with the garbage collector.
+        }
     }
 
     private static bool IsNewClientHello(DtlsUdpSession session, ReadOnlySpan<byte> datagram) =>
@@ -374,6 +348,12 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
     private TimeSpan FireTimersLocked()
     {
         var now = Now;
+        if (now < _nextScan)
+        {
+            // Nothing is due: no deadline of any session is earlier (drains lower _nextScan when they bring one).
+            return _nextScan;
+        }
+
         var next = DtlsOutput.NoDeadline;
         _scratch.Clear();
         _scratch.AddRange(_sessions.Values);
@@ -415,6 +395,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         }
 
         _scratch.Clear();
+        _nextScan = next;
         return next;
     }
 
@@ -467,6 +448,12 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
                 else
                 {
                     session.Deadline = output.Deadline;
+                    var due = Serving ? Min(output.Deadline, IdleDeadline(session)) : output.Deadline;
+                    if (due < _nextScan || (Serving && session.Endpoint.State is DtlsState.Failed or DtlsState.Closed))
+                    {
+                        _nextScan = TimeSpan.Zero; // the next timer pass scans every session again
+                    }
+
                     break;
                 }
             }
@@ -490,24 +477,21 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
 
     private void Publish(DtlsUdpSession session, DtlsEvent e)
     {
-        if (e is DtlsApplicationData && _events.Reader.Count >= _limits.EventQueueCapacity)
+        if (e is DtlsApplicationData && _group.UnreadEvents >= _limits.EventQueueCapacity)
         {
             // Overflow policy: data is dropped and counted (the peer's protocol recovers it like a lost datagram); lifecycle
             // events are never dropped and stay bounded because no new session starts while the queue is full.
-            EventsDropped++;
+            _group.CountEventDropped();
             NetMetrics.Drop("event_queue_full");
             return;
         }
 
-        _events.Writer.TryWrite(new DtlsSessionEvent(session, e));
+        _group.Write(new DtlsSessionEvent(session, e));
     }
 
     private void CountFault(Exception ex, string message)
     {
-        lock (_gate)
-        {
-            SessionFaults++;
-        }
+        _group.CountFault();
 
         NetMetrics.Fault(Driver);
         SafeLog(l => l.LogError(ex, message));
@@ -516,7 +500,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
     /// <summary>The boundary: one session's failure fails and removes that session only.</summary>
     private void FailLocked(DtlsUdpSession session, Exception ex)
     {
-        SessionFaults++;
+        _group.CountFault();
         NetMetrics.Fault(Driver);
         var wasFinished = session.Faulted || session.Endpoint.State is DtlsState.Failed or DtlsState.Closed;
         session.Faulted = true;
@@ -539,15 +523,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         if (_sessions.TryGetValue(session.Remote, out var current) && current == session)
         {
             _sessions.Remove(session.Remote);
-            var left = _perAddress.GetValueOrDefault(session.Remote.Address) - 1;
-            if (left > 0)
-            {
-                _perAddress[session.Remote.Address] = left;
-            }
-            else
-            {
-                _perAddress.Remove(session.Remote.Address);
-            }
+            _group.Release(session.Remote.Address);
         }
 
         NetMetrics.SessionsRemoved.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
@@ -563,7 +539,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
         }
     }
 
-    private void OnRemovedEventRead(DtlsUdpSession session)
+    internal void OnRemovedEventRead(DtlsUdpSession session)
     {
         lock (_gate)
         {
@@ -691,40 +667,11 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable
             _removedUnread.Clear();
         }
 
-        _events.Writer.TryComplete();
-        _stop.Dispose();
-    }
-
-    /// <summary>The public reader: disposes a session's endpoint when its <see cref="DtlsSessionRemoved"/> event is read.</summary>
-    private sealed class SessionEventReader(DtlsSocketLoop loop) : ChannelReader<DtlsSessionEvent>
-    {
-        private readonly ChannelReader<DtlsSessionEvent> _inner = loop._events.Reader;
-
-        public override Task Completion => _inner.Completion;
-
-        public override bool CanCount => _inner.CanCount;
-
-        public override int Count => _inner.Count;
-
-        public override bool CanPeek => _inner.CanPeek;
-
-        public override bool TryPeek(out DtlsSessionEvent item) => _inner.TryPeek(out item!);
-
-        public override bool TryRead(out DtlsSessionEvent item)
+        if (_run is null)
         {
-            if (!_inner.TryRead(out item!))
-            {
-                return false;
-            }
-
-            if (item.Event is DtlsSessionRemoved)
-            {
-                loop.OnRemovedEventRead(item.Session);
-            }
-
-            return true;
+            _group.Complete(); // never started: nothing else completes the queue
         }
 
-        public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _inner.WaitToReadAsync(cancellationToken);
+        _stop.Dispose();
     }
 }

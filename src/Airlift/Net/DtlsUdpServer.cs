@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Airlift.Net;
 
 /// <summary>
-/// An async DTLS server on one UDP socket serving many peers (by remote endpoint). New peers go through the
+/// An async DTLS server on one UDP port serving many peers (by remote endpoint) with one receive loop per core. New peers go through the
 /// stateless cookie exchange of <see cref="DtlsServerListener"/>; read <see cref="Events"/> for handshakes, data and failures.
 /// </summary>
 /// <remarks>
@@ -23,9 +23,10 @@ namespace Airlift.Net;
 /// </remarks>
 public sealed class DtlsUdpServer : IAsyncDisposable
 {
-    private readonly DtlsSocketLoop _loop;
+    private readonly DtlsLoopGroup _group;
+    private readonly DtlsSocketLoop[] _loops;
 
-    /// <summary>Binds the socket and starts serving.</summary>
+    /// <summary>Binds the socket (one per receive loop, see <see cref="DtlsUdpServerOptions.ReceiveLoops"/>) and starts serving.</summary>
     /// <param name="listen">Address and port (0 for any free port).</param>
     /// <param name="options">Options of the server and of every endpoint.</param>
     /// <param name="time">Clock; <see cref="TimeProvider.System"/> by default.</param>
@@ -38,21 +39,28 @@ public sealed class DtlsUdpServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        Listener = new DtlsServerListener(options.Dtls);
-        var socket = new Socket(listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
+        var loops = ReusePortSockets.LoopCount(options.ReceiveLoops);
+        var dtls = options.Dtls;
+        if (loops > 1 && dtls.Random != RandomSource.Cryptographic)
         {
-            socket.Bind(listen);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
+            // A caller's source (a seeded one in tests) need not be thread-safe; the loops draw from it concurrently.
+            dtls = dtls with { Random = new LockedRandomSource(dtls.Random) };
         }
 
-        LocalEndpoint = (IPEndPoint)socket.LocalEndPoint!;
-        _loop = new DtlsSocketLoop(socket, time ?? TimeProvider.System, logger, Listener, DtlsSocketLoopLimits.From(options));
-        _loop.Start();
+        Listener = new DtlsServerListener(dtls);
+        var sockets = ReusePortSockets.Bind(listen, loops);
+        LocalEndpoint = (IPEndPoint)sockets[0].LocalEndPoint!;
+        _group = new DtlsLoopGroup(DtlsSocketLoopLimits.From(options), time ?? TimeProvider.System);
+        _loops = new DtlsSocketLoop[loops];
+        for (var i = 0; i < loops; i++)
+        {
+            _loops[i] = new DtlsSocketLoop(sockets[i], _group, logger, i == 0 ? Listener : new DtlsServerListener(Listener, dtls));
+        }
+
+        foreach (var loop in _loops)
+        {
+            loop.Start();
+        }
     }
 
     /// <summary>Binds the socket and starts serving with the default limits of <see cref="DtlsUdpServerOptions"/> and <paramref name="maxSessions"/>.</summary>
@@ -80,30 +88,42 @@ public sealed class DtlsUdpServer : IAsyncDisposable
     /// Bounded by <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> with the overflow policy described there.
     /// Completes when the server is disposed.
     /// </summary>
-    public ChannelReader<DtlsSessionEvent> Events => _loop.Events;
+    public ChannelReader<DtlsSessionEvent> Events => _group.Events;
 
-    /// <summary>Sessions served now.</summary>
-    public int SessionCount => _loop.SessionCount;
+    /// <summary>Sessions served now (by every receive loop).</summary>
+    public int SessionCount => _group.SessionCount;
+
+    /// <summary>Receive loops serving (each on its own socket of <see cref="LocalEndpoint"/>; see <see cref="DtlsUdpServerOptions.ReceiveLoops"/>).</summary>
+    public int ReceiveLoops => _loops.Length;
+
+    /// <summary>Sessions of each receive loop now (how the kernel spread the peers).</summary>
+    public IReadOnlyList<int> SessionsPerLoop => [.. _loops.Select(l => l.LoopSessionCount)];
 
     /// <summary>Datagrams from new peers dropped because <see cref="DtlsUdpServerOptions.MaxSessions"/> was reached.</summary>
-    public long DroppedSessionLimit => _loop.DroppedSessionLimit;
+    public long DroppedSessionLimit => _group.DroppedSessionLimit;
 
     /// <summary>Datagrams from new peers dropped because their IP address had <see cref="DtlsUdpServerOptions.MaxSessionsPerAddress"/> sessions.</summary>
-    public long DroppedAddressLimit => _loop.DroppedAddressLimit;
+    public long DroppedAddressLimit => _group.DroppedAddressLimit;
 
     /// <summary>Datagrams from new peers dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread.</summary>
-    public long DroppedEventBacklog => _loop.DroppedEventBacklog;
+    public long DroppedEventBacklog => _group.DroppedEventBacklog;
 
     /// <summary>Application-data events dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread.</summary>
-    public long EventsDropped => _loop.EventsDropped;
+    public long EventsDropped => _group.EventsDropped;
 
     /// <summary>Sessions failed and removed because handling them threw (<see cref="DtlsSessionRemovalReason.InternalError"/>).</summary>
-    public long SessionFaults => _loop.SessionFaults;
+    public long SessionFaults => _group.SessionFaults;
 
     /// <summary>
     /// Sends close_notify to every connected peer, stops serving, releases the socket and disposes every endpoint
     /// (their secrets are zeroed). <see cref="Events"/> then holds a <see cref="DtlsSessionRemoved"/> for each session
     /// served and completes.
     /// </summary>
-    public ValueTask DisposeAsync() => _loop.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var loop in _loops)
+        {
+            await loop.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

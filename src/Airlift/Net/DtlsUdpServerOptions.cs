@@ -58,6 +58,16 @@ public sealed record DtlsUdpServerOptions
     /// </summary>
     public int EventQueueCapacity { get; init; } = 1024;
 
+    /// <summary>
+    /// Receive loops of the server, each on its own UDP socket of the same port (<c>SO_REUSEPORT</c>; the kernel spreads
+    /// peers over the sockets by their address and port, so each peer's session stays in one loop and one core runs it),
+    /// so one server uses every core. The caps above stay global, the cookie secret is shared; the store of unfinished
+    /// multi-datagram DTLS 1.3 hellos (<see cref="DtlsOptions.MaxPendingClientHelloBytes"/>) is per loop, so the server holds
+    /// at most this many times that. Linux only: elsewhere the server runs one loop. Default
+    /// <see cref="Environment.ProcessorCount"/>; 1 gives the single-socket server.
+    /// </summary>
+    public int ReceiveLoops { get; init; } = Environment.ProcessorCount;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting (and validates <see cref="Dtls"/> for the server role,
     /// which needs an expected client fingerprint, a validator, <see cref="DtlsOptions.AllowAnyPeerCertificate"/> or no client certificate).</summary>
     public void Validate()
@@ -76,6 +86,11 @@ public sealed record DtlsUdpServerOptions
         if (IdleTimeout <= TimeSpan.Zero && IdleTimeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentException("IdleTimeout must be positive (or Timeout.InfiniteTimeSpan to disable it).", nameof(IdleTimeout));
+        }
+
+        if (ReceiveLoops is < 1 or > 1024)
+        {
+            throw new ArgumentException("ReceiveLoops must be within 1..1024.", nameof(ReceiveLoops));
         }
 
         if (EventQueueCapacity < 16)

@@ -26,6 +26,9 @@ public sealed class DtlsUdpSession
         LastReceived = now;
     }
 
+    /// <summary>The loop that owns this session (its lock guards the endpoint).</summary>
+    internal DtlsSocketLoop Loop => _loop;
+
     /// <summary>The peer's address.</summary>
     public IPEndPoint Remote { get; }
 

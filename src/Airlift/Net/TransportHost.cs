@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Airlift.Dtls;
@@ -35,13 +36,19 @@ public sealed record TransportHostStats(
 /// Socket driver for <see cref="WebRtcTransport"/>s: UDP sockets (IPv4 and IPv6) and ICE-TCP passive listeners shared by
 /// many transports. A datagram (or RFC 4571 frame) from a new remote address must be a STUN check whose USERNAME names a
 /// session's local ufrag (RFC 8445 7.2.2); once the transport answers it, the tuple routes to that session directly.
-/// Time comes from a <see cref="TimeProvider"/>; one lock guards every transport, so application calls from any thread are safe.
+/// Time comes from a <see cref="TimeProvider"/>; application calls from any thread are safe.
 /// </summary>
 /// <remarks>
-/// Exception boundary: whatever handling one session throws (a bug, a throwing logger) fails that session with a
+/// <para>All cores: the host runs <see cref="TransportHostOptions.ReceiveLoops"/> receive loops (the one driver loop,
+/// <c>SocketDriver</c>), each with its own <c>SO_REUSEPORT</c> socket per UDP address and its own lock. A session belongs
+/// to one loop (its timers run there, its lock guards it). The kernel spreads remote addresses over the sockets, so a
+/// datagram may arrive on another loop than its session's: the routing tables (by ufrag and by tuple) are shared and read
+/// without a lock, and the datagram is handled under the owning loop's lock. So an ICE tuple change (a new remote address
+/// that the kernel hashes to another socket) keeps reaching its session.</para>
+/// <para>Exception boundary: whatever handling one session throws (a bug, a throwing logger) fails that session with a
 /// <see cref="TransportFailed"/> of reason <see cref="TransportFailureReason.InternalError"/>, removes it, counts it
 /// (<see cref="TransportHostStats.SessionFaults"/>, <c>airlift.net.session_faults</c>) and logs it; the UDP, TCP and
-/// timer loops keep serving every other session, and <see cref="DisposeAsync"/> never rethrows it.
+/// timer loops keep serving every other session, and <see cref="DisposeAsync"/> never rethrows it.</para>
 /// </remarks>
 public sealed class TransportHost : IAsyncDisposable
 {
@@ -49,17 +56,19 @@ public sealed class TransportHost : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly long _origin;
     private readonly ILogger? _logger;
-    private readonly Lock _gate = new();
-    private readonly Dictionary<IPEndPoint, Socket> _udp = [];
+    private readonly Lock _createGate = new();
+    private readonly Lock _tcpGate = new();
+    private readonly Loop[] _loops;
+    private readonly List<Socket> _allSockets = [];
     private readonly List<TcpListener> _tcp = [];
-    private readonly Dictionary<string, TransportSession> _byUfrag = new(StringComparer.Ordinal);
-    private readonly Dictionary<IceTuple, TransportSession> _byTuple = [];
-    private readonly Dictionary<IceTuple, TransportTcpConnection> _tcpConnections = [];
+    private readonly ConcurrentDictionary<string, TransportSession> _byUfrag = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<IceTuple, TransportSession> _byTuple = new();
+    private readonly ConcurrentDictionary<IceTuple, TransportTcpConnection> _tcpConnections = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
-    private readonly byte[] _pollBuffer = new byte[65535];
-    private volatile TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Counters _c;
+    private readonly Counters _c = new();
+    private int _sessions;
+    private int _nextLoop;
 
     /// <summary>Binds every socket and starts serving.</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
@@ -72,18 +81,25 @@ public sealed class TransportHost : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _origin = _time.GetTimestamp();
         _logger = logger;
+        var loopCount = options.UdpListen.Count == 0 ? 1 : ReusePortSockets.LoopCount(options.ReceiveLoops);
+        var socketsPerLoop = new List<Socket>[loopCount];
+        for (var i = 0; i < loopCount; i++)
+        {
+            socketsPerLoop[i] = [];
+        }
+
+        var udpEndpoints = new List<IPEndPoint>();
         try
         {
             foreach (var listen in options.UdpListen)
             {
-                var socket = new Socket(listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-                if (listen.AddressFamily == AddressFamily.InterNetworkV6)
+                var sockets = ReusePortSockets.Bind(listen, loopCount);
+                _allSockets.AddRange(sockets);
+                udpEndpoints.Add((IPEndPoint)sockets[0].LocalEndPoint!);
+                for (var i = 0; i < loopCount; i++)
                 {
-                    socket.DualMode = false;
+                    socketsPerLoop[i].Add(sockets[i]);
                 }
-
-                socket.Bind(listen);
-                _udp[(IPEndPoint)socket.LocalEndPoint!] = socket;
             }
 
             foreach (var listen in options.TcpListen)
@@ -100,7 +116,7 @@ public sealed class TransportHost : IAsyncDisposable
         }
         catch
         {
-            foreach (var s in _udp.Values)
+            foreach (var s in _allSockets)
             {
                 s.Dispose();
             }
@@ -113,19 +129,23 @@ public sealed class TransportHost : IAsyncDisposable
             throw;
         }
 
-        UdpEndpoints = [.. _udp.Keys];
+        UdpEndpoints = udpEndpoints;
         TcpEndpoints = [.. _tcp.Select(l => (IPEndPoint)l.LocalEndpoint)];
-        foreach (var (local, socket) in _udp)
+        _loops = new Loop[loopCount];
+        for (var i = 0; i < loopCount; i++)
         {
-            _tasks.Add(Task.Run(() => UdpReceiveLoop(local, socket, _stop.Token)));
+            _loops[i] = new Loop(this, i, socketsPerLoop[i]);
+        }
+
+        foreach (var loop in _loops)
+        {
+            _tasks.Add(Task.Run(() => loop.Driver.RunAsync(_stop.Token)));
         }
 
         foreach (var listener in _tcp)
         {
             _tasks.Add(Task.Run(() => AcceptLoop(listener, _stop.Token)));
         }
-
-        _tasks.Add(Task.Run(() => TimerLoop(_stop.Token)));
     }
 
     /// <summary>The bound UDP addresses (with the ports picked), for host candidates.</summary>
@@ -134,40 +154,41 @@ public sealed class TransportHost : IAsyncDisposable
     /// <summary>The bound TCP listener addresses, for passive TCP host candidates.</summary>
     public IReadOnlyList<IPEndPoint> TcpEndpoints { get; }
 
+    /// <summary>Receive loops serving (see <see cref="TransportHostOptions.ReceiveLoops"/>).</summary>
+    public int ReceiveLoops => _loops.Length;
+
     /// <summary>Host counters.</summary>
-    public TransportHostStats Stats
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return new(_c.UdpReceived, _c.Unrouted, _c.SendErrors, _c.TcpAccepted, _c.TcpRejected, _c.TcpOversized, _c.TcpIdle, _c.TcpByPeer, _c.TcpFramesDropped, _c.SessionFaults);
-            }
-        }
-    }
+    public TransportHostStats Stats => new(
+        Interlocked.Read(ref _c.UdpReceived),
+        Interlocked.Read(ref _c.Unrouted),
+        Interlocked.Read(ref _c.SendErrors),
+        Interlocked.Read(ref _c.TcpAccepted),
+        Interlocked.Read(ref _c.TcpRejected),
+        Interlocked.Read(ref _c.TcpOversized),
+        Interlocked.Read(ref _c.TcpIdle),
+        Interlocked.Read(ref _c.TcpByPeer),
+        Interlocked.Read(ref _c.TcpFramesDropped),
+        Interlocked.Read(ref _c.SessionFaults));
 
     /// <summary>ICE-TCP connections open now.</summary>
-    public int TcpConnectionCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _tcpConnections.Count;
-            }
-        }
-    }
+    public int TcpConnectionCount => _tcpConnections.Count;
 
     internal TimeSpan Now => _time.GetElapsedTime(_origin);
+
+    /// <summary>Which receive loop owns <paramref name="session"/> (tests).</summary>
+    internal int LoopIndexOf(TransportSession session) => Array.IndexOf(_loops, session.Loop);
+
+    /// <summary>Handles a datagram as if loop <paramref name="loop"/>'s first socket had read it (tests: the kernel's hash is not ours to pick).</summary>
+    internal void DeliverToLoop(int loop, IPEndPoint remote, ReadOnlySpan<byte> datagram) => _loops[loop].OnDatagram(0, remote, datagram);
 
     /// <summary>Creates a transport and serves it; signal its <see cref="TransportSession.LocalUfrag"/> and friends to the peer.</summary>
     /// <exception cref="ArgumentException">Invalid options, or the local ufrag is already in use on this host.</exception>
     /// <exception cref="InvalidOperationException"><see cref="TransportHostOptions.MaxSessions"/> reached.</exception>
     public TransportSession CreateSession(WebRtcTransportOptions options)
     {
-        lock (_gate)
+        lock (_createGate)
         {
-            if (_byUfrag.Count >= _options.MaxSessions)
+            if (Volatile.Read(ref _sessions) >= _options.MaxSessions)
             {
                 throw new InvalidOperationException($"The host serves its maximum of {_options.MaxSessions} sessions.");
             }
@@ -177,15 +198,23 @@ public sealed class TransportHost : IAsyncDisposable
                 throw new ArgumentException($"Local ufrag '{ufrag}' is already used by a session of this host.", nameof(options));
             }
 
-            var transport = new WebRtcTransport(options with { Logger = options.Logger ?? _logger }, Now);
-            if (_byUfrag.ContainsKey(transport.LocalUfrag))
+            var loop = _loops[_nextLoop++ % _loops.Length];
+            TransportSession session;
+            lock (loop.Gate)
             {
-                throw new ArgumentException("Generated local ufrag collides with an existing session; retry.", nameof(options));
+                var transport = new WebRtcTransport(options with { Logger = options.Logger ?? _logger }, Now);
+                session = new TransportSession(this, transport, _options.EventQueueCapacity) { Loop = loop };
+                if (!_byUfrag.TryAdd(transport.LocalUfrag, session))
+                {
+                    throw new ArgumentException("Generated local ufrag collides with an existing session; retry.", nameof(options));
+                }
+
+                Interlocked.Increment(ref _sessions);
+                loop.Sessions.Add(session);
+                loop.SafeDrainLocked(session);
             }
 
-            var session = new TransportSession(this, transport, _options.EventQueueCapacity);
-            _byUfrag[transport.LocalUfrag] = session;
-            SafeDrainLocked(session);
+            loop.Driver.Wake();
             return session;
         }
     }
@@ -194,26 +223,32 @@ public sealed class TransportHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        lock (_gate)
+        foreach (var socket in _allSockets)
         {
-            foreach (var socket in _udp.Values)
-            {
-                socket.Dispose();
-            }
+            socket.Dispose();
+        }
 
-            foreach (var listener in _tcp)
-            {
-                listener.Stop();
-            }
+        foreach (var listener in _tcp)
+        {
+            listener.Stop();
+        }
 
+        lock (_tcpGate)
+        {
             foreach (var connection in _tcpConnections.Values.ToList())
             {
                 connection.Close();
             }
+        }
 
-            foreach (var session in _byUfrag.Values)
+        foreach (var loop in _loops)
+        {
+            lock (loop.Gate)
             {
-                session.Complete();
+                foreach (var session in loop.Sessions)
+                {
+                    session.Complete();
+                }
             }
         }
 
@@ -238,13 +273,19 @@ public sealed class TransportHost : IAsyncDisposable
     internal T WithTransport<T>(TransportSession session, Func<WebRtcTransport, T> action, bool drain = false)
     {
         T result;
-        lock (_gate)
+        var loop = session.Loop!;
+        lock (loop.Gate)
         {
             result = action(session.Transport);
             if (drain && !session.Removed)
             {
-                SafeDrainLocked(session);
+                loop.SafeDrainLocked(session);
             }
+        }
+
+        if (drain)
+        {
+            loop.Driver.Wake();
         }
 
         return result;
@@ -252,7 +293,8 @@ public sealed class TransportHost : IAsyncDisposable
 
     internal void CloseSession(TransportSession session)
     {
-        lock (_gate)
+        var loop = session.Loop!;
+        lock (loop.Gate)
         {
             if (session.Removed)
             {
@@ -262,127 +304,108 @@ public sealed class TransportHost : IAsyncDisposable
             try
             {
                 session.Transport.Close(Now);
-                DrainLocked(session);
+                loop.DrainLocked(session);
             }
             catch (Exception ex)
             {
-                FailSessionLocked(session, ex);
+                loop.FailSessionLocked(session, ex);
             }
 
             if (!session.Removed)
             {
-                RemoveLocked(session);
+                loop.RemoveLocked(session);
             }
         }
     }
 
-    private void RemoveLocked(TransportSession session)
+    /// <summary>
+    /// Routes one datagram or frame that arrived on <paramref name="tuple"/> (on any loop, or a TCP reader) to its session,
+    /// under the lock of the loop that owns the session. Returns false when it could not be routed (a TCP connection is then
+    /// closed). STUN from an unknown remote is decoded here once, and the decoded message goes down to the ICE agent.
+    /// </summary>
+    private bool Route(IceTuple tuple, ReadOnlySpan<byte> packet, TransportTcpConnection? connection, Loop? from)
     {
-        session.Removed = true;
-        _byUfrag.Remove(session.LocalUfrag);
-        foreach (var tuple in session.Tuples)
-        {
-            _byTuple.Remove(tuple);
-        }
-
-        session.Tuples.Clear();
-        session.Complete();
-    }
-
-    private async Task UdpReceiveLoop(IPEndPoint local, Socket socket, CancellationToken ct)
-    {
-        var buffer = GC.AllocateUninitializedArray<byte>(65535);
-        var any = new IPEndPoint(socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        while (!ct.IsCancellationRequested)
-        {
-            SocketReceiveFromResult result;
-            try
-            {
-                result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, ct).ConfigureAwait(false);
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused or SocketError.MessageSize)
-            {
-                continue;
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && ct.IsCancellationRequested)
-            {
-                return;
-            }
-
-            var tuple = new IceTuple(local, Normalize((IPEndPoint)result.RemoteEndPoint), IceProtocol.Udp);
-            lock (_gate)
-            {
-                _c.UdpReceived++;
-                try
-                {
-                    OnPacketLocked(tuple, buffer.AsSpan(0, result.ReceivedBytes), null);
-                }
-                catch (Exception ex)
-                {
-                    // Session work has its own boundary; this is the host's own routing failing on one datagram.
-                    CountFaultLocked(ex, "Transport host failed to route a datagram; dropped");
-                }
-            }
-
-            Wake();
-        }
-    }
-
-    /// <summary>Routes one datagram or frame. Returns false when it could not be routed (a TCP connection is then closed).</summary>
-    private bool OnPacketLocked(IceTuple tuple, ReadOnlySpan<byte> packet, TransportTcpConnection? connection)
-    {
-        var now = Now;
         if (_byTuple.TryGetValue(tuple, out var session))
         {
-            try
+            var loop = session.Loop!;
+            lock (loop.Gate)
             {
-                session.Transport.HandleDatagram(now, tuple, packet);
-                DrainLocked(session);
-            }
-            catch (Exception ex)
-            {
-                FailSessionLocked(session, ex);
-            }
+                if (!session.Removed)
+                {
+                    try
+                    {
+                        session.Transport.HandleDatagram(Now, tuple, packet);
+                        loop.DrainLocked(session);
+                    }
+                    catch (Exception ex)
+                    {
+                        loop.FailSessionLocked(session, ex);
+                    }
 
-            return true;
+                    WakeIfOther(loop, from);
+                    return true;
+                }
+            }
         }
 
-        if (PacketClassifier.Classify(packet) != PacketKind.Stun || !TryGetLocalUfrag(packet, out var ufrag) || !_byUfrag.TryGetValue(ufrag, out session))
+        StunMessage? stun = null;
+        if (PacketClassifier.Classify(packet) != PacketKind.Stun || !TryGetLocalUfrag(packet, out var ufrag, out stun) || !_byUfrag.TryGetValue(ufrag, out session))
         {
-            _c.Unrouted++;
+            Interlocked.Increment(ref _c.Unrouted);
             TransportMetrics.Drop("unrouted");
             return false;
         }
 
-        try
+        var owner = session.Loop!;
+        lock (owner.Gate)
         {
-            var answeredBefore = session.Transport.IceStats.ChecksAnswered;
-            session.Transport.HandleDatagram(now, tuple, packet);
-            if (session.Transport.IceStats.ChecksAnswered > answeredBefore && session.Tuples.Count < _options.MaxTuplesPerSession)
+            if (session.Removed)
             {
-                // An authenticated check: this remote is the session's peer from now on.
-                _byTuple[tuple] = session;
-                session.Tuples.Add(tuple);
-                if (connection is not null)
-                {
-                    connection.Bound = true;
-                }
+                Interlocked.Increment(ref _c.Unrouted);
+                TransportMetrics.Drop("unrouted");
+                return false;
             }
 
-            DrainLocked(session);
-        }
-        catch (Exception ex)
-        {
-            FailSessionLocked(session, ex);
+            try
+            {
+                var answeredBefore = session.Transport.IceStats.ChecksAnswered;
+                session.Transport.HandleRoutedDatagram(Now, tuple, packet, stun);
+                if (session.Transport.IceStats.ChecksAnswered > answeredBefore && session.Tuples.Count < _options.MaxTuplesPerSession)
+                {
+                    // An authenticated check: this remote is the session's peer from now on.
+                    _byTuple[tuple] = session;
+                    session.Tuples.Add(tuple);
+                    if (connection is not null)
+                    {
+                        connection.Bound = true;
+                    }
+                }
+
+                owner.DrainLocked(session);
+            }
+            catch (Exception ex)
+            {
+                owner.FailSessionLocked(session, ex);
+            }
         }
 
+        WakeIfOther(owner, from);
         return true;
     }
 
-    private static bool TryGetLocalUfrag(ReadOnlySpan<byte> packet, out string ufrag)
+    /// <summary>A session handled outside its own loop: that loop recomputes its deadline (its own loop does so anyway).</summary>
+    private static void WakeIfOther(Loop owner, Loop? from)
+    {
+        if (owner != from)
+        {
+            owner.Driver.Wake();
+        }
+    }
+
+    private static bool TryGetLocalUfrag(ReadOnlySpan<byte> packet, out string ufrag, out StunMessage? message)
     {
         ufrag = "";
-        if (!StunMessage.TryDecode(packet, out var message, out _) || message!.Type != StunMessageType.BindingRequest || message.Username is not { } username)
+        if (!StunMessage.TryDecode(packet, out message, out _) || message!.Type != StunMessageType.BindingRequest || message.Username is not { } username)
         {
             return false;
         }
@@ -397,98 +420,9 @@ public sealed class TransportHost : IAsyncDisposable
         return true;
     }
 
-    private void DrainLocked(TransportSession session)
+    private void CountFault(Exception ex, string message)
     {
-        var transport = session.Transport;
-        while (true)
-        {
-            var output = transport.PollOutput(_pollBuffer);
-            switch (output.Kind)
-            {
-                case WebRtcOutputKind.Transmit:
-                    SendLocked(output.Tuple, _pollBuffer.AsSpan(0, output.Length));
-                    break;
-                case WebRtcOutputKind.Event:
-                    session.Publish(output.Event!);
-                    break;
-                case WebRtcOutputKind.RtpReceived:
-                    session.Publish(new RtpPacketReceived(output.Tuple, _pollBuffer.AsSpan(0, output.Length).ToArray()));
-                    break;
-                case WebRtcOutputKind.RtcpReceived:
-                    session.Publish(new RtcpPacketReceived(output.Tuple, _pollBuffer.AsSpan(0, output.Length).ToArray()));
-                    break;
-                default:
-                    session.Deadline = output.Deadline;
-                    if (transport.IsFinished && !session.Removed && output.Deadline == DtlsOutput.NoDeadline)
-                    {
-                        RemoveLocked(session);
-                    }
-
-                    return;
-            }
-        }
-    }
-
-    private void SendLocked(IceTuple tuple, ReadOnlySpan<byte> datagram)
-    {
-        if (tuple.Protocol == IceProtocol.Tcp)
-        {
-            if (!_tcpConnections.TryGetValue(tuple, out var connection) || !connection.TrySend(datagram))
-            {
-                _c.TcpFramesDropped++;
-                TransportMetrics.Drop("tcp_send_queue");
-            }
-
-            return;
-        }
-
-        if (!_udp.TryGetValue(tuple.Local, out var socket))
-        {
-            _c.SendErrors++;
-            return;
-        }
-
-        try
-        {
-            socket.SendTo(datagram, SocketFlags.None, tuple.Remote);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            _c.SendErrors++;
-            SafeLog(l => l.LogDebug("UDP send to {Remote} failed: {Error}", tuple.Remote, ex.Message));
-        }
-    }
-
-    private void Wake() => _wake.TrySetResult();
-
-    private void SafeDrainLocked(TransportSession session)
-    {
-        try
-        {
-            DrainLocked(session);
-        }
-        catch (Exception ex)
-        {
-            FailSessionLocked(session, ex);
-        }
-    }
-
-    /// <summary>The boundary: one session's failure fails and removes that session only.</summary>
-    private void FailSessionLocked(TransportSession session, Exception ex)
-    {
-        CountFaultLocked(ex, $"Transport session {session.LocalUfrag} failed with an internal error; removed");
-        if (session.Removed)
-        {
-            return;
-        }
-
-        session.Publish(new TransportFailed(TransportFailureReason.InternalError, $"transport host: {ex.GetType().Name}: {ex.Message}", null));
-        RemoveLocked(session);
-    }
-
-    private void CountFaultLocked(Exception ex, string message)
-    {
-        _c.SessionFaults++;
+        Interlocked.Increment(ref _c.SessionFaults);
         NetMetrics.Fault("transport-host");
         SafeLog(l => l.LogError(ex, "{Message}", message));
     }
@@ -496,79 +430,18 @@ public sealed class TransportHost : IAsyncDisposable
     /// <summary>Logs with a logger that may itself throw (a user's): a failing log line is lost, nothing else.</summary>
     private void SafeLog(Action<ILogger> log) => SafeLogger.Log(_logger, log);
 
-    private async Task TimerLoop(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            TimeSpan next;
-            lock (_gate)
-            {
-                try
-                {
-                    next = FireTimersLocked();
-                }
-                catch (Exception ex)
-                {
-                    // Sessions have their own boundary; the timer loop itself must never stop.
-                    CountFaultLocked(ex, "Transport host timer pass failed");
-                    next = DtlsOutput.NoDeadline;
-                }
-            }
-
-            var wake = _wake.Task;
-            var delay = next == DtlsOutput.NoDeadline ? TimeSpan.FromSeconds(1) : Clamp(next - Now, TimeSpan.Zero, TimeSpan.FromSeconds(1));
-            try
-            {
-                await Task.WhenAny(Task.Delay(delay + TimeSpan.FromMilliseconds(1), _time, ct), wake).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            if (wake.IsCompleted)
-            {
-                _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-        }
-    }
-
-    private TimeSpan FireTimersLocked()
+    private void CloseIdleTcpConnections()
     {
         var now = Now;
-        var next = DtlsOutput.NoDeadline;
-        foreach (var session in _byUfrag.Values.ToList())
-        {
-            try
-            {
-                if (session.Deadline <= now)
-                {
-                    session.Transport.HandleTimeout(now);
-                    DrainLocked(session);
-                }
-            }
-            catch (Exception ex)
-            {
-                FailSessionLocked(session, ex);
-            }
-
-            if (!session.Removed && session.Deadline < next)
-            {
-                next = session.Deadline;
-            }
-        }
-
-        foreach (var connection in _tcpConnections.Values.ToList())
+        foreach (var connection in _tcpConnections.Values)
         {
             var limit = connection.Bound ? _options.TcpIdleTimeout : _options.TcpUnboundTimeout;
             if (now - connection.LastActivity >= limit)
             {
-                _c.TcpIdle++;
-                CloseTcpLocked(connection, "idle");
+                Interlocked.Increment(ref _c.TcpIdle);
+                CloseTcp(connection, "idle");
             }
         }
-
-        return next;
     }
 
     private async Task AcceptLoop(TcpListener listener, CancellationToken ct)
@@ -593,18 +466,18 @@ public sealed class TransportHost : IAsyncDisposable
             var remote = Normalize((IPEndPoint)socket.RemoteEndPoint!);
             var tuple = new IceTuple(local, remote, IceProtocol.Tcp);
             TransportTcpConnection? connection = null;
-            lock (_gate)
+            lock (_tcpGate)
             {
                 if (_tcpConnections.Count >= _options.MaxTcpConnections || _tcpConnections.ContainsKey(tuple))
                 {
-                    _c.TcpRejected++;
+                    Interlocked.Increment(ref _c.TcpRejected);
                     TransportMetrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", "limit"));
                 }
                 else
                 {
                     connection = new TransportTcpConnection(socket, tuple, _options.MaxTcpFrameSize, _options.TcpSendQueueCapacity, Now);
                     _tcpConnections[tuple] = connection;
-                    _c.TcpAccepted++;
+                    Interlocked.Increment(ref _c.TcpAccepted);
                     TransportMetrics.TcpConnections.Add(1);
                 }
             }
@@ -622,7 +495,7 @@ public sealed class TransportHost : IAsyncDisposable
 
     private async Task ReadLoop(TransportTcpConnection connection, CancellationToken ct)
     {
-        var framer = connection.Framer;
+        var framer = connection.Framer; // only this reader touches the framer
         try
         {
             while (!ct.IsCancellationRequested)
@@ -631,97 +504,87 @@ public sealed class TransportHost : IAsyncDisposable
                 if (read == 0)
                 {
                     // The peer closed its side: an ICE-TCP connection is not kept half-open.
-                    lock (_gate)
-                    {
-                        _c.TcpByPeer++;
-                        CloseTcpLocked(connection, "peer_closed");
-                    }
-
+                    Interlocked.Increment(ref _c.TcpByPeer);
+                    CloseTcp(connection, "peer_closed");
                     return;
                 }
 
                 framer.Advance(read);
-                lock (_gate)
+                if (connection.Closed)
                 {
-                    if (connection.Closed)
+                    return;
+                }
+
+                connection.LastActivity = Now;
+                while (framer.TryReadFrame(out var frame))
+                {
+                    if (frame.IsEmpty)
                     {
-                        return;
+                        continue;
                     }
 
-                    connection.LastActivity = Now;
-                    while (framer.TryReadFrame(out var frame))
+                    if (!Route(connection.Tuple, frame, connection, null) && !connection.Bound)
                     {
-                        if (frame.IsEmpty)
-                        {
-                            continue;
-                        }
-
-                        if (!OnPacketLocked(connection.Tuple, frame, connection) && !connection.Bound)
-                        {
-                            // The first frames of a connection must be checks for a session; anything else is not ICE-TCP.
-                            CloseTcpLocked(connection, "unrouted");
-                            return;
-                        }
-                    }
-
-                    if (framer.IsOversized)
-                    {
-                        _c.TcpOversized++;
-                        CloseTcpLocked(connection, "oversized_frame");
+                        // The first frames of a connection must be checks for a session; anything else is not ICE-TCP.
+                        CloseTcp(connection, "unrouted");
                         return;
                     }
                 }
 
-                Wake();
+                if (framer.IsOversized)
+                {
+                    Interlocked.Increment(ref _c.TcpOversized);
+                    CloseTcp(connection, "oversized_frame");
+                    return;
+                }
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            lock (_gate)
+            if (!connection.Closed && !ct.IsCancellationRequested)
             {
-                if (!connection.Closed && !ct.IsCancellationRequested)
-                {
-                    _c.TcpByPeer++;
-                }
-
-                CloseTcpLocked(connection, "reset");
+                Interlocked.Increment(ref _c.TcpByPeer);
             }
+
+            CloseTcp(connection, "reset");
         }
         catch (Exception ex)
         {
             // The host's own framing or routing failed on this connection (sessions have their own boundary): close it only.
-            lock (_gate)
-            {
-                CountFaultLocked(ex, "ICE-TCP connection failed; closed");
-                CloseTcpLocked(connection, "internal_error");
-            }
+            CountFault(ex, "ICE-TCP connection failed; closed");
+            CloseTcp(connection, "internal_error");
         }
     }
 
-    private void CloseTcpLocked(TransportTcpConnection connection, string cause)
+    /// <summary>Closes a connection and unroutes its tuple. Takes the TCP lock, then the owning loop's lock (never the other way).</summary>
+    private void CloseTcp(TransportTcpConnection connection, string cause)
     {
-        if (connection.Closed)
+        lock (_tcpGate)
         {
-            return;
+            if (connection.Closed)
+            {
+                return;
+            }
+
+            TransportMetrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", cause));
+            SafeLog(l => l.LogDebug("ICE-TCP connection {Tuple} closed: {Cause}", connection.Tuple, cause));
+            _tcpConnections.TryRemove(connection.Tuple, out _);
+            connection.Close();
         }
 
-        TransportMetrics.TcpClosed.Add(1, new KeyValuePair<string, object?>("cause", cause));
-        SafeLog(l => l.LogDebug("ICE-TCP connection {Tuple} closed: {Cause}", connection.Tuple, cause));
-        _tcpConnections.Remove(connection.Tuple);
-        if (_byTuple.Remove(connection.Tuple, out var session))
+        if (_byTuple.TryRemove(connection.Tuple, out var session))
         {
-            session.Tuples.Remove(connection.Tuple);
+            lock (session.Loop!.Gate)
+            {
+                session.Tuples.Remove(connection.Tuple);
+            }
         }
-
-        connection.Close();
     }
 
     private static IPEndPoint Normalize(IPEndPoint endpoint) =>
         endpoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endpoint.Address.MapToIPv4(), endpoint.Port) : endpoint;
 
-    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) => value < min ? min : value > max ? max : value;
-
-    private struct Counters
+    private sealed class Counters
     {
         public long UdpReceived;
         public long Unrouted;
@@ -733,5 +596,225 @@ public sealed class TransportHost : IAsyncDisposable
         public long TcpByPeer;
         public long TcpFramesDropped;
         public long SessionFaults;
+    }
+
+    /// <summary>
+    /// One receive loop: its sockets (one per UDP address, <c>SO_REUSEPORT</c> siblings of the other loops'), the sessions
+    /// it owns (their timers and drains run here, under <see cref="Gate"/>), and its driver.
+    /// </summary>
+    internal sealed class Loop : ISocketDriverHandler
+    {
+        private readonly TransportHost _host;
+        private readonly int _index;
+        private readonly Dictionary<IPEndPoint, Socket> _byLocal = [];
+        private readonly IPEndPoint[] _locals;
+        private readonly byte[] _pollBuffer = new byte[65535];
+        private readonly List<TransportSession> _scratch = [];
+        private TimeSpan _nextScan;
+
+        public Loop(TransportHost host, int index, List<Socket> sockets)
+        {
+            _host = host;
+            _index = index;
+            _locals = new IPEndPoint[sockets.Count];
+            for (var i = 0; i < sockets.Count; i++)
+            {
+                _locals[i] = (IPEndPoint)sockets[i].LocalEndPoint!;
+                _byLocal[_locals[i]] = sockets[i];
+            }
+
+            // The TCP idle sweep and the loop's sessions need a turn at least every second.
+            Driver = new SocketDriver(sockets, host._time, host._origin, this, host._logger, TimeSpan.FromSeconds(1), "Transport host loop");
+        }
+
+        public Lock Gate { get; } = new();
+
+        public SocketDriver Driver { get; }
+
+        /// <summary>Sessions owned by this loop (under <see cref="Gate"/>).</summary>
+        public List<TransportSession> Sessions { get; } = [];
+
+        public TimeSpan FireTimers()
+        {
+            TimeSpan next;
+            lock (Gate)
+            {
+                try
+                {
+                    next = FireTimersLocked();
+                }
+                catch (Exception ex)
+                {
+                    // Sessions have their own boundary; the timer pass itself must never stop the loop.
+                    _host.CountFault(ex, "Transport host timer pass failed");
+                    next = SocketDriver.NoDeadline;
+                }
+            }
+
+            if (_index == 0)
+            {
+                _host.CloseIdleTcpConnections();
+            }
+
+            return next;
+        }
+
+        public void OnDatagram(int socketIndex, IPEndPoint remote, ReadOnlySpan<byte> datagram)
+        {
+            Interlocked.Increment(ref _host._c.UdpReceived);
+            var tuple = new IceTuple(_locals[socketIndex], Normalize(remote), IceProtocol.Udp);
+            _host.Route(tuple, datagram, null, this);
+        }
+
+        public void OnLoopFault(Exception exception, string message) => _host.CountFault(exception, "Transport host failed to route a datagram; dropped");
+
+        private TimeSpan FireTimersLocked()
+        {
+            var now = _host.Now;
+            if (now < _nextScan)
+            {
+                return _nextScan; // no session is due earlier: drains lower _nextScan when they bring an earlier deadline
+            }
+
+            var next = SocketDriver.NoDeadline;
+            _scratch.Clear();
+            _scratch.AddRange(Sessions);
+            foreach (var session in _scratch)
+            {
+                try
+                {
+                    if (session.Deadline <= now)
+                    {
+                        session.Transport.HandleTimeout(now);
+                        DrainLocked(session);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    FailSessionLocked(session, ex);
+                }
+
+                if (!session.Removed && session.Deadline < next)
+                {
+                    next = session.Deadline;
+                }
+            }
+
+            _scratch.Clear();
+            _nextScan = next;
+            return next;
+        }
+
+        public void SafeDrainLocked(TransportSession session)
+        {
+            try
+            {
+                DrainLocked(session);
+            }
+            catch (Exception ex)
+            {
+                FailSessionLocked(session, ex);
+            }
+        }
+
+        /// <summary>Polls the transport until its next deadline (the drain rule): datagrams go out at once, events to the session.</summary>
+        public void DrainLocked(TransportSession session)
+        {
+            var transport = session.Transport;
+            while (true)
+            {
+                var output = transport.PollOutput(_pollBuffer);
+                switch (output.Kind)
+                {
+                    case WebRtcOutputKind.Transmit:
+                        Send(output.Tuple, _pollBuffer.AsSpan(0, output.Length));
+                        break;
+                    case WebRtcOutputKind.Event:
+                        session.Publish(output.Event!);
+                        break;
+                    case WebRtcOutputKind.RtpReceived:
+                        session.Publish(new RtpPacketReceived(output.Tuple, _pollBuffer.AsSpan(0, output.Length).ToArray()));
+                        break;
+                    case WebRtcOutputKind.RtcpReceived:
+                        session.Publish(new RtcpPacketReceived(output.Tuple, _pollBuffer.AsSpan(0, output.Length).ToArray()));
+                        break;
+                    default:
+                        session.Deadline = output.Deadline;
+                        if (output.Deadline < _nextScan)
+                        {
+                            _nextScan = output.Deadline;
+                        }
+
+                        if (transport.IsFinished && !session.Removed && output.Deadline == DtlsOutput.NoDeadline)
+                        {
+                            RemoveLocked(session);
+                        }
+
+                        return;
+                }
+            }
+        }
+
+        private void Send(IceTuple tuple, ReadOnlySpan<byte> datagram)
+        {
+            if (tuple.Protocol == IceProtocol.Tcp)
+            {
+                if (!_host._tcpConnections.TryGetValue(tuple, out var connection) || !connection.TrySend(datagram))
+                {
+                    Interlocked.Increment(ref _host._c.TcpFramesDropped);
+                    TransportMetrics.Drop("tcp_send_queue");
+                }
+
+                return;
+            }
+
+            // This loop's socket for that local address: every loop has one (same address and port), any may send.
+            if (!_byLocal.TryGetValue(tuple.Local, out var socket))
+            {
+                Interlocked.Increment(ref _host._c.SendErrors);
+                return;
+            }
+
+            try
+            {
+                socket.SendTo(datagram, SocketFlags.None, tuple.Remote);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                Interlocked.Increment(ref _host._c.SendErrors);
+                _host.SafeLog(l => l.LogDebug("UDP send to {Remote} failed: {Error}", tuple.Remote, ex.Message));
+            }
+        }
+
+        /// <summary>The boundary: one session's failure fails and removes that session only.</summary>
+        public void FailSessionLocked(TransportSession session, Exception ex)
+        {
+            _host.CountFault(ex, $"Transport session {session.LocalUfrag} failed with an internal error; removed");
+            if (session.Removed)
+            {
+                return;
+            }
+
+            session.Publish(new TransportFailed(TransportFailureReason.InternalError, $"transport host: {ex.GetType().Name}: {ex.Message}", null));
+            RemoveLocked(session);
+        }
+
+        public void RemoveLocked(TransportSession session)
+        {
+            session.Removed = true;
+            if (_host._byUfrag.TryRemove(session.LocalUfrag, out _))
+            {
+                Interlocked.Decrement(ref _host._sessions);
+            }
+
+            foreach (var tuple in session.Tuples)
+            {
+                _host._byTuple.TryRemove(tuple, out _);
+            }
+
+            session.Tuples.Clear();
+            Sessions.Remove(session);
+            session.Complete();
+        }
     }
 }

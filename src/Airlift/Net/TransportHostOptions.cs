@@ -36,6 +36,14 @@ public sealed record TransportHostOptions
     /// <summary>A TCP connection that delivers no frame for this long is closed (consent checks come every few seconds). Default 40 s.</summary>
     public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromSeconds(40);
 
+    /// <summary>
+    /// Receive loops (one per core): each has its own <c>SO_REUSEPORT</c> socket per UDP address and owns the sessions
+    /// created on it (round robin). Datagrams reach a session from any loop through the shared routing tables, so an ICE
+    /// tuple change is followed wherever the kernel delivers it. Linux only: elsewhere the host runs one loop. Default
+    /// <see cref="Environment.ProcessorCount"/>.
+    /// </summary>
+    public int ReceiveLoops { get; init; } = Environment.ProcessorCount;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -47,6 +55,11 @@ public sealed record TransportHostOptions
         if (MaxSessions < 1 || MaxTuplesPerSession < 1 || EventQueueCapacity < 16 || MaxTcpConnections < 1 || TcpSendQueueCapacity < 1)
         {
             throw new ArgumentException("Session, tuple, event and connection limits must be positive (EventQueueCapacity >= 16).");
+        }
+
+        if (ReceiveLoops is < 1 or > 1024)
+        {
+            throw new ArgumentException("ReceiveLoops must be within 1..1024.", nameof(ReceiveLoops));
         }
 
         if (MaxTcpFrameSize is < 548 or > ushort.MaxValue)

@@ -8,7 +8,7 @@ namespace Airlift.Net;
 
 /// <summary>
 /// One <see cref="WebRtcTransport"/> served by a <see cref="TransportHost"/>: its signaling values, its events and the
-/// calls an application makes. All calls are thread-safe (they run under the host's lock).
+/// calls an application makes. All calls are thread-safe (they run under the lock of the host loop that owns it).
 /// </summary>
 public sealed class TransportSession
 {
@@ -70,6 +70,9 @@ public sealed class TransportSession
     public IceTuple? SelectedTuple => _host.WithTransport(this, t => t.SelectedTuple);
 
     internal WebRtcTransport Transport { get; }
+
+    /// <summary>The host loop that owns this session: its lock guards the transport, its driver runs the timers.</summary>
+    internal TransportHost.Loop? Loop { get; init; }
 
     internal TimeSpan Deadline { get; set; } = DtlsOutput.NoDeadline;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Airlift.Dtls;
+using Airlift.Srtp.Primitives;
 
 namespace Airlift.Srtp;
 
@@ -34,8 +35,8 @@ public sealed class SrtpContext : IDisposable
     private readonly IncrementalHash? _rtcpMac;
 
     // AEAD profiles.
-    private readonly AesGcm? _rtpGcm;
-    private readonly AesGcm? _rtcpGcm;
+    private readonly SrtpGcm? _rtpGcm;
+    private readonly SrtpGcm? _rtcpGcm;
 
     private readonly byte[] _rtpSalt;
     private readonly byte[] _rtcpSalt;
@@ -50,15 +51,16 @@ public sealed class SrtpContext : IDisposable
         _streams = new Dictionary<uint, SrtpStream>(Math.Min(options.MaxSsrcs, 1024));
         _rtpSalt = (byte[])rtp.Salt.Clone();
         _rtcpSalt = (byte[])rtcp.Salt.Clone();
+        UsesHardwareIntrinsics = SrtpIntrinsics.Use(options);
         if (info.IsAead)
         {
-            _rtpGcm = new AesGcm(rtp.EncryptionKey, info.RtpTagLength);
-            _rtcpGcm = new AesGcm(rtcp.EncryptionKey, info.RtcpTagLength);
+            _rtpGcm = new SrtpGcm(rtp.EncryptionKey, UsesHardwareIntrinsics);
+            _rtcpGcm = new SrtpGcm(rtcp.EncryptionKey, UsesHardwareIntrinsics);
         }
         else
         {
-            _rtpCtr = new AesCounterMode(rtp.EncryptionKey);
-            _rtcpCtr = new AesCounterMode(rtcp.EncryptionKey);
+            _rtpCtr = new AesCounterMode(rtp.EncryptionKey, UsesHardwareIntrinsics);
+            _rtcpCtr = new AesCounterMode(rtcp.EncryptionKey, UsesHardwareIntrinsics);
             _rtpMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, rtp.AuthKey);
             _rtcpMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, rtcp.AuthKey);
         }
@@ -72,6 +74,12 @@ public sealed class SrtpContext : IDisposable
 
     /// <summary>The limits in force.</summary>
     public SrtpOptions Options { get; }
+
+    /// <summary>
+    /// True when this context encrypts with Airlift's managed AES-NI + PCLMULQDQ primitives, false when with the platform's
+    /// AES / AES-GCM (see <see cref="SrtpOptions.UseHardwareIntrinsics"/>). HMAC-SHA1 always comes from the platform.
+    /// </summary>
+    public bool UsesHardwareIntrinsics { get; }
 
     /// <summary>Packet and drop counters of this context.</summary>
     public SrtpStats Stats { get; } = new();
@@ -276,10 +284,11 @@ public sealed class SrtpContext : IDisposable
             Span<byte> iv = stackalloc byte[16];
             CounterIv(_rtpSalt, ssrc, index, iv);
             _rtpCtr!.Apply(iv, payload);
-            Span<byte> rocBytes = stackalloc byte[4];
-            BinaryPrimitives.WriteUInt32BigEndian(rocBytes, roc);
+
+            // The ROC goes where the tag will be (there is room: every tag is at least 4 bytes), so the MAC input is one span.
+            BinaryPrimitives.WriteUInt32BigEndian(buffer[length..], roc);
             Span<byte> mac = stackalloc byte[20];
-            ComputeMac(_rtpMac!, buffer[..length], rocBytes, mac);
+            ComputeMac(_rtpMac!, buffer[..(length + 4)], ReadOnlySpan<byte>.Empty, mac);
             mac[..tagLength].CopyTo(buffer[length..]);
         }
 
@@ -330,20 +339,24 @@ public sealed class SrtpContext : IDisposable
         {
             Span<byte> nonce = stackalloc byte[GcmNonceLength];
             RtpNonce(_rtpSalt, ssrc, roc, seq, nonce);
-            if (!TryDecrypt(_rtpGcm!, nonce, payload, tag, packet[..headerLength]))
+            if (!_rtpGcm!.TryDecrypt(nonce, payload, tag, packet[..headerLength]))
             {
                 return SrtpStatus.AuthenticationFailed;
             }
         }
         else
         {
-            // RFC 3711 4.2: the tag covers the authenticated portion (header and encrypted payload) followed by the ROC.
-            Span<byte> rocBytes = stackalloc byte[4];
-            BinaryPrimitives.WriteUInt32BigEndian(rocBytes, roc);
+            // RFC 3711 4.2: the tag covers the authenticated portion (header and encrypted payload) followed by the ROC. The
+            // tag is moved aside and the ROC written over its first bytes so the MAC input is one span; the tag is put
+            // back if verification fails.
+            Span<byte> received = stackalloc byte[16];
+            tag.CopyTo(received);
+            BinaryPrimitives.WriteUInt32BigEndian(tag, roc);
             Span<byte> mac = stackalloc byte[20];
-            ComputeMac(_rtpMac!, packet[..end], rocBytes, mac);
-            if (!CryptographicOperations.FixedTimeEquals(mac[..tagLength], tag))
+            ComputeMac(_rtpMac!, packet[..(end + 4)], ReadOnlySpan<byte>.Empty, mac);
+            if (!CryptographicOperations.FixedTimeEquals(mac[..tagLength], received[..tagLength]))
             {
+                received[..tagLength].CopyTo(tag);
                 return SrtpStatus.AuthenticationFailed;
             }
 
@@ -490,7 +503,7 @@ public sealed class SrtpContext : IDisposable
                 Span<byte> aad = stackalloc byte[RtcpHeaderLength + SrtcpIndexLength];
                 packet[..RtcpHeaderLength].CopyTo(aad);
                 BinaryPrimitives.WriteUInt32BigEndian(aad[RtcpHeaderLength..], word);
-                if (!TryDecrypt(_rtcpGcm!, nonce, body, tag, aad))
+                if (!_rtcpGcm!.TryDecrypt(nonce, body, tag, aad))
                 {
                     return SrtpStatus.AuthenticationFailed;
                 }
@@ -502,7 +515,7 @@ public sealed class SrtpContext : IDisposable
                 Span<byte> savedTag = stackalloc byte[16];
                 tag.CopyTo(savedTag);
                 BinaryPrimitives.WriteUInt32BigEndian(packet[end..], word);
-                if (!TryDecrypt(_rtcpGcm!, nonce, Span<byte>.Empty, savedTag, packet[..(end + SrtcpIndexLength)]))
+                if (!_rtcpGcm!.TryDecrypt(nonce, Span<byte>.Empty, savedTag, packet[..(end + SrtcpIndexLength)]))
                 {
                     savedTag.CopyTo(tag);
                     return SrtpStatus.AuthenticationFailed;
@@ -624,21 +637,6 @@ public sealed class SrtpContext : IDisposable
         }
 
         mac.TryGetHashAndReset(output, out _);
-    }
-
-    private static bool TryDecrypt(AesGcm gcm, ReadOnlySpan<byte> nonce, Span<byte> data, ReadOnlySpan<byte> tag, ReadOnlySpan<byte> aad)
-    {
-        try
-        {
-            gcm.Decrypt(nonce, data, tag, data, aad);
-            return true;
-        }
-        catch (CryptographicException)
-        {
-            // The platform reports a bad tag only by AuthenticationTagMismatchException (a CryptographicException); this
-            // is the one path that allocates, and only for forged or corrupted packets.
-            return false;
-        }
     }
 
     private SrtpStream AddStream(uint ssrc)

@@ -28,6 +28,23 @@ public sealed record SrtpOptions
     /// </summary>
     public int MaxSsrcs { get; init; } = DefaultMaxSsrcs;
 
+    /// <summary>
+    /// Use Airlift's managed AES-NI + PCLMULQDQ AES-CTR and AES-GCM (<c>System.Runtime.Intrinsics</c>; constant time, checked
+    /// bit for bit against the platform on NIST and Wycheproof vectors) when the CPU has them; otherwise, or when false, the
+    /// platform's AES and <see cref="System.Security.Cryptography.AesGcm"/> (OpenSSL on Linux). The managed path avoids the
+    /// platform's fixed per-call cost, which dominates at RTP packet sizes. The whole process can opt out with the
+    /// AppContext switch <see cref="DisableHardwareIntrinsicsSwitch"/>. Default true.
+    /// </summary>
+    public bool UseHardwareIntrinsics { get; init; } = true;
+
+    /// <summary>
+    /// AppContext switch that turns the managed AES-NI path off for every context in the process, whatever
+    /// <see cref="UseHardwareIntrinsics"/> says: <c>AppContext.SetSwitch("Airlift.Srtp.DisableHardwareIntrinsics", true)</c>
+    /// before creating contexts, or <c>&lt;RuntimeHostConfigurationOption Include="Airlift.Srtp.DisableHardwareIntrinsics" Value="true" /&gt;</c>
+    /// in the application's project file.
+    /// </summary>
+    public const string DisableHardwareIntrinsicsSwitch = "Airlift.Srtp.DisableHardwareIntrinsics";
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid limit.</summary>
     public void Validate()
     {

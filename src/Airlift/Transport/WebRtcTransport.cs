@@ -10,7 +10,7 @@ namespace Airlift.Transport;
 /// <see cref="DtlsEndpoint"/> on one demultiplexed port (RFC 7983), with DTLS pinned to the ICE selected tuple.
 /// </summary>
 /// <remarks>
-/// <para>Drain rule: after every call that takes <c>now</c> (<see cref="HandleDatagram"/>, <see cref="HandleTimeout"/>,
+/// <para>Drain rule (the one rule of every Airlift engine, docs/architecture.md "Engine shape and drain rule"): after every call that takes <c>now</c> (<see cref="HandleDatagram"/>, <see cref="HandleTimeout"/>,
 /// <see cref="Close"/>) and after <see cref="SendMedia"/> / <see cref="SendApplicationData"/>, call <see cref="PollOutput"/>
 /// until it returns <see cref="WebRtcOutputKind.Timeout"/>; then call <see cref="HandleTimeout"/> at (or after) the returned
 /// deadline, or earlier when a datagram arrives. Time is any monotonic clock as a <see cref="TimeSpan"/>; the transport
@@ -144,11 +144,15 @@ public sealed class WebRtcTransport
 
     /// <summary>Processes one datagram received on <paramref name="tuple"/>. Never throws: an unexpected exception fails
     /// this transport with <see cref="TransportFailureReason.InternalError"/>.</summary>
-    public void HandleDatagram(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
+    public void HandleDatagram(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram) => HandleRoutedDatagram(now, tuple, datagram, null);
+
+    /// <summary>As <see cref="HandleDatagram(TimeSpan, IceTuple, ReadOnlySpan{byte})"/>, with the STUN message a host already
+    /// decoded from <paramref name="datagram"/> to route it (so STUN is decoded once per datagram).</summary>
+    internal void HandleRoutedDatagram(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram, Ice.Stun.StunMessage? decodedStun)
     {
         try
         {
-            HandleDatagramCore(now, tuple, datagram);
+            HandleDatagramCore(now, tuple, datagram, decodedStun);
         }
         catch (Exception ex)
         {
@@ -164,7 +168,7 @@ public sealed class WebRtcTransport
         Fail(TransportFailureReason.InternalError, $"internal error while handling {during}: {ex.GetType().Name}: {ex.Message}", null);
     }
 
-    private void HandleDatagramCore(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram)
+    private void HandleDatagramCore(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram, Ice.Stun.StunMessage? decodedStun)
     {
         if (_finished)
         {
@@ -179,7 +183,7 @@ public sealed class WebRtcTransport
         {
             case PacketKind.Stun:
                 _c.StunReceived++;
-                _ice.HandleStun(now, tuple, datagram);
+                _ice.HandleDecodedStun(now, tuple, datagram, decodedStun);
                 PumpIce(now);
                 break;
             case PacketKind.Dtls:
@@ -346,9 +350,9 @@ public sealed class WebRtcTransport
         }
 
         var deadline = _finished ? DtlsOutput.NoDeadline : _dtlsDeadline;
-        if (!_finished && _ice.NextTimeout is { } ice && ice < deadline)
+        if (!_finished && _ice.NextDeadline < deadline)
         {
-            deadline = ice;
+            deadline = _ice.NextDeadline;
         }
 
         return new WebRtcOutput(WebRtcOutputKind.Timeout, default, 0, null, deadline);
@@ -447,14 +451,22 @@ public sealed class WebRtcTransport
 
     private void PumpIce(TimeSpan now)
     {
-        while (_ice.TryPollTransmit(out var transmit))
+        Span<byte> stun = stackalloc byte[StunResponseBufferSize];
+        while (true)
         {
-            Enqueue(new Pending(transmit.Tuple, transmit.Datagram));
-        }
+            var output = _ice.PollOutput(stun);
+            if (output.Kind == IceOutputKind.Transmit)
+            {
+                Enqueue(new Pending(output.Tuple, stun[..output.Length].ToArray()));
+                continue;
+            }
 
-        while (_ice.TryPollEvent(out var iceEvent))
-        {
-            switch (iceEvent)
+            if (output.Kind != IceOutputKind.Event)
+            {
+                break; // Timeout (the deadline is read in PollOutput); BufferTooSmall cannot happen: the agent's responses fit
+            }
+
+            switch (output.Event)
             {
                 case SelectedTupleChanged changed:
                     OnSelectedTupleChanged(now, changed.Tuple);
@@ -471,6 +483,9 @@ public sealed class WebRtcTransport
             }
         }
     }
+
+    /// <summary>Room for the agent's largest response (its own writers use 256 bytes).</summary>
+    private const int StunResponseBufferSize = 512;
 
     private void OnSelectedTupleChanged(TimeSpan now, IceTuple? tuple)
     {

@@ -59,7 +59,7 @@ public class FieldAttackTests
         c["ClientHello without null compression: illegal_parameter"] =
             new(Hello, a => EditHello(a, h => h with { CompressionMethods = [1] }), new Fatal(DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter));
         c["ClientHello offering only DTLS 1.0 (FEFF): protocol_version"] =
-            new(Hello, a => EditHello(a, h => h with { ClientVersion = ProtocolVersion.Dtls10 }), new Fatal(DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion));
+            new(Hello, a => EditHello(a, h => h with { ClientVersion = ProtocolVersion.Dtls10 }), new Fatal(DtlsFailureReason.ProtocolVersion, AlertDescription.ProtocolVersion));
 
         // ---- ClientHello extensions block (RFC 5246 7.4.1.4)
         c["ClientHello extensions length past the body: decode_error"] = new(Hello, a => ClientHelloBody(a, b => ExtensionsLength(b, +1)), Decode);
@@ -109,7 +109,7 @@ public class FieldAttackTests
         c["ServerHello with an extended_master_secret that has a body: decode_error (RFC 7627 5.1)"] =
             new(ServerHelloAt, a => EditServerHello(a, h => h with { Extensions = [.. h.Extensions.Where(e => e.Type != ExtensionType.ExtendedMasterSecret), new Extension(ExtensionType.ExtendedMasterSecret, [0])] }), Decode);
         c["ServerHello choosing DTLS 1.0: protocol_version"] =
-            new(ServerHelloAt, a => EditServerHello(a, h => h with { ServerVersion = ProtocolVersion.Dtls10 }), new Fatal(DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion));
+            new(ServerHelloAt, a => EditServerHello(a, h => h with { ServerVersion = ProtocolVersion.Dtls10 }), new Fatal(DtlsFailureReason.ProtocolVersion, AlertDescription.ProtocolVersion));
         c["ServerHello choosing compression method 1: illegal_parameter"] =
             new(ServerHelloAt, a => EditServerHello(a, h => h with { CompressionMethod = 1 }), new Fatal(DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter));
         c["ServerHello choosing the renegotiation SCSV as its suite: illegal_parameter"] =

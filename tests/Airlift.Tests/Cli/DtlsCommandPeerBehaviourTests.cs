@@ -49,6 +49,33 @@ public sealed class DtlsCommandPeerBehaviourTests(ITestOutputHelper output)
         Assert.DoesNotContain(serverRun.StdErr, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
     }
 
+    [PeerFact(Peers.OpenSsl)]
+    public async Task Dtls_server_reports_a_DTLS_1_0_only_client_as_ProtocolVersion_the_alert_it_sent_openssl_s_client_dtls1()
+    {
+        Peers.EnsureAvailable(Peers.OpenSsl);
+        var port = UdpPorts.GetFree();
+        await using var server = AirliftCli.Start(
+            output.WriteLine,
+            "dtls-server", "--listen", $"127.0.0.1:{port}", "--insecure-accept-any-certificate", "--count", "1", "--json");
+        await AirliftCli.WaitUntilBoundAsync(port, server);
+
+        // DTLS 1.0 (FEFF) only; security level 0 so OpenSSL 3 still builds the 1.0 hello.
+        await using var client = PeerProcess.Start(
+            "openssl s_client -dtls1",
+            Peers.OpenSsl,
+            ["s_client", "-dtls1", "-connect", $"127.0.0.1:{port}", "-cipher", "ALL:@SECLEVEL=0"],
+            echo: output.WriteLine);
+        client.CloseStdin();
+        var serverRun = AirliftCli.Collect(server, await server.WaitForExitAsync(Run));
+        await client.WaitForExitAsync(Run);
+
+        Assert.True(serverRun.ExitCode == 1, serverRun.Log);
+        var report = Assert.Single(AirliftCli.JsonObjects(serverRun.StdOut));
+        Assert.Equal("failed", report.GetProperty("event").GetString());
+        Assert.StartsWith("ProtocolVersion: client offers only DTLS 1.0", report.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Contains("alert protocol version", client.Output, StringComparison.Ordinal); // what OpenSSL received
+    }
+
     [Fact]
     public async Task Dtls_client_send_against_a_server_that_never_echoes_prints_one_line_and_exits_1_after_its_timeout()
     {

@@ -517,4 +517,79 @@ public class IceLiteAgentTests
         var agent = NewAgent();
         Assert.Throws<ArgumentException>(() => agent.SetRemoteCredentials("a:b!", RemotePassword));
     }
+
+    [Fact]
+    public void PollOutput_gives_the_response_then_the_events_then_the_consent_deadline_the_one_engine_shape()
+    {
+        var agent = NewAgent();
+        var buffer = new byte[256];
+        var idle = agent.PollOutput(buffer);
+        Assert.Equal(IceOutputKind.Timeout, idle.Kind);
+        Assert.Equal(IceOutput.NoDeadline, idle.Deadline); // the deadline type of every engine: TimeSpan.MaxValue for none
+        Assert.Equal(TimeSpan.MaxValue, idle.Deadline);
+
+        var now = TimeSpan.FromSeconds(1);
+        Assert.Equal(IceStunOutcome.Answered, agent.HandleDatagram(now, TupleV4, Check(agent, new CheckOptions { UseCandidate = true })));
+
+        var first = agent.PollOutput(buffer);
+        Assert.Equal(IceOutputKind.Transmit, first.Kind);
+        Assert.Equal(TupleV4, first.Tuple);
+        Assert.True(StunMessage.TryDecode(buffer.AsSpan(0, first.Length), out var response, out _));
+        Assert.Equal(StunMessageType.BindingSuccess, response!.Type);
+
+        var events = new List<IceEvent>();
+        IceOutput output;
+        for (output = agent.PollOutput(buffer); output.Kind == IceOutputKind.Event; output = agent.PollOutput(buffer))
+        {
+            events.Add(output.Event!);
+        }
+
+        Assert.Contains(new SelectedTupleChanged(TupleV4), events);
+        Assert.Contains(new IceStateChanged(IceState.Completed), events);
+        Assert.Equal(IceOutputKind.Timeout, output.Kind);
+        Assert.Equal(now + TimeSpan.FromSeconds(30), output.Deadline); // the default ConsentTimeout
+        Assert.Equal(agent.NextDeadline, output.Deadline);
+    }
+
+    [Fact]
+    public void PollOutput_into_a_buffer_too_small_reports_the_size_needed_and_keeps_the_response()
+    {
+        var agent = NewAgent();
+        agent.HandleDatagram(TimeSpan.Zero, TupleV4, Check(agent));
+
+        var small = agent.PollOutput(new byte[8]);
+
+        Assert.Equal(IceOutputKind.BufferTooSmall, small.Kind);
+        var buffer = new byte[small.Length];
+        var output = agent.PollOutput(buffer);
+        Assert.Equal(IceOutputKind.Transmit, output.Kind);
+        Assert.Equal(small.Length, output.Length);
+        Assert.True(StunMessage.TryDecode(buffer, out _, out _));
+    }
+
+    [Fact]
+    public void Consent_expiry_is_driven_by_HandleTimeout_at_the_polled_deadline_Rfc7675()
+    {
+        var agent = NewAgent();
+        agent.HandleDatagram(TimeSpan.Zero, TupleV4, Check(agent, new CheckOptions { UseCandidate = true }));
+        var buffer = new byte[256];
+        var output = agent.PollOutput(buffer);
+        while (output.Kind != IceOutputKind.Timeout)
+        {
+            output = agent.PollOutput(buffer);
+        }
+
+        agent.HandleTimeout(output.Deadline);
+
+        var events = new List<IceEvent>();
+        for (output = agent.PollOutput(buffer); output.Kind == IceOutputKind.Event; output = agent.PollOutput(buffer))
+        {
+            events.Add(output.Event!);
+        }
+
+        Assert.Contains(new SelectedTupleChanged(null), events);
+        Assert.Contains(new IceStateChanged(IceState.Disconnected), events);
+        Assert.Equal(IceOutputKind.Timeout, output.Kind);
+        Assert.NotEqual(IceOutput.NoDeadline, output.Deadline); // the failure grace period runs
+    }
 }

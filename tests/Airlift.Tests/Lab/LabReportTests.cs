@@ -170,6 +170,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
         Assert.Contains("Time to connect vs loss", time, StringComparison.Ordinal);
         Assert.Contains("Datagrams per handshake vs loss", datagrams, StringComparison.Ordinal);
         Assert.Contains("datagrams sent, both sides (mean)", datagrams, StringComparison.Ordinal);
+        Assert.Contains("line: median (p50); whisker: up to p90", time, StringComparison.Ordinal);
         foreach (var svg in new[] { success, time, datagrams })
         {
             Assert.Contains("random loss, both directions (%)", svg, StringComparison.Ordinal); // x axis label
@@ -182,7 +183,7 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
 
         Assert.Contains("runs connected (%)", success, StringComparison.Ordinal);
         Assert.Contains("time to connect (ms)", time, StringComparison.Ordinal);
-        Assert.Contains("stroke-dasharray", time, StringComparison.Ordinal); // p90 dashed
+        Assert.Contains("stroke-dasharray", time, StringComparison.Ordinal); // the second pairing is dashed
         Assert.Contains(">100%<", success, StringComparison.Ordinal); // y tick
 
         // Scenario table and the failed run, escaped.
@@ -227,6 +228,48 @@ public class LabReportTests(LabFixture lab) : IClassFixture<LabFixture>
             ["charts/success.svg", "charts/time.svg", "charts/datagrams.svg", "charts/success-pion.svg", "charts/time-pion.svg", "charts/success-openssl.svg", "charts/time-openssl.svg"],
             ReportCharts.Files(report).Select(f => f.Path));
         Assert.Equal(7, Regex.Matches(ReportHtml.Render(report), "<svg ").Count);
+    }
+
+    [Fact]
+    public void Summary_says_who_connected_how_often_at_which_loss_and_names_the_fastest_and_slowest_pairing()
+    {
+        var sentences = ReportSummary.Sentences(ReportModels.PeersOnly());
+
+        Assert.StartsWith("11 pairings, 440 runs: ", sentences[0], StringComparison.Ordinal);
+        Assert.Contains(sentences, s => s.StartsWith("Runs connected by loss: 100% at 0%, ", StringComparison.Ordinal));
+        Assert.Contains(sentences, s => s.StartsWith("At 30% loss the most reliable pairing is ", StringComparison.Ordinal));
+        Assert.Contains("Fastest at 0% loss: airlift-client->airlift-server (median 150 ms); slowest: mbedtls-client->airlift-server", string.Join('\n', sentences), StringComparison.Ordinal);
+        Assert.DoesNotContain(sentences, s => s.Contains("scenario", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_peers_only_report_has_no_scenario_section_and_no_vacuous_pass_count()
+    {
+        var report = ReportModels.PeersOnly();
+        var html = ReportHtml.Render(report);
+        var md = ReportMarkdown.Render(report);
+
+        Assert.DoesNotContain("0/0", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"scenarios\"", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("class=\"banner", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(ReportMarkdown.Sections[1], md, StringComparison.Ordinal);
+        Assert.DoesNotContain("0/0", md, StringComparison.Ordinal);
+        Assert.Contains("Fastest at 0% loss", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Twenty_series_get_distinct_colour_and_dash_and_a_pairing_keeps_its_style_in_every_chart()
+    {
+        var styles = Enumerable.Range(0, ReportCharts.DistinctStyles).Select(ReportCharts.Style).ToList();
+        Assert.Equal(ReportCharts.DistinctStyles, styles.Distinct().Count());
+        Assert.Equal(10, styles.Take(10).Select(s => s.Color).Distinct().Count());
+
+        // pion-client->pion-server is drawn in the all-pairings charts and in pion's own: the same stroke and dash in each.
+        var html = ReportHtml.Render(ReportModels.PeersOnly());
+        var strokes = Regex.Matches(html, "<polyline fill=\"none\" stroke=\"(?<c>[^\"]+)\" stroke-width=\"2\"(?<d>[^>]*?) data-series=\"pion-client-&gt;pion-server\"")
+            .Select(m => m.Groups["c"].Value + m.Groups["d"].Value).ToList();
+        Assert.True(strokes.Count >= 4, $"{strokes.Count} lines");
+        Assert.Single(strokes.Distinct());
     }
 
     [Fact]

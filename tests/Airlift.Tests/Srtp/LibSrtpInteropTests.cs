@@ -14,6 +14,9 @@ public class LibSrtpInteropTests
 {
     private const uint Ssrc = 0xCAFE_F00D;
 
+    /// <summary>The Airlift side's options: the managed AES-NI path here, the platform path in <see cref="LibSrtpInteropPlatformCryptoTests"/>.</summary>
+    protected virtual SrtpOptions Options => new() { UseHardwareIntrinsics = true };
+
     [LibSrtpFact]
     public void Libsrtp_supports_every_airlift_profile()
     {
@@ -32,7 +35,7 @@ public class LibSrtpInteropTests
         var profile = new SrtpProtectionProfile(value);
         var material = Material(profile, 11);
         var client = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Client);
-        using var airlift = client.CreateProtectContext();
+        using var airlift = client.CreateProtectContext(Options);
         using var lib = LibSrtp.Create(profile, outbound: false, client.Local.Key.Span, client.Local.Salt.Span);
 
         var i = 0;
@@ -57,7 +60,7 @@ public class LibSrtpInteropTests
         var server = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Server);
         var client = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Client);
         using var lib = LibSrtp.Create(profile, outbound: true, server.Local.Key.Span, server.Local.Salt.Span);
-        using var airlift = client.CreateUnprotectContext();
+        using var airlift = client.CreateUnprotectContext(Options);
 
         var i = 0;
         foreach (var seq in Sequence())
@@ -84,10 +87,10 @@ public class LibSrtpInteropTests
         var material = Material(profile, 13);
         var client = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Client);
         var server = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Server);
-        using var airliftOut = client.CreateProtectContext();
+        using var airliftOut = client.CreateProtectContext(Options);
         using var libIn = LibSrtp.Create(profile, outbound: false, server.Remote.Key.Span, server.Remote.Salt.Span);
         using var libOut = LibSrtp.Create(profile, outbound: true, server.Local.Key.Span, server.Local.Salt.Span);
-        using var airliftIn = client.CreateUnprotectContext();
+        using var airliftIn = client.CreateUnprotectContext(Options);
 
         for (var i = 0; i < 20; i++)
         {
@@ -117,7 +120,7 @@ public class LibSrtpInteropTests
         var profile = new SrtpProtectionProfile(value);
         var material = Material(profile, 14);
         var client = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Client);
-        using var airliftOut = client.CreateProtectContext();
+        using var airliftOut = client.CreateProtectContext(Options);
         using var libIn = LibSrtp.Create(profile, outbound: false, client.Local.Key.Span, client.Local.Salt.Span);
         var srtp = WithRoom(ProtectRtp(airliftOut, Rtp(77, Ssrc, 100)), 0);
         srtp[^1] ^= 1;
@@ -125,7 +128,7 @@ public class LibSrtpInteropTests
         Assert.NotEqual(0, libIn.Unprotect(srtp, ref len));
 
         using var libOut = LibSrtp.Create(profile, outbound: true, client.Remote.Key.Span, client.Remote.Salt.Span);
-        using var airliftIn = client.CreateUnprotectContext();
+        using var airliftIn = client.CreateUnprotectContext(Options);
         var plain = Rtp(78, Ssrc, 100);
         var buffer = WithRoom(plain);
         len = plain.Length;
@@ -152,4 +155,11 @@ public class LibSrtpInteropTests
     }
 
     private static int PayloadLength(int i) => i % 7 == 0 ? 1200 : 17 * (i % 50);
+}
+
+/// <summary>The libsrtp interop tests with Airlift on the platform path (<see cref="SrtpOptions.UseHardwareIntrinsics"/> false).</summary>
+public sealed class LibSrtpInteropPlatformCryptoTests : LibSrtpInteropTests
+{
+    /// <inheritdoc/>
+    protected override SrtpOptions Options => new() { UseHardwareIntrinsics = false };
 }

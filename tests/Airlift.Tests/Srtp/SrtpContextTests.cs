@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.Metrics;
 using Airlift.Dtls;
 using Airlift.Srtp;
+using Airlift.Srtp.Primitives;
 using static Airlift.Tests.Srtp.SrtpTestPackets;
 
 namespace Airlift.Tests.Srtp;
@@ -10,6 +11,26 @@ namespace Airlift.Tests.Srtp;
 public class SrtpContextTests
 {
     private const uint Ssrc = 0x1234_5678;
+
+    /// <summary>False in <see cref="SrtpContextPlatformCryptoTests"/>: every behaviour again on the platform's AES and AesGcm.</summary>
+    protected virtual bool HardwareIntrinsics => AesNi.IsSupported;
+
+    [Fact]
+    public void The_context_takes_the_path_its_options_ask_for()
+    {
+        var (s, r) = Pair(SrtpProtectionProfile.AeadAes128Gcm);
+        using (s)
+        using (r)
+        {
+            Assert.Equal(HardwareIntrinsics, s.UsesHardwareIntrinsics);
+            Assert.Equal(HardwareIntrinsics, r.UsesHardwareIntrinsics);
+        }
+    }
+
+    private SrtpOptions Path(SrtpOptions? options) => (options ?? SrtpOptions.Default) with { UseHardwareIntrinsics = HardwareIntrinsics };
+
+    private (SrtpContext Sender, SrtpContext Receiver) Pair(SrtpProtectionProfile profile, SrtpOptions? options = null, ulong seed = 7) =>
+        SrtpTestPackets.Pair(profile, Path(options), seed);
 
     [Fact]
     public void Keying_material_splits_by_role_RFC5764_4_2()
@@ -391,7 +412,7 @@ public class SrtpContextTests
 
             var third = WithRoom(Rtp(1, 3, 10));
             Assert.Equal(SrtpStatus.SsrcLimitReached, s.ProtectRtp(third, third.Length - 64, out _));
-            var local = SrtpContext.Create(SrtpProtectionProfile.AeadAes128Gcm, SrtpDirection.Protect, new byte[16], new byte[12]);
+            var local = SrtpContext.Create(SrtpProtectionProfile.AeadAes128Gcm, SrtpDirection.Protect, new byte[16], new byte[12], Path(null));
             using (local)
             {
                 var other = ProtectRtp(local, Rtp(1, 3, 10));
@@ -561,4 +582,11 @@ public class SrtpContextTests
         Assert.True(Interlocked.Read(ref replays) >= 1);
         Assert.True(Interlocked.Read(ref packets) >= 1);
     }
+}
+
+/// <summary>The <see cref="SrtpContextTests"/> on the platform path (<see cref="SrtpOptions.UseHardwareIntrinsics"/> false).</summary>
+public sealed class SrtpContextPlatformCryptoTests : SrtpContextTests
+{
+    /// <inheritdoc/>
+    protected override bool HardwareIntrinsics => false;
 }

@@ -1,5 +1,6 @@
 using Airlift.Dtls;
 using Airlift.Srtp;
+using Airlift.Srtp.Primitives;
 
 namespace Airlift.Tests.Srtp;
 
@@ -27,13 +28,16 @@ public class SrtpRfcVectorTests
     private const string Rfc7714Srtcp256 =
         "81c8000d4d617273d50ae4d1f5ce5d304ba297e47d470c282c3ece5dbffe0a50a2eaa5c1110555be8415f658c61de0476f1b6fad1d1eb30c4446839f57ff6f6cb26ac3be800005d4";
 
+    /// <summary>False in <see cref="SrtpRfcVectorPlatformCryptoTests"/>: the same vectors through the platform's AES and AesGcm.</summary>
+    protected virtual bool HardwareIntrinsics => AesNi.IsSupported;
+
     private static byte[] H(string hex) => Convert.FromHexString(hex);
 
     [Fact]
     public void Aes_cm_keystream_matches_RFC3711_B_2()
     {
         // Session salt F0F1..FCFD, SSRC 0, index 0: the counter blocks are F0F1..FCFD || block number.
-        using var ctr = new AesCounterMode(H("2B7E151628AED2A6ABF7158809CF4F3C"));
+        using var ctr = new AesCounterMode(H("2B7E151628AED2A6ABF7158809CF4F3C"), HardwareIntrinsics);
         var stream = new byte[0xFF02 * 16];
         ctr.Apply(H("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000"), stream);
 
@@ -152,10 +156,19 @@ public class SrtpRfcVectorTests
         Assert.Equal(plain, srtcp[..n]);
     }
 
-    private static SrtpContext VectorContext(SrtpProtectionProfile profile, string key, SrtpDirection direction)
+    private SrtpContext VectorContext(SrtpProtectionProfile profile, string key, SrtpDirection direction)
     {
         Assert.True(SrtpProfileInfo.TryGet(profile, out var info));
         var keys = new SrtpSessionKeys(H(key), H(Rfc7714Salt), []);
-        return new SrtpContext(info, direction, keys, keys, SrtpOptions.Default);
+        var context = new SrtpContext(info, direction, keys, keys, SrtpOptions.Default with { UseHardwareIntrinsics = HardwareIntrinsics });
+        Assert.Equal(HardwareIntrinsics, context.UsesHardwareIntrinsics);
+        return context;
     }
+}
+
+/// <summary>The RFC vectors on the platform path (<see cref="SrtpOptions.UseHardwareIntrinsics"/> false).</summary>
+public sealed class SrtpRfcVectorPlatformCryptoTests : SrtpRfcVectorTests
+{
+    /// <inheritdoc/>
+    protected override bool HardwareIntrinsics => false;
 }

@@ -11,7 +11,7 @@ namespace Airlift.Dtls.Crypto;
 /// and the ClientHello fields. The secret rotates every rotation interval; a cookie made with the
 /// current or the previous secret verifies, so a cookie stays valid for at least one full interval.
 /// Time is an argument: rotation happens lazily when a call's <c>now</c> passes the deadline.
-/// Not thread-safe.
+/// Thread-safe (a lock around rotation and the MAC): the receive loops of one multi-core server share one authority.
 /// </summary>
 internal sealed class CookieAuthority
 {
@@ -26,6 +26,7 @@ internal sealed class CookieAuthority
     private readonly byte[] _current = new byte[SecretLength];
     private readonly byte[] _previous = new byte[SecretLength];
     private bool _hasPrevious;
+    private readonly Lock _gate = new();
     private TimeSpan? _deadline;
 
     /// <summary>Creates an authority whose first secret is drawn from <paramref name="random"/>.</summary>
@@ -50,8 +51,11 @@ internal sealed class CookieAuthority
             throw new ArgumentException($"A cookie needs {CookieLength} bytes.", nameof(cookie));
         }
 
-        Rotate(now);
-        Mac(_current, clientIdentity, clientHelloFields, cookie[..CookieLength]);
+        lock (_gate)
+        {
+            Rotate(now);
+            Mac(_current, clientIdentity, clientHelloFields, cookie[..CookieLength]);
+        }
     }
 
     /// <summary>
@@ -65,17 +69,20 @@ internal sealed class CookieAuthority
             return false;
         }
 
-        Rotate(now);
         Span<byte> expected = stackalloc byte[CookieLength];
-        Mac(_current, clientIdentity, clientHelloFields, expected);
-        var ok = CryptographicOperations.FixedTimeEquals(expected, cookie);
-        if (_hasPrevious)
+        lock (_gate)
         {
-            Mac(_previous, clientIdentity, clientHelloFields, expected);
-            ok |= CryptographicOperations.FixedTimeEquals(expected, cookie);
-        }
+            Rotate(now);
+            Mac(_current, clientIdentity, clientHelloFields, expected);
+            var ok = CryptographicOperations.FixedTimeEquals(expected, cookie);
+            if (_hasPrevious)
+            {
+                Mac(_previous, clientIdentity, clientHelloFields, expected);
+                ok |= CryptographicOperations.FixedTimeEquals(expected, cookie);
+            }
 
-        return ok;
+            return ok;
+        }
     }
 
     private void Rotate(TimeSpan now)

@@ -195,7 +195,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         {
             if (!_options.AllowsDtls12)
             {
-                _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, "server chose DTLS 1.2; only DTLS 1.3 is allowed");
+                _engine.Fail(now, DtlsFailureReason.ProtocolVersion, AlertDescription.ProtocolVersion, "server chose DTLS 1.2; only DTLS 1.3 is allowed");
                 return;
             }
 
@@ -209,7 +209,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
 
         if (sh!.ServerVersion != ProtocolVersion.Dtls12)
         {
-            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, $"server chose {sh.ServerVersion}; only DTLS 1.2 is offered");
+            _engine.Fail(now, DtlsFailureReason.ProtocolVersion, AlertDescription.ProtocolVersion, $"server chose {sh.ServerVersion}; only DTLS 1.2 is offered");
             return;
         }
 

@@ -103,7 +103,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
         if (!_options.AllowsDtls12)
         {
-            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, "client does not offer DTLS 1.3, the only version this server allows");
+            _engine.Fail(now, DtlsFailureReason.ProtocolVersion, AlertDescription.ProtocolVersion, "client does not offer DTLS 1.3, the only version this server allows");
             return;
         }
 
@@ -116,7 +116,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
         // DTLS versions count down: FEFD (1.2) or lower values are 1.2-capable; FEFF (1.0) is not.
         if (ch!.ClientVersion.Value > ProtocolVersion.Dtls12.Value)
         {
-            _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.ProtocolVersion, $"client offers only {ch.ClientVersion}; DTLS 1.2 is required");
+            _engine.Fail(now, DtlsFailureReason.ProtocolVersion, AlertDescription.ProtocolVersion, $"client offers only {ch.ClientVersion}; DTLS 1.2 is required");
             return;
         }
 

@@ -119,7 +119,9 @@ public class Dtls13HandshakeTests
         var pair = new DtlsPair(Options(TestCertificates.EcdsaPeer, 13) with { ProtocolVersions = [ProtocolVersion.Dtls12] }, Options(TestCertificates.Ecdsa, 14) with { ProtocolVersions = [ProtocolVersion.Dtls13] });
         pair.Drive();
         Assert.Equal(DtlsState.Failed, pair.Server.State);
-        Assert.Equal(AlertDescription.ProtocolVersion, Assert.Single(pair.ServerEvents.OfType<DtlsFailed>()).Alert);
+        var failed = Assert.Single(pair.ServerEvents.OfType<DtlsFailed>());
+        Assert.Equal(AlertDescription.ProtocolVersion, failed.Alert);
+        Assert.Equal(DtlsFailureReason.ProtocolVersion, failed.Reason); // the reason matches the alert sent
     }
 
     [Theory]

@@ -1,0 +1,718 @@
+using System.Globalization;
+using Airlift.Dtls;
+using Airlift.Ice.Stun;
+using Airlift.NetEm;
+using static Airlift.Cli.Doctor.DoctorText;
+
+namespace Airlift.Cli.Doctor;
+
+/// <summary>
+/// Rebuilds a session's handshake (flights, transmissions, who answered) and names its failures: the four field
+/// failures of docs/scenarios.md (F1-F4), cookie loops, version and cipher mismatches, certificate rejections, a peer
+/// that never answered, ICE checks without answers, consent expiry.
+/// </summary>
+internal static class DoctorVerdicts
+{
+    /// <summary>RFC 7675 5.1: consent expires 30 s after the last successful check.</summary>
+    public static readonly TimeSpan ConsentTimeout = TimeSpan.FromSeconds(30);
+
+    private const string SeenHere = "A capture shows what crossed the capture point: whether a datagram reached the other side is inferred from that side's answers.";
+
+    /// <summary>Fills <paramref name="s"/>'s flights, outcome and verdicts.</summary>
+    public static void Analyze(DoctorSession s, DoctorOptions options, long captureEndNs)
+    {
+        BuildFlights(s);
+        MarkAnswers(s);
+        ReadHellos(s);
+        var completed = Outcome(s);
+        var cannotSee = CannotSee(s);
+
+        Alerts(s, cannotSee);
+        CookieLoop(s, cannotSee);
+        OneWayTuple(s, cannotSee, completed);
+        Oversize(s, options, cannotSee);
+        FinalFlight(s, cannotSee, completed);
+        if (s.Verdicts.All(v => v.Severity != Severity.Failure) && !completed)
+        {
+            NoAnswer(s, cannotSee);
+        }
+
+        Consent(s, captureEndNs, cannotSee);
+        if (!completed && s.Verdicts.All(v => v.Severity != Severity.Failure) && s.Transmissions.Count > 0 && !s.Outcome.StartsWith("encrypted", StringComparison.Ordinal))
+        {
+            var lastTx = s.Transmissions[^1];
+            s.Verdicts.Add(new Verdict(
+                VerdictCodes.Incomplete,
+                Severity.Failure,
+                "The handshake did not complete, and no known failure pattern explains it",
+                [$"last handshake datagram: {Name(lastTx.Side)} flight {lastTx.Flight.Index} ({lastTx.Flight.Name}) at {Ms(s.StartNs, lastTx.StartNs)}", $"{s.Retransmissions} retransmission(s) in the session"],
+                "Capture on both sides, or longer: the capture may end before the handshake could finish or fail.",
+                "The handshake was not seen to finish.",
+                cannotSee));
+        }
+    }
+
+    private static void BuildFlights(DoctorSession s)
+    {
+        Side? lastSender = null;
+        var current = new Dictionary<Side, Transmission>();
+        var owner = new Dictionary<(Side, string), FlightRecord>();
+        var newFlightAt = new Dictionary<Side, long>();
+        foreach (var e in s.Events)
+        {
+            if (e.Dtls is not { } d)
+            {
+                continue;
+            }
+
+            var side = s.SideOf(e);
+            if (d.Pieces.Count == 0)
+            {
+                lastSender = side;
+                continue;
+            }
+
+            current.TryGetValue(side, out var cur);
+            FlightRecord? known = null;
+            foreach (var p in d.Pieces)
+            {
+                if (owner.TryGetValue((side, p), out var f))
+                {
+                    known = f;
+                    break;
+                }
+            }
+
+
+            // A datagram continues this side's current transmission unless it repeats a piece of it, or the other side
+            // started a new flight meanwhile (the other side's resends may interleave: they do not end a transmission).
+            var other = side == Side.Client ? Side.Server : Side.Client;
+            var continues = cur is not null
+                && !d.Pieces.Any(cur.Pieces.Contains)
+                && (lastSender == side || (known is not null && known == cur.Flight && (!newFlightAt.TryGetValue(other, out var otherNew) || otherNew < cur.StartNs)));
+            var latest = s.Flights.LastOrDefault(f => f.Side == side);
+            Transmission tx;
+            if (continues && (known is null ? cur!.Flight == latest : cur!.Flight == known))
+            {
+                tx = cur!;
+            }
+            else
+            {
+                var flight = known;
+                if (flight is null)
+                {
+                    flight = new FlightRecord { Side = side, Index = s.Flights.Count + 1 };
+                    s.Flights.Add(flight);
+                }
+
+                tx = new Transmission { Side = side, Flight = flight, Number = flight.Transmissions.Count + 1 };
+                if (tx.Number == 1)
+                {
+                    newFlightAt[side] = e.TimestampNs;
+                }
+
+                flight.Transmissions.Add(tx);
+                s.Transmissions.Add(tx);
+                current[side] = tx;
+            }
+
+            tx.Datagrams.Add(e);
+            foreach (var p in d.Pieces)
+            {
+                tx.Pieces.Add(p);
+                tx.Flight.Pieces.Add(p);
+                owner[(side, p)] = tx.Flight;
+            }
+
+            lastSender = side;
+        }
+
+        foreach (var f in s.Flights)
+        {
+            var names = f.Pieces
+                .Where(p => p.Contains(':', StringComparison.Ordinal))
+                .Select(p => p.Split(':'))
+                .Select(p => (Type: byte.Parse(p[0], CultureInfo.InvariantCulture), Seq: int.Parse(p[1], CultureInfo.InvariantCulture)))
+                .Distinct()
+                .OrderBy(p => p.Seq)
+                .Select(p => DtlsDatagramInspector.ShortName(new HandshakeType(p.Type)))
+                .Distinct()
+                .ToList();
+            if (f.Pieces.Contains("CCS"))
+            {
+                names.Add("CCS");
+            }
+
+            if (f.Pieces.Contains("EFIN"))
+            {
+                names.Add("FIN");
+            }
+
+            f.Name = string.Join(' ', names);
+        }
+    }
+
+    private static void MarkAnswers(DoctorSession s)
+    {
+        var txs = s.Transmissions;
+        for (var i = 0; i < txs.Count; i++)
+        {
+            var t = txs[i];
+            var next = txs.Skip(i + 1).FirstOrDefault(x => x.Side == t.Side)?.StartNs ?? long.MaxValue;
+            t.Answered = txs.Any(x => x.Side != t.Side && x.Number == 1 && x.StartNs > t.StartNs && x.StartNs <= next)
+                || s.Events.Any(e => e.Dtls is { ApplicationData: true } && s.SideOf(e) != t.Side && e.TimestampNs > t.StartNs && e.TimestampNs <= next);
+        }
+    }
+
+    private static void ReadHellos(DoctorSession s)
+    {
+        s.ClientHello = FirstHello(s, HandshakeType.ClientHello);
+        s.ServerHello = FirstHello(s, HandshakeType.ServerHello);
+        if (s.ServerHello is { } sh)
+        {
+            s.Version = sh.EffectiveVersion.ToString();
+            s.CipherSuite = sh.CipherSuites.Count > 0 ? sh.CipherSuites[0].Name : null;
+        }
+        else if (s.Events.Any(e => e.Dtls is { Unified: true }))
+        {
+            s.Version = ProtocolVersion.Dtls13.ToString();
+        }
+    }
+
+    // The first complete hello of a type: whole in one fragment, or reassembled from the fragments of one message.
+    private static HelloInfo? FirstHello(DoctorSession s, HandshakeType type)
+    {
+        Dictionary<(System.Net.IPEndPoint, int), (byte[] Bytes, bool[] Have)>? pending = null;
+        foreach (var e in s.Events)
+        {
+            if (e.Dtls is not { } d)
+            {
+                continue;
+            }
+
+            foreach (var h in d.Hellos)
+            {
+                if (h.Type == type && h.Complete && !h.HelloRetryRequest)
+                {
+                    return h;
+                }
+            }
+
+            foreach (var f in d.HelloFragments)
+            {
+                if (f.Type != type || f.Length > 65_536)
+                {
+                    continue;
+                }
+
+                pending ??= [];
+                var key = (e.From, f.Seq);
+                if (!pending.TryGetValue(key, out var p))
+                {
+                    if (pending.Count >= 16)
+                    {
+                        continue;
+                    }
+
+                    p = (new byte[f.Length], new bool[f.Length]);
+                    pending[key] = p;
+                }
+
+                if (p.Bytes.Length != f.Length)
+                {
+                    continue;
+                }
+
+                f.Bytes.CopyTo(p.Bytes, f.Offset);
+                Array.Fill(p.Have, true, f.Offset, f.Bytes.Length);
+                if (Array.TrueForAll(p.Have, x => x) && WireDecoder.ReadHello(type, p.Bytes, true) is { HelloRetryRequest: false } whole)
+                {
+                    return whole;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    // Sets the outcome; true when the handshake completed (or, for DTLS 1.3, very likely did).
+    private static bool Outcome(DoctorSession s)
+    {
+        var dtls = s.Events.Where(e => e.Dtls is not null).ToList();
+        if (dtls.Count == 0)
+        {
+            var ok = s.Events.Any(e => e.Stun is { Class: StunClass.SuccessResponse });
+            s.Outcome = ok ? "ICE only (no DTLS in the capture)" : "ICE checks without answers";
+            return ok;
+        }
+
+        var start = dtls[0].TimestampNs;
+        if (s.Version == ProtocolVersion.Dtls13.ToString())
+        {
+            var both = dtls.Any(e => e.Dtls!.Unified && s.SideOf(e) == Side.Client) && dtls.Any(e => e.Dtls!.Unified && s.SideOf(e) == Side.Server);
+            var fatal = dtls.Any(e => e.Dtls!.Alerts.Count > 0);
+            s.Outcome = both && !fatal ? "encrypted DTLS 1.3 handshake: both sides exchanged encrypted records" : "encrypted DTLS 1.3 handshake, not seen to finish";
+            if (both && !fatal)
+            {
+                var firstData = dtls.FirstOrDefault(x => x.Dtls!.ApplicationData)?.TimestampNs ?? long.MaxValue;
+                if (dtls.LastOrDefault(e => e.Dtls!.Unified && s.SideOf(e) == Side.Client && e.TimestampNs < firstData) is { } lastClient)
+                {
+                    s.HandshakeMs = (lastClient.TimestampNs - start) / 1e6;
+                }
+            }
+
+            return both && !fatal;
+        }
+
+        var finals = s.Flights.Where(f => f.HasChangeCipherSpec).ToList();
+        var clientFinal = finals.FirstOrDefault(f => f.Side == Side.Client);
+        var serverFinal = finals.FirstOrDefault(f => f.Side == Side.Server);
+        if (clientFinal is null || serverFinal is null)
+        {
+            s.Outcome = "not completed";
+            return false;
+        }
+
+        var (last, peer) = serverFinal.Transmissions[0].StartNs >= clientFinal.Transmissions[0].StartNs ? (serverFinal, clientFinal) : (clientFinal, serverFinal);
+        var lastTx = last.Transmissions[^1];
+        var peerAfter = peer.Transmissions.Count(t => t.StartNs > lastTx.StartNs);
+        var peerData = s.Events.Any(e => e.Dtls is { ApplicationData: true } && s.SideOf(e) == peer.Side && e.TimestampNs > lastTx.StartNs);
+        var completed = peerAfter <= 1 || peerData;
+        s.Outcome = completed ? "completed" : "not completed";
+        if (completed)
+        {
+            s.HandshakeMs = (lastTx.StartNs - start) / 1e6;
+        }
+
+        return completed;
+    }
+
+    private static List<string> CannotSee(DoctorSession s)
+    {
+        var list = new List<string> { SeenHere };
+        if (s.Events.Any(e => e.Dtls is { Unified: true }))
+        {
+            list.Add("The DTLS 1.3 handshake after ServerHello is encrypted: its flights and resends are not visible, only datagram sizes and timing.");
+        }
+
+        if (s.Events.Any(e => e.Dtls is { } d && d.Alerts.Any(a => a.Encrypted)))
+        {
+            list.Add("Encrypted alerts (after ChangeCipherSpec) cannot be read without the keys.");
+        }
+
+        if (s.EventsOmitted > 0)
+        {
+            list.Add($"{s.EventsOmitted} later STUN/DTLS datagrams were not kept (event limit).");
+        }
+
+        return list;
+    }
+
+    private static void Alerts(DoctorSession s, List<string> cannotSee)
+    {
+        var ch = s.ClientHello;
+        var offered = ch is null
+            ? "no ClientHello in the capture"
+            : $"the ClientHello offered {Versions(ch)} and {ch.CipherSuites.Count} cipher suite(s): {string.Join(", ", ch.CipherSuites.Take(8).Select(c => c.Name))}{(ch.CipherSuites.Count > 8 ? ", ..." : string.Empty)}";
+        var chosen = s.Version is null ? "no ServerHello was sent" : $"the ServerHello chose {s.Version}{(s.CipherSuite is null ? string.Empty : " with " + s.CipherSuite)}";
+        foreach (var e in s.Events)
+        {
+            if (e.Dtls is not { } d)
+            {
+                continue;
+            }
+
+            foreach (var a in d.Alerts)
+            {
+                var who = Name(s.SideOf(e));
+                var when = Ms(s.StartNs, e.TimestampNs);
+                if (a.Encrypted)
+                {
+                    if (s.Outcome != "completed" && !s.Verdicts.Any(v => v.Code == VerdictCodes.EncryptedAlert))
+                    {
+                        s.Verdicts.Add(new Verdict(
+                            VerdictCodes.EncryptedAlert,
+                            Severity.Failure,
+                            $"The {who} ended the handshake with an encrypted alert",
+                            [$"{who} sent an encrypted alert at {when}, after the keys changed", "typical causes: the peer's certificate does not match the fingerprint in the SDP, a client certificate was required or rejected, a Finished did not verify"],
+                            "Check the certificate fingerprint exchanged in the signalling against the certificate each side uses (airlift: --expect-fingerprint), and both sides' logs for the reason.",
+                            "The handshake reached the encrypted messages and the " + who + " aborted it.",
+                            cannotSee));
+                    }
+
+                    continue;
+                }
+
+                if (a.Level != AlertLevel.Fatal && a.Description != AlertDescription.CloseNotify)
+                {
+                    continue;
+                }
+
+                var onlyOne = ch is { SupportedVersions.Count: > 0 } && ch.SupportedVersions.All(v => v == ProtocolVersion.Dtls13);
+                var description = a.Description == AlertDescription.HandshakeFailure && onlyOne && s.ServerHello is null
+                    ? AlertDescription.ProtocolVersion // a 1.3-only ClientHello refused before any ServerHello: the server has no DTLS 1.3
+                    : a.Description;
+                var (code, title, fix) = description switch
+                {
+                    AlertDescription.ProtocolVersion => (VerdictCodes.VersionMismatch, "DTLS version mismatch",
+                        "Let both sides share a version: airlift --dtls both (1.3 preferred, 1.2 for older peers)."),
+                    AlertDescription.HandshakeFailure or AlertDescription.InsufficientSecurity or AlertDescription.IllegalParameter => (VerdictCodes.CipherMismatch, "No cipher suite, group or parameter both sides accept",
+                        "Offer a suite the peer has for its certificate type (ECDSA certificate: TLS_ECDHE_ECDSA_*; RSA: TLS_ECDHE_RSA_*); airlift --cipher lists the names."),
+                    AlertDescription.BadCertificate or AlertDescription.UnsupportedCertificate or AlertDescription.CertificateExpired
+                        or AlertDescription.CertificateUnknown or AlertDescription.UnknownCa or AlertDescription.DecryptError => (VerdictCodes.CertificateRejected, "Certificate or fingerprint rejected",
+                        "Make the fingerprint in the signalling (a=fingerprint) match the certificate the peer really uses; airlift --expect-fingerprint \"sha-256 ...\"."),
+                    _ => (VerdictCodes.Incomplete, $"Fatal alert {AlertInfo.AlertName(a.Description)}", "Read the sender's log for the reason of the alert."),
+                };
+                if (a.Description == AlertDescription.CloseNotify || s.Verdicts.Any(v => v.Code == code))
+                {
+                    continue;
+                }
+
+                s.Verdicts.Add(new Verdict(
+                    code,
+                    Severity.Failure,
+                    title,
+                    [$"{who} sent {a.Describe()} at {when}", offered, chosen, .. description != a.Description ? new[] { "the ClientHello offered DTLS 1.3 only (supported_versions); a server without DTLS 1.3 can only refuse it" } : []],
+                    fix,
+                    $"The {who} refused the handshake with a plaintext alert: the reason is visible on the wire.",
+                    cannotSee));
+            }
+        }
+    }
+
+    private static string Versions(HelloInfo ch) =>
+        ch.SupportedVersions.Count > 0 ? string.Join("/", ch.SupportedVersions.Select(v => v.ToString())) : ch.LegacyVersion.ToString();
+
+    private static void CookieLoop(DoctorSession s, List<string> cannotSee)
+    {
+        var hvrAfterCookie = 0;
+        var sawCookie = false;
+        long firstNs = 0;
+        foreach (var e in s.Events)
+        {
+            if (e.Dtls is not { } d)
+            {
+                continue;
+            }
+
+            if (d.Hellos.Any(h => h.Type == HandshakeType.ClientHello && h.CookieLength > 0))
+            {
+                sawCookie = true;
+                firstNs = firstNs == 0 ? e.TimestampNs : firstNs;
+            }
+
+            if (d.HelloVerifyRequest && sawCookie)
+            {
+                hvrAfterCookie++;
+            }
+        }
+
+        var progressed = s.Events.Any(e => e.Dtls is { } d && d.Hellos.Any(h => h.Type == HandshakeType.ServerHello));
+        if (hvrAfterCookie >= 2 && !progressed)
+        {
+            s.Verdicts.Add(new Verdict(
+                VerdictCodes.CookieLoop,
+                Severity.Failure,
+                "Cookie loop: the server answers every ClientHello with a new HelloVerifyRequest",
+                [$"{hvrAfterCookie} HelloVerifyRequest(s) answered ClientHellos that already carried a cookie (from {Ms(s.StartNs, firstNs)})", "no ServerHello was ever sent"],
+                "The server rejects its own cookies: its cookie secret changes between requests, or the client's address/port changes (NAT rebinding, a proxy) between the two ClientHellos; pin the secret (one listener) and check the path.",
+                "The client echoed cookies and the server kept refusing them.",
+                cannotSee));
+        }
+    }
+
+    private static void Oversize(DoctorSession s, DoctorOptions options, List<string> cannotSee)
+    {
+        if (s.Verdicts.Any(v => v.Code == VerdictCodes.F3))
+        {
+            return; // the flight went to a tuple that never answers: its size is not the question
+        }
+
+        // Sizes proved to cross: answered flights, and STUN requests that got a response.
+        var answeredStun = new HashSet<string>(s.Events.Where(e => e.Stun is { Class: StunClass.SuccessResponse or StunClass.ErrorResponse }).Select(e => e.Stun!.TransactionId));
+        var crossed = s.Transmissions.Where(t => t.Answered).SelectMany(t => t.Datagrams).Select(d => d.Size)
+            .Concat(s.Events.Where(e => e.Stun is { Class: StunClass.Request } st && answeredStun.Contains(st.TransactionId)).Select(e => e.Size))
+            .DefaultIfEmpty(0).Max();
+        foreach (var side in new[] { Side.Server, Side.Client })
+        {
+            var unanswered = s.Transmissions.Where(t => t.Side == side && !t.Answered && t.Flight.Transmissions.Count >= 2).ToList();
+            var big = unanswered.Where(t => t.Largest > crossed || t.Datagrams.Any(d => d.IpFragments > 0)).ToList();
+            if (big.Count == 0)
+            {
+                continue;
+            }
+
+            var flight = big[0].Flight;
+            var firstNs = big[0].StartNs;
+            var recoveredTx = flight.Transmissions.FirstOrDefault(t => t.Answered && t.StartNs > firstNs);
+            recoveredTx = recoveredTx is null ? null : flight.Transmissions.First(t => t.StartNs >= recoveredTx.StartNs - 5_000_000 && t.StartNs <= recoveredTx.StartNs && t.Largest <= recoveredTx.Largest);
+            var smallestDropped = big.Select(t => t.Largest).Min();
+            // Evidence needed: three unanswered sends; or, when smaller datagrams then got through, two (one if IP-fragmented).
+            var needed = recoveredTx is null ? 3 : big.Any(t => t.Datagrams.Any(d => d.IpFragments > 0)) ? 1 : 2;
+            if (big.Count < needed || (recoveredTx is not null && recoveredTx.Largest >= smallestDropped))
+            {
+                continue; // lost once or twice and got through at the same size: loss, not size
+            }
+
+            var peerResends = s.Transmissions.Count(t => t.Side != side && t.Number > 1 && t.StartNs > firstNs);
+            var fragmented = big.SelectMany(t => t.Datagrams).Where(d => d.IpFragments > 0).ToList();
+            if (peerResends == 0 && fragmented.Count == 0)
+            {
+                continue; // nothing shows the peer alive: that is "no answer", not a size problem
+            }
+
+            var who = Name(side);
+            var peer = Name(side == Side.Client ? Side.Server : Side.Client);
+            var dropped = big.SelectMany(t => t.Datagrams).Where(d => d.Size > crossed || d.IpFragments > 0).ToList();
+            var glued = dropped.Where(d => d.Dtls!.Records.Count >= 2 && d.Size > options.RelayLimit).ToList();
+            var code = glued.Count > 0 ? VerdictCodes.F4 : VerdictCodes.F1;
+            var times = string.Join(", ", big.Take(12).Select(t => Ms(s.StartNs, t.StartNs))) + (big.Count > 12 ? ", ..." : string.Empty);
+            var evidence = new List<string>
+            {
+                $"{who} flight {flight.Index} ({flight.Name}) went out {big.Count} times without an answer, at {times}",
+                $"largest datagram of each of these sends: {string.Join(", ", big.Select(t => t.Largest).Distinct().Take(8).Select(n => n + " B"))}; the largest datagram proved to cross (it was answered) is {crossed} B",
+            };
+            if (peerResends > 0)
+            {
+                evidence.Add($"the {peer} resent its own previous flight {peerResends} time(s) meanwhile: it is alive and never received this flight");
+            }
+
+            if (fragmented.Count > 0)
+            {
+                evidence.Add($"{fragmented.Count} of these datagrams were IP-fragmented (largest fragment {fragmented.Max(d => d.LargestFragment)} B of IP): fragments are what home routers and firewalls drop");
+            }
+
+            if (code == VerdictCodes.F4)
+            {
+                evidence.Add($"{glued.Count} datagram(s) glue {glued.Max(d => d.Dtls!.Records.Count)} records into more than the {options.RelayLimit}-byte relay limit: {string.Join(", ", glued.Select(d => $"{d.Size} B ({d.Dtls!.Records.Count} records, {d.Size - options.RelayLimit} B over)").Distinct().Take(6))}");
+            }
+
+            int? passes = null;
+            if (recoveredTx is not null)
+            {
+                passes = recoveredTx.Largest;
+                evidence.Add($"the {who} then sent the flight in datagrams of at most {recoveredTx.Largest} B (transmission {recoveredTx.Number}, at {Ms(s.StartNs, recoveredTx.StartNs)}) and the {peer} answered");
+            }
+
+            var low = Math.Max(crossed, passes ?? 0);
+            evidence.Add($"estimated path limit: passes {low} B, drops {smallestDropped} B{(low > 0 ? $" (somewhere in {low}..{smallestDropped - 1} B)" : string.Empty)}");
+            var mtu = smallestDropped > 1200 ? 1200 : Math.Max(228, Math.Max(low, smallestDropped - 100) / 10 * 10);
+            if (code == VerdictCodes.F4)
+            {
+                mtu = Math.Min(mtu, options.RelayLimit);
+            }
+
+            var severity = recoveredTx is null ? Severity.Failure : Severity.Recovered;
+            s.Verdicts.Add(code == VerdictCodes.F1
+                ? new Verdict(
+                    VerdictCodes.F1,
+                    severity,
+                    $"F1: the {who}'s flight is larger than the path carries{(recoveredTx is null ? string.Empty : " (recovered with smaller datagrams)")}",
+                    evidence,
+                    $"Bound every datagram: airlift --mtu {mtu} (counts every header and tag, whatever the certificate size). Other stacks: set the DTLS MTU and check it really bounds the flight, or use a smaller (ECDSA) certificate.",
+                    $"Datagrams above {crossed} B from the {who} were never answered while the {peer} kept trying: the path loses them.",
+                    cannotSee)
+                : new Verdict(
+                    VerdictCodes.F4,
+                    severity,
+                    $"F4: several records glued into datagrams above the {options.RelayLimit}-byte relay limit{(recoveredTx is null ? string.Empty : " (recovered)")}",
+                    evidence,
+                    $"Pack whole records into datagrams no larger than the relay passes: airlift --mtu {mtu} (Airlift never lets records span datagrams and packs up to --mtu). Set --relay-limit to the relay's real buffer size if it is not {options.RelayLimit} B.",
+                    $"Multi-record datagrams above the relay limit were never answered while the {peer} kept trying.",
+                    cannotSee));
+            return;
+        }
+    }
+
+    private static void FinalFlight(DoctorSession s, List<string> cannotSee, bool completed)
+    {
+        var finals = s.Flights.Where(f => f.HasChangeCipherSpec).ToList();
+        var clientFinal = finals.FirstOrDefault(f => f.Side == Side.Client);
+        var serverFinal = finals.FirstOrDefault(f => f.Side == Side.Server);
+        if (clientFinal is null || serverFinal is null)
+        {
+            return;
+        }
+
+        var (last, peer) = serverFinal.Transmissions[0].StartNs >= clientFinal.Transmissions[0].StartNs ? (serverFinal, clientFinal) : (clientFinal, serverFinal);
+        var firstLast = last.Transmissions[0].StartNs;
+        var repeats = peer.Transmissions.Where(t => t.StartNs > firstLast).ToList();
+        if (repeats.Count == 0)
+        {
+            return;
+        }
+
+        var lastTx = last.Transmissions[^1].StartNs;
+        var unanswered = repeats.Count(t => t.StartNs > lastTx);
+        var who = Name(last.Side);
+        var other = Name(peer.Side);
+        var intervals = new List<string>();
+        var prev = peer.Transmissions.LastOrDefault(t => t.StartNs <= firstLast)?.StartNs ?? firstLast;
+        foreach (var t in repeats.Take(10))
+        {
+            intervals.Add(Ms(prev, t.StartNs));
+            prev = t.StartNs;
+        }
+
+        var evidence = new List<string>
+        {
+            $"the {who} sent its final flight ({last.Name}) at {Ms(s.StartNs, firstLast)}",
+            $"the {other}'s final flight ({peer.Name}) arrived again {repeats.Count} time(s) after that, {string.Join(", ", intervals)} apart: the {other}'s retransmission timer, so the {other} never got the {who}'s final flight",
+            last.Transmissions.Count > 1
+                ? $"the {who} resent its final flight {last.Transmissions.Count - 1} time(s){(unanswered > 0 ? $"; the last {unanswered} repeat(s) from the {other} got no resend" : ", once for each repeat")}"
+                : $"the {who} never resent its final flight",
+        };
+        if (!completed && unanswered >= 2)
+        {
+            s.Verdicts.Add(new Verdict(
+                VerdictCodes.F2,
+                Severity.Failure,
+                $"F2: the {who}'s final flight was lost and the {who} ignored the {other}'s resends",
+                evidence,
+                $"The side that sends the last flight must keep it and resend it whenever the peer's last flight arrives again (RFC 6347 4.2.4, RFC 9147 5.8). Airlift does this with a bounded budget; if the {who} is another stack, update it. Loss on the path towards the {other} makes this visible.",
+                $"The {other} kept resending its final flight after the {who} had sent its own: the {who}'s final flight did not reach it.",
+                cannotSee));
+        }
+        else if (last.Transmissions.Count > 1)
+        {
+            s.Verdicts.Add(new Verdict(
+                VerdictCodes.F2,
+                Severity.Recovered,
+                $"F2 pattern, recovered: the {who}'s final flight was lost and resent when the {other} repeated its own",
+                evidence,
+                "Nothing to fix on the endpoint: this is the required behaviour. Look at loss on the path towards the " + other + ".",
+                $"The {who}'s final flight was lost at least once and the {who} resent it.",
+                cannotSee));
+        }
+    }
+
+    private static void OneWayTuple(DoctorSession s, List<string> cannotSee, bool completed)
+    {
+        if (s.Tuples.Count < 2)
+        {
+            return;
+        }
+
+        // The first response per transaction (a retransmitted request gets the same response again).
+        var responses = new Dictionary<string, WireEvent>(StringComparer.Ordinal);
+        foreach (var e in s.Events.Where(e => e.Stun is { Class: StunClass.SuccessResponse }))
+        {
+            responses.TryAdd(e.Stun!.TransactionId, e);
+        }
+
+        var nomination = s.Events.FirstOrDefault(e => e.Stun is { Class: StunClass.Request, UseCandidate: true } st && responses.ContainsKey(st.TransactionId));
+        if (nomination is null)
+        {
+            return;
+        }
+
+        var nominatedNs = responses[nomination.Stun!.TransactionId].TimestampNs;
+        var nominated = s.TupleIndex(nomination);
+        var stray = s.Events.Where(e => e.Dtls is not null && s.SideOf(e) == Side.Server && e.TimestampNs > nominatedNs && s.TupleIndex(e) != nominated).ToList();
+        if (stray.Count == 0)
+        {
+            return;
+        }
+
+        var strayTuple = s.TupleIndex(stray[0]);
+        var answeredOnStray = s.Events.Any(e => e.Dtls is not null && s.SideOf(e) == Side.Client && s.TupleIndex(e) == strayTuple && e.TimestampNs > stray[0].TimestampNs);
+        if (answeredOnStray)
+        {
+            return;
+        }
+
+        var followed = s.Events.FirstOrDefault(e => e.Dtls is not null && s.SideOf(e) == Side.Server && e.TimestampNs > nominatedNs && s.TupleIndex(e) == nominated);
+        var strayChecks = s.Events.Count(e => e.Stun is { Class: StunClass.Request } && s.TupleIndex(e) == strayTuple);
+        var strayOk = s.Events.Count(e => e.Stun is { Class: StunClass.SuccessResponse } && s.TupleIndex(e) == strayTuple);
+        var evidence = new List<string>
+        {
+            $"ICE nominated tuple {nominated + 1} ({Tuple(s, nominated)}) at {Ms(s.StartNs, nominatedNs)}: USE-CANDIDATE check answered",
+            $"the server sent {stray.Count} DTLS datagram(s) on tuple {strayTuple + 1} ({Tuple(s, strayTuple)}) after that, from {Ms(s.StartNs, stray[0].TimestampNs)} to {Ms(s.StartNs, stray[^1].TimestampNs)}; the client never sent DTLS on that tuple",
+            $"tuple {strayTuple + 1} carried {strayChecks} check(s) and {strayOk} success response(s) in this capture{(strayChecks > strayOk * 2 ? ": the client keeps checking it, so the responses do not reach the client (a one-way path)" : string.Empty)}",
+            followed is null
+                ? "the server's DTLS never moved to the nominated tuple"
+                : $"the server's DTLS followed to the nominated tuple at {Ms(s.StartNs, followed.TimestampNs)}, {Ms(nominatedNs, followed.TimestampNs)} after the nomination",
+        };
+        var failed = followed is null || !completed;
+        s.Verdicts.Add(new Verdict(
+            VerdictCodes.F3,
+            failed ? Severity.Failure : Severity.Recovered,
+            failed ? "F3: DTLS went to a tuple that never answers while ICE selected another" : "F3 pattern, recovered: DTLS was sent on an unselected tuple before following the nomination",
+            evidence,
+            "Send DTLS to the selected tuple only, and when the selection changes (USE-CANDIDATE, a newer valid check) resend pending flight data there at once. Airlift's transport does this; an ICE-lite server that keeps the first tuple needs the fix.",
+            "ICE proved the nominated tuple works; the DTLS the server sent elsewhere was never answered.",
+            cannotSee));
+    }
+
+    private static string Tuple(DoctorSession s, int i) => i < 0 || i >= s.Tuples.Count ? "?" : $"{(s.Tuples[i].Tcp ? "tcp " : string.Empty)}{s.Tuples[i].A} <-> {s.Tuples[i].B}";
+
+    private static void NoAnswer(DoctorSession s, List<string> cannotSee)
+    {
+        var dtls = s.Events.Where(e => e.Dtls is not null).ToList();
+        if (dtls.Count > 0)
+        {
+            var sides = dtls.Select(s.SideOf).Distinct().ToList();
+            if (sides.Count == 1)
+            {
+                var who = Name(sides[0]);
+                var peer = Name(sides[0] == Side.Client ? Side.Server : Side.Client);
+                var times = s.Transmissions.Select(t => t.StartNs).ToList();
+                var gaps = times.Zip(times.Skip(1), (a, b) => Ms(a, b)).Take(10).ToList();
+                s.Verdicts.Add(new Verdict(
+                    VerdictCodes.NoAnswer,
+                    Severity.Failure,
+                    $"The {peer} never answered",
+                    [$"the {who} sent {dtls.Count} DTLS datagram(s) ({s.Transmissions.Count} transmission(s) of {s.Flights.Count} flight(s)) from {Ms(s.StartNs, dtls[0].TimestampNs)} to {Ms(s.StartNs, dtls[^1].TimestampNs)}", gaps.Count > 0 ? $"resends {string.Join(", ", gaps)} apart (the {who}'s retransmission timer)" : "no resend", $"not one datagram from the {peer} ({DoctorText.Ep(sides[0] == Side.Client ? s.Server : s.Client)})"],
+                    $"Check that the {peer} listens on that address and port, and that a firewall or NAT lets the {who}'s datagrams in (and the answers out).",
+                    $"The {who} tried; nothing came back to the capture point.",
+                    [.. cannotSee, "Whether the datagrams reached the " + peer + " (a capture at the " + peer + " would tell)."]));
+                return;
+            }
+        }
+
+        if (dtls.Count == 0 && s.Events.Any(e => e.Stun is { Class: StunClass.Request }) && !s.Events.Any(e => e.Stun is { Class: StunClass.SuccessResponse or StunClass.ErrorResponse }))
+        {
+            var n = s.Events.Count(e => e.Stun is { Class: StunClass.Request });
+            s.Verdicts.Add(new Verdict(
+                VerdictCodes.IceUnanswered,
+                Severity.Failure,
+                "ICE connectivity checks were never answered",
+                [$"{n} binding request(s) on {s.Tuples.Count} tuple(s), no response"],
+                "Check the ICE credentials (ufrag/password from the signalling), the candidate addresses and the firewall.",
+                "The checks got no response at the capture point.",
+                cannotSee));
+        }
+    }
+
+    private static void Consent(DoctorSession s, long captureEndNs, List<string> cannotSee)
+    {
+        var okTimes = s.Events.Where(e => e.Stun is { Class: StunClass.SuccessResponse }).Select(e => e.TimestampNs).ToList();
+        if (okTimes.Count == 0 || s.LastMediaNs is not { } lastMedia)
+        {
+            return;
+        }
+
+        var lastOk = okTimes.Max();
+        var timeout = (long)ConsentTimeout.TotalMilliseconds * 1_000_000;
+        var requestsAfter = s.Events.Count(e => e.Stun is { Class: StunClass.Request } && e.TimestampNs > lastOk);
+        if (captureEndNs - lastOk <= timeout || lastMedia <= lastOk || captureEndNs - lastMedia < 2_000_000_000L)
+        {
+            return;
+        }
+
+        var mediaAfter = (lastMedia - lastOk) / 1e9;
+        if (mediaAfter < 20 || mediaAfter > 40)
+        {
+            return;
+        }
+
+        s.Verdicts.Add(new Verdict(
+            VerdictCodes.ConsentExpired,
+            Severity.Failure,
+            "Consent expired: checks stopped being answered and media stopped 30 s later",
+            [$"last successful consent check at {Ms(s.StartNs, lastOk)}", requestsAfter > 0 ? $"{requestsAfter} later check(s) got no response" : "no check at all after it", $"media stopped at {Ms(s.StartNs, lastMedia)}, {mediaAfter:0.0} s later (RFC 7675: consent lasts 30 s)", $"the capture goes on {(captureEndNs - lastMedia) / 1e9:0.0} s after that"],
+            "Consent freshness (RFC 7675) needs a binding request answered at least every 30 s: check that the peer keeps sending them and that the answers get through (NAT binding timeouts, firewall idle timeouts).",
+            "No check was answered for 30 s, and media stopped as RFC 7675 requires.",
+            cannotSee));
+    }
+}
