@@ -1,3 +1,5 @@
+using Airlift.WebRtc;
+
 namespace Airlift.Cli.Serve;
 
 /// <summary>
@@ -13,7 +15,7 @@ namespace Airlift.Cli.Serve;
 internal sealed record EchoLimits
 {
     /// <summary>IPv4 (20) + UDP (8) header bytes counted per datagram in budgets and amplification factors.</summary>
-    public const int DatagramOverhead = 28;
+    public const int DatagramOverhead = NackAnswerOptions.DatagramOverhead;
 
     /// <summary>Defaults used by <c>airlift serve</c>.</summary>
     public static EchoLimits Default { get; } = new();
@@ -45,6 +47,16 @@ internal sealed record EchoLimits
 
     /// <summary>Most offerer SSRCs remembered per session (declared and learned); RTP from a new SSRC beyond it is dropped and counted. Default 64.</summary>
     public int MaxRemoteSsrcs { get; init; } = 64;
+
+    /// <summary>The NACK answer bounds of the library's <see cref="NackResponder"/>.</summary>
+    public NackAnswerOptions ToNackOptions() => new()
+    {
+        ResendBudgetRatio = ResendBudgetRatio,
+        ResendBurstBytes = ResendBurstBytes,
+        ResendBytesPerSecond = ResendBytesPerSecond,
+        NackResendInterval = NackResendInterval,
+        MaxResendsPerRtcp = MaxResendsPerRtcp,
+    };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()

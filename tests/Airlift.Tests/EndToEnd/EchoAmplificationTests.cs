@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using Airlift.Cli.Serve;
 using Airlift.Dtls;
 using Airlift.Srtp;
+using Airlift.Transport;
+using Airlift.WebRtc;
 using Xunit.Abstractions;
 
 namespace Airlift.Tests.EndToEnd;
@@ -31,7 +33,6 @@ public class EchoAmplificationTests(ITestOutputHelper output)
             var material = new byte[60];
             new Random(seed).NextBytes(material);
             var profile = SrtpProtectionProfile.Aes128CmHmacSha1_80;
-            var echoKeys = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Server);
             var peerKeys = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Client);
             _peerProtect = peerKeys.CreateProtectContext();
             _peerUnprotect = peerKeys.CreateUnprotectContext();
@@ -48,7 +49,7 @@ public class EchoAmplificationTests(ITestOutputHelper output)
                     return true;
                 },
                 TimeSpan.Zero);
-            Media.SetKeys(echoKeys.CreateProtectContext(), echoKeys.CreateUnprotectContext());
+            Media.SetKeys(new KeyingMaterial(profile, material, DtlsRole.Server));
         }
 
         public EchoMedia Media { get; }
