@@ -218,7 +218,7 @@ public sealed class WebRtcTransport
                 if (datagram.Length > _options.MaxMediaPacketSize)
                 {
                     _c.MediaTooLarge++;
-                    TransportMetrics.Drop("media_too_large");
+                    _metrics.Drop("media_too_large");
                     return;
                 }
 
@@ -387,7 +387,7 @@ public sealed class WebRtcTransport
         if (_queue.Count >= _options.MaxQueuedOutputs)
         {
             _c.QueueOverflowDrops++;
-            TransportMetrics.Drop("queue_full");
+            _metrics.Drop("queue_full");
             return false;
         }
 
