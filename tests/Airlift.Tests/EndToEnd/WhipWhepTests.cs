@@ -186,10 +186,16 @@ public class WhipFirefoxWhepTests(WhipFirefoxWhepFixture fixture, ITestOutputHel
 
         // When Firefox sent a PLI or FIR of its own, serve received it from that viewer.
         var browser = viewer.GetProperty("browser");
+        var fromViewer = viewer.GetProperty("server").GetProperty("keyframeRequests").GetInt64();
         if (browser.GetProperty("pliCount").GetInt32() + browser.GetProperty("firCount").GetInt32() > 0)
         {
-            Assert.True(viewer.GetProperty("server").GetProperty("keyframeRequests").GetInt64() > 0, "Firefox's PLI did not reach serve");
+            Assert.True(fromViewer > 0, "Firefox's PLI did not reach serve");
         }
+
+        // Every request reached the publisher's keyframe path: the viewer's keying and each of its PLI/FIR was either sent
+        // as PLI or counted as rate-limited (the publisher's counters are read after the viewer's, so they may only be ahead).
+        var limited = pli.GetProperty("serverKeyframeRequestsLimited").GetInt64();
+        Assert.True(sent + limited >= 1 + fromViewer, $"1 keying + {fromViewer} viewer requests, but the publisher sent {sent} and limited {limited}");
     }
 }
 
