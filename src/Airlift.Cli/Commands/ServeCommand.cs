@@ -34,11 +34,11 @@ internal static class ServeCommand
         var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once; beyond it an offer gets 503 with Retry-After.", DefaultValueFactory = _ => 64 };
         var perClient = new Option<int>("--max-sessions-per-client") { Description = "Most live sessions one HTTP client (an IPv4 address, or an IPv6 /64) may hold; beyond it an offer gets 429 with Retry-After. Behind a reverse proxy all clients share its address.", DefaultValueFactory = _ => EchoServerOptions.DefaultMaxSessionsPerClient };
         var allowedHost = new Option<string[]>("--allowed-host") { Description = "Host name (or IP) the page may be requested as, repeatable. Requests with any other Host header get 421 (DNS rebinding protection). Always allowed: localhost, 127.0.0.1, ::1, the --http address and the --announce address.", AllowMultipleArgumentsPerToken = false };
-        var nackBudget = new Option<double>("--nack-budget") { Description = "NACK answers (packets resent from history) may use at most RATIO x the bytes this session received, IP/UDP headers counted.", DefaultValueFactory = _ => EchoLimits.Default.ResendBudgetRatio };
-        var nackBurst = new Option<int>("--nack-burst") { Description = "Most bytes of NACK answers sent at once (the budget's bucket size).", DefaultValueFactory = _ => EchoLimits.Default.ResendBurstBytes };
-        var nackRate = new Option<int>("--nack-rate") { Description = "Most bytes per second of NACK answers per session, whatever the budget.", DefaultValueFactory = _ => EchoLimits.Default.ResendBytesPerSecond };
-        var nackInterval = new Option<double>("--nack-interval") { Description = "A packet is resent for NACKs at most once within this many milliseconds.", DefaultValueFactory = _ => EchoLimits.Default.NackResendInterval.TotalMilliseconds };
-        var nackMax = new Option<int>("--nack-max") { Description = "Most packets resent because of one RTCP packet (repeated sequence numbers count once).", DefaultValueFactory = _ => EchoLimits.Default.MaxResendsPerRtcp };
+        var nackBudget = new Option<double>("--nack-budget") { Description = "NACK answers (packets resent from history) may use at most RATIO x the bytes this session received, IP/UDP headers counted.", DefaultValueFactory = _ => NackAnswerOptions.Default.ResendBudgetRatio };
+        var nackBurst = new Option<int>("--nack-burst") { Description = "Most bytes of NACK answers sent at once (the budget's bucket size).", DefaultValueFactory = _ => NackAnswerOptions.Default.ResendBurstBytes };
+        var nackRate = new Option<int>("--nack-rate") { Description = "Most bytes per second of NACK answers per session, whatever the budget.", DefaultValueFactory = _ => NackAnswerOptions.Default.ResendBytesPerSecond };
+        var nackInterval = new Option<double>("--nack-interval") { Description = "A packet is resent for NACKs at most once within this many milliseconds.", DefaultValueFactory = _ => NackAnswerOptions.Default.NackResendInterval.TotalMilliseconds };
+        var nackMax = new Option<int>("--nack-max") { Description = "Most packets resent because of one RTCP packet (repeated sequence numbers count once).", DefaultValueFactory = _ => NackAnswerOptions.Default.MaxResendsPerRtcp };
         var connectTimeout = new Option<double>("--connect-timeout") { Description = "Close a session whose DTLS has not connected this many seconds after the answer.", DefaultValueFactory = _ => 30 };
         var impairLoss = new Option<double?>("--impair-loss") { Description = "Demo/test: put Airlift's impairment proxy (loopback only) in front of the first UDP address, dropping PERCENT of the datagrams each way; the candidates then point at the proxy." };
         var impairMax = new Option<int?>("--impair-max-datagram") { Description = "Demo/test: the proxy also drops datagrams larger than BYTES each way (implies the proxy)." };
@@ -391,11 +391,14 @@ internal static class ServeCommand
 
         var limits = EchoLimits.Default with
         {
-            ResendBudgetRatio = budget,
-            ResendBurstBytes = burst,
-            ResendBytesPerSecond = rate,
-            NackResendInterval = TimeSpan.FromMilliseconds(intervalMs),
-            MaxResendsPerRtcp = max,
+            Nack = new NackAnswerOptions
+            {
+                ResendBudgetRatio = budget,
+                ResendBurstBytes = burst,
+                ResendBytesPerSecond = rate,
+                NackResendInterval = TimeSpan.FromMilliseconds(intervalMs),
+                MaxResendsPerRtcp = max,
+            },
         };
         limits.Validate();
         return limits;

@@ -37,7 +37,7 @@ internal readonly record struct EchoMediaStats(
 /// Every send is caused by one authenticated packet from the peer and budgeted: an echoed RTP packet or translated RTCP
 /// packet is never longer than the packet that caused it (checked; a longer one is dropped and counted as amplifying), and
 /// NACK answers are paid from a <see cref="ResendBudget"/> earned from the bytes received. So bytes out (28 bytes of IPv4 +
-/// UDP header counted per datagram) stay within (1 + <see cref="EchoLimits.ResendBudgetRatio"/>) x bytes in.
+/// UDP header counted per datagram) stay within (1 + <see cref="NackAnswerOptions.ResendBudgetRatio"/>) x bytes in.
 /// Time is passed in. Not thread-safe: one caller (the session's event loop) at a time; <see cref="Snapshot"/> may be
 /// called from any thread.
 /// </summary>
@@ -76,7 +76,7 @@ internal sealed class EchoMedia : IDisposable
             }
         }
 
-        _nacks = new NackResponder(_histories, limits.ToNackOptions(), now);
+        _nacks = new NackResponder(_histories, limits.Nack, now);
     }
 
     public EchoRouter Router => _router;

@@ -40,10 +40,10 @@ internal struct RtcpCounts
     /// <summary>NACKed sequence numbers asked again within the same RTCP packet (answered or forwarded once).</summary>
     public long NackDuplicate;
 
-    /// <summary>NACKed packets we hold but resent less than <see cref="EchoLimits.NackResendInterval"/> ago.</summary>
+    /// <summary>NACKed packets we hold but resent less than <see cref="NackAnswerOptions.NackResendInterval"/> ago.</summary>
     public long NackTooSoon;
 
-    /// <summary>NACKed packets we hold beyond <see cref="EchoLimits.MaxResendsPerRtcp"/> in one RTCP packet.</summary>
+    /// <summary>NACKed packets we hold beyond <see cref="NackAnswerOptions.MaxResendsPerRtcp"/> in one RTCP packet.</summary>
     public long NackOverCap;
 
     /// <summary>NACKed packets we hold but the session's <see cref="ResendBudget"/> could not pay for.</summary>

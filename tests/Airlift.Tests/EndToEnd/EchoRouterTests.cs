@@ -53,7 +53,7 @@ public class EchoRouterTests
         NackResponder? nacks = null;
         if (histories is not null)
         {
-            nacks = new NackResponder(histories, EchoLimits.Default.ToNackOptions(), TimeSpan.Zero);
+            nacks = new NackResponder(histories, NackAnswerOptions.Default, TimeSpan.Zero);
             nacks.Budget.Earn(1_000_000);
             nacks.Begin(TimeSpan.FromSeconds(1));
         }
