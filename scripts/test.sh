@@ -118,6 +118,7 @@ dotnet build Airlift.slnx -c Release -nologo -clp:ErrorsOnly -warnaserror
 # ---------------------------------------------------------------------------
 # Samples (built with the solution above; the README shows them verbatim, checked by ReadmeSamplesTests): each must
 # run and exit 0.
+# samples/WhipIngest is a server that runs until stopped: WhipIngestSampleTests starts it and posts offers to it.
 step "samples: run samples/DtlsEcho"
 timeout 120 dotnet samples/DtlsEcho/bin/Release/net10.0/DtlsEcho.dll || die "samples/DtlsEcho failed (exit $?)"
 
