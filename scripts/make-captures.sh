@@ -18,6 +18,7 @@ CASES=("$@")
 CERTS="$REPO/tests/fixtures/certs"
 DLL="$REPO/src/Airlift.Cli/bin/Release/net10.0/airlift.dll"
 NS=""
+NSC=""
 PIDS=()
 
 say() { printf '==> [captures] %s\n' "$*"; }
@@ -31,7 +32,7 @@ if ! command -v tcpdump >/dev/null 2>&1; then
 fi
 
 say "building the airlift CLI"
-dotnet build "$REPO/src/Airlift.Cli/Airlift.Cli.csproj" -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
+[[ -n "${AIRLIFT_CAPTURES_NO_BUILD:-}" ]] || dotnet build "$REPO/src/Airlift.Cli/Airlift.Cli.csproj" -c Release -nologo -clp:ErrorsOnly -v q >/dev/null
 mkdir -p "$OUT"
 
 # Ends what this script started: the processes inside its own namespace (by pid), then the namespace.
@@ -50,6 +51,7 @@ cleanup() {
     ip netns del "$NS" 2>/dev/null || true
     NS=""
   fi
+  ice_cleanup
 }
 trap cleanup EXIT
 
@@ -213,5 +215,147 @@ if want gnutls-good && command -v gnutls-serv >/dev/null 2>&1; then
   airlift "${CLIENT[@]}" --connect 127.0.0.1:4444 --timeout 8 >/dev/null || true
   finish gnutls-good
 fi
+
+# ---- ICE cases (F3, consent expiry): two namespaces, a real full ICE agent (aiortc) against `airlift serve` ----------
+# The server namespace ($NS) and the client namespace ($NSC) are joined by two veth pairs: path A over IPv6
+# (fd91:a::1 <-> fd91:a::2) and path B over IPv4 (10.91.2.1 <-> 10.91.2.2), like the field report's dual-stack server.
+# `airlift serve` binds [fd91:a::1]:4444 and 10.91.2.1:4444 (two host candidates); aiortc (aioice: full ICE,
+# controlling, regular nomination against an ICE-lite answer) is the client. The capture is taken in the server
+# namespace on both interfaces (tcpdump -i any, Linux cooked SLL2), filtered to the media port.
+ICE_CLIENT="$REPO/scripts/captures/ice-client.py"
+
+ice_cleanup() {
+  local pid
+  if [[ -n "$NSC" ]]; then
+    for pid in $(ip netns pids "$NSC" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+    sleep 0.3
+    for pid in $(ip netns pids "$NSC" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns del "$NSC" 2>/dev/null || true
+    NSC=""
+  fi
+}
+
+in_nsc() { ip netns exec "$NSC" "$@"; }
+
+# ice_topology: the two namespaces and both paths; interfaces sa/sb (server side) and ca/cb (client side).
+ice_topology() {
+  new_ns
+  NSC="airlift-captures-c-$$-$RANDOM"
+  ip netns add "$NSC"
+  in_nsc ip link set lo up
+  in_ns ip link add sa type veth peer name ca netns "$NSC"
+  in_ns ip link add sb type veth peer name cb netns "$NSC"
+  in_ns ip addr add fd91:a::1/64 dev sa nodad
+  in_nsc ip addr add fd91:a::2/64 dev ca nodad
+  in_ns ip addr add 10.91.2.1/24 dev sb
+  in_nsc ip addr add 10.91.2.2/24 dev cb
+  in_ns ip link set sa up; in_ns ip link set sb up
+  in_nsc ip link set ca up; in_nsc ip link set cb up
+}
+
+# cut_from_server FAMILY DEV: in the client namespace, UDP from the server's port 4444 arriving on DEV is dropped
+# (policy routing: a blackhole rule ahead of the local table; this kernel has no tc actions and no nftables). The
+# server's capture still shows everything it sent: the datagrams are lost on the way, as on a one-way path.
+cut_from_server() {
+  in_nsc ip "$1" rule add pref 10 iif "$2" ipproto udp sport 4444 blackhole
+  if ! in_nsc ip "$1" rule show pref 100 | grep -q local; then
+    in_nsc ip "$1" rule add pref 100 table local
+    in_nsc ip "$1" rule del pref 0 table local
+  fi
+}
+
+ice_serve() {
+  bg_airlift serve --http 10.91.2.1:8080 --udp "[fd91:a::1]:4444" --udp 10.91.2.1:4444 --connect-timeout 30 "$@"
+  local i
+  for i in $(seq 1 60); do
+    if in_ns bash -c 'exec 3<>/dev/tcp/10.91.2.1/8080' 2>/dev/null; then return 0; fi
+    sleep 0.25
+  done
+  die "airlift serve did not start"
+}
+
+# ice_capture NAME FILTER: tcpdump in the server namespace on every interface.
+ice_capture() {
+  local file="$OUT/$1.pcap"
+  rm -f "$file"
+  bg_ns tcpdump -i any -U -s 0 -w "$file" "$2"
+  sleep 1
+}
+
+# wait_for_line FILE REGEX SECONDS: waits until FILE has a line matching REGEX.
+wait_for_line() {
+  local i
+  for i in $(seq 1 $(( $3 * 10 ))); do
+    if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# F3, recovered: the server's IPv6 path is one-way (nothing from the server reaches the client over IPv6), and the
+# client's IPv4 path starts working 2 s after the checks begin (its sends fail until then, like a late interface).
+# aiortc checks the IPv6 pair and resends its checks; the server (ICE-lite) answers each one, selects the IPv6 tuple
+# and, being the DTLS client (setup=active), sends its ClientHello there, resending it on its timer; nothing comes back.
+# When the IPv4 pair works, aiortc nominates it; the server's DTLS follows at once and the handshake completes.
+case_f3_airlift_recovers() {
+  local log
+  log="$(mktemp)"
+  ice_topology
+  cut_from_server -6 ca
+  in_nsc ip -4 rule add pref 10 to 10.91.2.1 ipproto udp dport 4444 blackhole
+  ice_capture f3-airlift-recovers "udp port 4444"
+  ice_serve
+  in_nsc /usr/bin/python3 "$ICE_CLIENT" http://10.91.2.1:8080 active 2 >"$log" 2>&1 &
+  PIDS+=("$!")
+  wait_for_line "$log" "ice checking" 30 || true
+  sleep 2
+  in_nsc ip -4 rule del pref 10
+  wait_for_line "$log" "^RESULT" 40 || true
+  cat "$log"; rm -f "$log"
+  finish f3-airlift-recovers
+}
+
+if want f3-airlift-recovers && [[ -d /usr/lib/python3/dist-packages/aiortc ]]; then case_f3_airlift_recovers; fi
+
+# Consent expiry (RFC 7675), captured at the client: media flows over IPv4, then the path from the server to the client
+# breaks (the server's sends to the client fail: a blackhole route in the server namespace). aiortc's consent checks
+# (every ~5 s) get no answer; after 6 failures (~30 s) it closes and its media stops. The capture runs ~45 s and keeps
+# only what the client sent and received on port 4444 (tcpdump in the client namespace).
+case_consent_expired() {
+  local log
+  log="$(mktemp)"
+  ice_topology
+  rm -f "$OUT/consent-expired.pcap"
+  ip netns exec "$NSC" tcpdump -i any -U -s 0 -w "$OUT/consent-expired.pcap" "udp port 4444" >/dev/null 2>&1 &
+  PIDS+=("$!")
+  sleep 1
+  ice_serve
+  in_nsc /usr/bin/python3 "$ICE_CLIENT" http://10.91.2.1:8080 passive 42 >"$log" 2>&1 &
+  PIDS+=("$!")
+  wait_for_line "$log" "connection connected" 30 || true
+  sleep 3
+  in_ns ip -4 rule add pref 10 to 10.91.2.2 ipproto udp sport 4444 blackhole
+  in_ns ip -6 rule add pref 10 to fd91:a::2 ipproto udp sport 4444 blackhole
+  wait_for_line "$log" "^RESULT" 70 || true
+  cat "$log"; rm -f "$log"
+  finish consent-expired
+}
+
+if want consent-expired && [[ -d /usr/lib/python3/dist-packages/aiortc ]]; then case_consent_expired; fi
+
+# Cookie loop: an Airlift client and server, with a relay between them that sends every datagram from a new source
+# port (scripts/captures/rebinding-relay.py, like a NAT that rebinds on every packet). Each ClientHello reaches the
+# server from a new address, the cookie (bound to the previous one) never verifies, and every ClientHello gets a new
+# HelloVerifyRequest until the client gives up (DtlsOptions.MaxCookieExchanges). Captured on the server's port.
+case_cookie_loop() {
+  new_ns; capture cookie-loop "udp port 4444"
+  bg_airlift dtls-server --listen 127.0.0.1:4444 --count 1 --insecure-accept-any-certificate --dtls 1.2
+  bg_ns python3 "$REPO/scripts/captures/rebinding-relay.py" 5555 4444 20
+  sleep 2
+  airlift "${CLIENT[@]}" --connect 127.0.0.1:5555 --timeout 8 >/dev/null || true
+  finish cookie-loop
+}
+
+if want cookie-loop; then case_cookie_loop; fi
 
 say "done: $OUT"

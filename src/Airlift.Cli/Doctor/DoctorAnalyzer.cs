@@ -107,10 +107,12 @@ internal static class DoctorAnalyzer
             return i;
         }
 
+        // ... and over tuples whose ClientHellos carry the same random: one handshake whose client address changed
+        // between ClientHellos (a NAT rebinding, a relay using a new port), as in a cookie loop.
         var byUser = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < relevant.Count; i++)
         {
-            foreach (var u in relevant[i].Usernames)
+            foreach (var u in relevant[i].Usernames.Concat(relevant[i].ClientRandoms.Select(r => "random:" + r)))
             {
                 if (byUser.TryGetValue(u, out var j))
                 {
@@ -119,6 +121,35 @@ internal static class DoctorAnalyzer
                 else
                 {
                     byUser[u] = i;
+                }
+            }
+        }
+
+        // A tuple with DTLS but no hello and no ICE check (a lone alert, say) that starts within 2 s after a handshake
+        // between the same server endpoint and the same client IP belongs to it: the client's port changed again.
+        for (var i = 0; i < relevant.Count; i++)
+        {
+            var t = relevant[i];
+            if (t.Usernames.Count > 0 || t.ClientRandoms.Count > 0 || !t.Events.Any(e => e.Dtls is not null))
+            {
+                continue;
+            }
+
+            for (var j = i - 1; j >= 0; j--)
+            {
+                var h = relevant[j];
+                var shared = h.A.Equals(t.A) || h.A.Equals(t.B) ? h.A : h.B.Equals(t.A) || h.B.Equals(t.B) ? h.B : null;
+                if (h.ClientRandoms.Count == 0 || shared is null || h.Tcp != t.Tcp || t.FirstNs - h.LastNs > 2_000_000_000L)
+                {
+                    continue;
+                }
+
+                var hOther = shared.Equals(h.A) ? h.B : h.A;
+                var tOther = shared.Equals(t.A) ? t.B : t.A;
+                if (hOther.Address.Equals(tOther.Address))
+                {
+                    parent[Find(i)] = Find(j);
+                    break;
                 }
             }
         }
@@ -231,6 +262,8 @@ internal static class DoctorAnalyzer
 
         public HashSet<string> Usernames { get; } = new(StringComparer.Ordinal);
 
+        public HashSet<string> ClientRandoms { get; } = new(StringComparer.Ordinal);
+
         public long Rtp { get; private set; }
 
         public long Rtcp { get; private set; }
@@ -238,6 +271,8 @@ internal static class DoctorAnalyzer
         public long Omitted { get; private set; }
 
         public long FirstNs { get; private set; } = long.MaxValue;
+
+        public long LastNs { get; private set; } = long.MinValue;
 
         public long? FirstMediaNs { get; private set; }
 
@@ -248,6 +283,7 @@ internal static class DoctorAnalyzer
         public void Add(WireEvent e, DoctorOptions options, ref long total)
         {
             FirstNs = Math.Min(FirstNs, e.TimestampNs);
+            LastNs = Math.Max(LastNs, e.TimestampNs);
             switch (e.Kind)
             {
                 case WireKind.Rtp:
@@ -269,6 +305,17 @@ internal static class DoctorAnalyzer
                     if (e.Stun is { Class: StunClass.Request, Username: { } u } && Usernames.Count < 16)
                     {
                         Usernames.Add(u);
+                    }
+
+                    if (e.Dtls is { } hello && ClientRandoms.Count < 16)
+                    {
+                        foreach (var h in hello.Hellos)
+                        {
+                            if (h is { Random: { } random } && h.Type == HandshakeType.ClientHello)
+                            {
+                                ClientRandoms.Add(random);
+                            }
+                        }
                     }
 
                     if (e.Dtls is { ApplicationData: true, Pieces.Count: 0, Alerts.Count: 0 } && Events.Count > 0)

@@ -81,6 +81,35 @@ internal sealed class FlightRecord
     public bool HasChangeCipherSpec => Pieces.Contains("CCS");
 }
 
+/// <summary>The ICE checks on one tuple of a session, counted from the answering (ICE-lite) side's point of view.</summary>
+internal sealed class IceTupleStats
+{
+    /// <summary>Index into <see cref="DoctorSession.Tuples"/>.</summary>
+    public required int Tuple { get; init; }
+
+    /// <summary>Binding requests from the checking side (retransmissions included).</summary>
+    public int Requests { get; set; }
+
+    /// <summary>Distinct transactions among <see cref="Requests"/>.</summary>
+    public int Transactions { get; set; }
+
+    /// <summary>Requests carrying USE-CANDIDATE.</summary>
+    public int UseCandidate { get; set; }
+
+    /// <summary>Success responses from the answering side.</summary>
+    public int Responses { get; set; }
+
+    /// <summary>Transactions with at least one success response.</summary>
+    public int AnsweredTransactions { get; set; }
+
+    /// <summary>Requests resent with a transaction id the answering side had already answered: the answer got lost.</summary>
+    public int ResentAfterAnswer { get; set; }
+
+    public long? FirstAnsweredNs { get; set; }
+
+    public long? LastAnsweredNs { get; set; }
+}
+
 /// <summary>A session: the DTLS and ICE traffic between two peers, over one or more tuples.</summary>
 internal sealed class DoctorSession
 {
@@ -111,6 +140,9 @@ internal sealed class DoctorSession
     public List<Transmission> Transmissions { get; } = [];
 
     public List<Verdict> Verdicts { get; } = [];
+
+    /// <summary>ICE checks per tuple (filled for sessions over several tuples).</summary>
+    public List<IceTupleStats> IceTuples { get; } = [];
 
     /// <summary>"completed", "failed", "incomplete", "ice only"...</summary>
     public string Outcome { get; set; } = "unknown";

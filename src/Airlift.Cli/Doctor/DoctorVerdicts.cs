@@ -27,8 +27,8 @@ internal static class DoctorVerdicts
         var completed = Outcome(s);
         var cannotSee = CannotSee(s);
 
-        Alerts(s, cannotSee);
         CookieLoop(s, cannotSee);
+        Alerts(s, cannotSee);
         OneWayTuple(s, cannotSee, completed);
         Oversize(s, options, cannotSee);
         FinalFlight(s, cannotSee, completed);
@@ -87,7 +87,11 @@ internal static class DoctorVerdicts
             // A datagram continues this side's current transmission unless it repeats a piece of it, or the other side
             // started a new flight meanwhile (the other side's resends may interleave: they do not end a transmission).
             var other = side == Side.Client ? Side.Server : Side.Client;
+            // A resend holds the messages of its flight only: a datagram with a message the flight never had (the next
+            // flight, e.g. CCS and Finished after a resent ServerHello flight) starts a new flight, even from the same side.
+            var newMessage = cur is { Number: > 1 } && d.Pieces.Any(p => !cur.Flight.Pieces.Any(q => SameMessage(p, q)));
             var continues = cur is not null
+                && !newMessage
                 && !d.Pieces.Any(cur.Pieces.Contains)
                 && (lastSender == side || (known is not null && known == cur.Flight && (!newFlightAt.TryGetValue(other, out var otherNew) || otherNew < cur.StartNs)));
             var latest = s.Flights.LastOrDefault(f => f.Side == side);
@@ -150,6 +154,14 @@ internal static class DoctorVerdicts
 
             f.Name = string.Join(' ', names);
         }
+    }
+
+    // "type:seq:offset" pieces of one handshake message (any offset), or the same CCS / encrypted Finished.
+    private static bool SameMessage(string a, string b)
+    {
+        var i = a.LastIndexOf(':');
+        var j = b.LastIndexOf(':');
+        return i < 0 || j < 0 ? a == b : a.AsSpan(0, i).SequenceEqual(b.AsSpan(0, j));
     }
 
     private static void MarkAnswers(DoctorSession s)
@@ -343,9 +355,9 @@ internal static class DoctorVerdicts
                     continue;
                 }
 
-                if (a.Level != AlertLevel.Fatal && a.Description != AlertDescription.CloseNotify)
+                if ((a.Level != AlertLevel.Fatal && a.Description != AlertDescription.CloseNotify) || s.Verdicts.Any(v => v.Code == VerdictCodes.CookieLoop))
                 {
-                    continue;
+                    continue; // a cookie loop's closing alert is part of that finding
                 }
 
                 var onlyOne = ch is { SupportedVersions.Count: > 0 } && ch.SupportedVersions.All(v => v == ProtocolVersion.Dtls13);
@@ -410,12 +422,36 @@ internal static class DoctorVerdicts
         var progressed = s.Events.Any(e => e.Dtls is { } d && d.Hellos.Any(h => h.Type == HandshakeType.ServerHello));
         if (hvrAfterCookie >= 2 && !progressed)
         {
+            // ClientHellos of one handshake (same random) from several client addresses: the address changed between them.
+            var sources = s.Events
+                .Where(e => e.Dtls is { } d && d.Hellos.Any(h => h.Type == HandshakeType.ClientHello))
+                .GroupBy(e => e.Dtls!.Hellos.First(h => h.Type == HandshakeType.ClientHello).Random ?? string.Empty)
+                .Select(g => g.Select(e => e.From).Distinct().Count())
+                .DefaultIfEmpty(0)
+                .Max();
+            var evidence = new List<string> { $"{hvrAfterCookie} HelloVerifyRequest(s) answered ClientHellos that already carried a cookie (from {Ms(s.StartNs, firstNs)})", "no ServerHello was ever sent" };
+            if (s.Events.LastOrDefault(e => e.Dtls is { } d && d.Alerts.Any(a => !a.Encrypted && a.Level == AlertLevel.Fatal)) is { } end)
+            {
+                evidence.Add($"the {Name(s.SideOf(end))} gave up with {end.Dtls!.Alerts.First(a => !a.Encrypted && a.Level == AlertLevel.Fatal).Describe()} at {Ms(s.StartNs, end.TimestampNs)}");
+            }
+
+            if (sources > 1)
+            {
+                evidence.Add($"the ClientHellos of this handshake (one client random) came from {sources} different client addresses/ports: the client's address changed between ClientHellos, and a cookie is bound to the address it was sent to");
+            }
+            else
+            {
+                evidence.Add("every ClientHello came from the same client address: the server's cookie check fails for another reason (its secret changes, or several servers share the address)");
+            }
+
             s.Verdicts.Add(new Verdict(
                 VerdictCodes.CookieLoop,
                 Severity.Failure,
                 "Cookie loop: the server answers every ClientHello with a new HelloVerifyRequest",
-                [$"{hvrAfterCookie} HelloVerifyRequest(s) answered ClientHellos that already carried a cookie (from {Ms(s.StartNs, firstNs)})", "no ServerHello was ever sent"],
-                "The server rejects its own cookies: its cookie secret changes between requests, or the client's address/port changes (NAT rebinding, a proxy) between the two ClientHellos; pin the secret (one listener) and check the path.",
+                evidence,
+                sources > 1
+                    ? "The path changes the client's address or port on every datagram (a NAT that rebinds, a relay or load balancer that uses a new source port per datagram): fix the path so one flow keeps one mapping, or send the DTLS over the ICE-selected tuple directly."
+                    : "The server rejects its own cookies: its cookie secret changes between requests, or the client's address/port changes (NAT rebinding, a proxy) between the two ClientHellos; pin the secret (one listener) and check the path.",
                 "The client echoed cookies and the server kept refusing them.",
                 cannotSee));
         }
@@ -593,7 +629,31 @@ internal static class DoctorVerdicts
             return;
         }
 
-        // The first response per transaction (a retransmitted request gets the same response again).
+        // ICE roles, independent of the DTLS roles (an ICE-lite server may be the DTLS client): the answering side
+        // receives the checks and sends the responses.
+        var iceServer = new HashSet<System.Net.IPEndPoint>();
+        foreach (var e in s.Events)
+        {
+            if (e.Stun is { Class: StunClass.Request })
+            {
+                iceServer.Add(e.To);
+            }
+            else if (e.Stun is { Class: StunClass.SuccessResponse })
+            {
+                iceServer.Add(e.From);
+            }
+        }
+
+        if (iceServer.Count == 0)
+        {
+            return;
+        }
+
+        var ice = IceTuples(s, iceServer);
+        s.IceTuples.Clear();
+        s.IceTuples.AddRange(ice);
+
+        // The nomination: the first USE-CANDIDATE check that was answered.
         var responses = new Dictionary<string, WireEvent>(StringComparer.Ordinal);
         foreach (var e in s.Events.Where(e => e.Stun is { Class: StunClass.SuccessResponse }))
         {
@@ -608,40 +668,141 @@ internal static class DoctorVerdicts
 
         var nominatedNs = responses[nomination.Stun!.TransactionId].TimestampNs;
         var nominated = s.TupleIndex(nomination);
-        var stray = s.Events.Where(e => e.Dtls is not null && s.SideOf(e) == Side.Server && e.TimestampNs > nominatedNs && s.TupleIndex(e) != nominated).ToList();
-        if (stray.Count == 0)
+        bool ServerDtls(WireEvent e) => e.Dtls is not null && iceServer.Contains(e.From);
+        bool ClientDtls(WireEvent e) => e.Dtls is not null && !iceServer.Contains(e.From);
+
+        // A stray tuple: the server sent DTLS there and the client never sent DTLS on it.
+        var strayTuple = -1;
+        foreach (var e in s.Events.Where(ServerDtls))
+        {
+            var t = s.TupleIndex(e);
+            if (t != nominated && t >= 0 && !s.Events.Any(x => ClientDtls(x) && s.TupleIndex(x) == t))
+            {
+                strayTuple = t;
+                break;
+            }
+        }
+
+        if (strayTuple < 0)
         {
             return;
         }
 
-        var strayTuple = s.TupleIndex(stray[0]);
-        var answeredOnStray = s.Events.Any(e => e.Dtls is not null && s.SideOf(e) == Side.Client && s.TupleIndex(e) == strayTuple && e.TimestampNs > stray[0].TimestampNs);
-        if (answeredOnStray)
-        {
-            return;
-        }
+        var stray = s.Events.Where(e => ServerDtls(e) && s.TupleIndex(e) == strayTuple).ToList();
+        var strayAfter = stray.Count(e => e.TimestampNs > nominatedNs);
+        var strayIce = ice[strayTuple];
+        var nominatedIce = ice[nominated];
+        var followed = s.Events.FirstOrDefault(e => ServerDtls(e) && s.TupleIndex(e) == nominated && e.TimestampNs > stray[0].TimestampNs);
+        var selectedAt = nominatedIce.FirstAnsweredNs;
+        var handshakeDone = completed ? s.Events.LastOrDefault(e => e.Dtls is { Pieces.Count: > 0 })?.TimestampNs : null;
 
-        var followed = s.Events.FirstOrDefault(e => e.Dtls is not null && s.SideOf(e) == Side.Server && e.TimestampNs > nominatedNs && s.TupleIndex(e) == nominated);
-        var strayChecks = s.Events.Count(e => e.Stun is { Class: StunClass.Request } && s.TupleIndex(e) == strayTuple);
-        var strayOk = s.Events.Count(e => e.Stun is { Class: StunClass.SuccessResponse } && s.TupleIndex(e) == strayTuple);
         var evidence = new List<string>
         {
-            $"ICE nominated tuple {nominated + 1} ({Tuple(s, nominated)}) at {Ms(s.StartNs, nominatedNs)}: USE-CANDIDATE check answered",
-            $"the server sent {stray.Count} DTLS datagram(s) on tuple {strayTuple + 1} ({Tuple(s, strayTuple)}) after that, from {Ms(s.StartNs, stray[0].TimestampNs)} to {Ms(s.StartNs, stray[^1].TimestampNs)}; the client never sent DTLS on that tuple",
-            $"tuple {strayTuple + 1} carried {strayChecks} check(s) and {strayOk} success response(s) in this capture{(strayChecks > strayOk * 2 ? ": the client keeps checking it, so the responses do not reach the client (a one-way path)" : string.Empty)}",
+            $"ICE checks on tuple {strayTuple + 1} ({Tuple(s, strayTuple)}): {CheckSummary(strayIce)}",
+            $"the server selected tuple {strayTuple + 1} (a valid check there{(strayIce.FirstAnsweredNs is { } fa ? $" at {Ms(s.StartNs, fa)}" : string.Empty)}; ICE-lite follows the latest valid check until one nominates) and sent {stray.Count} DTLS datagram(s) on it from {Ms(s.StartNs, stray[0].TimestampNs)} to {Ms(s.StartNs, stray[^1].TimestampNs)}{(strayAfter > 0 ? $", {strayAfter} of them after the nomination" : string.Empty)}; the client never sent DTLS on that tuple",
+            $"ICE nominated tuple {nominated + 1} ({Tuple(s, nominated)}) at {Ms(s.StartNs, nominatedNs)}: USE-CANDIDATE check answered; {CheckSummary(nominatedIce)}",
             followed is null
                 ? "the server's DTLS never moved to the nominated tuple"
-                : $"the server's DTLS followed to the nominated tuple at {Ms(s.StartNs, followed.TimestampNs)}, {Ms(nominatedNs, followed.TimestampNs)} after the nomination",
+                : $"DTLS moved to tuple {nominated + 1} at {Ms(s.StartNs, followed.TimestampNs)}: {Follow(selectedAt, nominatedNs, followed.TimestampNs)}",
         };
+        if (handshakeDone is { } done)
+        {
+            evidence.Add($"handshake done at {Ms(s.StartNs, done)} on tuple {nominated + 1}");
+        }
+        else
+        {
+            evidence.Add("the handshake did not complete in this capture");
+        }
+
         var failed = followed is null || !completed;
+        var title = failed
+            ? $"F3: DTLS went to tuple {strayTuple + 1}, which never answers, while ICE nominated tuple {nominated + 1}"
+            : $"F3 pattern, recovered: ICE checks on tuple {strayTuple + 1} got no answers back; DTLS moved to tuple {nominated + 1} at {Ms(s.StartNs, followed!.TimestampNs)}, handshake done";
         s.Verdicts.Add(new Verdict(
             VerdictCodes.F3,
             failed ? Severity.Failure : Severity.Recovered,
-            failed ? "F3: DTLS went to a tuple that never answers while ICE selected another" : "F3 pattern, recovered: DTLS was sent on an unselected tuple before following the nomination",
+            title,
             evidence,
-            "Send DTLS to the selected tuple only, and when the selection changes (USE-CANDIDATE, a newer valid check) resend pending flight data there at once. Airlift's transport does this; an ICE-lite server that keeps the first tuple needs the fix.",
-            "ICE proved the nominated tuple works; the DTLS the server sent elsewhere was never answered.",
-            cannotSee));
+            failed
+                ? "Send DTLS to the selected tuple only, and when the selection changes (USE-CANDIDATE, a newer valid check) resend pending flight data there at once. Airlift's transport does this; an ICE-lite server that keeps the first tuple needs the fix."
+                : "Nothing to fix on the server: its DTLS followed the nomination. The path of tuple " + (strayTuple + 1) + " is one-way (the client's firewall or NAT drops what comes back); a client-side capture or its ICE stats would show the checks there without responses.",
+            "ICE proved the nominated tuple works both ways; the DTLS the server sent on the other tuple was never answered.",
+            [.. cannotSee, "Whether the server's answers on tuple " + (strayTuple + 1) + " reached the client: a capture at the server shows them leaving; the client's retransmitted checks show they did not arrive."]));
+    }
+
+    // Per tuple: the client's checks, their transactions, the responses, and resends of checks already answered.
+    private static List<IceTupleStats> IceTuples(DoctorSession s, HashSet<System.Net.IPEndPoint> iceServer)
+    {
+        var list = Enumerable.Range(0, s.Tuples.Count).Select(i => new IceTupleStats { Tuple = i }).ToList();
+        var answered = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in s.Events)
+        {
+            var i = s.TupleIndex(e);
+            if (i < 0 || e.Stun is not { } st)
+            {
+                continue;
+            }
+
+            var t = list[i];
+            var key = i + "/" + st.TransactionId;
+            if (st.Class == StunClass.Request && iceServer.Contains(e.To))
+            {
+                t.Requests++;
+                if (st.UseCandidate)
+                {
+                    t.UseCandidate++;
+                }
+
+                if (seen.Add(key))
+                {
+                    t.Transactions++;
+                }
+                else if (answered.Contains(key))
+                {
+                    t.ResentAfterAnswer++;
+                }
+            }
+            else if (st.Class == StunClass.SuccessResponse && iceServer.Contains(e.From))
+            {
+                t.Responses++;
+                t.FirstAnsweredNs ??= e.TimestampNs;
+                t.LastAnsweredNs = e.TimestampNs;
+                if (answered.Add(key))
+                {
+                    t.AnsweredTransactions++;
+                }
+            }
+        }
+
+        return list;
+    }
+
+    private static string CheckSummary(IceTupleStats t)
+    {
+        var text = $"{t.Requests} check(s) in {t.Transactions} transaction(s){(t.UseCandidate > 0 ? $" ({t.UseCandidate} with USE-CANDIDATE)" : string.Empty)}, {t.Responses} response(s) from the server";
+        var unanswered = t.Transactions - t.AnsweredTransactions;
+        if (unanswered > 0)
+        {
+            text += $"; {unanswered} transaction(s) got no response in the capture";
+        }
+
+        if (t.ResentAfterAnswer > 0)
+        {
+            text += $"; the client resent {t.ResentAfterAnswer} check(s) after the server had answered them: the answers did not reach it (a one-way path)";
+        }
+
+        return text;
+    }
+
+    private static string Follow(long? selectedNs, long nominatedNs, long followedNs)
+    {
+        var rel = followedNs >= nominatedNs
+            ? $"{Ms(nominatedNs, followedNs)} after the nomination"
+            : $"{Ms(followedNs, nominatedNs)} before the nomination's response";
+        return selectedNs is { } sel && sel <= followedNs
+            ? $"{Ms(sel, followedNs)} after the first valid check there (the selection change), {rel}"
+            : rel;
     }
 
     private static string Tuple(DoctorSession s, int i) => i < 0 || i >= s.Tuples.Count ? "?" : $"{(s.Tuples[i].Tcp ? "tcp " : string.Empty)}{s.Tuples[i].A} <-> {s.Tuples[i].B}";
@@ -695,7 +856,11 @@ internal static class DoctorVerdicts
         var lastOk = okTimes.Max();
         var timeout = (long)ConsentTimeout.TotalMilliseconds * 1_000_000;
         var requestsAfter = s.Events.Count(e => e.Stun is { Class: StunClass.Request } && e.TimestampNs > lastOk);
-        if (captureEndNs - lastOk <= timeout || lastMedia <= lastOk || captureEndNs - lastMedia < 2_000_000_000L)
+        // Media stopped on purpose, not because the capture ended: the capture goes on after it, or the checks went on
+        // unanswered for a while (the agent kept asking for consent and then gave up).
+        var lastRequest = s.Events.LastOrDefault(e => e.Stun is { Class: StunClass.Request })?.TimestampNs ?? lastOk;
+        var checkedOn = requestsAfter >= 3 && lastRequest - lastOk >= 15_000_000_000L;
+        if (captureEndNs - lastOk <= timeout || lastMedia <= lastOk || (captureEndNs - lastMedia < 2_000_000_000L && !checkedOn))
         {
             return;
         }
@@ -709,8 +874,13 @@ internal static class DoctorVerdicts
         s.Verdicts.Add(new Verdict(
             VerdictCodes.ConsentExpired,
             Severity.Failure,
-            "Consent expired: checks stopped being answered and media stopped 30 s later",
-            [$"last successful consent check at {Ms(s.StartNs, lastOk)}", requestsAfter > 0 ? $"{requestsAfter} later check(s) got no response" : "no check at all after it", $"media stopped at {Ms(s.StartNs, lastMedia)}, {mediaAfter:0.0} s later (RFC 7675: consent lasts 30 s)", $"the capture goes on {(captureEndNs - lastMedia) / 1e9:0.0} s after that"],
+            $"Consent expired: checks stopped being answered and media stopped {mediaAfter:0} s later (RFC 7675: 30 s)",
+            [
+                $"last successful consent check at {Ms(s.StartNs, lastOk)}",
+                requestsAfter > 0 ? $"{requestsAfter} later check(s) got no response, the last at {Ms(s.StartNs, lastRequest)}" : "no check at all after it",
+                $"media stopped at {Ms(s.StartNs, lastMedia)}, {mediaAfter:0.0} s later (RFC 7675: consent lasts 30 s)",
+                captureEndNs - lastMedia >= 2_000_000_000L ? $"the capture goes on {(captureEndNs - lastMedia) / 1e9:0.0} s after that" : "nothing was sent after it: the side that asked for consent gave up",
+            ],
             "Consent freshness (RFC 7675) needs a binding request answered at least every 30 s: check that the peer keeps sending them and that the answers get through (NAT binding timeouts, firewall idle timeouts).",
             "No check was answered for 30 s, and media stopped as RFC 7675 requires.",
             cannotSee));

@@ -51,6 +51,9 @@ internal sealed record HelloInfo(HandshakeType Type, ProtocolVersion LegacyVersi
 {
     /// <summary>The version this hello stands for: supported_versions if present, else the legacy field.</summary>
     public ProtocolVersion EffectiveVersion => Type == HandshakeType.ServerHello && SupportedVersions.Count > 0 ? SupportedVersions[0] : LegacyVersion;
+
+    /// <summary>A ClientHello's random (hex): the same in the ClientHello that answers a HelloVerifyRequest or a HelloRetryRequest.</summary>
+    public string? Random { get; init; }
 }
 
 /// <summary>A plaintext alert (level and description readable) or an encrypted one (neither readable).</summary>
@@ -404,6 +407,9 @@ internal static class WireDecoder
             }
         }
 
-        return new HelloInfo(type, new ProtocolVersion(version), cookieLength, suites, versions, retry, complete);
+        return new HelloInfo(type, new ProtocolVersion(version), cookieLength, suites, versions, retry, complete)
+        {
+            Random = type == HandshakeType.ClientHello ? Convert.ToHexString(random) : null,
+        };
     }
 }

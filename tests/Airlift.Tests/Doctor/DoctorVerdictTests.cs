@@ -165,6 +165,28 @@ public sealed class DoctorVerdictTests
     }
 
     [Fact]
+    public void A_resent_flight_then_the_next_flight_from_the_same_side_are_two_flights_not_F2()
+    {
+        // Seen in consent-expired.pcap (a loaded machine): the server resent its ServerHello flight twice after the
+        // client's final flight, then sent CCS + Finished. Those are flight 4, not more pieces of the resent flight 2.
+        var t = Start()
+            .Send(30, S, C, ServerFlight(600, 1))
+            .Send(45, C, S, ClientFinal(2))
+            .Send(50, S, C, ServerFlight(600, 2))
+            .Send(80, S, C, ServerFlight(600, 3))
+            .Send(300, S, C, ServerFinal(6))
+            .Send(320, C, S, AppData());
+
+        var s = Only(t.Analyze());
+
+        Assert.Equal("completed", s.Outcome);
+        Assert.DoesNotContain(s.Verdicts, v => v.Code == VerdictCodes.F2);
+        var serverFinal = Assert.Single(s.Flights, f => f.Side == Side.Server && f.HasChangeCipherSpec);
+        Assert.DoesNotContain(serverFinal.Pieces, p => p.StartsWith("2:", StringComparison.Ordinal)); // no ServerHello in it
+        Assert.Equal(3, s.Flights.Single(f => f.Side == Side.Server && !f.HasChangeCipherSpec).Transmissions.Count);
+    }
+
+    [Fact]
     public void F2_recovered_when_the_server_resends_its_final_flight()
     {
         var t = Start()
