@@ -55,6 +55,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The ICE cases' client namespace (see "ICE cases" below): its processes by pid, then the namespace.
+ice_cleanup() {
+  local pid
+  if [[ -n "$NSC" ]]; then
+    for pid in $(ip netns pids "$NSC" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+    sleep 0.3
+    for pid in $(ip netns pids "$NSC" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns del "$NSC" 2>/dev/null || true
+    NSC=""
+  fi
+}
+
 in_ns() { ip netns exec "$NS" "$@"; }
 airlift() { in_ns dotnet "$DLL" "$@"; }
 
@@ -223,17 +235,6 @@ fi
 # controlling, regular nomination against an ICE-lite answer) is the client. The capture is taken in the server
 # namespace on both interfaces (tcpdump -i any, Linux cooked SLL2), filtered to the media port.
 ICE_CLIENT="$REPO/scripts/captures/ice-client.py"
-
-ice_cleanup() {
-  local pid
-  if [[ -n "$NSC" ]]; then
-    for pid in $(ip netns pids "$NSC" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-    sleep 0.3
-    for pid in $(ip netns pids "$NSC" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
-    ip netns del "$NSC" 2>/dev/null || true
-    NSC=""
-  fi
-}
 
 in_nsc() { ip netns exec "$NSC" "$@"; }
 
