@@ -243,6 +243,43 @@ public sealed class DoctorVerdictTests
     }
 
     [Fact]
+    public void F3_recovered_when_the_ice_lite_dtls_client_follows_the_nomination_with_the_delay_measured()
+    {
+        // The ICE-lite server is the DTLS client here (setup=active): its ClientHello goes to the first tuple with a
+        // valid check, whose answers never reach the client (the client resends its check), then follows the nomination.
+        var c6 = Ep("[2001:db8::7]:50000");
+        var s6 = Ep("[2001:db8::5]:4444");
+        const string user = "srvufrag:cliufrag";
+        var t = new Timeline()
+            .Send(0, c6, s6, Stun(0x0001, TxId(1), user, controlling: true))
+            .Send(1, s6, c6, Stun(0x0101, TxId(1)))
+            .Send(5, s6, c6, ClientHello())
+            .Send(500, c6, s6, Stun(0x0001, TxId(1), user, controlling: true))
+            .Send(501, s6, c6, Stun(0x0101, TxId(1)))
+            .Send(1000, C, S, Stun(0x0001, TxId(2), user, controlling: true))
+            .Send(1001, S, C, Stun(0x0101, TxId(2)))
+            .Send(1002, C, S, Stun(0x0001, TxId(3), user, useCandidate: true, controlling: true))
+            .Send(1003, S, C, Stun(0x0101, TxId(3)))
+            .Send(1011, S, C, ClientHello())
+            .Send(1020, C, S, ServerFlight(600, 1))
+            .Send(1030, S, C, ClientFinal(2))
+            .Send(1040, C, S, ServerFinal(6))
+            .Send(1050, S, C, AppData());
+
+        var s = Only(t.Analyze());
+
+        Assert.Equal("completed", s.Outcome);
+        var v = Assert.Single(s.Verdicts);
+        Assert.Equal(VerdictCodes.F3, v.Code);
+        Assert.Equal(Severity.Recovered, v.Severity);
+        Assert.Equal("F3 pattern, recovered: ICE checks on tuple 1 got no answers back; DTLS moved to tuple 2 at 1011.0 ms, handshake done", v.Title);
+        Assert.Contains(v.Evidence, e => e == "DTLS moved to tuple 2 at 1011.0 ms: 10.0 ms after the first valid check there (the selection change), 8.0 ms after the nomination");
+        Assert.Contains(v.Evidence, e => e.Contains("2 check(s) in 1 transaction(s), 2 response(s) from the server; the client resent 1 check(s) after the server had answered them", StringComparison.Ordinal));
+        Assert.Equal(1, s.IceTuples[0].ResentAfterAnswer);
+        Assert.Equal(1, s.IceTuples[1].UseCandidate);
+    }
+
+    [Fact]
     public void Cookie_loop_is_named()
     {
         var t = new Timeline();
