@@ -409,7 +409,7 @@ internal static class WireDecoder
 
         return new HelloInfo(type, new ProtocolVersion(version), cookieLength, suites, versions, retry, complete)
         {
-            Random = type == HandshakeType.ClientHello ? Convert.ToHexString(random) : null,
+            Random = type == HandshakeType.ClientHello && random.IndexOfAnyExcept((byte)0) >= 0 ? Convert.ToHexString(random) : null, // an all-zero random joins nothing
         };
     }
 }
