@@ -98,10 +98,15 @@ internal static class Program
             return UsageStatus;
         }
 
+        // Ctrl-C and SIGTERM are ours, for every command alike: the action's token is cancelled and the command ends
+        // its own way (partial report, sockets closed); System.CommandLine's handler would end a slow one after 2 s.
+        using var interrupt = new CliInterrupt();
         try
         {
             // The default handler would catch CliException itself, print a stack trace and return 1.
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
+            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null, Output = output, Error = error };
+            var status = parse.InvokeAsync(configuration, interrupt.Token).GetAwaiter().GetResult();
+            return interrupt.Requested ? Interrupted(error, status) : status;
         }
         catch (CliException ex)
         {
@@ -110,14 +115,28 @@ internal static class Program
         }
         catch (OperationCanceledException)
         {
-            error.WriteLine("airlift: interrupted");
-            return InterruptedStatus;
+            return Interrupted(error, 0);
         }
         catch (Exception ex)
         {
             ReportInternalError(ex, verbose, error);
             return InternalErrorStatus;
         }
+    }
+
+    /// <summary>
+    /// The end of an interrupted command: one line, status 130. A command that returned 130 itself has already said what
+    /// it left undone (storm's partial report, soak's "no report written").
+    /// </summary>
+    private static int Interrupted(TextWriter error, int status)
+    {
+        if (status != InterruptedStatus)
+        {
+            error.WriteLine("airlift: interrupted");
+        }
+
+        error.Flush();
+        return InterruptedStatus;
     }
 
     /// <summary>
