@@ -17,8 +17,10 @@ internal sealed class CliException(string message) : Exception(message);
 /// <summary>
 /// Ctrl-C (SIGINT) and SIGTERM for every command, in one place. The first signal does not end the process: it cancels
 /// <see cref="Token"/> (the token each command's action receives), so the command stops, prints or writes its partial
-/// results and closes its sockets (servers say close_notify) on its way out; Program then prints one "interrupted" line
-/// and exits 130. A second signal gets the default action (the process ends at once) for a command stuck in its cleanup.
+/// results and closes its sockets (servers say close_notify) on its way out. Program then prints one line: after SIGINT
+/// "airlift: interrupted" and status 130; after SIGTERM (a service manager's stop) "airlift: stopped (SIGTERM)" and the
+/// command's own status, so a server stopped in order exits 0 and a run cut short (storm, soak, lab, a client) 130.
+/// A second signal gets the default action (the process ends at once) for a command stuck in its cleanup.
 /// </summary>
 internal sealed class CliInterrupt : IDisposable
 {
@@ -27,6 +29,7 @@ internal sealed class CliInterrupt : IDisposable
     private readonly CancellationTokenSource _cancel = new();
     private readonly PosixSignalRegistration[] _signals;
     private int _signalled;
+    private PosixSignal _signal;
 
     public CliInterrupt()
     {
@@ -39,6 +42,9 @@ internal sealed class CliInterrupt : IDisposable
 
     /// <summary>True once a signal asked the command to stop.</summary>
     public bool Requested => Volatile.Read(ref _signalled) != 0;
+
+    /// <summary>True when that signal was SIGTERM (a request to stop) rather than Ctrl-C.</summary>
+    public bool Terminated => Requested && _signal == PosixSignal.SIGTERM;
 
     /// <summary>The token of the command running on this flow (synchronous actions have no token argument), or none.</summary>
     public static CancellationToken Current => Ambient.Value?.Token ?? CancellationToken.None;
@@ -71,6 +77,7 @@ internal sealed class CliInterrupt : IDisposable
             return; // the second signal: leave the default action (terminate) in place
         }
 
+        _signal = context.Signal;
         context.Cancel = true;
         try
         {

@@ -14,7 +14,7 @@ internal static class Program
     /// <summary>Exit status of an unexpected error (a bug): sysexits' EX_SOFTWARE.</summary>
     public const int InternalErrorStatus = 70;
 
-    /// <summary>Exit status after Ctrl+C / SIGINT ended a command that was not done.</summary>
+    /// <summary>Exit status after Ctrl+C / SIGINT ended a command (or SIGTERM cut short a run that was not done).</summary>
     public const int InterruptedStatus = 130;
 
     /// <summary>Widest line of every command's --help (a 100-column terminal shows it unwrapped).</summary>
@@ -106,7 +106,7 @@ internal static class Program
             // The default handler would catch CliException itself, print a stack trace and return 1.
             var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null, Output = output, Error = error };
             var status = parse.InvokeAsync(configuration, interrupt.Token).GetAwaiter().GetResult();
-            return interrupt.Requested ? Interrupted(error, status) : status;
+            return interrupt.Terminated ? Stopped(error, status) : interrupt.Requested ? Interrupted(error, status) : status;
         }
         catch (CliException ex)
         {
@@ -137,6 +137,17 @@ internal static class Program
 
         error.Flush();
         return InterruptedStatus;
+    }
+
+    /// <summary>
+    /// The end of a command SIGTERM stopped: one line, and the command's own status (a server that stopped in order says 0,
+    /// as the .NET host does; a run it cut short says 130 itself).
+    /// </summary>
+    private static int Stopped(TextWriter error, int status)
+    {
+        error.WriteLine("airlift: stopped (SIGTERM)");
+        error.Flush();
+        return status;
     }
 
     /// <summary>
