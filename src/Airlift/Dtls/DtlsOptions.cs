@@ -212,8 +212,13 @@ public sealed record DtlsOptions
     /// <summary>Most resends of one flight triggered by the peer (its retransmissions or a stalled partial flight), beyond timer expiries. Default 16.</summary>
     public int MaxTriggeredResends { get; init; } = 16;
 
-    /// <summary>After a retransmission timeout, a flight of at most this many datagrams is sent twice (0: never). Default 2.</summary>
-    public int RedundantRetransmitMaxDatagrams { get; init; } = 2;
+    /// <summary>
+    /// After a retransmission timeout, a flight of at most this many datagrams is sent twice (0: never). Default 0: one timer
+    /// expiry sends the flight once. A second copy is not free in DTLS: a peer that already has the flight sees a
+    /// retransmitted previous flight and resends its own (RFC 6347 4.2.4), and on a path slower than the first timeout
+    /// (where the expiry is spurious) every copy arrives. Opt in only on paths known to lose single datagrams but not delay them.
+    /// </summary>
+    public int RedundantRetransmitMaxDatagrams { get; init; }
 
     /// <summary>Largest handshake message accepted (a certificate chain is the big one). Default 64 KiB.</summary>
     public int MaxHandshakeMessageSize { get; init; } = 64 * 1024;

@@ -1,0 +1,48 @@
+using Airlift.Dtls;
+
+namespace Airlift.Tests.Dtls;
+
+/// <summary>
+/// One retransmission-timer expiry sends the flight once (RFC 6347 4.2.4, RFC 9147 5.8). Field capture
+/// (briefs/double-resend.pcap): a DTLS 1.2 server sent its ServerHello flight twice, 2 ms apart, on one expiry; every extra
+/// copy that reaches a peer which already moved on is a "retransmitted previous flight" to it, and peers answer those by
+/// resending their own flight, so the copy inflated traffic on exactly the slow and lossy paths.
+/// </summary>
+public class TimerResendTests
+{
+    private static DtlsOptions Options(DtlsCertificate certificate, ulong seed, ProtocolVersion version) => new(certificate)
+    {
+        Random = RandomSource.Seeded(seed),
+        AllowAnyPeerCertificate = true,
+        ProtocolVersions = [version],
+    };
+
+    // The server's first flight opens with its ServerHello in an epoch-0 record: handshake type 2 right after the 13-byte header.
+    private static bool StartsWithServerHello(byte[] datagram) => datagram.Length > 13 && datagram[0] == 22 && datagram[13] == 2;
+
+    public static TheoryData<string> Versions() => new() { "1.2", "1.3" };
+
+    private static ProtocolVersion Version(string v) => v == "1.2" ? ProtocolVersion.Dtls12 : ProtocolVersion.Dtls13;
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public void One_timer_expiry_resends_a_lost_server_flight_once_not_twice(string version)
+    {
+        var v = Version(version);
+        var dropped = 0;
+        // The client waits 2 s before it resends (GnuTLS waits 1 s): the server's own 400 ms timer recovers the flight.
+        var client = Options(TestCertificates.EcdsaPeer, 41, v) with { InitialRetransmitTimeout = TimeSpan.FromSeconds(2) };
+        var pair = new DtlsPair(client, Options(TestCertificates.Ecdsa, 42, v))
+        {
+            // The server's first flight is lost once: exactly one server timer expiry recovers it.
+            Drop = (toServer, _, data) => !toServer && StartsWithServerHello(data) && dropped++ == 0,
+        };
+
+        pair.Drive();
+
+        Assert.True(pair.BothConnected, pair.Client.Trace + pair.Server.Trace);
+        Assert.Equal(1, pair.Server.Stats.TimeoutRetransmissions);
+        var serverHellos = pair.Wire.Count(d => !d.ToServer && StartsWithServerHello(d.Data));
+        Assert.True(serverHellos == 2, $"the ServerHello flight went out {serverHellos} times:\n{pair.Server.Trace}{pair.Client.Trace}");
+    }
+}
