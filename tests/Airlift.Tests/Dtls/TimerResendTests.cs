@@ -45,4 +45,19 @@ public class TimerResendTests
         var serverHellos = pair.Wire.Count(d => !d.ToServer && StartsWithServerHello(d.Data));
         Assert.True(serverHellos == 2, $"the ServerHello flight went out {serverHellos} times:\n{pair.Server.Trace}{pair.Client.Trace}");
     }
+
+    [Fact]
+    public void A_resend_the_peer_triggered_restarts_the_timer_so_it_does_not_fire_again_moments_later_RFC6347_4_2_4()
+    {
+        // 300 ms of delay each way, nothing lost: the client's ClientHello timer (400 ms) fires first and the server answers
+        // that retransmission at once. The server's own timer, armed for the first send, then fired 3 ms later and sent
+        // the same flight a third time. RFC 6347 Figure 1: a resend passes through SENDING, which sets the timer again.
+        var pair = new DtlsPair(Options(TestCertificates.EcdsaPeer, 43, ProtocolVersion.Dtls12), Options(TestCertificates.Ecdsa, 44, ProtocolVersion.Dtls12), TimeSpan.FromMilliseconds(300));
+
+        pair.Drive();
+
+        Assert.True(pair.BothConnected, pair.Client.Trace + pair.Server.Trace);
+        var serverHellos = pair.Wire.Count(d => !d.ToServer && StartsWithServerHello(d.Data));
+        Assert.True(serverHellos <= 2, $"the ServerHello flight went out {serverHellos} times (sent, and once for the client's resend):\n{pair.Server.Trace}");
+    }
 }
