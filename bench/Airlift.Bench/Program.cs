@@ -9,6 +9,11 @@ if (args.Length > 0 && args[0] == "reliability")
     return ReliabilityBenchmark.Run(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "memory")
+{
+    return MemoryPerEndpoint.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "cpu")
 {
     return CpuTimeBenchmark.Run(args[1..]);

@@ -4,6 +4,7 @@ using Airlift.Cli.Serve;
 using Airlift.Dtls;
 using Airlift.Ice;
 using Airlift.Ice.Sdp;
+using Airlift.WebRtc;
 
 namespace Airlift.Fuzz;
 

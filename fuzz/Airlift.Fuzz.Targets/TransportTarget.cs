@@ -179,6 +179,10 @@ internal static class TransportTarget
                     }
 
                     break;
+                case WebRtcOutputKind.RtpReceived or WebRtcOutputKind.RtcpReceived:
+                    break;
+                case WebRtcOutputKind.BufferTooSmall:
+                    throw new FuzzFindingException($"the poll buffer of {buffer.Length} bytes is too small ({output.Length} needed)");
                 default:
                     return output.Deadline;
             }

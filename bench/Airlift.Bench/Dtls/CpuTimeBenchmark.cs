@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Airlift.Dtls;
 
 namespace Airlift.Bench.Dtls;
 
@@ -50,10 +51,21 @@ internal static class CpuTimeBenchmark
         Console.WriteLine();
         Console.WriteLine("| operation | case / group | CPU median | CPU mean | elapsed median | allocated |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|");
+        var openSsl = OpenSslAnchor.Available();
+        Console.WriteLine(openSsl ? $"Anchor: {OpenSslAnchor.Version} (libssl.so.3), in memory, same process." : "Anchor: libssl.so.3 not found; OpenSSL rows skipped.");
+        Console.WriteLine();
         foreach (var handshake in Enum.GetValues<HandshakeCase>())
         {
             var bench = new HandshakeBenchmarks { Case = handshake };
             bench.Setup();
+            SplitRow("ServerHandshake", handshake.ToString(), iterations, new AirliftServerSplit(bench));
+            if (openSsl && !handshake.IsDtls13())
+            {
+                using var anchor = new OpenSslAnchor(handshake.Group() == NamedGroup.X25519 ? "X25519" : "P-256");
+                SplitRow("OpenSslServerHandshake", handshake.ToString(), iterations, new OpenSslServerSplit(anchor));
+                Row("OpenSslFullHandshake", handshake.ToString(), iterations, null, anchor.FullHandshake);
+            }
+
             Row("FullHandshake", handshake.ToString(), iterations, null, () => bench.FullHandshake());
             Row("ServerFirstFlight", handshake.ToString(), iterations, bench.FreshClientHello, () => bench.ServerFirstFlight());
             Row("ServerSecondFlight", handshake.ToString(), iterations, bench.FreshClientSecondFlight, () => bench.ServerSecondFlight());
@@ -74,11 +86,118 @@ internal static class CpuTimeBenchmark
         Row("EcdsaP256Sign", "", iterations, null, () => floor.EcdsaP256Sign());
         Row("EcdsaP256Verify", "", iterations, null, () => floor.EcdsaP256Verify());
         Row("CertificateParse", "", iterations, null, () => floor.CertificateParse());
+        Row("PeerKeyFromDer", "", iterations, null, () => floor.PeerKeyFromDer());
+        Row("PeerKeyD2iOnly", "", iterations, null, () => floor.PeerKeyD2iOnly());
         floor.Cleanup();
         return 0;
     }
 
     private static string? _filter;
+
+    /// <summary>A handshake whose server calls are timed apart from the client's: setup, then the run with a wrapper
+    /// around each server step.</summary>
+    private interface ISplit
+    {
+        void Setup();
+
+        void Run(Action<Action> server);
+    }
+
+    /// <summary>Airlift's server, created, fed the ClientHello and drained, then fed the client's flight and drained until
+    /// connected: the sum of <see cref="HandshakeBenchmarks.ServerFirstFlight"/> and <c>ServerSecondFlight</c> in one
+    /// handshake, the client's work in between untimed.</summary>
+    private sealed class AirliftServerSplit(HandshakeBenchmarks bench) : ISplit
+    {
+        private readonly byte[] _buffer = new byte[65535];
+        private DtlsEndpoint _client = null!;
+        private List<byte[]> _hello = null!;
+
+        public void Setup()
+        {
+            var (client, _) = bench.OptionsPair;
+            _client = DtlsEndpoint.CreateClient(client, BenchPair.T0);
+            _hello = BenchPair.Drain(_client, _buffer);
+        }
+
+        public void Run(Action<Action> server)
+        {
+            DtlsEndpoint endpoint = null!;
+            List<byte[]> toClient = null!;
+            server(() =>
+            {
+                endpoint = DtlsEndpoint.CreateServer(bench.OptionsPair.Server, BenchPair.T0);
+                toClient = BenchPair.Feed(endpoint, _hello, BenchPair.T0, _buffer);
+            });
+            var toServer = BenchPair.Feed(_client, toClient, BenchPair.T0, _buffer);
+            server(() => BenchPair.Feed(endpoint, toServer, BenchPair.T0, _buffer));
+            if (endpoint.State != DtlsState.Connected)
+            {
+                throw new InvalidOperationException($"server is {endpoint.State}");
+            }
+        }
+    }
+
+    private sealed class OpenSslServerSplit(OpenSslAnchor anchor) : ISplit
+    {
+        public void Setup() => anchor.FreshClientHello();
+
+        public void Run(Action<Action> server) => anchor.Handshake(server);
+    }
+
+    private static void SplitRow(string operation, string variant, int iterations, ISplit split)
+    {
+        if (_filter is not null && !$"{operation} {variant}".Contains(_filter, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        double cpuSum = 0;
+        double wallSum = 0;
+        long bytesSum = 0;
+        void Timed(Action step)
+        {
+            var bytes = GC.GetAllocatedBytesForCurrentThread();
+            var cpu0 = ThreadCpuMicroseconds();
+            var wall0 = Stopwatch.GetTimestamp();
+            step();
+            var wall1 = Stopwatch.GetTimestamp();
+            cpuSum += ThreadCpuMicroseconds() - cpu0;
+            wallSum += Stopwatch.GetElapsedTime(wall0, wall1).TotalMicroseconds;
+            bytesSum += GC.GetAllocatedBytesForCurrentThread() - bytes;
+        }
+
+        var warmup = Stopwatch.StartNew();
+        for (var i = 0; i < iterations / 5 || warmup.Elapsed < TimeSpan.FromSeconds(1); i++)
+        {
+            split.Setup();
+            split.Run(Timed);
+        }
+
+        var cpu = new double[iterations];
+        var elapsed = new double[iterations];
+        long allocated = 0;
+        for (var i = 0; i < iterations; i++)
+        {
+            split.Setup();
+            cpuSum = 0;
+            wallSum = 0;
+            bytesSum = 0;
+            split.Run(Timed);
+            cpu[i] = cpuSum;
+            elapsed[i] = wallSum;
+            allocated += bytesSum;
+        }
+
+        Print(operation, variant, iterations, cpu, elapsed, allocated);
+    }
+
+    private static void Print(string operation, string variant, int iterations, double[] cpu, double[] elapsed, long allocated)
+    {
+        Array.Sort(cpu);
+        Array.Sort(elapsed);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {operation} | {variant} | {cpu[iterations / 2]:F1} us | {cpu.Average():F1} us | {elapsed[iterations / 2]:F1} us | {allocated / iterations} B |"));
+    }
 
     private static void Row(string operation, string variant, int iterations, Action? setup, Action measured)
     {
@@ -111,10 +230,7 @@ internal static class CpuTimeBenchmark
             elapsed[i] = Stopwatch.GetElapsedTime(wall0, wall1).TotalMicroseconds;
         }
 
-        Array.Sort(cpu);
-        Array.Sort(elapsed);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {operation} | {variant} | {cpu[iterations / 2]:F1} us | {cpu.Average():F1} us | {elapsed[iterations / 2]:F1} us | {allocated / iterations} B |"));
+        Print(operation, variant, iterations, cpu, elapsed, allocated);
     }
 
     internal static double ThreadCpuMicroseconds()

@@ -130,4 +130,20 @@ public class CryptoFloorBenchmarks
         using var certificate = X509CertificateLoader.LoadCertificate(_certificateDer);
         return certificate.RawDataMemory.Length;
     }
+
+    /// <summary>What the handshake does instead of <see cref="CertificateParse"/> since issue #13: the SubjectPublicKeyInfo
+    /// read from the DER and imported once as the verification key (<c>PeerPublicKey</c>).</summary>
+    [Benchmark]
+    public bool PeerKeyFromDer()
+    {
+        var ok = PeerPublicKey.TryCreate(_certificateDer, out var key, out _);
+        key?.Dispose();
+        return ok;
+    }
+
+    internal bool PeerKeyD2iOnly()
+    {
+        PeerPublicKey.TryReadSubjectPublicKeyInfo(_certificateDer, out var spki, out _);
+        return OperatingSystem.IsLinux() && OpenSslPublicKey.DecodeOnly(spki);
+    }
 }

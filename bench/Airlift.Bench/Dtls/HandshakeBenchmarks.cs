@@ -33,6 +33,9 @@ public class HandshakeBenchmarks
     private DtlsEndpoint _waitingClient = null!;
     private List<byte[]> _serverFirstFlight = null!;
 
+    /// <summary>The client and server options of <see cref="Case"/> (after <see cref="Setup"/>).</summary>
+    internal (DtlsOptions Client, DtlsOptions Server) OptionsPair => (_client, _server);
+
     /// <summary>Version and key exchange group.</summary>
     [ParamsAllValues]
     public HandshakeCase Case { get; set; }

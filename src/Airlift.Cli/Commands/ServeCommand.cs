@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Airlift.Cli.Serve;
+using Airlift.Dtls;
+using Airlift.WebRtc;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -32,20 +34,22 @@ internal static class ServeCommand
         var maxSessions = new Option<int>("--max-sessions") { Description = "Most echo sessions at once; beyond it an offer gets 503 with Retry-After.", DefaultValueFactory = _ => 64 };
         var perClient = new Option<int>("--max-sessions-per-client") { Description = "Most live sessions one HTTP client (an IPv4 address, or an IPv6 /64) may hold; beyond it an offer gets 429 with Retry-After. Behind a reverse proxy all clients share its address.", DefaultValueFactory = _ => EchoServerOptions.DefaultMaxSessionsPerClient };
         var allowedHost = new Option<string[]>("--allowed-host") { Description = "Host name (or IP) the page may be requested as, repeatable. Requests with any other Host header get 421 (DNS rebinding protection). Always allowed: localhost, 127.0.0.1, ::1, the --http address and the --announce address.", AllowMultipleArgumentsPerToken = false };
-        var nackBudget = new Option<double>("--nack-budget") { Description = "NACK answers (packets resent from history) may use at most RATIO x the bytes this session received, IP/UDP headers counted.", DefaultValueFactory = _ => EchoLimits.Default.ResendBudgetRatio };
-        var nackBurst = new Option<int>("--nack-burst") { Description = "Most bytes of NACK answers sent at once (the budget's bucket size).", DefaultValueFactory = _ => EchoLimits.Default.ResendBurstBytes };
-        var nackRate = new Option<int>("--nack-rate") { Description = "Most bytes per second of NACK answers per session, whatever the budget.", DefaultValueFactory = _ => EchoLimits.Default.ResendBytesPerSecond };
-        var nackInterval = new Option<double>("--nack-interval") { Description = "A packet is resent for NACKs at most once within this many milliseconds.", DefaultValueFactory = _ => EchoLimits.Default.NackResendInterval.TotalMilliseconds };
-        var nackMax = new Option<int>("--nack-max") { Description = "Most packets resent because of one RTCP packet (repeated sequence numbers count once).", DefaultValueFactory = _ => EchoLimits.Default.MaxResendsPerRtcp };
+        var nackBudget = new Option<double>("--nack-budget") { Description = "NACK answers (packets resent from history) may use at most RATIO x the bytes this session received, IP/UDP headers counted.", DefaultValueFactory = _ => NackAnswerOptions.Default.ResendBudgetRatio };
+        var nackBurst = new Option<int>("--nack-burst") { Description = "Most bytes of NACK answers sent at once (the budget's bucket size).", DefaultValueFactory = _ => NackAnswerOptions.Default.ResendBurstBytes };
+        var nackRate = new Option<int>("--nack-rate") { Description = "Most bytes per second of NACK answers per session, whatever the budget.", DefaultValueFactory = _ => NackAnswerOptions.Default.ResendBytesPerSecond };
+        var nackInterval = new Option<double>("--nack-interval") { Description = "A packet is resent for NACKs at most once within this many milliseconds.", DefaultValueFactory = _ => NackAnswerOptions.Default.NackResendInterval.TotalMilliseconds };
+        var nackMax = new Option<int>("--nack-max") { Description = "Most packets resent because of one RTCP packet (repeated sequence numbers count once).", DefaultValueFactory = _ => NackAnswerOptions.Default.MaxResendsPerRtcp };
         var connectTimeout = new Option<double>("--connect-timeout") { Description = "Close a session whose DTLS has not connected this many seconds after the answer.", DefaultValueFactory = _ => 30 };
         var impairLoss = new Option<double?>("--impair-loss") { Description = "Demo/test: put Airlift's impairment proxy (loopback only) in front of the first UDP address, dropping PERCENT of the datagrams each way; the candidates then point at the proxy." };
         var impairMax = new Option<int?>("--impair-max-datagram") { Description = "Demo/test: the proxy also drops datagrams larger than BYTES each way (implies the proxy)." };
         var impairSeed = new Option<ulong>("--impair-seed") { Description = "Seed of the proxy's loss.", DefaultValueFactory = _ => 1 };
+        var maxPublishers = new Option<int>("--max-publishers") { Description = "Most WHIP publishers (POST /whip) at once; beyond it 503.", DefaultValueFactory = _ => new BroadcastLimits().MaxPublishers };
+        var maxViewers = new Option<int>("--max-viewers") { Description = "Most WHEP viewers (POST /whep) of one publisher; beyond it 503.", DefaultValueFactory = _ => new BroadcastLimits().MaxViewersPerPublisher };
         var verbose = CliCommon.VerboseOption();
         var command = new Command("serve", "A WebRTC echo server: open the page, your camera comes back over Airlift's ICE-lite + DTLS-SRTP. The page has no authentication.")
         {
             http, udp, tcp, announce, CliCommon.CertOption(), CliCommon.KeyOption(), CliCommon.ChainOption(), CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.DtlsVersionOption(),
-            maxSessions, perClient, allowedHost, connectTimeout, nackBudget, nackBurst, nackRate, nackInterval, nackMax, impairLoss, impairMax, impairSeed, verbose,
+            maxSessions, perClient, allowedHost, connectTimeout, nackBudget, nackBurst, nackRate, nackInterval, nackMax, impairLoss, impairMax, impairSeed, maxPublishers, maxViewers, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -69,6 +73,12 @@ internal static class ServeCommand
             if (sessionsPerClient is < 1 or > 1024)
             {
                 throw new CliException("--max-sessions-per-client must be within 1..1024");
+            }
+
+            var broadcast = new BroadcastLimits { MaxPublishers = parse.GetValue(maxPublishers), MaxViewersPerPublisher = parse.GetValue(maxViewers) };
+            if (broadcast.MaxPublishers is < 0 or > 1024 || broadcast.MaxViewersPerPublisher is < 0 or > 1024)
+            {
+                throw new CliException("--max-publishers and --max-viewers must be within 0..1024");
             }
 
             var limits = ParseLimits(parse.GetValue(nackBudget), parse.GetValue(nackBurst), parse.GetValue(nackRate), parse.GetValue(nackInterval), parse.GetValue(nackMax));
@@ -132,6 +142,7 @@ internal static class ServeCommand
                 MaxSessions = sessions,
                 MaxSessionsPerClient = sessionsPerClient,
                 Limits = limits,
+                Broadcast = broadcast,
                 ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
                 Impairment = impairment,
                 DtlsVersions = CliCommon.ParseDtlsVersions(parse.GetValue<string?>("--dtls")),
@@ -229,33 +240,10 @@ internal static class ServeCommand
         app.MapGet("/favicon.ico", () => Results.NoContent());
         app.MapPost("/echo", async (HttpRequest request, HttpResponse response) =>
         {
-            if (request.ContentType is not { } type || !type.StartsWith("application/sdp", StringComparison.OrdinalIgnoreCase))
+            var (offer, bad) = await ReadOfferAsync(request).ConfigureAwait(false);
+            if (bad is not null)
             {
-                return Results.Text("the offer must be sent as Content-Type: application/sdp\n", statusCode: StatusCodes.Status415UnsupportedMediaType);
-            }
-
-            string offer;
-            try
-            {
-                using var reader = new StreamReader(request.Body);
-                var buffer = new char[MaxBody + 1];
-                var read = 0;
-                int n;
-                while (read < buffer.Length && (n = await reader.ReadAsync(buffer.AsMemory(read), request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
-                {
-                    read += n;
-                }
-
-                if (read > MaxBody)
-                {
-                    return Results.Text($"offer larger than {MaxBody} characters\n", statusCode: StatusCodes.Status413PayloadTooLarge);
-                }
-
-                offer = new string(buffer, 0, read);
-            }
-            catch (BadHttpRequestException ex)
-            {
-                return Results.Text(ex.Message + "\n", statusCode: ex.StatusCode);
+                return bad;
             }
 
             var client = EchoServer.ClientKey(request.HttpContext.Connection.RemoteIpAddress);
@@ -279,7 +267,98 @@ internal static class ServeCommand
                 : Results.Text("no such session\n", statusCode: StatusCodes.Status404NotFound));
         app.MapDelete("/echo/{id}", async (string id) =>
             await echo.DeleteAsync(id).ConfigureAwait(false) ? Results.NoContent() : Results.Text("no such session\n", statusCode: StatusCodes.Status404NotFound));
+        MapBroadcast(app, echo.Broadcast);
         return app;
+    }
+
+    /// <summary>
+    /// WHIP (RFC 9725) and WHEP (WISH draft): POST an application/sdp offer, get 201 Created with the answer, Location and
+    /// ETag; DELETE the Location ends the session (200). No ICE servers are configured, so no Link headers are sent
+    /// (RFC 9725 4.6); trickle ICE and ICE restarts (PATCH) are not supported: 405 with Allow (RFC 9725 4.3.1).
+    /// <c>?setup=active</c> makes the server the DTLS client when the offer says actpass.
+    /// </summary>
+    private static void MapBroadcast(WebApplication app, BroadcastHub hub)
+    {
+        async Task<IResult> Create(HttpRequest request, HttpResponse response, string resource, Func<string, DtlsRole, EchoCreateResult> create)
+        {
+            var (offer, bad) = await ReadOfferAsync(request).ConfigureAwait(false);
+            if (bad is not null)
+            {
+                return bad;
+            }
+
+            var role = request.Query["setup"].FirstOrDefault() switch
+            {
+                null or "" or "passive" => DtlsRole.Server,
+                "active" => DtlsRole.Client,
+                _ => (DtlsRole?)null,
+            };
+            if (role is null)
+            {
+                return Results.Text("setup must be passive (we are the DTLS server) or active (we are the DTLS client)\n", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            var result = create(offer, role.Value);
+            if (result.Id is { } id)
+            {
+                response.Headers.Location = $"/{resource}/{id}";
+                response.Headers.ETag = $"\"{id}\"";
+                return Results.Text(result.Body, "application/sdp", statusCode: StatusCodes.Status201Created);
+            }
+
+            if (result.RetryAfter is { } seconds)
+            {
+                response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            }
+
+            return Results.Text(result.Body, statusCode: result.Status);
+        }
+
+        app.MapPost("/whip", (HttpRequest request, HttpResponse response) => Create(request, response, "whip", hub.Publish));
+        app.MapPost("/whep", (HttpRequest request, HttpResponse response) => Create(request, response, "whep", (o, r) => hub.View(o, r, null)));
+        app.MapPost("/whep/{publisher}", (string publisher, HttpRequest request, HttpResponse response) => Create(request, response, "whep", (o, r) => hub.View(o, r, publisher)));
+        app.MapGet("/whip", () => Results.Json(hub.LivePublishers.Select(p => p.Snapshot()).ToList(), CliCommon.Json));
+        foreach (var resource in new[] { "whip", "whep" })
+        {
+            app.MapDelete($"/{resource}/{{id}}", async (string id) =>
+                await hub.DeleteAsync(id).ConfigureAwait(false) ? Results.Ok() : Results.Text("no such session\n", statusCode: StatusCodes.Status404NotFound));
+            app.MapMethods($"/{resource}/{{id}}", ["PATCH"], (HttpResponse response) =>
+            {
+                response.Headers.Allow = "DELETE";
+                return Results.Text("trickle ICE and ICE restarts are not supported: send every candidate in the offer\n", statusCode: StatusCodes.Status405MethodNotAllowed);
+            });
+            app.MapGet($"/{resource}/{{id}}/stats", (string id) =>
+                hub.Get(id) is { } peer ? Results.Json(peer.Snapshot(), CliCommon.Json) : Results.Text("no such session\n", statusCode: StatusCodes.Status404NotFound));
+        }
+    }
+
+    /// <summary>Reads an application/sdp body of at most <see cref="MaxBody"/> characters; 415/413/400 results otherwise.</summary>
+    private static async Task<(string Offer, IResult? Error)> ReadOfferAsync(HttpRequest request)
+    {
+        if (request.ContentType is not { } type || !type.StartsWith("application/sdp", StringComparison.OrdinalIgnoreCase))
+        {
+            return ("", Results.Text("the offer must be sent as Content-Type: application/sdp\n", statusCode: StatusCodes.Status415UnsupportedMediaType));
+        }
+
+        try
+        {
+            using var reader = new StreamReader(request.Body);
+            var buffer = new char[MaxBody + 1];
+            var read = 0;
+            int n;
+            while (read < buffer.Length && (n = await reader.ReadAsync(buffer.AsMemory(read), request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+            {
+                read += n;
+            }
+
+            return read > MaxBody
+                ? ("", Results.Text($"offer larger than {MaxBody} characters\n", statusCode: StatusCodes.Status413PayloadTooLarge))
+                : (new string(buffer, 0, read), null);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            return ("", Results.Text(ex.Message + "\n", statusCode: ex.StatusCode));
+        }
     }
 
     /// <summary>The NACK limits from the command line, each checked against its documented range.</summary>
@@ -312,11 +391,14 @@ internal static class ServeCommand
 
         var limits = EchoLimits.Default with
         {
-            ResendBudgetRatio = budget,
-            ResendBurstBytes = burst,
-            ResendBytesPerSecond = rate,
-            NackResendInterval = TimeSpan.FromMilliseconds(intervalMs),
-            MaxResendsPerRtcp = max,
+            Nack = new NackAnswerOptions
+            {
+                ResendBudgetRatio = budget,
+                ResendBurstBytes = burst,
+                ResendBytesPerSecond = rate,
+                NackResendInterval = TimeSpan.FromMilliseconds(intervalMs),
+                MaxResendsPerRtcp = max,
+            },
         };
         limits.Validate();
         return limits;

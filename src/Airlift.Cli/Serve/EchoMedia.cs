@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
-using Airlift.Srtp;
+using Airlift.Transport;
+using Airlift.WebRtc;
 
 namespace Airlift.Cli.Serve;
 
@@ -36,7 +37,7 @@ internal readonly record struct EchoMediaStats(
 /// Every send is caused by one authenticated packet from the peer and budgeted: an echoed RTP packet or translated RTCP
 /// packet is never longer than the packet that caused it (checked; a longer one is dropped and counted as amplifying), and
 /// NACK answers are paid from a <see cref="ResendBudget"/> earned from the bytes received. So bytes out (28 bytes of IPv4 +
-/// UDP header counted per datagram) stay within (1 + <see cref="EchoLimits.ResendBudgetRatio"/>) x bytes in.
+/// UDP header counted per datagram) stay within (1 + <see cref="NackAnswerOptions.ResendBudgetRatio"/>) x bytes in.
 /// Time is passed in. Not thread-safe: one caller (the session's event loop) at a time; <see cref="Snapshot"/> may be
 /// called from any thread.
 /// </summary>
@@ -53,8 +54,7 @@ internal sealed class EchoMedia : IDisposable
     private readonly RtpHistory?[] _histories;
     private readonly NackResponder _nacks;
     private readonly Lock _gate = new();
-    private SrtpContext? _protect;
-    private SrtpContext? _unprotect;
+    private readonly MediaSession _srtp = new();
     private RtcpCounts _rtcp;
     private Counters _c;
 
@@ -76,18 +76,17 @@ internal sealed class EchoMedia : IDisposable
             }
         }
 
-        _nacks = new NackResponder(_histories, limits, now);
+        _nacks = new NackResponder(_histories, limits.Nack, now);
     }
 
     public EchoRouter Router => _router;
 
-    /// <summary>Keys the path (DTLS-SRTP keying material arrived); takes ownership of both contexts.</summary>
-    public void SetKeys(SrtpContext protect, SrtpContext unprotect)
-    {
-        _protect?.Dispose();
-        _unprotect?.Dispose();
-        (_protect, _unprotect) = (protect, unprotect);
-    }
+    /// <summary>Keys the path from the transport's DTLS-SRTP keying material (the library's <see cref="MediaSession"/>).</summary>
+    /// <exception cref="ArgumentException">The profile is not supported or the material has the wrong length.</exception>
+    public void SetKeys(KeyingMaterial keyingMaterial) => _srtp.SetKeys(keyingMaterial);
+
+    /// <summary>The SRTP side of this echo (profile and counters).</summary>
+    public MediaSession Srtp => _srtp;
 
     /// <summary>One SRTP packet from the peer (unprotected in place).</summary>
     public void HandleRtp(TimeSpan now, Span<byte> packet)
@@ -95,7 +94,7 @@ internal sealed class EchoMedia : IDisposable
         _ = now; // the echo of one packet needs no clock; the signature matches HandleRtcp
         Interlocked.Increment(ref _c.RtpIn);
         Interlocked.Add(ref _c.RtpInBytes, packet.Length);
-        if (_protect is not { } protect || _unprotect is not { } unprotect)
+        if (!_srtp.IsKeyed)
         {
             Interlocked.Increment(ref _c.BeforeKeys);
             ServeMetrics.Drop("before_keys");
@@ -103,14 +102,16 @@ internal sealed class EchoMedia : IDisposable
         }
 
         var wireIn = packet.Length + EchoLimits.DatagramOverhead;
-        if (unprotect.UnprotectRtp(packet, out var plain) != SrtpStatus.Ok)
+        var unprotected = _srtp.UnprotectRtp(packet);
+        if (unprotected.Status != MediaStatus.Ok)
         {
             return; // counted in the context's stats
         }
 
+        var plain = unprotected.Length;
         Received(wireIn);
 
-        if (plain + protect.RtpTrailerLength > _work.Length)
+        if (plain + _srtp.RtpTrailerLength > _work.Length)
         {
             Interlocked.Increment(ref _c.TooLarge);
             ServeMetrics.Drop("too_large");
@@ -134,10 +135,13 @@ internal sealed class EchoMedia : IDisposable
         }
 
         Interlocked.Increment(ref _streamIn[index]);
-        if (protect.ProtectRtp(buffer, plain, out var length) != SrtpStatus.Ok)
+        var protectedRtp = _srtp.ProtectRtp(buffer, plain);
+        if (protectedRtp.Status != MediaStatus.Ok)
         {
             return;
         }
+
+        var length = protectedRtp.Length;
 
         if (!WithinInput(length, packet.Length))
         {
@@ -159,7 +163,7 @@ internal sealed class EchoMedia : IDisposable
     public void HandleRtcp(TimeSpan now, Span<byte> packet)
     {
         Interlocked.Increment(ref _c.RtcpIn);
-        if (_protect is not { } protect || _unprotect is not { } unprotect)
+        if (!_srtp.IsKeyed)
         {
             Interlocked.Increment(ref _c.BeforeKeys);
             ServeMetrics.Drop("before_keys");
@@ -167,14 +171,16 @@ internal sealed class EchoMedia : IDisposable
         }
 
         var wireIn = packet.Length + EchoLimits.DatagramOverhead;
-        if (unprotect.UnprotectRtcp(packet, out var plain) != SrtpStatus.Ok)
+        var unprotected = _srtp.UnprotectRtcp(packet);
+        if (unprotected.Status != MediaStatus.Ok)
         {
             return;
         }
 
+        var plain = unprotected.Length;
         Received(wireIn);
 
-        if (plain + protect.RtcpTrailerLength > _work.Length)
+        if (plain + _srtp.RtcpTrailerLength > _work.Length)
         {
             Interlocked.Increment(ref _c.TooLarge);
             ServeMetrics.Drop("too_large");
@@ -206,7 +212,7 @@ internal sealed class EchoMedia : IDisposable
             }
         }
 
-        if (length == 0 || protect.ProtectRtcp(_work, length, out var protectedLength) != SrtpStatus.Ok)
+        if (length == 0 || _srtp.ProtectRtcp(_work, length) is not { Status: MediaStatus.Ok, Length: var protectedLength })
         {
             return;
         }
@@ -295,9 +301,7 @@ internal sealed class EchoMedia : IDisposable
 
     public void Dispose()
     {
-        _protect?.Dispose();
-        _unprotect?.Dispose();
-        _protect = _unprotect = null;
+        _srtp.Dispose();
     }
 
     private struct Counters

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 
+using Airlift.WebRtc;
+
 namespace Airlift.Cli.Serve;
 
 /// <summary>Why the echo did not send a packet back.</summary>
@@ -38,10 +40,10 @@ internal struct RtcpCounts
     /// <summary>NACKed sequence numbers asked again within the same RTCP packet (answered or forwarded once).</summary>
     public long NackDuplicate;
 
-    /// <summary>NACKed packets we hold but resent less than <see cref="EchoLimits.NackResendInterval"/> ago.</summary>
+    /// <summary>NACKed packets we hold but resent less than <see cref="NackAnswerOptions.NackResendInterval"/> ago.</summary>
     public long NackTooSoon;
 
-    /// <summary>NACKed packets we hold beyond <see cref="EchoLimits.MaxResendsPerRtcp"/> in one RTCP packet.</summary>
+    /// <summary>NACKed packets we hold beyond <see cref="NackAnswerOptions.MaxResendsPerRtcp"/> in one RTCP packet.</summary>
     public long NackOverCap;
 
     /// <summary>NACKed packets we hold but the session's <see cref="ResendBudget"/> could not pay for.</summary>
@@ -380,7 +382,7 @@ internal sealed class EchoRouter
 
                 seen |= seqBit;
 
-                if (nacks is not null && nacks.TryAnswer(index, seq, ref counts))
+                if (nacks is not null && Count(nacks.TryAnswer(index, seq), ref counts))
                 {
                     handled = true;
                     continue;
@@ -426,6 +428,31 @@ internal sealed class EchoRouter
     }
 
     // RFC 5104 4.3.1: the media source field is unused; each FCI entry is SSRC (4) | seq nr (1) | reserved (3).
+    /// <summary>Counts a NACK answer; true when we hold the packet (resent or dropped), false when the request is forwarded.</summary>
+    private static bool Count(NackAnswer answer, ref RtcpCounts counts)
+    {
+        switch (answer)
+        {
+            case NackAnswer.Resend:
+                counts.NackServed++;
+                return true;
+            case NackAnswer.Duplicate:
+                counts.NackDuplicate++;
+                return true;
+            case NackAnswer.TooSoon:
+                counts.NackTooSoon++;
+                return true;
+            case NackAnswer.OverCap:
+                counts.NackOverCap++;
+                return true;
+            case NackAnswer.OverBudget:
+                counts.NackOverBudget++;
+                return true;
+            default:
+                return false;
+        }
+    }
+
     private int TranslateFir(ReadOnlySpan<byte> packet, Span<byte> output, ref RtcpCounts counts)
     {
         if (packet.Length < 20 || (packet.Length - 12) % 8 != 0)

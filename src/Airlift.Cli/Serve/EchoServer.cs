@@ -7,6 +7,7 @@ using Airlift.Net;
 using Airlift.NetEm;
 using Airlift.NetEm.Proxy;
 using Airlift.Transport;
+using Airlift.WebRtc;
 using Microsoft.Extensions.Logging;
 
 namespace Airlift.Cli.Serve;
@@ -61,6 +62,9 @@ internal sealed record EchoServerOptions
     public int ClosedSessionsKept { get; init; } = 32;
 
     public EchoImpairment? Impairment { get; init; }
+
+    /// <summary>WHIP/WHEP caps and rates.</summary>
+    public BroadcastLimits Broadcast { get; init; } = new();
 }
 
 /// <summary>The result of <see cref="EchoServer.CreateSession"/>: 201 with the answer, or an HTTP error status and reason.</summary>
@@ -91,6 +95,60 @@ internal sealed class EchoServer : IAsyncDisposable
         _host = host;
         _proxy = proxy;
         Candidates = candidates;
+        Broadcast = new BroadcastHub(options.Broadcast, candidates, CreateTransport, NewSsrc, options.ConnectTimeout, _stop.Token, logger);
+    }
+
+    /// <summary>The WHIP publishers and WHEP viewers on this server's transports.</summary>
+    public BroadcastHub Broadcast { get; }
+
+    /// <summary>A transport for an offer (fingerprint, ICE and setup checked), counted against <see cref="EchoServerOptions.MaxSessions"/>.</summary>
+    private TransportSession? CreateTransport(SdpOffer offer, DtlsRole role, out EchoCreateResult? error)
+    {
+        CertificateFingerprint? remoteFingerprint = null;
+        foreach (var fp in offer.Ice.Fingerprints)
+        {
+            if (CertificateFingerprint.TryParse(fp.ToString(), out remoteFingerprint))
+            {
+                break;
+            }
+        }
+
+        if (remoteFingerprint is null || offer.Ice.Setup is null or SdpSetupRole.HoldConn || offer.Ice.Ufrag is null || offer.Ice.Password is null)
+        {
+            error = new(400, "bad offer: it needs a=fingerprint (sha-256/384/512), a=setup (not holdconn), a=ice-ufrag and a=ice-pwd (RFC 8842, RFC 8839)\n", null);
+            return null;
+        }
+
+        if (OpenSessions + Broadcast.All.Count(p => !p.IsFinished) >= _options.MaxSessions)
+        {
+            ServeMetrics.Refuse("max_sessions");
+            error = new(503, $"the server serves its maximum of {_options.MaxSessions} sessions; retry later\n", null, RetryAfterSeconds);
+            return null;
+        }
+
+        var dtls = new DtlsOptions(_options.Certificate)
+        {
+            MaxDatagramSize = _options.MaxDatagramSize,
+            SrtpProfiles = _options.SrtpProfiles,
+            ProtocolVersions = _options.DtlsVersions,
+            Logger = _logger,
+        };
+        try
+        {
+            error = null;
+            return _host.CreateSession(new WebRtcTransportOptions(dtls, offer.Ice.Setup.Value, remoteFingerprint)
+            {
+                RemoteUfrag = offer.Ice.Ufrag,
+                RemotePassword = offer.Ice.Password,
+                ActPassAnswerRole = role,
+                Logger = _logger,
+            });
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            error = new(503, "cannot create a transport: " + ex.Message + "\n", null);
+            return null;
+        }
     }
 
     /// <summary>The candidates every answer carries.</summary>
@@ -371,6 +429,7 @@ internal sealed class EchoServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
+        Broadcast.CloseAll("server stopping");
         foreach (var s in _sessions.Values)
         {
             s.Close("server stopping");

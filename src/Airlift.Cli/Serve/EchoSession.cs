@@ -179,12 +179,10 @@ internal sealed class EchoSession
 
                 break;
             case KeyingMaterial km:
-                var keys = SrtpKeys.FromKeyingMaterial(km.Profile, km.Material, km.Role);
                 lock (_gate)
                 {
-                    var (protect, unprotect) = (keys.CreateProtectContext(), keys.CreateUnprotectContext());
-                    _media.SetKeys(protect, unprotect);
-                    (_protectStats, _unprotectStats) = (protect.Stats, unprotect.Stats);
+                    _media.SetKeys(km);
+                    (_protectStats, _unprotectStats) = (_media.Srtp.ProtectStats, _media.Srtp.UnprotectStats);
                     _srtpProfile = km.Profile.Name;
                 }
 

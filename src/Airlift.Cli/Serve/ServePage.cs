@@ -5,6 +5,8 @@ namespace Airlift.Cli.Serve;
 /// <c>GET /echo/{id}/stats</c> refreshed every second. Plain HTML and JavaScript, no build step, no external resource.
 /// <c>?setup=active</c> makes the server the DTLS client; <c>?autostart=0</c> waits for the Start button.
 /// <c>window.airlift</c> exposes the peer connection and the last stats for scripts (the end-to-end test reads it).
+/// Publish sends the camera to <c>POST /whip</c> (WHIP, RFC 9725); Watch plays the newest publisher from <c>POST /whep</c>;
+/// <c>window.airlift.publish()</c> / <c>watch()</c> / <c>broadcastStats()</c> do the same for scripts.
 /// </summary>
 internal static class ServePage
 {
@@ -51,6 +53,15 @@ internal static class ServePage
           <button id="stop">Stop</button>
           <label><input type="checkbox" id="unmute"> hear the echo</label>
           <span id="error"></span>
+        </div>
+        <div class="controls">
+          <button id="publish">Publish (WHIP)</button>
+          <button id="watch">Watch (WHEP)</button>
+          <button id="leave">Leave</button>
+          <span id="broadcast"></span>
+        </div>
+        <div class="videos">
+          <figure><video id="watched" autoplay muted playsinline></video><figcaption>Watched (WHEP)</figcaption></figure>
         </div>
         <table id="state"><tbody></tbody></table>
         <script>
@@ -145,6 +156,64 @@ internal static class ServePage
         }
 
         airlift.browserStats = browserStats;
+
+        // WHIP / WHEP: one RTCPeerConnection each, sendonly or recvonly; the resource URL (Location) is DELETEd to leave.
+        const cast = airlift.cast = { publish: null, watch: null };
+        async function broadcast(kind) {
+          const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+          if (kind === "whip") {
+            const stream = airlift.stream || await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+            airlift.stream = stream;
+            $("local").srcObject = stream;
+            for (const track of stream.getTracks()) { pc.addTransceiver(track, { direction: "sendonly", streams: [stream] }); }
+          } else {
+            pc.addTransceiver("audio", { direction: "recvonly" });
+            pc.addTransceiver("video", { direction: "recvonly" });
+            pc.ontrack = e => {
+              const v = $("watched");
+              if (!v.srcObject) { v.srcObject = new MediaStream(); }
+              v.srcObject.addTrack(e.track);
+            };
+          }
+          await pc.setLocalDescription(await pc.createOffer());
+          const response = await fetch(kind + "?setup=" + encodeURIComponent($("setup").value), {
+            method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp,
+          });
+          const body = await response.text();
+          if (response.status !== 201) { pc.close(); throw new Error("POST /" + kind + ": " + response.status + " " + body); }
+          await pc.setRemoteDescription({ type: "answer", sdp: body });
+          const session = { pc, location: response.headers.get("Location"), etag: response.headers.get("ETag") };
+          cast[kind === "whip" ? "publish" : "watch"] = session;
+          $("broadcast").textContent = kind.toUpperCase() + " " + session.location;
+          return session;
+        }
+        async function leave(which) {
+          for (const k of which ? [which] : ["publish", "watch"]) {
+            const s = cast[k];
+            cast[k] = null;
+            if (s) { s.pc.close(); await fetch(s.location, { method: "DELETE" }).catch(() => {}); }
+          }
+        }
+        async function broadcastStats(which) {
+          const s = cast[which];
+          if (!s) { return null; }
+          const out = { connectionState: s.pc.connectionState, framesDecoded: 0, packetsReceived: 0, packetsSent: 0 };
+          (await s.pc.getStats()).forEach(r => {
+            if (r.type === "inbound-rtp") { out.packetsReceived += r.packetsReceived || 0; if (r.kind === "video") { out.framesDecoded += r.framesDecoded || 0; } }
+            if (r.type === "outbound-rtp") { out.packetsSent += r.packetsSent || 0; }
+            if (r.type === "transport") { out.dtlsRole = r.dtlsRole; out.dtlsState = r.dtlsState; }
+          });
+          const server = await fetch(s.location + "/stats", { cache: "no-store" });
+          out.server = server.ok ? await server.json() : null;
+          return out;
+        }
+        airlift.publish = () => broadcast("whip");
+        airlift.watch = () => broadcast("whep");
+        airlift.leave = leave;
+        airlift.broadcastStats = broadcastStats;
+        $("publish").onclick = () => broadcast("whip").catch(fail);
+        $("watch").onclick = () => broadcast("whep").catch(fail);
+        $("leave").onclick = () => leave().catch(fail);
         const num = n => (n ?? 0).toLocaleString("en-US");
         const bytes = n => n >= 1048576 ? (n / 1048576).toFixed(1) + " MiB" : n >= 1024 ? (n / 1024).toFixed(1) + " KiB" : num(n) + " B";
         const esc = t => String(t).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }[c]));

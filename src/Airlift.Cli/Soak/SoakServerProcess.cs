@@ -59,36 +59,8 @@ internal sealed class SoakServerProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts "airlift soak --server-role ARGS" with this process's own executable.</summary>
-    public static SoakServerProcess Start(IEnumerable<string> roleArguments)
-    {
-        var (program, prefix) = Self();
-        var psi = new ProcessStartInfo(program)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            CreateNoWindow = true,
-        };
-        foreach (var a in prefix.Concat(["soak", "--server-role"]).Concat(roleArguments))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        var process = new Process { StartInfo = psi };
-        try
-        {
-            process.Start();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            process.Dispose();
-            throw new CliException($"cannot start the soak server ({program}): {e.Message}");
-        }
-
-        return new SoakServerProcess(process);
-    }
+    public static SoakServerProcess Start(IEnumerable<string> roleArguments) =>
+        new(ChildRole.Start("soak", roleArguments, "soak server"));
 
     /// <summary>Waits for the "ready" line (port and fingerprint).</summary>
     public async Task<SoakServerLine> WaitReadyAsync(TimeSpan timeout, CancellationToken ct)
@@ -165,33 +137,9 @@ internal sealed class SoakServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static (string Program, string[] Prefix) Self()
-    {
-        var self = Environment.ProcessPath ?? throw new CliException("cannot find this executable to start the soak server");
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            // Running as "dotnet airlift.dll": the server is "dotnet airlift.dll soak --server-role".
-            return (self, [typeof(SoakServerProcess).Assembly.Location]);
-        }
-
-        return (self, []);
-    }
-
     private static string Last(string text) => text.Split('\n').LastOrDefault(l => l.Length > 0) ?? "(no output)";
 
-    private async Task<bool> TrySendAsync(string command)
-    {
-        try
-        {
-            await _process.StandardInput.WriteLineAsync(command).ConfigureAwait(false);
-            await _process.StandardInput.FlushAsync().ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            return false; // the server is gone
-        }
-    }
+    private Task<bool> TrySendAsync(string command) => ChildRole.TrySendAsync(_process, command);
 
     private async Task ReadStdoutAsync()
     {

@@ -34,35 +34,8 @@ internal sealed class StormServerProcess : IAsyncDisposable
     /// <summary>Starts the child; <see cref="WaitReadyAsync"/> waits for its port.</summary>
     public static StormServerProcess Start(CertificateFingerprint clientFingerprint, int connections, int mtu)
     {
-        var self = Environment.ProcessPath ?? throw new CliException("cannot find this executable to start the storm server");
-        string[] prefix = Path.GetFileNameWithoutExtension(self) == "dotnet" ? [typeof(StormServerProcess).Assembly.Location] : [];
-        var psi = new ProcessStartInfo(self)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            CreateNoWindow = true,
-        };
-        string[] role = ["storm", "--server-role", "--client-fingerprint", clientFingerprint.ToString(), "--connections", connections.ToString(CultureInfo.InvariantCulture), "--mtu", mtu.ToString(CultureInfo.InvariantCulture)];
-        foreach (var a in prefix.Concat(role))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        var process = new Process { StartInfo = psi };
-        try
-        {
-            process.Start();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            process.Dispose();
-            throw new CliException($"cannot start the storm server ({self}): {e.Message}");
-        }
-
-        return new StormServerProcess(process);
+        string[] role = ["--client-fingerprint", clientFingerprint.ToString(), "--connections", connections.ToString(CultureInfo.InvariantCulture), "--mtu", mtu.ToString(CultureInfo.InvariantCulture)];
+        return new StormServerProcess(ChildRole.Start("storm", role, "storm server"));
     }
 
     /// <summary>Waits for the "ready" line; throws <see cref="CliException"/> with the child's stderr if it dies or stays silent.</summary>
@@ -146,24 +119,7 @@ internal sealed class StormServerProcess : IAsyncDisposable
         return null;
     }
 
-    private async Task<bool> TrySendAsync(string command)
-    {
-        try
-        {
-            if (_process.HasExited)
-            {
-                return false;
-            }
-
-            await _process.StandardInput.WriteLineAsync(command).ConfigureAwait(false);
-            await _process.StandardInput.FlushAsync().ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            return false;
-        }
-    }
+    private Task<bool> TrySendAsync(string command) => ChildRole.TrySendAsync(_process, command);
 
     private async Task ReadStdoutAsync()
     {

@@ -114,6 +114,33 @@ public sealed class DtlsEndpoint : IDisposable
         }
     }
 
+    /// <summary>
+    /// Processes one received datagram like <see cref="HandleDatagram"/>, and writes the plaintext of
+    /// its first application-data record into <paramref name="applicationData"/> instead of allocating a
+    /// <see cref="DtlsApplicationData"/> event: zero allocations per record when the buffer is reused. Handshake output and
+    /// other events still go through <see cref="PollOutput"/> (drain rule unchanged). Never throws.
+    /// </summary>
+    public DtlsReceiveResult HandleDatagramInto(TimeSpan now, ReadOnlySpan<byte> datagram, Memory<byte> applicationData)
+    {
+        if (_disposed)
+        {
+            return default;
+        }
+
+        var output = _current.Output;
+        output.OpenSink(applicationData);
+        try
+        {
+            HandleDatagram(now, datagram);
+        }
+        finally
+        {
+            _ = output.CloseSink();
+        }
+
+        return output.LastSinkResult;
+    }
+
     /// <summary>Processes timers due at <paramref name="now"/>; harmless to call early. Never throws.</summary>
     public void HandleTimeout(TimeSpan now)
     {
@@ -149,6 +176,18 @@ public sealed class DtlsEndpoint : IDisposable
     /// <exception cref="InvalidOperationException">Not connected.</exception>
     /// <exception cref="ArgumentException">Larger than <see cref="MaxApplicationDataSize"/>.</exception>
     public void Send(ReadOnlySpan<byte> data) => _current.SendApplicationData(data);
+
+    /// <summary>
+    /// Seals <paramref name="data"/> as one application-data record straight into <paramref name="destination"/>, to be sent
+    /// as one datagram of <paramref name="length"/> bytes: no queue, no allocation. A status, never an exception: on
+    /// <see cref="DtlsSealStatus.BufferTooSmall"/>, <paramref name="length"/> is the size needed. The queued
+    /// <see cref="Send"/> remains for callers that drain <see cref="PollOutput"/>.
+    /// </summary>
+    public DtlsSealStatus TrySealApplicationData(ReadOnlySpan<byte> data, Span<byte> destination, out int length)
+    {
+        length = 0;
+        return _disposed ? DtlsSealStatus.NotConnected : _current.TrySealApplicationData(data, destination, out length);
+    }
 
     /// <summary>Sends close_notify and closes.</summary>
     public void Close(TimeSpan now) => _current.Close(now);

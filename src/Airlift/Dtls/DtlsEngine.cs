@@ -45,6 +45,11 @@ internal interface IDtlsEngine
 
     void SendApplicationData(ReadOnlySpan<byte> data);
 
+    DtlsSealStatus TrySealApplicationData(ReadOnlySpan<byte> data, Span<byte> destination, out int length);
+
+    /// <summary>The output queue and receive sink of this engine.</summary>
+    EngineOutput Output { get; }
+
     void Close(TimeSpan now);
 
     void ResendNow(TimeSpan now);
@@ -185,6 +190,33 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         WriteRecord(datagram, ContentType.ApplicationData, _write[1], data);
         _output.Datagrams.Enqueue(datagram);
     }
+
+    public DtlsSealStatus TrySealApplicationData(ReadOnlySpan<byte> data, Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (State != DtlsState.Connected)
+        {
+            return DtlsSealStatus.NotConnected;
+        }
+
+        if (data.Length > MaxApplicationDataSize)
+        {
+            return DtlsSealStatus.TooLarge;
+        }
+
+        var needed = RecordHeader.Size + _write[1].Protection!.Overhead + data.Length;
+        if (destination.Length < needed)
+        {
+            length = needed;
+            return DtlsSealStatus.BufferTooSmall;
+        }
+
+        length = WriteRecord(destination, ContentType.ApplicationData, _write[1], data);
+        _output.CountSent(length);
+        return DtlsSealStatus.Sealed;
+    }
+
+    public EngineOutput Output => _output;
 
     public void SendAlert(AlertLevel level, AlertDescription description)
     {

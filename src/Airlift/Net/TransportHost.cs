@@ -740,6 +740,12 @@ public sealed class TransportHost : IAsyncDisposable
                     case WebRtcOutputKind.Event:
                         session.Publish(output.Event!);
                         break;
+                    case WebRtcOutputKind.RtpReceived:
+                        session.Publish(new RtpPacketReceived(output.Tuple, _pollBuffer.AsSpan(0, output.Length).ToArray()));
+                        break;
+                    case WebRtcOutputKind.RtcpReceived:
+                        session.Publish(new RtcpPacketReceived(output.Tuple, _pollBuffer.AsSpan(0, output.Length).ToArray()));
+                        break;
                     default:
                         session.Deadline = output.Deadline;
                         if (output.Deadline < _nextScan)

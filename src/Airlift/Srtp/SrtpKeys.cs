@@ -24,14 +24,7 @@ public sealed class SrtpMasterKey
 /// the material is client_write_SRTP_master_key | server_write_SRTP_master_key | client_write_SRTP_master_salt |
 /// server_write_SRTP_master_salt. The DTLS client protects with the client keys; the server with the server keys.
 /// </summary>
-/// <example>
-/// <code>
-/// case DtlsKeyingMaterial km:
-///     var keys = SrtpKeys.FromDtls(km, DtlsRole.Server);
-///     using var outbound = keys.CreateProtectContext();
-///     using var inbound = keys.CreateUnprotectContext();
-/// </code>
-/// </example>
+/// <remarks>Over a <c>WebRtcTransport</c>, <c>Airlift.WebRtc.MediaSession</c> does this from the transport's keying material event.</remarks>
 public sealed class SrtpKeys
 {
     private SrtpKeys(SrtpProtectionProfile profile, SrtpMasterKey local, SrtpMasterKey remote)
@@ -49,14 +42,6 @@ public sealed class SrtpKeys
 
     /// <summary>The peer's write key: unprotects what we receive.</summary>
     public SrtpMasterKey Remote { get; }
-
-    /// <summary>Splits the DTLS exporter output of a <see cref="DtlsKeyingMaterial"/> event for <paramref name="role"/>.</summary>
-    /// <exception cref="ArgumentException">The profile is not supported or the material has the wrong length.</exception>
-    public static SrtpKeys FromDtls(DtlsKeyingMaterial keyingMaterial, DtlsRole role)
-    {
-        ArgumentNullException.ThrowIfNull(keyingMaterial);
-        return FromKeyingMaterial(keyingMaterial.Profile, keyingMaterial.Material, role);
-    }
 
     /// <summary>Splits exporter output (RFC 5764 4.2 layout) for <paramref name="role"/>.</summary>
     /// <exception cref="ArgumentException">The profile is not supported or the material has the wrong length.</exception>

@@ -17,7 +17,9 @@ namespace Airlift.Transport;
 /// deadline, or earlier when a datagram arrives. Time is any monotonic clock as a <see cref="TimeSpan"/>; the transport
 /// never reads one.</para>
 /// <para>Demultiplexing (RFC 7983 7): STUN goes to the ICE agent from any address (it authenticates checks); DTLS goes to the
-/// endpoint only from the selected tuple; RTP/RTCP from the selected tuple is surfaced as events for the SRTP layer;
+/// endpoint only from the selected tuple; RTP/RTCP from the selected tuple is handed out by <see cref="PollOutput"/> as
+/// <see cref="WebRtcOutputKind.RtpReceived"/> / <see cref="WebRtcOutputKind.RtcpReceived"/>, written into the caller's buffer
+/// (still SRTP-protected: <c>Airlift.WebRtc.MediaSession</c> keys and runs SRTP);
 /// everything else (ZRTP, TURN ChannelData, unknown) is dropped. Every drop is counted in <see cref="Stats"/> and on the
 /// <c>Airlift.Transport</c> meter.</para>
 /// <para>Sending: nothing but STUN responses leaves before ICE selects a tuple; the DTLS endpoint is created at the first
@@ -36,6 +38,10 @@ public sealed class WebRtcTransport
     private readonly ILogger _logger;
     private readonly TransportMetrics _metrics;
     private readonly Queue<Pending> _queue = new();
+
+    // Media buffers (inbound RTP/RTCP waiting for PollOutput, outbound media waiting to be sent), each
+    // MaxMediaPacketSize bytes, reused: at most MaxQueuedOutputs exist, so steady-state media allocates nothing.
+    private readonly Stack<byte[]> _freeMediaBuffers = new();
     private DtlsEndpoint? _dtls;
     private TimeSpan _dtlsDeadline = DtlsOutput.NoDeadline;
     private Counters _c;
@@ -107,7 +113,10 @@ public sealed class WebRtcTransport
     public WebRtcTransportStats Stats => new(
         _c.DatagramsReceived, _c.StunReceived, _c.DtlsReceived, _c.DtlsFromUnselectedTuple, _c.DtlsUnsentNoTuple,
         _c.RtpReceived, _c.RtcpReceived, _c.MediaFromUnselectedTuple, _c.ZrtpDropped, _c.TurnChannelDropped, _c.UnknownDropped,
-        _c.IgnoredAfterClose, _c.QueueOverflowDrops, _c.TupleChanges, _c.FlightResendsOnTupleChange, _c.DatagramsSent, _c.InternalErrors);
+        _c.IgnoredAfterClose, _c.QueueOverflowDrops, _c.TupleChanges, _c.FlightResendsOnTupleChange, _c.DatagramsSent, _c.InternalErrors)
+    {
+        MediaTooLarge = _c.MediaTooLarge,
+    };
 
     /// <summary>ICE agent counters (checks answered, integrity failures, role conflicts, malformed STUN...).</summary>
     public IceLiteStats IceStats => _ice.Stats;
@@ -206,15 +215,23 @@ public sealed class WebRtcTransport
                     return;
                 }
 
-                if (kind == PacketKind.Rtcp)
+                if (datagram.Length > _options.MaxMediaPacketSize)
                 {
-                    _c.RtcpReceived++;
-                    Enqueue(new Pending(new RtcpPacketReceived(tuple, datagram.ToArray())));
+                    _c.MediaTooLarge++;
+                    _metrics.Drop("media_too_large");
+                    return;
                 }
-                else
+
+                if (EnqueueMedia(tuple, datagram, kind == PacketKind.Rtcp ? PendingKind.RtcpReceived : PendingKind.RtpReceived))
                 {
-                    _c.RtpReceived++;
-                    Enqueue(new Pending(new RtpPacketReceived(tuple, datagram.ToArray())));
+                    if (kind == PacketKind.Rtcp)
+                    {
+                        _c.RtcpReceived++;
+                    }
+                    else
+                    {
+                        _c.RtpReceived++;
+                    }
                 }
 
                 break;
@@ -263,15 +280,17 @@ public sealed class WebRtcTransport
     }
 
     /// <summary>
-    /// Returns the next output: a datagram written into <paramref name="buffer"/> with the tuple to send it on, an event,
-    /// or the next deadline. <paramref name="buffer"/> must hold at least <see cref="PollBufferSize"/> bytes.
+    /// Returns the next output: a datagram written into <paramref name="buffer"/> with the tuple to send it on, a received
+    /// (still protected) RTP or RTCP packet written into <paramref name="buffer"/>, an event, or the next deadline.
+    /// <paramref name="buffer"/> must hold at least <see cref="PollBufferSize"/> bytes; a smaller one gets
+    /// <see cref="WebRtcOutputKind.BufferTooSmall"/> (with the size needed in <see cref="WebRtcOutput.Length"/>) and nothing
+    /// is taken from the transport. Allocates nothing per media packet.
     /// </summary>
-    /// <exception cref="ArgumentException"><paramref name="buffer"/> is smaller than <see cref="PollBufferSize"/>.</exception>
     public WebRtcOutput PollOutput(Span<byte> buffer)
     {
         if (buffer.Length < PollBufferSize)
         {
-            throw new ArgumentException($"The buffer must hold at least {PollBufferSize} bytes.", nameof(buffer));
+            return new WebRtcOutput(WebRtcOutputKind.BufferTooSmall, default, PollBufferSize, null, default);
         }
 
         while (true)
@@ -284,6 +303,19 @@ public sealed class WebRtcTransport
                 }
 
                 pending.Datagram.Span.CopyTo(buffer);
+                if (pending.Pooled is { } pooled)
+                {
+                    _freeMediaBuffers.Push(pooled);
+                }
+
+                switch (pending.Kind)
+                {
+                    case PendingKind.RtpReceived:
+                        return new WebRtcOutput(WebRtcOutputKind.RtpReceived, pending.Tuple, pending.Datagram.Length, null, default);
+                    case PendingKind.RtcpReceived:
+                        return new WebRtcOutput(WebRtcOutputKind.RtcpReceived, pending.Tuple, pending.Datagram.Length, null, default);
+                }
+
                 _c.DatagramsSent++;
                 return new WebRtcOutput(WebRtcOutputKind.Transmit, pending.Tuple, pending.Datagram.Length, null, default);
             }
@@ -335,9 +367,10 @@ public sealed class WebRtcTransport
     }
 
     /// <summary>
-    /// Queues an (already SRTP-protected) RTP or RTCP packet for the selected tuple. Returns false, and sends nothing, when
-    /// no tuple holds consent, the transport finished, the packet is larger than
-    /// <see cref="WebRtcTransportOptions.MaxMediaPacketSize"/> or the output queue is full.
+    /// Queues an (already SRTP-protected) RTP or RTCP packet for the selected tuple; <see cref="PollOutput"/> hands it out as
+    /// a <see cref="WebRtcOutputKind.Transmit"/>. The bytes are copied into a reused buffer (no allocation per packet).
+    /// Returns false, and sends nothing, when no tuple holds consent, the transport finished, the packet is empty or larger
+    /// than <see cref="WebRtcTransportOptions.MaxMediaPacketSize"/>, or the output queue is full.
     /// </summary>
     public bool SendMedia(ReadOnlySpan<byte> packet)
     {
@@ -346,7 +379,22 @@ public sealed class WebRtcTransport
             return false;
         }
 
-        return Enqueue(new Pending(tuple, packet.ToArray()));
+        return EnqueueMedia(tuple, packet, PendingKind.Transmit);
+    }
+
+    private bool EnqueueMedia(IceTuple tuple, ReadOnlySpan<byte> packet, PendingKind kind)
+    {
+        if (_queue.Count >= _options.MaxQueuedOutputs)
+        {
+            _c.QueueOverflowDrops++;
+            _metrics.Drop("queue_full");
+            return false;
+        }
+
+        var buffer = _freeMediaBuffers.TryPop(out var free) ? free : new byte[_options.MaxMediaPacketSize];
+        packet.CopyTo(buffer);
+        _queue.Enqueue(new Pending(tuple, buffer.AsMemory(0, packet.Length), null, kind, buffer));
+        return true;
     }
 
     /// <summary>Sends DTLS application data (connected only). Returns false when not connected or too large for one record.</summary>
@@ -538,15 +586,22 @@ public sealed class WebRtcTransport
         return true;
     }
 
-    private readonly record struct Pending(IceTuple Tuple, ReadOnlyMemory<byte> Datagram, WebRtcTransportEvent? Event)
+    private enum PendingKind : byte
+    {
+        Transmit,
+        RtpReceived,
+        RtcpReceived,
+    }
+
+    private readonly record struct Pending(IceTuple Tuple, ReadOnlyMemory<byte> Datagram, WebRtcTransportEvent? Event, PendingKind Kind, byte[]? Pooled)
     {
         public Pending(IceTuple tuple, ReadOnlyMemory<byte> datagram)
-            : this(tuple, datagram, null)
+            : this(tuple, datagram, null, PendingKind.Transmit, null)
         {
         }
 
         public Pending(WebRtcTransportEvent transportEvent)
-            : this(default, default, transportEvent)
+            : this(default, default, transportEvent, PendingKind.Transmit, null)
         {
         }
     }
@@ -570,5 +625,6 @@ public sealed class WebRtcTransport
         public long FlightResendsOnTupleChange;
         public long DatagramsSent;
         public long InternalErrors;
+        public long MediaTooLarge;
     }
 }

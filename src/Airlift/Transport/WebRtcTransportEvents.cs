@@ -60,12 +60,15 @@ public sealed record KeyingMaterial(SrtpProtectionProfile Profile, byte[] Materi
 /// <param name="Certificate">The DTLS event, as reported by the endpoint.</param>
 public sealed record PeerCertificate(DtlsPeerCertificate Certificate) : WebRtcTransportEvent;
 
-/// <summary>An RTP packet (still SRTP-protected) arrived on the selected tuple.</summary>
+/// <summary>An RTP packet (still SRTP-protected) arrived on the selected tuple. Made by drivers that hand media on as events
+/// (<see cref="Net.TransportHost"/>); <see cref="WebRtcTransport.PollOutput"/> itself returns
+/// <see cref="WebRtcOutputKind.RtpReceived"/> with the bytes in the caller's buffer.</summary>
 /// <param name="Tuple">The tuple it arrived on.</param>
 /// <param name="Packet">The datagram's bytes (a copy the caller owns).</param>
 public sealed record RtpPacketReceived(IceTuple Tuple, byte[] Packet) : WebRtcTransportEvent;
 
-/// <summary>An RTCP packet (still SRTCP-protected) arrived on the selected tuple (RFC 5761 demux).</summary>
+/// <summary>An RTCP packet (still SRTCP-protected) arrived on the selected tuple (RFC 5761 demux); made by event-based drivers
+/// like <see cref="RtpPacketReceived"/>.</summary>
 /// <param name="Tuple">The tuple it arrived on.</param>
 /// <param name="Packet">The datagram's bytes (a copy the caller owns).</param>
 public sealed record RtcpPacketReceived(IceTuple Tuple, byte[] Packet) : WebRtcTransportEvent;
@@ -92,12 +95,25 @@ public enum WebRtcOutputKind
 
     /// <summary>Nothing more until <see cref="WebRtcOutput.Deadline"/> (call HandleTimeout then) or the next datagram.</summary>
     Timeout,
+
+    /// <summary>An RTP packet (still SRTP-protected) from <see cref="WebRtcOutput.Tuple"/>: <see cref="WebRtcOutput.Length"/>
+    /// bytes in the caller's buffer.</summary>
+    RtpReceived,
+
+    /// <summary>An RTCP packet (still SRTCP-protected, RFC 5761 demux) from <see cref="WebRtcOutput.Tuple"/>:
+    /// <see cref="WebRtcOutput.Length"/> bytes in the caller's buffer.</summary>
+    RtcpReceived,
+
+    /// <summary>The caller's buffer is smaller than <see cref="WebRtcTransport.PollBufferSize"/>, which is in
+    /// <see cref="WebRtcOutput.Length"/>; nothing was taken from the transport.</summary>
+    BufferTooSmall,
 }
 
 /// <summary>One output of <see cref="WebRtcTransport.PollOutput"/>.</summary>
 /// <param name="Kind">What this is.</param>
-/// <param name="Tuple">For <see cref="WebRtcOutputKind.Transmit"/>: where to send.</param>
-/// <param name="Length">For <see cref="WebRtcOutputKind.Transmit"/>: bytes written to the buffer.</param>
+/// <param name="Tuple">For <see cref="WebRtcOutputKind.Transmit"/>: where to send; for received media: where it came from.</param>
+/// <param name="Length">For <see cref="WebRtcOutputKind.Transmit"/> and received media: bytes written to the buffer; for
+/// <see cref="WebRtcOutputKind.BufferTooSmall"/>: the size needed.</param>
 /// <param name="Event">For <see cref="WebRtcOutputKind.Event"/>: the event.</param>
 /// <param name="Deadline">For <see cref="WebRtcOutputKind.Timeout"/>: when to call HandleTimeout (<see cref="DtlsOutput.NoDeadline"/>: no timer).</param>
 public readonly record struct WebRtcOutput(WebRtcOutputKind Kind, IceTuple Tuple, int Length, WebRtcTransportEvent? Event, TimeSpan Deadline);
@@ -137,4 +153,8 @@ public sealed record WebRtcTransportStats(
     long TupleChanges,
     long FlightResendsOnTupleChange,
     long DatagramsSent,
-    long InternalErrors);
+    long InternalErrors)
+{
+    /// <summary>RTP/RTCP datagrams dropped because they were larger than <see cref="WebRtcTransportOptions.MaxMediaPacketSize"/>.</summary>
+    public long MediaTooLarge { get; init; }
+}

@@ -244,6 +244,92 @@ public class KeyExchangeTests
         Assert.Equal(H(output), secret);
     }
 
+    public static TheoryData<string> X25519Implementations =>
+        X25519.LibsodiumAvailable ? new() { nameof(X25519Implementation.BouncyCastle), nameof(X25519Implementation.Libsodium) } : new() { nameof(X25519Implementation.BouncyCastle) };
+
+    [Fact]
+    public void Libsodium_x25519_loads_from_the_package_on_linux_x64()
+    {
+        // The libsodium package ships the native library for this platform; the fallback is for the others.
+        Assert.True(X25519.LibsodiumAvailable);
+        Assert.Equal(X25519Implementation.Libsodium, X25519.Default);
+    }
+
+    [Theory]
+    [MemberData(nameof(X25519Implementations))]
+    public void X25519_backends_match_the_rfc7748_vectors_and_refuse_low_order_points_rfc7748_section5_2_and_6_1(string name)
+    {
+        var implementation = Enum.Parse<X25519Implementation>(name);
+        var secret = new byte[32];
+        foreach (var row in Rfc7748ScalarMultiplication)
+        {
+            var (scalar, u, output) = ((string)row[0], (string)row[1], (string)row[2]);
+            Assert.True(X25519.TryAgree(implementation, H(scalar), H(u), secret));
+            Assert.Equal(H(output), secret);
+        }
+
+        var alicePublic = new byte[32];
+        X25519.PublicKey(implementation, H("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"), alicePublic);
+        Assert.Equal(H("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"), alicePublic);
+
+        foreach (var row in LowOrderPoints)
+        {
+            Array.Fill(secret, (byte)0xFF);
+            Assert.False(X25519.TryAgree(implementation, H("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"), H(row), secret));
+            Assert.All(secret, b => Assert.Equal(0, b));
+        }
+
+        Assert.False(X25519.TryAgree(implementation, alicePublic, alicePublic.AsSpan(1), secret));
+    }
+
+    [Fact]
+    public void X25519_backends_agree_on_seeded_random_keys()
+    {
+        if (!X25519.LibsodiumAvailable)
+        {
+            return;
+        }
+
+        var random = new Random(1307);
+        var a = new byte[32];
+        var b = new byte[32];
+        var publicB = new byte[32];
+        var managed = new byte[32];
+        var native = new byte[32];
+        for (var i = 0; i < 64; i++)
+        {
+            random.NextBytes(a);
+            random.NextBytes(b);
+            X25519.PublicKey(X25519Implementation.BouncyCastle, b, publicB);
+            var nativePublic = new byte[32];
+            X25519.PublicKey(X25519Implementation.Libsodium, b, nativePublic);
+            Assert.Equal(publicB, nativePublic);
+            publicB[31] |= (byte)(i & 0x80); // the top bit of u is ignored by both (RFC 7748 5)
+            Assert.True(X25519.TryAgree(X25519Implementation.BouncyCastle, a, publicB, managed));
+            Assert.True(X25519.TryAgree(X25519Implementation.Libsodium, a, publicB, native));
+            Assert.Equal(managed, native);
+        }
+    }
+
+    [Fact]
+    public void P256_agreement_through_the_openssl_import_equals_the_platform_agreement_rfc8422_section5_10()
+    {
+        for (var i = 0; i < 8; i++)
+        {
+            using var ours = KeyExchange.Generate(NamedGroup.Secp256r1);
+            using var platform = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+            var q = platform.ExportParameters(false).Q;
+            byte[] point = [0x04, .. q.X!, .. q.Y!];
+            Assert.True(ours.TryComplete(point, out var secret));
+            using var peer = ECDiffieHellman.Create(new ECParameters
+            {
+                Curve = ECCurve.NamedCurves.nistP256,
+                Q = new ECPoint { X = ours.PublicShare[1..33], Y = ours.PublicShare[33..] },
+            });
+            Assert.Equal(platform.DeriveRawSecretAgreement(peer.PublicKey), secret);
+        }
+    }
+
     [Fact]
     public void X25519_matches_the_rfc7748_section6_1_diffie_hellman()
     {

@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using Airlift.Cli.Serve;
 using Airlift.Dtls;
 using Airlift.Srtp;
+using Airlift.Transport;
+using Airlift.WebRtc;
 using Xunit.Abstractions;
 
 namespace Airlift.Tests.EndToEnd;
@@ -31,7 +33,6 @@ public class EchoAmplificationTests(ITestOutputHelper output)
             var material = new byte[60];
             new Random(seed).NextBytes(material);
             var profile = SrtpProtectionProfile.Aes128CmHmacSha1_80;
-            var echoKeys = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Server);
             var peerKeys = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Client);
             _peerProtect = peerKeys.CreateProtectContext();
             _peerUnprotect = peerKeys.CreateUnprotectContext();
@@ -48,7 +49,7 @@ public class EchoAmplificationTests(ITestOutputHelper output)
                     return true;
                 },
                 TimeSpan.Zero);
-            Media.SetKeys(echoKeys.CreateProtectContext(), echoKeys.CreateUnprotectContext());
+            Media.SetKeys(new KeyingMaterial(profile, material, DtlsRole.Server));
         }
 
         public EchoMedia Media { get; }
@@ -187,7 +188,7 @@ public class EchoAmplificationTests(ITestOutputHelper output)
     [Fact]
     public void Nack_ForAPacketResentWithinTheInterval_IsNotResentAgain_UntilTheIntervalPassed()
     {
-        var limits = EchoLimits.Default with { NackResendInterval = TimeSpan.FromMilliseconds(50) };
+        var limits = EchoLimits.Default with { Nack = NackAnswerOptions.Default with { NackResendInterval = TimeSpan.FromMilliseconds(50) } };
         using var rig = new Rig(limits);
         var now = TimeSpan.Zero;
         for (ushort seq = 0; seq < 50; seq++)
@@ -204,7 +205,7 @@ public class EchoAmplificationTests(ITestOutputHelper output)
     [Fact]
     public void Nack_RepeatedInTwoNackPacketsOfOneCompound_IsResentOnce_EvenWithoutAnInterval()
     {
-        using var rig = new Rig(EchoLimits.Default with { NackResendInterval = TimeSpan.Zero });
+        using var rig = new Rig(EchoLimits.Default with { Nack = NackAnswerOptions.Default with { NackResendInterval = TimeSpan.Zero } });
         var now = TimeSpan.Zero;
         for (ushort seq = 0; seq < 20; seq++)
         {
@@ -237,8 +238,8 @@ public class EchoAmplificationTests(ITestOutputHelper output)
 
         var entries = Enumerable.Range(0, 10).Select(i => ((ushort)(i * 17), (ushort)0xFFFF)).ToArray(); // 170 distinct
         var sent = rig.SendRtcp(now, Nack(entries));
-        Assert.Equal(EchoLimits.Default.MaxResendsPerRtcp, sent.Count);
-        Assert.Equal(170 - EchoLimits.Default.MaxResendsPerRtcp, rig.Media.Snapshot().Rtcp.NackOverCap);
+        Assert.Equal(NackAnswerOptions.Default.MaxResendsPerRtcp, sent.Count);
+        Assert.Equal(170 - NackAnswerOptions.Default.MaxResendsPerRtcp, rig.Media.Snapshot().Rtcp.NackOverCap);
     }
 
     [Fact]
@@ -277,10 +278,10 @@ public class EchoAmplificationTests(ITestOutputHelper output)
 
             var stats = rig.Media.Snapshot();
             var resent = stats.RetransmittedBytes;
-            Assert.True(resent <= limits.ResendBudgetRatio * rig.BytesIn, $"second {second}: {resent} B resent for {rig.BytesIn} B in");
-            Assert.True(resent <= limits.ResendBurstBytes + (limits.ResendBytesPerSecond * now.TotalSeconds), $"second {second}: {resent} B resent in {now}");
+            Assert.True(resent <= limits.Nack.ResendBudgetRatio * rig.BytesIn, $"second {second}: {resent} B resent for {rig.BytesIn} B in");
+            Assert.True(resent <= limits.Nack.ResendBurstBytes + (limits.Nack.ResendBytesPerSecond * now.TotalSeconds), $"second {second}: {resent} B resent in {now}");
             Assert.True(rtcpOut <= rtcpIn, $"second {second}: translated RTCP {rtcpOut} B for {rtcpIn} B in");
-            Assert.True(rig.BytesOut <= (1 + limits.ResendBudgetRatio) * rig.BytesIn, $"second {second}: {rig.BytesOut} B out / {rig.BytesIn} B in");
+            Assert.True(rig.BytesOut <= (1 + limits.Nack.ResendBudgetRatio) * rig.BytesIn, $"second {second}: {rig.BytesOut} B out / {rig.BytesIn} B in");
         }
 
         var final = rig.Media.Snapshot();

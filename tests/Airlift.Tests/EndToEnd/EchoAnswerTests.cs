@@ -2,6 +2,7 @@ using System.Net;
 using Airlift.Cli.Serve;
 using Airlift.Ice;
 using Airlift.Ice.Sdp;
+using Airlift.WebRtc;
 
 namespace Airlift.Tests.EndToEnd;
 
@@ -30,7 +31,7 @@ public class EchoAnswerTests
 
     private static EchoPlan Answer(string offer, SdpSetupRole setup = SdpSetupRole.Passive)
     {
-        Assert.True(SdpOffer.TryParse(offer, out var parsed, out var error), error);
+        Assert.True(SdpOffer.TryParse(offer, out var parsed, out var error), error?.ToString());
         Assert.True(EchoAnswer.TryBuild(parsed, Parameters(setup), out var plan, out var buildError), buildError);
         return plan;
     }
@@ -39,7 +40,7 @@ public class EchoAnswerTests
     {
         if (!SdpOffer.TryParse(offer, out var parsed, out var error))
         {
-            return error;
+            return error.ToString();
         }
 
         Assert.False(EchoAnswer.TryBuild(parsed, Parameters(), out _, out var buildError));
@@ -55,7 +56,7 @@ public class EchoAnswerTests
     [Fact]
     public void ChromiumOffer_IsParsed_WithItsBundleMidsCodecsAndSsrcs()
     {
-        Assert.True(SdpOffer.TryParse(CapturedOffers.Crlf(CapturedOffers.Chromium156), out var offer, out var error), error);
+        Assert.True(SdpOffer.TryParse(CapturedOffers.Crlf(CapturedOffers.Chromium156), out var offer, out var error), error?.ToString());
         Assert.Equal(["0", "1", "2"], offer.Bundle);
         Assert.Equal(["audio", "video", "application"], offer.Media.Select(m => m.Kind));
         Assert.Equal(SdpSetupRole.ActPass, offer.Ice.Setup);
@@ -190,14 +191,14 @@ public class EchoAnswerTests
     public void OfferWithoutRtcpMux_HasNothingToEcho_Rfc5761()
     {
         var offer = CapturedOffers.Crlf(CapturedOffers.Chromium156).Replace("a=rtcp-mux\r\n", "", StringComparison.Ordinal);
-        Assert.Contains("nothing to echo", Fail(offer), StringComparison.Ordinal);
+        Assert.Contains("nothing to accept", Fail(offer), StringComparison.Ordinal);
     }
 
     [Fact]
     public void PlainRtpOffer_WithoutSrtp_HasNothingToEcho()
     {
         var offer = CapturedOffers.Crlf(CapturedOffers.Chromium156).Replace("UDP/TLS/RTP/SAVPF", "RTP/AVP", StringComparison.Ordinal);
-        Assert.Contains("nothing to echo", Fail(offer), StringComparison.Ordinal);
+        Assert.Contains("nothing to accept", Fail(offer), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Airlift.Cli.Serve;
+using Airlift.WebRtc;
 
 namespace Airlift.Tests.EndToEnd;
 
@@ -52,7 +53,7 @@ public class EchoRouterTests
         NackResponder? nacks = null;
         if (histories is not null)
         {
-            nacks = new NackResponder(histories, EchoLimits.Default, TimeSpan.Zero);
+            nacks = new NackResponder(histories, NackAnswerOptions.Default, TimeSpan.Zero);
             nacks.Budget.Earn(1_000_000);
             nacks.Begin(TimeSpan.FromSeconds(1));
         }

@@ -15,12 +15,14 @@ namespace Airlift.Tests.EndToEnd;
 /// </summary>
 public sealed class FirefoxEchoFixture : IAsyncLifetime
 {
-    public static readonly (string Name, int Port, string Setup)[] Cases =
+    public static readonly (string Name, int Port, string Setup, string Bundle)[] Cases =
     [
-        ("server-dtls-server", 8080, "passive"),
-        ("server-dtls-client", 8080, "active"),
-        ("lossy-server-dtls-server", 8081, "passive"),
-        ("lossy-server-dtls-client", 8081, "active"),
+        ("server-dtls-server", 8080, "passive", "balanced"),
+        ("server-dtls-client", 8080, "active", "balanced"),
+        ("max-bundle-server-dtls-server", 8080, "passive", "max-bundle"),
+        ("max-bundle-server-dtls-client", 8080, "active", "max-bundle"),
+        ("lossy-server-dtls-server", 8081, "passive", "balanced"),
+        ("lossy-server-dtls-client", 8081, "active", "balanced"),
     ];
 
     private const string Script = """
@@ -53,7 +55,7 @@ public sealed class FirefoxEchoFixture : IAsyncLifetime
             ["AIRLIFT_DOTNET"] = AirliftCli.Host,
             ["AIRLIFT_DLL"] = AirliftCli.Dll,
             ["ECHO_SCRIPT"] = Path.Combine(EndToEndSupport.ThisFolder, "firefox-echo.js"),
-            ["ECHO_CASES"] = JsonSerializer.Serialize(Cases.Select(c => new { name = c.Name, port = c.Port, setup = c.Setup })),
+            ["ECHO_CASES"] = JsonSerializer.Serialize(Cases.Select(c => new { name = c.Name, port = c.Port, setup = c.Setup, bundle = c.Bundle })),
             ["ECHO_CASE_TIMEOUT_MS"] = "25000",
             ["FIREFOX"] = EndToEndSupport.FirefoxPath,
         };
@@ -86,6 +88,14 @@ public class FirefoxEchoTests(FirefoxEchoFixture fixture, ITestOutputHelper outp
         Echo("server-dtls-client", "client", ClientHelloShape.NotReceived);
 
     [FirefoxFact]
+    public void Firefox_MaxBundle_BundleOnlyVideoIsAccepted_AndEchoedVideoDecodes_ServerAsDtlsServer_Rfc9143() =>
+        MaxBundle("max-bundle-server-dtls-server", "server", ClientHelloShape.PostQuantum);
+
+    [FirefoxFact]
+    public void Firefox_MaxBundle_BundleOnlyVideoIsAccepted_AndEchoedVideoDecodes_ServerAsDtlsClient_Rfc9143() =>
+        MaxBundle("max-bundle-server-dtls-client", "client", ClientHelloShape.NotReceived);
+
+    [FirefoxFact]
     public void Firefox_EchoDecodes_ThroughTenPercentLossEachWay_And1200ByteDatagrams_ServerAsDtlsServer() =>
         Echo("lossy-server-dtls-server", "server", ClientHelloShape.PostQuantum);
 
@@ -100,6 +110,17 @@ public class FirefoxEchoTests(FirefoxEchoFixture fixture, ITestOutputHelper outp
             output,
             BrowserKind.Firefox,
             [("direct", "firefox-serve-direct.log"), ("lossy", "firefox-serve-lossy.log")]);
+
+    /// <summary>Issue #12: with max-bundle Firefox offers video as bundle-only; the answer must bundle it and video must come back.</summary>
+    private void MaxBundle(string name, string serverRole, ClientHelloShape clientHello)
+    {
+        Echo(name, serverRole, clientHello);
+        var result = fixture.Run.Results[name];
+        Assert.Equal("max-bundle", result.GetProperty("bundlePolicy").GetString());
+        Assert.True(result.GetProperty("offerBundleOnly").GetInt32() >= 1, "Firefox offered no bundle-only section: the case tests nothing");
+        Assert.Equal("a=group:BUNDLE 0 1", result.GetProperty("answerBundle").GetString());
+        Assert.True(result.GetProperty("browser").GetProperty("framesDecoded").GetInt32() > 0, "no echoed video frame decoded");
+    }
 
     private void Echo(string name, string serverRole, ClientHelloShape clientHello)
     {

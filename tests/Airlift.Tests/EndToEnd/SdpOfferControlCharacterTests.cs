@@ -1,4 +1,5 @@
 using Airlift.Cli.Serve;
+using Airlift.WebRtc;
 
 namespace Airlift.Tests.EndToEnd;
 
@@ -22,7 +23,8 @@ public class SdpOfferControlCharacterTests
         var hostile = offer.Replace(line, replacement, StringComparison.Ordinal);
 
         Assert.False(SdpOffer.TryParse(hostile, out _, out var error));
-        Assert.Contains("control character", error, StringComparison.Ordinal);
+        Assert.Equal(SdpOfferErrorKind.ControlCharacter, error.Kind);
+        Assert.Contains("control character", error.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -30,6 +32,6 @@ public class SdpOfferControlCharacterTests
     {
         var offer = CapturedOffers.Crlf(CapturedOffers.Chromium156).Replace("a=mid:0\r\n", "a=mid:0\n", StringComparison.Ordinal)
             .Replace("s=-", "s=\t-", StringComparison.Ordinal);
-        Assert.True(SdpOffer.TryParse(offer, out _, out var error), error);
+        Assert.True(SdpOffer.TryParse(offer, out _, out var error), error?.ToString());
     }
 }

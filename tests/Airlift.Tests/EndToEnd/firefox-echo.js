@@ -3,7 +3,7 @@
 // page (firefox-echo.html), proxies /serve/<port>/... to serve on 127.0.0.1:<port> (one origin for the page, no CORS in
 // serve), and receives each case's result, answering with the URL of the next case. One Firefox process runs the cases in
 // order; when a case gives no result in time, that Firefox is killed, the case fails, and a fresh one starts at the next.
-// Env: FIREFOX (executable), ECHO_CASES (JSON [{name, port, setup}]), ECHO_OUT (screenshots and logs),
+// Env: FIREFOX (executable), ECHO_CASES (JSON [{name, port, setup, bundle}]), ECHO_OUT (screenshots and logs),
 //      ECHO_CASE_TIMEOUT_MS (per case inside the page, default 25000), ECHO_HTTP_PORT (default 8090).
 // Prints one line per case: RESULT {"name", "ok", "error", "ms", "screenshot", "browser", "server", "closed", ...}; then DONE.
 "use strict";
@@ -24,7 +24,7 @@ const origin = "http://127.0.0.1:" + httpPort;
 
 const log = (...a) => console.log("[firefox-echo]", ...a);
 const sleep = ms => new Promise(r => setTimeout(r, ms));
-const caseUrl = c => `${origin}/page?case=${encodeURIComponent(c.name)}&serve=${c.port}&setup=${c.setup}&timeout=${caseTimeout}`;
+const caseUrl = c => `${origin}/page?case=${encodeURIComponent(c.name)}&serve=${c.port}&setup=${c.setup}&bundle=${c.bundle || "balanced"}&timeout=${caseTimeout}`;
 
 // Everything Firefox needs to run unattended, with fake devices that count as capturing (media.navigator.permission.fake:
 // without it Firefox gathers only the default-route address and ICE fails at once in a route-less namespace), loopback

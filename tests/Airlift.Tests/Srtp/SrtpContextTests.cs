@@ -43,7 +43,7 @@ public class SrtpContextTests
         }
 
         var client = SrtpKeys.FromKeyingMaterial(profile, m, DtlsRole.Client);
-        var server = SrtpKeys.FromDtls(new DtlsKeyingMaterial(profile, m), DtlsRole.Server);
+        var server = SrtpKeys.FromKeyingMaterial(profile, m, DtlsRole.Server);
 
         Assert.Equal(m[..16], client.Local.Key.ToArray());
         Assert.Equal(m[32..46], client.Local.Salt.ToArray());

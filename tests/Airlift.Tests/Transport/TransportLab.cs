@@ -231,6 +231,12 @@ internal sealed class TransportLab
                 case WebRtcOutputKind.Event:
                     Events.Add((Now, output.Event!));
                     break;
+                case WebRtcOutputKind.RtpReceived:
+                    Events.Add((Now, new RtpPacketReceived(output.Tuple, _buffer.AsSpan(0, output.Length).ToArray())));
+                    break;
+                case WebRtcOutputKind.RtcpReceived:
+                    Events.Add((Now, new RtcpPacketReceived(output.Tuple, _buffer.AsSpan(0, output.Length).ToArray())));
+                    break;
                 default:
                     _transportDeadline = output.Deadline;
                     return;

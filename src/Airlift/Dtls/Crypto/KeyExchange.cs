@@ -16,7 +16,7 @@ namespace Airlift.Dtls.Crypto;
 /// key (1184) || X25519 public (32); server share = ML-KEM ciphertext (1088) || X25519 public (32); secret = ML-KEM
 /// secret (32) || X25519 secret (32). DTLS 1.3 only.</item>
 /// </list>
-/// X25519 and ML-KEM come from BouncyCastle (the platform has no X25519; its ML-KEM is used where supported), the
+/// X25519 comes from libsodium where it loads, BouncyCastle otherwise (<see cref="X25519"/>; the platform has none), ML-KEM from BouncyCastle (the platform's where supported), the
 /// NIST curves from the platform's <see cref="ECDiffieHellman"/>. Peer input never throws: every check is a false return.
 /// </summary>
 internal static class KeyExchange
@@ -53,7 +53,9 @@ internal static class KeyExchange
     {
         if (group == NamedGroup.Secp256r1)
         {
-            return KeyExchangeKeyPair.CreateEcdh(group, ECCurve.NamedCurves.nistP256, 32);
+            return OpenSslPublicKey.TryGenerateEcdhP256(out var key, out var point)
+                ? KeyExchangeKeyPair.FromEcdh(group, key, point, ECCurve.NamedCurves.nistP256, 32)
+                : KeyExchangeKeyPair.CreateEcdh(group, ECCurve.NamedCurves.nistP256, 32);
         }
 
         if (group == NamedGroup.Secp384r1)
@@ -119,7 +121,7 @@ internal static class KeyExchange
 
     /// <summary>X25519 agreement; false when the output is all zeros (a low-order peer point, RFC 7748 6.1).</summary>
     internal static bool TryX25519(ReadOnlySpan<byte> privateKey, ReadOnlySpan<byte> peerPublic, Span<byte> secret) =>
-        peerPublic.Length == X25519Length && Rfc7748X25519.CalculateAgreement(privateKey, peerPublic, secret);
+        X25519.TryAgree(privateKey, peerPublic, secret);
 
     private static bool TryRespondHybrid(ReadOnlySpan<byte> clientShare, MlKemImplementation mlKem, [NotNullWhen(true)] out byte[]? ourShare, [NotNullWhen(true)] out byte[]? sharedSecret)
     {
@@ -148,7 +150,7 @@ internal static class KeyExchange
                 return false;
             }
 
-            Rfc7748X25519.ScalarMultBase(x25519Private, share.AsSpan(MlKem768.CiphertextLength));
+            X25519.PublicKey(x25519Private, share.AsSpan(MlKem768.CiphertextLength));
             ourShare = share;
             sharedSecret = secret;
             return true;
@@ -275,10 +277,13 @@ internal sealed class KeyExchangeKeyPair : IDisposable
         return new KeyExchangeKeyPair(group, point, key, curve, coordinateLength, null, null);
     }
 
+    internal static KeyExchangeKeyPair FromEcdh(NamedGroup group, ECDiffieHellman key, byte[] point, ECCurve curve, int coordinateLength) =>
+        new(group, point, key, curve, coordinateLength, null, null);
+
     internal static KeyExchangeKeyPair CreateX25519(byte[] privateKey, MlKem768DecapsulationKey? mlKem)
     {
         var x25519Public = new byte[KeyExchange.X25519Length];
-        Rfc7748X25519.ScalarMultBase(privateKey, x25519Public);
+        X25519.PublicKey(privateKey, x25519Public);
         if (mlKem is null)
         {
             return new KeyExchangeKeyPair(NamedGroup.X25519, x25519Public, null, default, 0, privateKey, null);
@@ -293,6 +298,28 @@ internal sealed class KeyExchangeKeyPair : IDisposable
         sharedSecret = null;
         var n = _coordinateLength;
         if (peerPoint.Length != 1 + 2 * n || peerPoint[0] != 0x04)
+        {
+            return false;
+        }
+
+        var error = "";
+        if (n == 32 && OpenSslPublicKey.TryImportEcdhP256(peerPoint, out var fast, out error))
+        {
+            using (fast)
+            {
+                try
+                {
+                    sharedSecret = _ecdh!.DeriveRawSecretAgreement(fast);
+                    return true;
+                }
+                catch (CryptographicException)
+                {
+                    return false;
+                }
+            }
+        }
+
+        if (error.Length > 0 && n == 32)
         {
             return false;
         }

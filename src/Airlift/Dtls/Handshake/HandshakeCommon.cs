@@ -87,13 +87,14 @@ internal static class HandshakeCommon
     public delegate bool TryDecoder<T>(ReadOnlySpan<byte> body, out T? value);
 
     /// <summary>
-    /// Checks the peer leaf against the expected fingerprint, parses it, checks that its public key is a usable RSA or EC key
-    /// (a certificate can parse while its key bytes are garbage), asks the caller's validator, and reports the chain.
+    /// Checks the peer leaf against the expected fingerprint, reads its public key straight from the DER and imports it once
+    /// (<see cref="PeerPublicKey"/>: a usable RSA or EC key, the point validated), asks the caller's validator, and reports
+    /// the chain.
     /// Every failure is a typed bad_certificate; nothing a peer puts in a certificate can throw out of here.
     /// </summary>
-    public static bool AcceptPeerCertificate(IDtlsEngineCore engine, TimeSpan now, IReadOnlyList<byte[]> chain, out System.Security.Cryptography.X509Certificates.X509Certificate2? leaf)
+    public static bool AcceptPeerCertificate(IDtlsEngineCore engine, TimeSpan now, IReadOnlyList<byte[]> chain, out PeerPublicKey? key)
     {
-        leaf = null;
+        key = null;
         var expected = engine.Options.ExpectedPeerFingerprint;
         if (expected is not null && !expected.Matches(chain[0]))
         {
@@ -102,20 +103,8 @@ internal static class HandshakeCommon
             return false;
         }
 
-        try
+        if (!PeerPublicKey.TryCreate(chain[0], out key, out var keyError))
         {
-            leaf = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(chain[0]);
-        }
-        catch (CryptographicException ex)
-        {
-            engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate, $"peer certificate cannot be parsed: {ex.Message}");
-            return false;
-        }
-
-        if (!TryCheckPublicKey(leaf, out var keyError))
-        {
-            leaf.Dispose();
-            leaf = null;
             engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate, $"peer certificate key is unusable: {keyError}");
             return false;
         }
@@ -138,8 +127,8 @@ internal static class HandshakeCommon
 
             if (!accepted)
             {
-                leaf.Dispose();
-                leaf = null;
+                key.Dispose();
+                key = null;
                 engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.BadCertificate, detail);
                 return false;
             }
@@ -147,40 +136,5 @@ internal static class HandshakeCommon
 
         engine.Emit(peer);
         return true;
-    }
-
-    /// <summary>True when the leaf's public key loads as RSA or EC; false (with the reason) for garbage key bytes or another algorithm.</summary>
-    private static bool TryCheckPublicKey(System.Security.Cryptography.X509Certificates.X509Certificate2 leaf, out string error)
-    {
-        error = "";
-        try
-        {
-            using (var rsa = System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPublicKey(leaf))
-            {
-                if (rsa is not null)
-                {
-                    return rsa.KeySize >= 1024 || Fail($"RSA key of {rsa.KeySize} bits", out error);
-                }
-            }
-
-            using var ec = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.GetECDsaPublicKey(leaf);
-            if (ec is not null)
-            {
-                _ = ec.ExportParameters(includePrivateParameters: false);
-                return true;
-            }
-
-            return Fail($"key algorithm {leaf.PublicKey.Oid.Value} is neither RSA nor EC", out error);
-        }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException or NotSupportedException or FormatException)
-        {
-            return Fail($"{ex.GetType().Name}: {ex.Message}", out error);
-        }
-
-        static bool Fail(string why, out string error)
-        {
-            error = why;
-            return false;
-        }
     }
 }

@@ -187,6 +187,11 @@ internal sealed partial class DtlsEngine
                 _timers.Clear(EngineTimer.FinalFlightRetention);
             }
 
+            if (_output.TryDeliver(plaintext))
+            {
+                return;
+            }
+
             if (_output.Events.Count >= Options.MaxPendingEvents)
             {
                 CountDrop("event-queue-full", s => s.DroppedEventQueueFull++);
@@ -323,7 +328,7 @@ internal sealed partial class DtlsEngine
     {
         while (State == DtlsState.Connecting && Reassembler.TryTakeNext(out var message))
         {
-            Log(now, $"received {message!.Type} seq {message.MessageSeq} ({message.Body.Length} bytes) in {_handler.StateName}");
+            _trace.Received(now, message!.Type, message.MessageSeq, message.Body.Length, _handler.StateName);
             _handler.OnMessage(now, message);
         }
     }

@@ -40,6 +40,60 @@ internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
             : new DtlsOutput(DtlsOutputKind.Timeout, 0, null, deadline);
     }
 
+    /// <summary>Counts a datagram that left without the queue (sealed straight into the caller's buffer).</summary>
+    public void CountSent(int length)
+    {
+        stats.DatagramsSent++;
+        stats.BytesSent += length;
+        stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, length);
+        metrics.DatagramsSent.Add(1);
+    }
+
+    private Memory<byte> _sink;
+    private bool _sinkOpen;
+    private DtlsReceiveResult _sinkResult;
+
+    /// <summary>Starts a zero-allocation receive: the first application-data record goes into <paramref name="target"/>.</summary>
+    public void OpenSink(Memory<byte> target)
+    {
+        _sink = target;
+        _sinkOpen = true;
+        _sinkResult = default;
+    }
+
+    /// <summary>Ends the receive started by <see cref="OpenSink"/> and returns what it delivered.</summary>
+    public DtlsReceiveResult CloseSink()
+    {
+        _sink = default;
+        _sinkOpen = false;
+        return _sinkResult;
+    }
+
+    /// <summary>The result of the last closed sink.</summary>
+    public DtlsReceiveResult LastSinkResult => _sinkResult;
+
+    /// <summary>
+    /// Delivers decrypted application data into the open sink; false when there is none, it was used already, or the data
+    /// does not fit (then the caller queues the event as before and the result says BufferTooSmall).
+    /// </summary>
+    public bool TryDeliver(ReadOnlySpan<byte> plaintext)
+    {
+        if (!_sinkOpen || _sinkResult.Status != DtlsReceiveStatus.None)
+        {
+            return false;
+        }
+
+        if (plaintext.Length > _sink.Length)
+        {
+            _sinkResult = new DtlsReceiveResult(DtlsReceiveStatus.BufferTooSmall, plaintext.Length);
+            return false;
+        }
+
+        plaintext.CopyTo(_sink.Span);
+        _sinkResult = new DtlsReceiveResult(DtlsReceiveStatus.Received, plaintext.Length);
+        return true;
+    }
+
     public void Clear()
     {
         Datagrams.Clear();
@@ -49,34 +103,36 @@ internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
 
 /// <summary>
 /// The handshake timeline both engines keep (bounded), stamped with the time since the handshake began and the role, sent to
-/// the logger at Debug, and attached to a timeout failure as its report.
+/// the logger at Debug, and attached to a timeout failure as its report. Entries are kept as values (the time, and either a
+/// line or the fields of a received message) and formatted only when read or when a logger is listening at Debug: a
+/// handshake nobody inspects formats nothing but the few lines its callers already built.
 /// </summary>
 internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger, DtlsMetrics metrics)
 {
     private const int MaxLines = 96;
 
-    private readonly List<string> _lines = [];
+    private readonly List<Entry> _entries = [];
+    private readonly bool _logging = logger?.IsEnabled(LogLevel.Debug) == true;
 
     /// <summary>Adds a line and logs it.</summary>
     public void Log(TimeSpan now, string line)
     {
-        var stamped = Add(now, line);
-        if (logger is not null)
+        Keep(new Entry(now - startedAt, line, default, 0, 0, null));
+        if (_logging)
         {
-            DtlsLog.Timeline(logger, stamped);
+            DtlsLog.Timeline(logger!, Stamp(now - startedAt, line));
         }
     }
 
-    /// <summary>Adds a line (the first <see cref="MaxLines"/> are kept) and returns it stamped.</summary>
-    public string Add(TimeSpan now, string line)
+    /// <summary>"received {type} seq {seq} ({length} bytes) in {state}", kept as fields.</summary>
+    public void Received(TimeSpan now, HandshakeType type, int messageSeq, int length, string state)
     {
-        var stamped = string.Create(CultureInfo.InvariantCulture, $"{(now - startedAt).TotalMilliseconds,8:0.0} ms  {role.ToString().ToLowerInvariant()}: {line}");
-        if (_lines.Count < MaxLines)
+        var entry = new Entry(now - startedAt, null, type, messageSeq, length, state);
+        Keep(entry);
+        if (_logging)
         {
-            _lines.Add(stamped);
+            DtlsLog.Timeline(logger!, Format(entry));
         }
-
-        return stamped;
     }
 
     /// <summary>
@@ -86,28 +142,43 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
     public void Failed(TimeSpan now, DtlsFailureReason reason, string message, AlertDescription? alert, Queue<DtlsEvent> events)
     {
         metrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
-        var line = Add(now, $"failed: {reason}: {message}");
+        var line = $"failed: {reason}: {message}";
+        Keep(new Entry(now - startedAt, line, default, 0, 0, null));
         events.Enqueue(new DtlsFailed(reason, message, alert, reason == DtlsFailureReason.Timeout ? Report : null));
         if (logger is not null)
         {
-            DtlsLog.Timeline(logger, line);
+            DtlsLog.Timeline(logger, Stamp(now - startedAt, line));
         }
     }
 
-    /// <summary>Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3).</summary>
+    /// <summary>Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3); its lines are already stamped.</summary>
     public void Adopt(string earlier)
     {
         foreach (var line in earlier.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            if (_lines.Count < MaxLines)
-            {
-                _lines.Add(line.TrimEnd('\r'));
-            }
+            Keep(new Entry(null, line.TrimEnd('\r'), default, 0, 0, null));
         }
     }
 
     /// <summary>The lines joined by newlines (a failure report).</summary>
-    public string Report => string.Join('\n', _lines);
+    public string Report
+    {
+        get
+        {
+            var sb = new StringBuilder();
+            for (var i = 0; i < _entries.Count; i++)
+            {
+                if (i > 0)
+                {
+                    sb.Append('\n');
+                }
+
+                sb.Append(Format(_entries[i]));
+            }
+
+            return sb.ToString();
+        }
+    }
 
     /// <summary>The lines, one per line.</summary>
     public string Text
@@ -115,12 +186,38 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         get
         {
             var sb = new StringBuilder();
-            foreach (var line in _lines)
+            foreach (var entry in _entries)
             {
-                sb.AppendLine(line);
+                sb.AppendLine(Format(entry));
             }
 
             return sb.ToString();
         }
     }
+
+    private void Keep(Entry entry)
+    {
+        if (_entries.Count < MaxLines)
+        {
+            _entries.Add(entry);
+        }
+    }
+
+    private string Format(Entry entry)
+    {
+        if (entry.At is not { } at)
+        {
+            return entry.Line!;
+        }
+
+        return entry.Line is { } line
+            ? Stamp(at, line)
+            : Stamp(at, string.Create(CultureInfo.InvariantCulture, $"received {entry.Type} seq {entry.MessageSeq} ({entry.Length} bytes) in {entry.State}"));
+    }
+
+    private string Stamp(TimeSpan at, string line) =>
+        string.Create(CultureInfo.InvariantCulture, $"{at.TotalMilliseconds,8:0.0} ms  {role.ToString().ToLowerInvariant()}: {line}");
+
+    /// <summary>One timeline entry: a line, or a received message's fields; <see cref="At"/> null for an adopted, stamped line.</summary>
+    private readonly record struct Entry(TimeSpan? At, string? Line, HandshakeType Type, int MessageSeq, int Length, string? State);
 }

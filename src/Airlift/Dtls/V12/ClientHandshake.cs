@@ -1,7 +1,6 @@
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
-using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 
 namespace Airlift.Dtls.V12;
 
@@ -26,7 +25,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
     private CipherSuiteInfo? _suite;
     private SrtpProtectionProfile? _srtp;
     private bool _ems;
-    private X509Certificate2? _serverLeaf;
+    private PeerPublicKey? _serverLeaf;
     private KeyExchangeKeyPair? _keyShare;
     private byte[]? _serverPoint;
     private CertificateRequest? _certificateRequest;
@@ -111,12 +110,6 @@ internal sealed class ClientHandshake : IHandshakeHandler
         _serverLeaf?.Dispose();
         _serverLeaf = null;
         _transcript.Release();
-    }
-
-    private static bool DisposeKey(IDisposable key)
-    {
-        key.Dispose();
-        return true;
     }
 
     public void OnMessage(TimeSpan now, HandshakeMessage message)
@@ -291,7 +284,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
         }
 
         var wantRsa = _suite!.Signature == KeyExchangeSignature.Rsa;
-        if ((System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPublicKey(_serverLeaf!) is { } rsaKey && DisposeKey(rsaKey)) != wantRsa)
+        if (_serverLeaf!.IsRsa != wantRsa)
         {
             _engine.Fail(now, DtlsFailureReason.BadCertificate, AlertDescription.UnsupportedCertificate, $"server certificate key type does not match {_suite.Suite}");
             return;
@@ -317,13 +310,13 @@ internal sealed class ClientHandshake : IHandshakeHandler
             return;
         }
 
-        if (!_options.SignatureSchemes.Contains(ske.Scheme) || !SignatureVerifier.IsCompatible(_serverLeaf!, ske.Scheme))
+        if (!_options.SignatureSchemes.Contains(ske.Scheme) || !_serverLeaf!.IsCompatible(ske.Scheme))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server signed with {ske.Scheme}, not offered or not usable with its key");
             return;
         }
 
-        if (!SignatureVerifier.Verify(_serverLeaf!, ske.Scheme, HandshakeCommon.ServerKeyExchangeSignedData(_clientRandom, _serverRandom!, ske), ske.Signature))
+        if (!_serverLeaf!.Verify(ske.Scheme, HandshakeCommon.ServerKeyExchangeSignedData(_clientRandom, _serverRandom!, ske), ske.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "ServerKeyExchange signature does not verify");
             return;

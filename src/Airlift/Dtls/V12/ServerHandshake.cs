@@ -1,7 +1,6 @@
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
-using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 
 namespace Airlift.Dtls.V12;
 
@@ -24,7 +23,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
     private SrtpProtectionProfile? _srtp;
     private bool _ems;
     private KeyExchangeKeyPair? _keyShare;
-    private X509Certificate2? _clientLeaf;
+    private PeerPublicKey? _clientLeaf;
     private byte[]? _master;
     private RecordProtection? _serverWrite;
 
@@ -336,14 +335,14 @@ internal sealed class ServerHandshake : IHandshakeHandler
             return;
         }
 
-        if (!_options.SignatureSchemes.Contains(cv!.Scheme) || !SignatureVerifier.IsCompatible(_clientLeaf!, cv.Scheme))
+        if (!_options.SignatureSchemes.Contains(cv!.Scheme) || !_clientLeaf!.IsCompatible(cv.Scheme))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"client signed with {cv.Scheme}, not requested or not usable with its key");
             return;
         }
 
         // RFC 5246 7.4.8: the signature covers every handshake message before this one.
-        if (!SignatureVerifier.Verify(_clientLeaf!, cv.Scheme, _transcript.Bytes, cv.Signature))
+        if (!_clientLeaf!.Verify(cv.Scheme, _transcript.Bytes, cv.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "CertificateVerify signature does not verify");
             return;

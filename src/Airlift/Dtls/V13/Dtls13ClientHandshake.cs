@@ -3,7 +3,6 @@ using Airlift.Codec;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
-using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 
 namespace Airlift.Dtls.V13;
 
@@ -30,7 +29,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
     private byte[]? _serverHandshakeSecret;
     private SrtpProtectionProfile? _srtp;
     private CertificateRequest13? _certificateRequest;
-    private X509Certificate2? _serverLeaf;
+    private PeerPublicKey? _serverLeaf;
 
     public Dtls13ClientHandshake(Dtls13Engine engine, HandshakeMessage clientHelloMessage, ClientHello clientHello, Dictionary<NamedGroup, KeyExchangeKeyPair> keyPairs)
     {
@@ -336,14 +335,14 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
             return;
         }
 
-        if (!Negotiation13.IsScheme13(cv!.Scheme) || !_options.SignatureSchemes.Contains(cv.Scheme) || !SignatureVerifier.IsCompatible(_serverLeaf!, cv.Scheme))
+        if (!Negotiation13.IsScheme13(cv!.Scheme) || !_options.SignatureSchemes.Contains(cv.Scheme) || !_serverLeaf!.IsCompatible(cv.Scheme))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"server signed with {cv.Scheme}, not offered or not usable with its key in DTLS 1.3");
             return;
         }
 
         var content = Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(_suite!.Hash));
-        if (!SignatureVerifier.Verify(_serverLeaf!, cv.Scheme, content, cv.Signature))
+        if (!_serverLeaf!.Verify(cv.Scheme, content, cv.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server CertificateVerify signature does not verify");
             return;

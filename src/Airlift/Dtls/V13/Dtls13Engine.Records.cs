@@ -298,6 +298,11 @@ internal sealed partial class Dtls13Engine
                 return;
             }
 
+            if (_output.TryDeliver(content))
+            {
+                return;
+            }
+
             if (_output.Events.Count >= Options.MaxPendingEvents)
             {
                 CountDrop("event-queue-full", s => s.DroppedEventQueueFull++);
@@ -425,7 +430,7 @@ internal sealed partial class Dtls13Engine
     {
         while (State is DtlsState.Connecting or DtlsState.Connected && Reassembler.TryTakeNext(out var message))
         {
-            Log(now, $"received {message!.Type} seq {message.MessageSeq} ({message.Body.Length} bytes) in {(State == DtlsState.Connected ? "Connected" : _handshake.StateName)}");
+            _trace.Received(now, message!.Type, message.MessageSeq, message.Body.Length, State == DtlsState.Connected ? "Connected" : _handshake.StateName);
             if (State == DtlsState.Connected)
             {
                 OnPostHandshakeMessage(now, message);
@@ -470,6 +475,34 @@ internal sealed partial class Dtls13Engine
         WriteRecord(datagram, ContentType.ApplicationData, epoch, data);
         _output.Datagrams.Enqueue(datagram);
     }
+
+    public DtlsSealStatus TrySealApplicationData(ReadOnlySpan<byte> data, Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (State != DtlsState.Connected)
+        {
+            return DtlsSealStatus.NotConnected;
+        }
+
+        if (data.Length > MaxApplicationDataSize)
+        {
+            return DtlsSealStatus.TooLarge;
+        }
+
+        var epoch = _writeEpochs[_currentWriteEpoch];
+        var needed = UnifiedHeader.WrittenSize + data.Length + 1 + epoch.Protection!.Overhead;
+        if (destination.Length < needed)
+        {
+            length = needed;
+            return DtlsSealStatus.BufferTooSmall;
+        }
+
+        length = WriteRecord(destination, ContentType.ApplicationData, epoch, data);
+        _output.CountSent(length);
+        return DtlsSealStatus.Sealed;
+    }
+
+    public EngineOutput Output => _output;
 
     private WriteEpoch BestWriteEpoch()
     {

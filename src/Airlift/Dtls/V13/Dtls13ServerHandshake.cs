@@ -3,7 +3,6 @@ using Airlift.Codec;
 using Airlift.Dtls.Crypto;
 using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
-using X509Certificate2 = System.Security.Cryptography.X509Certificates.X509Certificate2;
 
 namespace Airlift.Dtls.V13;
 
@@ -27,7 +26,7 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
     private byte[]? _serverAppSecret;
     private byte[]? _exporterSecret;
     private Selection13? _selection;
-    private X509Certificate2? _clientLeaf;
+    private PeerPublicKey? _clientLeaf;
 
     public Dtls13ServerHandshake(Dtls13Engine engine)
     {
@@ -247,14 +246,14 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
             return;
         }
 
-        if (!Negotiation13.IsScheme13(cv!.Scheme) || !_options.SignatureSchemes.Contains(cv.Scheme) || !SignatureVerifier.IsCompatible(_clientLeaf!, cv.Scheme))
+        if (!Negotiation13.IsScheme13(cv!.Scheme) || !_options.SignatureSchemes.Contains(cv.Scheme) || !_clientLeaf!.IsCompatible(cv.Scheme))
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, $"client signed with {cv.Scheme}, not requested or not usable with its key in DTLS 1.3");
             return;
         }
 
         var content = Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(_selection!.Suite.Hash));
-        if (!SignatureVerifier.Verify(_clientLeaf!, cv.Scheme, content, cv.Signature))
+        if (!_clientLeaf!.Verify(cv.Scheme, content, cv.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "CertificateVerify signature does not verify");
             return;

@@ -1,13 +1,13 @@
-namespace Airlift.Cli.Serve;
+namespace Airlift.WebRtc;
 
 /// <summary>
 /// The byte budget of one session's NACK answers: a token bucket whose tokens are earned from the bytes the peer sent
-/// (<see cref="EchoLimits.ResendBudgetRatio"/> per byte) and that may also be spent no faster than
-/// <see cref="EchoLimits.ResendBytesPerSecond"/> (a second bucket refilled by time); both hold at most
-/// <see cref="EchoLimits.ResendBurstBytes"/>. Starts with nothing earned, so a peer gets answers only for what it sent.
-/// Time is passed in (a monotonic clock of the caller's); never read here. Not thread-safe.
+/// (<see cref="NackAnswerOptions.ResendBudgetRatio"/> per byte) and that may also be spent no faster than
+/// <see cref="NackAnswerOptions.ResendBytesPerSecond"/> (a second bucket refilled by time); both hold at most
+/// <see cref="NackAnswerOptions.ResendBurstBytes"/>. Starts with nothing earned, so a peer gets answers only for what it
+/// sent. Time is passed in (any monotonic clock of the caller's). Not thread-safe.
 /// </summary>
-internal sealed class ResendBudget
+public sealed class ResendBudget
 {
     private readonly double _ratio;
     private readonly double _burst;
@@ -16,11 +16,13 @@ internal sealed class ResendBudget
     private double _timeTokens;
     private TimeSpan _refilledAt;
 
-    public ResendBudget(EchoLimits limits, TimeSpan now)
+    /// <summary>A budget with nothing earned yet and a full time bucket.</summary>
+    public ResendBudget(NackAnswerOptions options, TimeSpan now)
     {
-        _ratio = limits.ResendBudgetRatio;
-        _burst = limits.ResendBurstBytes;
-        _perSecond = limits.ResendBytesPerSecond;
+        ArgumentNullException.ThrowIfNull(options);
+        _ratio = options.ResendBudgetRatio;
+        _burst = options.ResendBurstBytes;
+        _perSecond = options.ResendBytesPerSecond;
         _timeTokens = _burst;
         _refilledAt = now;
     }

@@ -2,97 +2,143 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Airlift.Ice.Sdp;
 
-namespace Airlift.Cli.Serve;
+namespace Airlift.WebRtc;
 
 /// <summary>Media direction attribute (RFC 8866 6.7).</summary>
-internal enum MediaDirection
+public enum MediaDirection
 {
+    /// <summary><c>a=sendrecv</c> (the default).</summary>
     SendRecv,
+
+    /// <summary><c>a=sendonly</c>.</summary>
     SendOnly,
+
+    /// <summary><c>a=recvonly</c>.</summary>
     RecvOnly,
+
+    /// <summary><c>a=inactive</c>.</summary>
     Inactive,
 }
 
 /// <summary>One codec of an m-section: payload type, <c>a=rtpmap</c>, <c>a=fmtp</c> and <c>a=rtcp-fb</c> values.</summary>
-internal sealed record OfferCodec(int PayloadType, string Name, int ClockRate, string? Channels, string? Fmtp, IReadOnlyList<string> Feedback)
+/// <param name="PayloadType">RTP payload type (0..127).</param>
+/// <param name="Name">Encoding name as offered (e.g. <c>VP8</c>, <c>opus</c>).</param>
+/// <param name="ClockRate">RTP clock rate.</param>
+/// <param name="Channels">Encoding parameters (audio channels), or null.</param>
+/// <param name="Fmtp">The <c>a=fmtp</c> parameters, or null.</param>
+/// <param name="Feedback">The <c>a=rtcp-fb</c> values for this payload type and for <c>*</c>.</param>
+public sealed record SdpCodec(int PayloadType, string Name, int ClockRate, string? Channels, string? Fmtp, IReadOnlyList<string> Feedback)
 {
     /// <summary>Codec names that are not a media codec of their own (repair, redundancy, comfort noise, DTMF).</summary>
-    public bool IsAuxiliary => Name.ToLowerInvariant() is "rtx" or "red" or "ulpfec" or "flexfec-03" or "cn" or "telephone-event";
+    public bool IsAuxiliary => Name.ToUpperInvariant() is "RTX" or "RED" or "ULPFEC" or "FLEXFEC-03" or "CN" or "TELEPHONE-EVENT";
 }
 
 /// <summary>An <c>a=extmap</c> line (RFC 8285 8): id and URI (direction and attributes dropped).</summary>
-internal sealed record OfferExtension(int Id, string Uri);
+/// <param name="Id">Extension id (1..255).</param>
+/// <param name="Uri">Extension URI.</param>
+public sealed record SdpExtension(int Id, string Uri);
 
-/// <summary>One m-section of an offer, as much of it as an echo answer needs.</summary>
-internal sealed record OfferMedia
+/// <summary>One m-section of an offer, as much of it as a server's answer needs.</summary>
+public sealed record SdpMediaSection
 {
+    /// <summary>Media type: <c>audio</c>, <c>video</c>, <c>application</c>...</summary>
     public required string Kind { get; init; }
 
+    /// <summary>Port of the m= line; 0 means rejected, or bundle-only when <see cref="BundleOnly"/> (RFC 9143 6).</summary>
     public required int Port { get; init; }
 
+    /// <summary>Transport protocol of the m= line, e.g. <c>UDP/TLS/RTP/SAVPF</c>.</summary>
     public required string Protocol { get; init; }
 
     /// <summary>The format tokens of the m= line, in offer (preference) order.</summary>
     public required IReadOnlyList<string> Formats { get; init; }
 
+    /// <summary>1-based line number of the m= line in the offer.</summary>
+    public int LineNumber { get; init; }
+
+    /// <summary><c>a=mid</c>, or null.</summary>
     public string? Mid { get; init; }
 
+    /// <summary>The section's direction.</summary>
     public MediaDirection Direction { get; init; } = MediaDirection.SendRecv;
 
+    /// <summary><c>a=rtcp-mux</c> (RFC 5761).</summary>
     public bool RtcpMux { get; init; }
 
+    /// <summary><c>a=rtcp-rsize</c> (RFC 5506).</summary>
     public bool RtcpReducedSize { get; init; }
 
+    /// <summary><c>a=bundle-only</c> (RFC 9143 6): with port 0, the section is offered on the BUNDLE transport only.</summary>
+    public bool BundleOnly { get; init; }
+
     /// <summary>Codecs with an <c>a=rtpmap</c>, in m= line order.</summary>
-    public IReadOnlyList<OfferCodec> Codecs { get; init; } = [];
+    public IReadOnlyList<SdpCodec> Codecs { get; init; } = [];
 
-    public IReadOnlyList<OfferExtension> Extensions { get; init; } = [];
+    /// <summary><c>a=extmap</c> header extensions (at most 32 kept).</summary>
+    public IReadOnlyList<SdpExtension> Extensions { get; init; } = [];
 
-    /// <summary>SSRCs the offerer declared it sends from (<c>a=ssrc</c>), in order of appearance.</summary>
+    /// <summary>SSRCs the offerer declared it sends from (<c>a=ssrc</c>), in order of appearance (at most 16 kept).</summary>
     public IReadOnlyList<uint> Ssrcs { get; init; } = [];
 
-    /// <summary>True for audio or video over an RTP/SAVPF-like profile that DTLS-SRTP carries.</summary>
+    /// <summary>The first <c>a=msid</c> value (stream id and track id, RFC 8830), or null.</summary>
+    public string? Msid { get; init; }
+
+    /// <summary>The rids of <c>a=rid</c> lines (RFC 8851), in order (at most 8 kept).</summary>
+    public IReadOnlyList<string> Rids { get; init; } = [];
+
+    /// <summary>The <c>a=simulcast</c> value (RFC 8853), or null. A server answering one stream per section declines it by leaving it out.</summary>
+    public string? Simulcast { get; init; }
+
+    /// <summary>True for audio or video over an RTP profile.</summary>
     public bool IsRtp => Kind is "audio" or "video" && Protocol.Contains("RTP/", StringComparison.Ordinal);
+
+    /// <summary>True for a data channel section: <c>m=application ... UDP/DTLS/SCTP webrtc-datachannel</c> (RFC 8841), or the
+    /// older <c>DTLS/SCTP 5000</c> form aiortc still offers.</summary>
+    public bool IsDataChannel => Kind == "application" && Protocol.Contains("SCTP", StringComparison.Ordinal);
 }
 
 /// <summary>
-/// The parts of an SDP offer (RFC 8866, JSEP RFC 8829) the echo server answers: the ICE/DTLS parameters (via
-/// <see cref="SdpIceDescription"/>), the BUNDLE group and each m-section's codecs, extensions and SSRCs. Small and strict
-/// about what it reads; lines it does not read are not checked. Never throws on bad input.
+/// The parts of an SDP offer (RFC 8866, JSEP RFC 8829) a WebRTC server answers: the ICE/DTLS parameters (via
+/// <see cref="SdpIceDescription"/>), the first BUNDLE group (RFC 9143) and each m-section's codecs, extensions, SSRCs,
+/// msid, rids and simulcast. Small and strict about what it reads; lines it does not read are not checked. Never throws
+/// on bad input: <see cref="TryParse"/> returns a typed <see cref="SdpOfferError"/>.
 /// </summary>
-internal sealed record SdpOffer
+public sealed record SdpOffer
 {
-    /// <summary>Largest offer accepted (a Chromium offer with audio and video is 5-7 KB).</summary>
+    /// <summary>Largest offer accepted (a browser offer with audio, video and a data channel is 4-7 KB).</summary>
     public const int MaxLength = 64 * 1024;
 
     /// <summary>Most m-sections read.</summary>
     public const int MaxMediaSections = 16;
 
+    /// <summary>The session- and media-level ICE and DTLS attributes.</summary>
     public required SdpIceDescription Ice { get; init; }
 
-    public required IReadOnlyList<OfferMedia> Media { get; init; }
+    /// <summary>The m-sections in offer order.</summary>
+    public required IReadOnlyList<SdpMediaSection> Media { get; init; }
 
-    /// <summary>The mids of the first <c>a=group:BUNDLE</c> line, or empty.</summary>
+    /// <summary>The mids of the first <c>a=group:BUNDLE</c> line, or empty. The first is the offerer-tagged section (RFC 9143 7.2).</summary>
     public IReadOnlyList<string> Bundle { get; init; } = [];
 
-    public static bool TryParse(string sdp, [NotNullWhen(true)] out SdpOffer? offer, [NotNullWhen(false)] out string? error)
+    /// <summary>Parses <paramref name="sdp"/> (CRLF or LF line ends).</summary>
+    public static bool TryParse(string sdp, [NotNullWhen(true)] out SdpOffer? offer, [NotNullWhen(false)] out SdpOfferError? error)
     {
         offer = null;
         if (string.IsNullOrWhiteSpace(sdp))
         {
-            error = "empty offer";
+            error = new SdpOfferError(SdpOfferErrorKind.Empty, 0, "", "empty offer");
             return false;
         }
 
         if (sdp.Length > MaxLength)
         {
-            error = $"offer longer than {MaxLength} characters";
+            error = new SdpOfferError(SdpOfferErrorKind.TooLong, 0, "", $"offer longer than {MaxLength} characters");
             return false;
         }
 
         if (!sdp.StartsWith("v=0", StringComparison.Ordinal))
         {
-            error = "an SDP description starts with v=0 (RFC 8866 5)";
+            error = new SdpOfferError(SdpOfferErrorKind.NotSdp, 1, "", "an SDP description starts with v=0 (RFC 8866 5)");
             return false;
         }
 
@@ -100,13 +146,14 @@ internal sealed record SdpOffer
         // holds NUL, CR or LF (RFC 8866 9); browsers send no other control character either. Found by fuzzing.
         if (FindControlCharacter(sdp) is { } at)
         {
-            error = $"control character U+{(int)sdp[at]:X4} at offset {at}: CR only before LF, no other control character (RFC 8866 5, 9)";
+            error = new SdpOfferError(
+                SdpOfferErrorKind.ControlCharacter, 0, "", $"control character U+{(int)sdp[at]:X4} at offset {at}: CR only before LF, no other control character (RFC 8866 5, 9)");
             return false;
         }
 
         if (!SdpIceDescription.TryParse(sdp, out var ice, out var iceError))
         {
-            error = iceError.ToString();
+            error = new SdpOfferError(SdpOfferErrorKind.IceAttribute, iceError.LineNumber, iceError.Line, iceError.Message, iceError);
             return false;
         }
 
@@ -125,18 +172,18 @@ internal sealed record SdpOffer
             {
                 if (media.Count >= MaxMediaSections)
                 {
-                    error = $"more than {MaxMediaSections} m-sections";
+                    error = new SdpOfferError(SdpOfferErrorKind.TooManyMediaSections, n + 1, line, $"more than {MaxMediaSections} m-sections");
                     return false;
                 }
 
                 var fields = line[2..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (fields.Length < 4 || !int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
                 {
-                    error = $"line {n + 1}: malformed m= line \"{line}\"";
+                    error = new SdpOfferError(SdpOfferErrorKind.MalformedMediaLine, n + 1, line, "malformed m= line (RFC 8866 5.14)");
                     return false;
                 }
 
-                media.Add(new MediaBuilder(fields[0], port, fields[2], fields[3..]));
+                media.Add(new MediaBuilder(fields[0], port, fields[2], fields[3..], n + 1));
                 continue;
             }
 
@@ -157,18 +204,29 @@ internal sealed record SdpOffer
 
             if (!media[^1].TryApply(line, out var lineError))
             {
-                error = $"line {n + 1}: {lineError}: \"{line}\"";
+                error = new SdpOfferError(SdpOfferErrorKind.MalformedAttribute, n + 1, line, lineError);
                 return false;
             }
         }
 
         if (media.Count == 0)
         {
-            error = "the offer has no m-section";
+            error = new SdpOfferError(SdpOfferErrorKind.NoMediaSection, 0, "", "the offer has no m-section");
             return false;
         }
 
-        offer = new SdpOffer { Ice = ice, Media = [.. media.Select(m => m.Build())], Bundle = bundle };
+        var built = media.Select(m => m.Build()).ToList();
+        var mids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var m in built)
+        {
+            if (m.Mid is { } mid && !mids.Add(mid))
+            {
+                error = new SdpOfferError(SdpOfferErrorKind.DuplicateMid, m.LineNumber, "a=mid:" + mid, "the same a=mid in two m-sections (RFC 9143 7.2)");
+                return false;
+            }
+        }
+
+        offer = new SdpOffer { Ice = ice, Media = built, Bundle = bundle };
         error = null;
         return true;
     }
@@ -192,19 +250,23 @@ internal sealed record SdpOffer
         return null;
     }
 
-    private sealed class MediaBuilder(string kind, int port, string protocol, string[] formats)
+    private sealed class MediaBuilder(string kind, int port, string protocol, string[] formats, int lineNumber)
     {
         private readonly Dictionary<int, (string Name, int Clock, string? Channels)> _rtpmap = [];
         private readonly Dictionary<int, string> _fmtp = [];
         private readonly Dictionary<int, List<string>> _feedback = [];
-        private readonly List<OfferExtension> _extensions = [];
+        private readonly List<SdpExtension> _extensions = [];
         private readonly List<uint> _ssrcs = [];
+        private readonly List<string> _rids = [];
         private string? _mid;
+        private string? _msid;
+        private string? _simulcast;
         private MediaDirection _direction = MediaDirection.SendRecv;
         private bool _rtcpMux;
         private bool _rsize;
+        private bool _bundleOnly;
 
-        public bool TryApply(string line, out string? error)
+        public bool TryApply(string line, [NotNullWhen(false)] out string? error)
         {
             error = null;
             var colon = line.IndexOf(':', StringComparison.Ordinal);
@@ -213,7 +275,7 @@ internal sealed record SdpOffer
             switch (name)
             {
                 case "mid":
-                    if (value.Length is 0 or > 32 || value.Any(c => c <= ' ' || c > '~'))
+                    if (!IsToken(value, 32))
                     {
                         error = "a=mid must be 1..32 visible characters";
                         return false;
@@ -238,6 +300,44 @@ internal sealed record SdpOffer
                     return true;
                 case "rtcp-rsize":
                     _rsize = true;
+                    return true;
+                case "bundle-only":
+                    _bundleOnly = true;
+                    return true;
+                case "msid":
+                    // a=msid:<stream id> [<track id>] (RFC 8830 2): kept verbatim (visible characters and one space).
+                    if (value.Length is 0 or > 128 || value.Any(c => c < ' ' || c > '~'))
+                    {
+                        error = "a=msid must be 1..128 visible characters";
+                        return false;
+                    }
+
+                    _msid ??= value;
+                    return true;
+                case "rid":
+                    // a=rid:<rid-id> <direction> [...] (RFC 8851 10).
+                    var ridEnd = value.IndexOf(' ', StringComparison.Ordinal);
+                    var rid = ridEnd < 0 ? value : value[..ridEnd];
+                    if (!IsToken(rid, 16) || !rid.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                    {
+                        error = "a=rid needs a rid-id of 1..16 letters, digits, '-' or '_'";
+                        return false;
+                    }
+
+                    if (_rids.Count < 8 && !_rids.Contains(rid))
+                    {
+                        _rids.Add(rid);
+                    }
+
+                    return true;
+                case "simulcast":
+                    if (value.Length is 0 or > 256)
+                    {
+                        error = "a=simulcast needs a value of at most 256 characters";
+                        return false;
+                    }
+
+                    _simulcast ??= value;
                     return true;
                 case "rtpmap":
                     return TryRtpmap(value, out error);
@@ -290,14 +390,14 @@ internal sealed record SdpOffer
             }
         }
 
-        public OfferMedia Build()
+        public SdpMediaSection Build()
         {
-            var codecs = new List<OfferCodec>();
+            var codecs = new List<SdpCodec>();
             foreach (var f in formats)
             {
                 if (int.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out var pt) && _rtpmap.TryGetValue(pt, out var map))
                 {
-                    codecs.Add(new OfferCodec(
+                    codecs.Add(new SdpCodec(
                         pt,
                         map.Name,
                         map.Clock,
@@ -307,23 +407,30 @@ internal sealed record SdpOffer
                 }
             }
 
-            return new OfferMedia
+            return new SdpMediaSection
             {
                 Kind = kind,
                 Port = port,
                 Protocol = protocol,
                 Formats = formats,
+                LineNumber = lineNumber,
                 Mid = _mid,
                 Direction = _direction,
                 RtcpMux = _rtcpMux,
                 RtcpReducedSize = _rsize,
+                BundleOnly = _bundleOnly,
                 Codecs = codecs,
                 Extensions = _extensions,
                 Ssrcs = _ssrcs,
+                Msid = _msid,
+                Rids = _rids,
+                Simulcast = _simulcast,
             };
         }
 
-        private bool TryRtpmap(string value, out string? error)
+        private static bool IsToken(string value, int maxLength) => value.Length > 0 && value.Length <= maxLength && value.All(c => c > ' ' && c <= '~');
+
+        private bool TryRtpmap(string value, [NotNullWhen(false)] out string? error)
         {
             // a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>]
             error = "a=rtpmap must be \"<pt> <name>/<clock>[/<channels>]\"";
@@ -349,7 +456,7 @@ internal sealed record SdpOffer
             return true;
         }
 
-        private bool TryExtmap(string value, out string? error)
+        private bool TryExtmap(string value, [NotNullWhen(false)] out string? error)
         {
             // a=extmap:<id>[/<direction>] <URI> [<attributes>]
             error = "a=extmap must be \"<id>[/<direction>] <uri>\" with id 1..255";
@@ -373,7 +480,7 @@ internal sealed record SdpOffer
 
             if (_extensions.Count < 32)
             {
-                _extensions.Add(new OfferExtension(id, fields[1]));
+                _extensions.Add(new SdpExtension(id, fields[1]));
             }
 
             error = null;

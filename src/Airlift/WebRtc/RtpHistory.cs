@@ -1,15 +1,13 @@
-namespace Airlift.Cli.Serve;
+namespace Airlift.WebRtc;
 
 /// <summary>
-/// The last <see cref="Capacity"/> SRTP packets the echo sent on one stream, by RTP sequence number, to answer NACKs for
-/// packets lost between us and the browser (RFC 4585 6.2.1). Such a packet reached us once; the browser's sender resending
-/// it would reach us as an SRTP replay (RFC 3711 3.3.2) and be dropped, so the downstream loss is repaired from here and
-/// only the sequence numbers we never received are asked of the browser's sender. Each slot also remembers when its packet
-/// was last resent, so a packet goes out again at most once per <see cref="EchoLimits.NackResendInterval"/>. Bounded:
-/// at most <see cref="Capacity"/> x <see cref="MaxPacket"/> bytes, slots allocated once and reused (no allocation per
-/// packet). Not thread-safe.
+/// The last <see cref="Capacity"/> SRTP packets sent on one stream, by RTP sequence number, to answer NACKs for packets
+/// lost on the way to the peer (RFC 4585 6.2.1) with the identical protected packet (the peer never received that index,
+/// so it is no replay there). Each slot also remembers when its packet was last resent, so a packet goes out again at most
+/// once per <see cref="NackAnswerOptions.NackResendInterval"/>. Bounded: at most <see cref="Capacity"/> x
+/// <see cref="MaxPacket"/> bytes, slots allocated once and reused (no allocation per packet once warm). Not thread-safe.
 /// </summary>
-internal sealed class RtpHistory
+public sealed class RtpHistory
 {
     /// <summary>Packets kept (about 1.5 s of 640x360 video at 30 fps).</summary>
     public const int Capacity = 256;
@@ -22,11 +20,13 @@ internal sealed class RtpHistory
     private readonly int[] _seqs = new int[Capacity];
     private readonly TimeSpan?[] _resentAt = new TimeSpan?[Capacity];
 
+    /// <summary>An empty history.</summary>
     public RtpHistory()
     {
         Array.Fill(_seqs, -1);
     }
 
+    /// <summary>Keeps a copy of the protected packet sent with sequence number <paramref name="seq"/> (replacing the one 256 before it).</summary>
     public void Store(ushort seq, ReadOnlySpan<byte> srtp)
     {
         var slot = seq % Capacity;
@@ -43,8 +43,10 @@ internal sealed class RtpHistory
         _seqs[slot] = seq;
     }
 
+    /// <summary>True when the packet of <paramref name="seq"/> is kept.</summary>
     public bool Contains(ushort seq) => _seqs[seq % Capacity] == seq;
 
+    /// <summary>The kept packet of <paramref name="seq"/> (valid until the next <see cref="Store"/>).</summary>
     public bool TryGet(ushort seq, out ReadOnlySpan<byte> srtp)
     {
         var slot = seq % Capacity;
