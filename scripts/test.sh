@@ -118,6 +118,7 @@ dotnet build Airlift.slnx -c Release -nologo -clp:ErrorsOnly -warnaserror
 # ---------------------------------------------------------------------------
 # Samples (built with the solution above; the README shows them verbatim, checked by ReadmeSamplesTests): each must
 # run and exit 0.
+# samples/WhipIngest is a server that runs until stopped: WhipIngestSampleTests starts it and posts offers to it.
 step "samples: run samples/DtlsEcho"
 timeout 120 dotnet samples/DtlsEcho/bin/Release/net10.0/DtlsEcho.dll || die "samples/DtlsEcho failed (exit $?)"
 
@@ -126,8 +127,13 @@ timeout 120 dotnet samples/DtlsEcho/bin/Release/net10.0/DtlsEcho.dll || die "sam
 # machine's cache from being installed instead of the one just packed.
 step "packages: dotnet pack, dotnet tool install airlift from a local feed, airlift --help"
 PACK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/airlift-pack.XXXXXX")"
-dotnet pack Airlift.slnx -c Release --no-build -nologo -clp:ErrorsOnly -warnaserror -o "$PACK_DIR/feed" >/dev/null ||
-  die "dotnet pack failed"
+# The packable projects by name: packing the solution would also ask the samples, and the Web SDK's sample
+# (samples/WhipIngest) refuses with "packaging has been disabled" instead of being skipped.
+for proj in src/Airlift/Airlift.csproj src/Airlift.NetEm/Airlift.NetEm.csproj src/Airlift.Hosting/Airlift.Hosting.csproj \
+  src/Airlift.Cli/Airlift.Cli.csproj; do
+  pack_out=$(dotnet pack "$proj" -c Release --no-build -nologo -clp:ErrorsOnly -warnaserror -o "$PACK_DIR/feed" 2>&1) ||
+    die "dotnet pack $proj failed: $pack_out"
+done
 for pkg in Airlift.Core Airlift.NetEm Airlift.Hosting airlift; do
   ls "$PACK_DIR/feed/$pkg".[0-9]*.nupkg >/dev/null 2>&1 || die "dotnet pack made no $pkg package"
   ls "$PACK_DIR/feed/$pkg".[0-9]*.snupkg >/dev/null 2>&1 || die "dotnet pack made no $pkg symbols package"

@@ -138,7 +138,7 @@ public sealed partial class CliContractTests(ITestOutputHelper output)
     public async Task Dtls_client_against_a_closed_port_reports_failed_in_json_and_exits_1_after_its_timeout()
     {
         var port = UdpPorts.GetFree();
-        var run = await AirliftCli.RunAsync(Run, output.WriteLine, "dtls-client", "--connect", $"127.0.0.1:{port}", "--insecure-accept-any-certificate", "--timeout", "2", "--json");
+        var run = await AirliftCli.RunAsync(Run, output.WriteLine, "dtls-client", "--connect", $"127.0.0.1:{port}", "--insecure-accept-any-certificate", "--timeout", "4", "--json");
 
         Assert.True(run.ExitCode == 1, run.Log);
         var report = Assert.Single(AirliftCli.JsonObjects(run.StdOut));
