@@ -46,18 +46,39 @@ public class TimerResendTests
         Assert.True(serverHellos == 2, $"the ServerHello flight went out {serverHellos} times:\n{pair.Server.Trace}{pair.Client.Trace}");
     }
 
-    [Fact]
-    public void A_resend_the_peer_triggered_restarts_the_timer_so_it_does_not_fire_again_moments_later_RFC6347_4_2_4()
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public void A_resend_the_peer_triggered_restarts_the_timer_so_it_does_not_fire_again_moments_later_RFC6347_4_2_4(string version)
     {
         // 300 ms of delay each way, nothing lost: the client's ClientHello timer (400 ms) fires first and the server answers
         // that retransmission at once. The server's own timer, armed for the first send, then fired 3 ms later and sent
         // the same flight a third time. RFC 6347 Figure 1: a resend passes through SENDING, which sets the timer again.
-        var pair = new DtlsPair(Options(TestCertificates.EcdsaPeer, 43, ProtocolVersion.Dtls12), Options(TestCertificates.Ecdsa, 44, ProtocolVersion.Dtls12), TimeSpan.FromMilliseconds(300));
+        var pair = new DtlsPair(Options(TestCertificates.EcdsaPeer, 43, Version(version)), Options(TestCertificates.Ecdsa, 44, Version(version)), TimeSpan.FromMilliseconds(300));
 
         pair.Drive();
 
         Assert.True(pair.BothConnected, pair.Client.Trace + pair.Server.Trace);
         var serverHellos = pair.Wire.Count(d => !d.ToServer && StartsWithServerHello(d.Data));
         Assert.True(serverHellos <= 2, $"the ServerHello flight went out {serverHellos} times (sent, and once for the client's resend):\n{pair.Server.Trace}");
+    }
+
+    [Fact]
+    public void A_DTLS13_resend_an_ACK_asked_for_restarts_the_timer_RFC9147_7_1()
+    {
+        // 120 ms each way, the second of the server's two flight datagrams lost. The client acknowledges the first after its
+        // ACK delay (a quarter of 2 x its 240 ms RTT); the ACK reaches the server at 480 ms and the server resends the lost
+        // records at once. Its timer, armed at 120 ms for 400 ms (no jitter here), would have fired 40 ms later and sent them
+        // again while the resend was still on its way.
+        var server = Options(TestCertificates.Ecdsa, 46, ProtocolVersion.Dtls13) with { RetransmitJitter = 0 };
+        var pair = new DtlsPair(Options(TestCertificates.EcdsaPeer, 45, ProtocolVersion.Dtls13), server, TimeSpan.FromMilliseconds(120))
+        {
+            Drop = (toServer, index, _) => !toServer && index == 1,
+        };
+
+        pair.Drive();
+
+        Assert.True(pair.BothConnected, pair.Client.Trace + pair.Server.Trace);
+        Assert.True(pair.Server.Stats.TriggeredRetransmissions == 1, pair.Server.Trace);
+        Assert.True(pair.Server.Stats.TimeoutRetransmissions == 0, pair.Server.Trace);
     }
 }

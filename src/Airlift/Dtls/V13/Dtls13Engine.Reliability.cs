@@ -239,6 +239,12 @@ internal sealed partial class Dtls13Engine
         }
 
         Transmit(now, $"resent ({why})");
+        if (_timers.Get(EngineTimer.Retransmit) is not null)
+        {
+            // RFC 9147 5.8.1 (the RFC 6347 state machine): a resend passes through SENDING, which sets the retransmit timer
+            // again (not doubled). Left armed, the deadline of the first send could fire moments after this resend.
+            _timers.Set(EngineTimer.Retransmit, now + _timer.Current);
+        }
     }
 
     public void HandleTimeout(TimeSpan now)
