@@ -212,7 +212,14 @@ public sealed record DtlsOptions
     /// <summary>Most resends of one flight triggered by the peer (its retransmissions or a stalled partial flight), beyond timer expiries. Default 16.</summary>
     public int MaxTriggeredResends { get; init; } = 16;
 
-    /// <summary>After a retransmission timeout, a flight of at most this many datagrams is sent twice (0: never). Default 2.</summary>
+    /// <summary>
+    /// After a retransmission timeout, a flight of at most this many datagrams is sent twice (0: never, one timer expiry sends
+    /// the flight once). Default 2. The second copy costs little (a peer that already has the flight answers the duplicate
+    /// at most once per timeout interval, RFC 6347 4.2.4) and on lossy paths it is what keeps a single loss from costing a
+    /// doubled timeout: with 0, the in-process sweep of docs/reliability.md connected 90.6 % instead of 98.6 % of DTLS 1.2
+    /// handshakes at 40 % loss (96.6 % against 99.0 % in DTLS 1.3) for 1-11 % fewer bytes. Set 0 on paths that delay rather
+    /// than lose (RTT above the first timeout), where every copy arrives.
+    /// </summary>
     public int RedundantRetransmitMaxDatagrams { get; init; } = 2;
 
     /// <summary>Largest handshake message accepted (a certificate chain is the big one). Default 64 KiB.</summary>

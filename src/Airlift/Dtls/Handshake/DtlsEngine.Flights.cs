@@ -140,6 +140,12 @@ internal sealed partial class DtlsEngine
         }
 
         Transmit(now, $"resent ({why})");
+        if (FlightState == FlightState.Waiting)
+        {
+            // RFC 6347 4.2.4 (Figure 1): a resend goes through SENDING, which sets the retransmit timer again (not doubled).
+            // Left armed, the old deadline could fire moments after this resend and send the same flight again.
+            _timers.Set(EngineTimer.Retransmit, now + _timer.Current);
+        }
     }
 
     public void HandleTimeout(TimeSpan now)

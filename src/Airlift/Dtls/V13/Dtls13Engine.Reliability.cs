@@ -27,6 +27,7 @@ internal sealed partial class Dtls13Engine
     private int _flightLargestDatagram;
     private int _flightDatagrams;
     private int _acksSent;
+    private bool _handshakeReleased;
 
     public TimeSpan? SmoothedRtt => _pacing.SmoothedRtt;
 
@@ -144,6 +145,9 @@ internal sealed partial class Dtls13Engine
                 _sentRecords.Clear();
                 _timers.Clear(EngineTimer.FinalFlightRetention);
                 done?.Invoke(now);
+
+                // The client's final flight is acknowledged: the server has it and will not send in epoch 2 again.
+                ReleaseHandshakeState(now);
             }
 
             return;
@@ -239,6 +243,12 @@ internal sealed partial class Dtls13Engine
         }
 
         Transmit(now, $"resent ({why})");
+        if (_timers.Get(EngineTimer.Retransmit) is not null)
+        {
+            // RFC 9147 5.8.1 (the RFC 6347 state machine): a resend passes through SENDING, which sets the retransmit timer
+            // again (not doubled). Left armed, the deadline of the first send could fire moments after this resend.
+            _timers.Set(EngineTimer.Retransmit, now + _timer.Current);
+        }
     }
 
     public void HandleTimeout(TimeSpan now)
@@ -257,6 +267,8 @@ internal sealed partial class Dtls13Engine
                 Log(now, "final flight never acknowledged; released");
                 FlightDone();
             }
+
+            ReleaseHandshakeState(now);
         }
 
         if (_timers.IsDue(EngineTimer.Ack, now))
@@ -281,6 +293,46 @@ internal sealed partial class Dtls13Engine
                 Transmit(now, "sent a redundant copy");
             }
         }
+    }
+
+    /// <summary>
+    /// Frees what only the handshake needed once the peer can no longer ask for it (issue #13, memory per idle endpoint):
+    /// the epoch-2 record protection both ways (AEAD contexts and record-number mask ciphers, disposed), the last flight's
+    /// record map, the record numbers kept for ACKs, and the handshake object with its secrets (zeroed). The client calls it
+    /// when the server acknowledged its final flight; the server when its retention of the handshake keys ends
+    /// (<see cref="DtlsOptions.EffectiveFinalFlightRetention"/> after Connected). A late epoch-2 record after this is an
+    /// unknown epoch: dropped and counted, the connection unaffected.
+    /// </summary>
+    private void ReleaseHandshakeState(TimeSpan now)
+    {
+        if (_handshakeReleased || State != DtlsState.Connected || _flight is not null)
+        {
+            return;
+        }
+
+        _handshakeReleased = true;
+        for (var i = _readEpochs.Count - 1; i >= 0; i--)
+        {
+            if (_readEpochs[i].Epoch == 2)
+            {
+                _readEpochs[i].Protection.Dispose();
+                _readEpochs.RemoveAt(i);
+            }
+        }
+
+        if (_writeEpochs.Remove(2, out var handshakeWrite))
+        {
+            handshakeWrite.Protection?.Dispose();
+        }
+
+        _sentRecords.Clear();
+        _sentRecords.TrimExcess();
+        _received.Clear();
+        _received.TrimExcess();
+        _timers.Clear(EngineTimer.Ack);
+        _handshake.Release();
+        _handshake = ReleasedHandshake.Instance;
+        Log(now, "handshake state released (epoch-2 keys, last flight, handshake secrets)");
     }
 
     private void MaybeLowerDatagramSize(TimeSpan now)
@@ -450,6 +502,22 @@ internal sealed partial class Dtls13Engine
         }
 
         Fail(now, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, $"unexpected {message.Type} after the handshake");
+    }
+
+    /// <summary>Stands in for the handshake once it is released: nothing left to hold or receive.</summary>
+    private sealed class ReleasedHandshake : IHandshake13
+    {
+        public static readonly ReleasedHandshake Instance = new();
+
+        public string StateName => "Released";
+
+        public void OnMessage(TimeSpan now, HandshakeMessage message, ulong epoch)
+        {
+        }
+
+        public void Release()
+        {
+        }
     }
 
     /// <summary>One message of our current flight, with the byte ranges the peer acknowledged and where earlier transmissions cut it.</summary>

@@ -106,6 +106,13 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         _exporterSecret = exporterSecret;
         _exporterHash = hash;
         _timers.Clear(EngineTimer.HandshakeDeadline);
+        if (Role == DtlsRole.Server)
+        {
+            // The client's final flight may still come again (our ACK lost): keep the epoch-2 keys to acknowledge it for the
+            // retention time, then release them (ReleaseHandshakeState).
+            _timers.Set(EngineTimer.FinalFlightRetention, now + Options.EffectiveFinalFlightRetention);
+        }
+
         _metrics.HandshakesCompleted.Add(1);
         Log(now, $"connected: DTLS 1.3, {suite}, SRTP {srtp?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
         _output.Events.Enqueue(new DtlsConnected(Role, ProtocolVersion.Dtls13, suite, srtp, true, EffectiveMaxDatagramSize, now - _startedAt));
