@@ -113,6 +113,9 @@ public sealed class DtlsUdpServer : IAsyncDisposable
     /// <summary>Receive loops serving (each on its own socket of <see cref="LocalEndpoint"/>; see <see cref="DtlsUdpServerOptions.ReceiveLoops"/>).</summary>
     public int ReceiveLoops => _loops.Length;
 
+    /// <summary>The receive loops (tests).</summary>
+    internal IReadOnlyList<DtlsSocketLoop> Loops => _loops;
+
     /// <summary>The receive loops' sockets (tests).</summary>
     internal IEnumerable<Socket> Sockets => _loops.Select(l => l.Socket);
 
@@ -128,7 +131,8 @@ public sealed class DtlsUdpServer : IAsyncDisposable
     /// <summary>Datagrams from new peers dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread.</summary>
     public long DroppedEventBacklog => _group.DroppedEventBacklog;
 
-    /// <summary>Application-data events dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread.</summary>
+    /// <summary>Application-data events dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread,
+    /// or records dropped because a session's receive buffer (<see cref="DtlsUdpServerOptions.SessionReceiveBufferSize"/>) was full.</summary>
     public long EventsDropped => _group.EventsDropped;
 
     /// <summary>Sessions failed and removed because handling them threw (<see cref="DtlsSessionRemovalReason.InternalError"/>).</summary>

@@ -59,6 +59,22 @@ public sealed record DtlsUdpServerOptions
     public int EventQueueCapacity { get; init; } = 1024;
 
     /// <summary>
+    /// True (the default): received application data is published on <see cref="DtlsUdpServer.Events"/> as
+    /// <see cref="DtlsApplicationData"/> events (one array per record). False: each session buffers it, up to
+    /// <see cref="SessionReceiveBufferSize"/> bytes, for <see cref="DtlsUdpSession.ReceiveAsync"/>, which copies each record into
+    /// the caller's buffer: no allocation per record (the zero-allocation record path; lifecycle events still come as events).
+    /// </summary>
+    public bool ApplicationDataAsEvents { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="ApplicationDataAsEvents"/> false: bytes of received application data each session buffers for its reader
+    /// (4 bytes per record besides the data; allocated at the session's first record). A record that does not fit is dropped
+    /// and counted in <see cref="DtlsUdpServer.EventsDropped"/> (the peer's protocol recovers it like a lost datagram).
+    /// 4 KiB..64 MiB; default 256 KiB.
+    /// </summary>
+    public int SessionReceiveBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>
     /// Logger factory for the server: the socket driver logs to its <c>Airlift.Net</c> category (handshakes started and
     /// connected, sessions removed, faults) and, unless <see cref="DtlsOptions.LoggerFactory"/> of <see cref="Dtls"/> is set,
     /// every endpoint to <c>Airlift.Dtls</c> (the handshake timeline). Null: no logging (or the constructor's logger).
@@ -125,6 +141,11 @@ public sealed record DtlsUdpServerOptions
         }
 
         UdpSocketBufferSizes.Validate(ReceiveBufferSize, nameof(ReceiveBufferSize));
+        if (SessionReceiveBufferSize is < 4096 or > 64 * 1024 * 1024)
+        {
+            throw new ArgumentException("SessionReceiveBufferSize must be within 4096..67108864 bytes.", nameof(SessionReceiveBufferSize));
+        }
+
         UdpSocketBufferSizes.Validate(SendBufferSize, nameof(SendBufferSize));
 
         if (EventQueueCapacity < 16)
