@@ -18,9 +18,10 @@ internal static class DtlsServerCommand
         var chain = CliCommon.ChainOption();
         var json = CliCommon.JsonOption();
         var verbose = CliCommon.VerboseOption();
+        var rcvbuf = RcvbufOption();
         var command = new Command("dtls-server", "Serve DTLS (1.3 and 1.2) on UDP with a stateless cookie exchange; echo application data; report each handshake.")
         {
-            listen, cert, key, chain, CliCommon.MtuOption(), CliCommon.SrtpOption(), requireClientCert, CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), CliCommon.DtlsVersionOption(), count, json, verbose,
+            listen, cert, key, chain, CliCommon.MtuOption(), CliCommon.SrtpOption(), requireClientCert, CliCommon.FingerprintOption(), CliCommon.InsecureOption(), CliCommon.CipherOption(), CliCommon.DtlsVersionOption(), count, rcvbuf, json, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -44,7 +45,7 @@ internal static class DtlsServerCommand
             DtlsUdpServer server;
             try
             {
-                server = new DtlsUdpServer(endpoint, new DtlsUdpServerOptions(options), TimeProvider.System);
+                server = new DtlsUdpServer(endpoint, new DtlsUdpServerOptions(options) { ReceiveBufferSize = ParseRcvbuf(parse.GetValue(rcvbuf)) }, TimeProvider.System);
             }
             catch (System.Net.Sockets.SocketException ex)
             {
@@ -55,7 +56,14 @@ internal static class DtlsServerCommand
             {
                 // Readiness goes to stderr so that stdout stays one JSON object per handshake with --json.
                 Console.Error.WriteLine($"listening on {server.LocalEndpoint} ({certificate.GetFingerprint()})");
+                Console.Error.WriteLine(DescribeBuffers(server.SocketBuffers));
+                var dropsBefore = KernelUdpCounters.ReadReceiveBufferErrors();
                 var (_, failures) = await ServeAsync(server, certificate, limit, asJson, ct).ConfigureAwait(false);
+                if (DescribeKernelDrops(dropsBefore) is { } drops)
+                {
+                    Console.Error.WriteLine(drops);
+                }
+
                 return failures == 0 ? 0 : 1;
             }
         });
@@ -158,6 +166,30 @@ internal static class DtlsServerCommand
 
         return (handshakes, failures);
     }
+
+    /// <summary><c>--rcvbuf BYTES</c> of <c>dtls-server</c> and <c>serve</c>: the UDP receive queue each socket asks for.</summary>
+    internal static Option<int> RcvbufOption() => new("--rcvbuf")
+    {
+        HelpName = "BYTES",
+        Description = "Kernel receive queue asked for each UDP socket (SO_RCVBUF; capped by net.core.rmem_max, what was granted is printed at start). A handshake storm overflows a small one; 0 keeps the kernel default.",
+        DefaultValueFactory = _ => UdpSocketBufferSizes.DefaultReceiveBufferSize,
+    };
+
+    internal static int ParseRcvbuf(int value) =>
+        value == 0 || value is >= 4096 and <= UdpSocketBufferSizes.MaxBufferSize
+            ? value
+            : throw new CliException($"--rcvbuf must be 0 (the kernel default) or within 4096..{UdpSocketBufferSizes.MaxBufferSize}");
+
+    internal static string DescribeBuffers(UdpSocketBufferSizes b) =>
+        b.ReceiveRequested == 0
+            ? $"UDP receive buffer: kernel default ({b.ReceiveGranted} bytes)"
+            : $"UDP receive buffer: {b.ReceiveGranted} bytes granted for {b.ReceiveRequested} requested" + (b.ReceiveCapped ? " (capped by net.core.rmem_max; raise it with sysctl for handshake storms)" : "");
+
+    /// <summary>The host-wide kernel count of UDP datagrams dropped on full receive queues since <paramref name="before"/>; null where unreadable.</summary>
+    internal static string? DescribeKernelDrops(long? before) =>
+        before is { } b && KernelUdpCounters.ReadReceiveBufferErrors() is { } after
+            ? $"kernel UDP receive-queue drops during the run: {after - b} (host-wide /proc/net/snmp RcvbufErrors, every UDP socket of the host)"
+            : null;
 
     private static void Print(Dictionary<string, object?> report, bool json)
     {

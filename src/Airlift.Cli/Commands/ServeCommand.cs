@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Airlift.Cli.Serve;
 using Airlift.Dtls;
+using Airlift.Net;
 using Airlift.WebRtc;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -46,10 +47,11 @@ internal static class ServeCommand
         var maxPublishers = new Option<int>("--max-publishers") { Description = "Most WHIP publishers (POST /whip) at once; beyond it 503.", DefaultValueFactory = _ => new BroadcastLimits().MaxPublishers };
         var maxViewers = new Option<int>("--max-viewers") { Description = "Most WHEP viewers (POST /whep) of one publisher; beyond it 503.", DefaultValueFactory = _ => new BroadcastLimits().MaxViewersPerPublisher };
         var verbose = CliCommon.VerboseOption();
+        var rcvbuf = DtlsServerCommand.RcvbufOption();
         var command = new Command("serve", "A WebRTC echo server: open the page, your camera comes back over Airlift's ICE-lite + DTLS-SRTP. The page has no authentication.")
         {
             http, udp, tcp, announce, CliCommon.CertOption(), CliCommon.KeyOption(), CliCommon.ChainOption(), CliCommon.MtuOption(), CliCommon.SrtpOption(), CliCommon.DtlsVersionOption(),
-            maxSessions, perClient, allowedHost, connectTimeout, nackBudget, nackBurst, nackRate, nackInterval, nackMax, impairLoss, impairMax, impairSeed, maxPublishers, maxViewers, verbose,
+            maxSessions, perClient, allowedHost, connectTimeout, nackBudget, nackBurst, nackRate, nackInterval, nackMax, impairLoss, impairMax, impairSeed, maxPublishers, maxViewers, rcvbuf, verbose,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -146,6 +148,7 @@ internal static class ServeCommand
                 ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
                 Impairment = impairment,
                 DtlsVersions = CliCommon.ParseDtlsVersions(parse.GetValue<string?>("--dtls")),
+                ReceiveBufferSize = DtlsServerCommand.ParseRcvbuf(parse.GetValue(rcvbuf)),
             };
             if (srtp.Count > 0)
             {
@@ -185,6 +188,8 @@ internal static class ServeCommand
                     string.Join(", ", echo.Candidates.Select(c => $"{(c.Protocol == Ice.IceProtocol.Udp ? "udp" : "tcp")} {c.Address}:{c.Port.ToString(CultureInfo.InvariantCulture)}")) +
                     (echo.ProxyEndpoint is { } proxy ? $" via impairment proxy {proxy} -> {echo.UdpEndpoints[0]}" : "") +
                     $"; {certificate.GetFingerprint()}");
+                Console.Error.WriteLine($"airlift serve: {DtlsServerCommand.DescribeBuffers(echo.SocketBuffers)}");
+                var dropsBefore = KernelUdpCounters.ReadReceiveBufferErrors();
                 try
                 {
                     using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct, app.Lifetime.ApplicationStopping);
@@ -192,6 +197,11 @@ internal static class ServeCommand
                 }
                 catch (OperationCanceledException)
                 {
+                }
+
+                if (DtlsServerCommand.DescribeKernelDrops(dropsBefore) is { } drops)
+                {
+                    Console.Error.WriteLine($"airlift serve: {drops}");
                 }
 
                 using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));

@@ -40,6 +40,9 @@ internal sealed record EchoServerOptions
 
     public int MaxSessions { get; init; } = 64;
 
+    /// <summary>Kernel receive queue asked for each UDP socket (<see cref="TransportHostOptions.ReceiveBufferSize"/>; 0: kernel default).</summary>
+    public int ReceiveBufferSize { get; init; } = UdpSocketBufferSizes.DefaultReceiveBufferSize;
+
     /// <summary>
     /// Most live sessions one HTTP client may hold (by address: an IPv4 address, or the /64 of an IPv6 one); beyond it an
     /// offer gets 429 with Retry-After. Default 8. Behind a reverse proxy every client has the proxy's address.
@@ -158,6 +161,9 @@ internal sealed class EchoServer : IAsyncDisposable
 
     public IReadOnlyList<IPEndPoint> UdpEndpoints => _host.UdpEndpoints;
 
+    /// <summary>The UDP socket buffers asked for and granted.</summary>
+    public UdpSocketBufferSizes SocketBuffers => _host.SocketBuffers;
+
     public IReadOnlyList<IPEndPoint> TcpEndpoints => _host.TcpEndpoints;
 
     /// <summary>Where the impairment proxy listens, when there is one.</summary>
@@ -209,6 +215,7 @@ internal sealed class EchoServer : IAsyncDisposable
                 UdpListen = options.Udp,
                 TcpListen = options.Tcp is { } tcpListen ? [tcpListen] : [],
                 MaxSessions = options.MaxSessions,
+                ReceiveBufferSize = options.ReceiveBufferSize,
             },
             TimeProvider.System,
             logger);

@@ -62,6 +62,9 @@ internal static partial class NetLog
 {
     public const string Category = AirliftLogCategories.Net;
 
+    [LoggerMessage(EventId = 4040, EventName = "SocketBuffers", Level = LogLevel.Information, Message = "{Driver} UDP socket buffers: receive {ReceiveGranted} bytes granted for {ReceiveRequested} requested, send {SendGranted} for {SendRequested} (0 requested: kernel default; the kernel caps requests at net.core.rmem_max / wmem_max)")]
+    public static partial void SocketBuffers(ILogger logger, string driver, int receiveGranted, int receiveRequested, int sendGranted, int sendRequested);
+
     [LoggerMessage(EventId = 4001, EventName = "ReceiveFailed", Level = LogLevel.Warning, Message = "UDP receive failed: {Error}")]
     public static partial void ReceiveFailed(ILogger logger, object error);
 

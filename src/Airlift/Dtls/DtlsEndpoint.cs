@@ -160,6 +160,12 @@ public sealed class DtlsEndpoint : IDisposable
     }
 
     /// <summary>Returns the next output. <paramref name="buffer"/> must hold at least the configured maximum datagram size.</summary>
+    /// <remarks>
+    /// Throws on a buffer smaller than the next datagram rather than returning <see cref="DtlsOutputKind.BufferTooSmall"/>:
+    /// the drain loops written against it (<c>while (output.Kind != Timeout)</c>, the drain rule) would spin forever on a
+    /// status they do not know, with the datagram still queued. Callers that want the status use <see cref="TryPollOutput"/>.
+    /// </remarks>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> is smaller than the next datagram (nothing is taken).</exception>
     public DtlsOutput PollOutput(Span<byte> buffer)
     {
         if (_v13 is { } v13)
@@ -170,6 +176,38 @@ public sealed class DtlsEndpoint : IDisposable
         }
 
         return _engine.PollOutput(buffer);
+    }
+
+    /// <summary>
+    /// Returns the next output like <see cref="PollOutput"/>, but a buffer smaller than the next datagram gives
+    /// <see cref="DtlsOutputKind.BufferTooSmall"/> with the size needed in <see cref="DtlsOutput.DatagramLength"/> and nothing
+    /// is taken from the endpoint (the same shape as <c>IceLiteAgent.PollOutput</c> and <c>NetworkEmulator.PollOutput</c>):
+    /// never an exception. A drain loop on it handles that kind (a larger buffer, then poll again) besides
+    /// <see cref="DtlsOutputKind.Timeout"/>; a buffer of <see cref="EffectiveMaxDatagramSize"/> bytes or more never gets it.
+    /// </summary>
+    public DtlsOutput TryPollOutput(Span<byte> buffer)
+    {
+        var needed = NextDatagramLength();
+        return needed > buffer.Length
+            ? new DtlsOutput(DtlsOutputKind.BufferTooSmall, needed, null, default)
+            : PollOutput(buffer);
+    }
+
+    /// <summary>The size of the datagram <see cref="PollOutput"/> would return next; 0 when it returns an event or the deadline.</summary>
+    private int NextDatagramLength()
+    {
+        var first = _engine.Output;
+        if (first.Datagrams.TryPeek(out var datagram))
+        {
+            return datagram.Length;
+        }
+
+        if (_v13 is not { } v13 || first.Events.Count > 0)
+        {
+            return 0;
+        }
+
+        return v13.Output.Datagrams.TryPeek(out datagram) ? datagram.Length : 0;
     }
 
     /// <summary>Queues application data as one record (connected state only).</summary>

@@ -125,10 +125,22 @@ public enum DtlsOutputKind
 
     /// <summary>Nothing more to do until <see cref="DtlsOutput.Deadline"/> (call HandleTimeout then) or until a datagram arrives.</summary>
     Timeout,
+
+    /// <summary>
+    /// Only from <see cref="DtlsEndpoint.TryPollOutput"/>: the caller's buffer is smaller than the next datagram, whose size is
+    /// in <see cref="DtlsOutput.DatagramLength"/>; nothing was taken (poll again with a buffer at least that large).
+    /// <see cref="DtlsEndpoint.PollOutput"/> never returns it.
+    /// </summary>
+    BufferTooSmall,
 }
 
 /// <summary>One output of the sans-IO endpoint. Drain rule: after every HandleDatagram, HandleTimeout, Send or Close, call
 /// <see cref="DtlsEndpoint.PollOutput"/> until it returns <see cref="DtlsOutputKind.Timeout"/>.</summary>
+/// <param name="Kind">What this is.</param>
+/// <param name="DatagramLength">For <see cref="DtlsOutputKind.Datagram"/>: bytes written to the buffer; for
+/// <see cref="DtlsOutputKind.BufferTooSmall"/>: the size needed.</param>
+/// <param name="Event">For <see cref="DtlsOutputKind.Event"/>: the event.</param>
+/// <param name="Deadline">For <see cref="DtlsOutputKind.Timeout"/>: when to call HandleTimeout (<see cref="NoDeadline"/>: no timer).</param>
 public readonly record struct DtlsOutput(DtlsOutputKind Kind, int DatagramLength, DtlsEvent? Event, TimeSpan Deadline)
 {
     /// <summary>No timer armed.</summary>

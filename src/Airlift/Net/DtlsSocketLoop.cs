@@ -10,12 +10,15 @@ using Microsoft.Extensions.Logging;
 namespace Airlift.Net;
 
 /// <summary>Limits of a <see cref="DtlsSocketLoop"/> (see <see cref="DtlsUdpServerOptions"/> for their meaning).</summary>
-internal sealed record DtlsSocketLoopLimits(int MaxSessions, int MaxSessionsPerAddress, TimeSpan IdleTimeout, int EventQueueCapacity, System.Diagnostics.Metrics.IMeterFactory? MeterFactory = null)
+internal sealed record DtlsSocketLoopLimits(int MaxSessions, int MaxSessionsPerAddress, TimeSpan IdleTimeout, int EventQueueCapacity, System.Diagnostics.Metrics.IMeterFactory? MeterFactory = null, int SessionReceiveBufferSize = 0)
 {
-    /// <summary>A client's loop: one session, owned by the client until it is disposed.</summary>
-    public static DtlsSocketLoopLimits Client { get; } = new(1, 1, Timeout.InfiniteTimeSpan, 1024);
+    /// <summary>A client's loop: one session, owned by the client until it is disposed; received data buffered for its reader.</summary>
+    public static DtlsSocketLoopLimits Client { get; } = new(1, 1, Timeout.InfiniteTimeSpan, 1024, null, DtlsUdpClient.ReceiveBufferSize);
 
-    public static DtlsSocketLoopLimits From(DtlsUdpServerOptions o) => new(o.MaxSessions, o.MaxSessionsPerAddress, o.IdleTimeout, o.EventQueueCapacity, o.MeterFactory ?? o.Dtls.MeterFactory);
+    /// <summary>SessionReceiveBufferSize 0: received application data leaves as <see cref="DtlsApplicationData"/> events;
+    /// otherwise each session buffers that many bytes of it for <see cref="DtlsUdpSession.ReceiveAsync"/>.</summary>
+    public static DtlsSocketLoopLimits From(DtlsUdpServerOptions o) =>
+        new(o.MaxSessions, o.MaxSessionsPerAddress, o.IdleTimeout, o.EventQueueCapacity, o.MeterFactory ?? o.Dtls.MeterFactory, o.ApplicationDataAsEvents ? 0 : o.SessionReceiveBufferSize);
 }
 
 /// <summary>
@@ -48,6 +51,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
     private readonly List<DtlsUdpSession> _scratch = [];
     private readonly Lock _gate = new();
     private readonly byte[] _sendBuffer = new byte[65535];
+    private readonly byte[] _receiveBuffer = new byte[65535];
     private readonly CancellationTokenSource _stop = new();
     private Task? _run;
     private bool _stopping;
@@ -116,7 +120,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
     {
         lock (_gate)
         {
-            var session = new DtlsUdpSession(this, remote, endpoint, null, Now);
+            var session = new DtlsUdpSession(this, remote, endpoint, null, Now, _limits.SessionReceiveBufferSize);
             _group.Reserve(remote.Address);
             AddLocked(session);
             SafeDrainLocked(session);
@@ -201,14 +205,19 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
                 }
 
                 session.LastReceived = now;
+                var allocated = MeasureAllocations ? GC.GetAllocatedBytesForCurrentThread() : 0;
                 try
                 {
-                    session.Endpoint.HandleDatagram(now, datagram);
-                    DrainLocked(session);
+                    ReceiveLocked(session, now, datagram);
                 }
                 catch (Exception ex)
                 {
                     FailLocked(session, ex);
+                }
+
+                if (MeasureAllocations)
+                {
+                    AllocatedOnRecordPath += GC.GetAllocatedBytesForCurrentThread() - allocated;
                 }
 
                 return;
@@ -260,6 +269,127 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         return true;
     }
 
+    /// <summary>
+    /// A datagram of a known session. Connected sessions take the zero-allocation path: the first application-data record is
+    /// opened into the loop's receive buffer and then copied into the session's receive buffer (or, for a server that
+    /// publishes data as events, into the one array of a <see cref="DtlsApplicationData"/> event). The data is delivered
+    /// before the drain, so a close_notify in the same datagram is published after it; a session still in its handshake
+    /// takes the plain path, so that its Connected event comes before any data.
+    /// </summary>
+    private void ReceiveLocked(DtlsUdpSession session, TimeSpan now, ReadOnlySpan<byte> datagram)
+    {
+        if (session.Endpoint.State != DtlsState.Connected)
+        {
+            session.Endpoint.HandleDatagram(now, datagram);
+            DrainLocked(session);
+            return;
+        }
+
+        var mark = Mark();
+        var received = session.Endpoint.HandleDatagramInto(now, datagram, _receiveBuffer);
+        mark = Count(0, mark);
+        if (received.Status == DtlsReceiveStatus.Received)
+        {
+            Deliver(session, _receiveBuffer.AsSpan(0, received.Length));
+        }
+
+        mark = Count(1, mark);
+        DrainLocked(session);
+        Count(2, mark);
+    }
+
+    private long Mark() => MeasureAllocations ? GC.GetAllocatedBytesForCurrentThread() : 0;
+
+    /// <summary>Test hook: adds what was allocated since <paramref name="mark"/> to bucket <paramref name="bucket"/>.</summary>
+    private long Count(int bucket, long mark)
+    {
+        if (!MeasureAllocations)
+        {
+            return 0;
+        }
+
+        var now = GC.GetAllocatedBytesForCurrentThread();
+        AllocatedBy[bucket] += now - mark;
+        return GC.GetAllocatedBytesForCurrentThread();
+    }
+
+    /// <summary>Test hook: bytes allocated by step (0 open, 1 deliver, 2 drain after receive, 3 seal, 4 send, 5 drain after send).</summary>
+    internal long[] AllocatedBy { get; } = new long[6];
+
+    /// <summary>One received record to its reader: the session's buffer, or an event (then one array per record).</summary>
+    private void Deliver(DtlsUdpSession session, ReadOnlySpan<byte> record)
+    {
+        if (session.Received is { } buffer)
+        {
+            if (!buffer.TryWrite(record) && session.Removal is null && !session.Faulted)
+            {
+                _group.CountEventDropped();
+                _metrics.Drop("receive_buffer_full");
+            }
+
+            return;
+        }
+
+        Publish(session, new DtlsApplicationData(record.ToArray()));
+    }
+
+    /// <summary>
+    /// Application data from the application: sealed straight into the loop's send buffer and sent (no queue, no copy, no
+    /// allocation), then the endpoint is drained as after any call; the loop is woken only when that armed an earlier timer.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not connected, or the session is no longer served.</exception>
+    /// <exception cref="ArgumentException">Larger than the endpoint's maximum application-data size.</exception>
+    internal void SendApplicationData(DtlsUdpSession session, ReadOnlySpan<byte> data)
+    {
+        bool wake;
+        lock (_gate)
+        {
+            if (session.Removal is not null || session.Faulted)
+            {
+                throw new InvalidOperationException($"The session with {session.Remote} is no longer served ({(session.Faulted ? "failed" : session.Removal)}).");
+            }
+
+            var allocated = MeasureAllocations ? GC.GetAllocatedBytesForCurrentThread() : 0;
+            var scanBefore = _nextScan;
+            var mark = Mark();
+            var status = session.Endpoint.TrySealApplicationData(data, _sendBuffer, out var length);
+            mark = Count(3, mark);
+            switch (status)
+            {
+                case DtlsSealStatus.Sealed:
+                    SendTo(_sendBuffer.AsSpan(0, length), session);
+                    mark = Count(4, mark);
+                    break;
+                case DtlsSealStatus.NotConnected:
+                    throw new InvalidOperationException($"The session with {session.Remote} is not connected ({session.Endpoint.State}).");
+                case DtlsSealStatus.TooLarge:
+                    throw new ArgumentException($"Application data of {data.Length} bytes is larger than the {session.Endpoint.MaxApplicationDataSize} bytes one record carries.", nameof(data));
+                default:
+                    session.Endpoint.Send(data); // cannot happen with a 64 KiB buffer; the queued path then
+                    break;
+            }
+
+            SafeDrainLocked(session);
+            Count(5, mark);
+            wake = _nextScan < scanBefore;
+            if (MeasureAllocations)
+            {
+                AllocatedOnRecordPath += GC.GetAllocatedBytesForCurrentThread() - allocated;
+            }
+        }
+
+        if (wake)
+        {
+            Wake();
+        }
+    }
+
+    /// <summary>Test hook: count the bytes the record paths (receive, deliver, seal, send, drain) allocate on the threads running them.</summary>
+    internal bool MeasureAllocations { get; set; }
+
+    /// <summary>Bytes allocated on the record paths while <see cref="MeasureAllocations"/> was on.</summary>
+    internal long AllocatedOnRecordPath { get; private set; }
+
     /// <summary>A datagram from a peer without a session (or a new ClientHello from one with a session): the cookie front decides.</summary>
     private void Admit(IPEndPoint remote, ReadOnlySpan<byte> datagram, TimeSpan now, DtlsUdpSession? replacing)
     {
@@ -298,7 +428,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
                 return;
             }
 
-            var created = new DtlsUdpSession(this, remote, endpoint!, TryReadClientRandom(datagram, out var random) ? random.ToArray() : null, now);
+            var created = new DtlsUdpSession(this, remote, endpoint!, TryReadClientRandom(datagram, out var random) ? random.ToArray() : null, now, _limits.SessionReceiveBufferSize);
             AddLocked(created);
             try
             {
@@ -452,7 +582,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
                 var output = session.Endpoint.PollOutput(_sendBuffer);
                 if (output.Kind == DtlsOutputKind.Datagram)
                 {
-                    SendTo(_sendBuffer.AsSpan(0, output.DatagramLength), session.Remote);
+                    SendTo(_sendBuffer.AsSpan(0, output.DatagramLength), session);
                 }
                 else if (output.Kind == DtlsOutputKind.Event)
                 {
@@ -491,6 +621,20 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
 
     private void Publish(DtlsUdpSession session, DtlsEvent e)
     {
+        if (session.Received is { } received)
+        {
+            if (e is DtlsApplicationData data)
+            {
+                Deliver(session, data.Data); // a second record of one datagram, or one that came with the handshake's last flight
+                return;
+            }
+
+            if (e is DtlsClosed or DtlsFailed or DtlsSessionRemoved)
+            {
+                received.End(); // after every record before it; the reader gets those first
+            }
+        }
+
         if (e is DtlsApplicationData && _group.UnreadEvents >= _limits.EventQueueCapacity)
         {
             // Overflow policy: data is dropped and counted (the peer's protocol recovers it like a lost datagram); lifecycle
@@ -549,6 +693,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         }
         else
         {
+            session.Received?.End();
             DisposeEndpointLocked(session);
         }
     }
@@ -605,6 +750,19 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
 
     /// <summary>Logs with a logger that may itself throw (a user's): a failing log line is lost, nothing else.</summary>
     private void SafeLog(Action<ILogger> log) => SafeLogger.Log(_logger, log);
+
+    /// <summary>Sends to a session's peer through its serialized address (no per-datagram allocation).</summary>
+    private void SendTo(ReadOnlySpan<byte> datagram, DtlsUdpSession session)
+    {
+        try
+        {
+            _socket.SendTo(datagram, SocketFlags.None, session.RemoteAddress);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            SafeLog(l => NetLog.SendFailed(l, session.Remote, ex.Message));
+        }
+    }
 
     private void SendTo(ReadOnlySpan<byte> datagram, IPEndPoint remote)
     {
@@ -678,6 +836,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         {
             foreach (var session in _sessions.Values)
             {
+                session.Received?.End();
                 DisposeEndpointLocked(session);
             }
 

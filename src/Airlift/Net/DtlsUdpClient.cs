@@ -51,6 +51,9 @@ public sealed class DtlsUdpClient : IAsyncDisposable
     /// <summary>DTLS-SRTP keying material, when SRTP was negotiated.</summary>
     public DtlsKeyingMaterial? KeyingMaterial { get; private set; }
 
+    /// <summary>The client's socket loop (tests).</summary>
+    internal DtlsSocketLoop Loop => _loop;
+
     /// <summary>The underlying session (stats, trace, exporter).</summary>
     public DtlsUdpSession Session => _session;
 
@@ -117,30 +120,46 @@ public sealed class DtlsUdpClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends application data as one record.</summary>
+    /// <summary>Bytes of received application data the client buffers for its reader (1 MiB); beyond it records are dropped
+    /// (the peer's protocol recovers them like lost datagrams).</summary>
+    internal const int ReceiveBufferSize = 1024 * 1024;
+
+    /// <summary>Sends application data as one record (sealed straight into the driver's send buffer: no allocation).</summary>
+    /// <exception cref="InvalidOperationException">Not connected.</exception>
+    /// <exception cref="ArgumentException">Larger than the endpoint's maximum application-data size.</exception>
     public void Send(ReadOnlySpan<byte> data) => _session.Send(data);
 
-    /// <summary>Receives the next application-data record, or null when the connection closed or failed.</summary>
+    /// <summary>Receives the next application-data record as a new array, or null when the connection closed or failed.
+    /// <see cref="ReceiveAsync(Memory{byte}, CancellationToken)"/> receives into the caller's buffer without allocating.</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before a record arrived
     /// (a peer that does not answer; the connection stays usable).</exception>
     public async ValueTask<byte[]?> ReceiveAsync(CancellationToken cancellationToken = default)
     {
-        while (await _loop.Events.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        var size = await _session.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+        if (size.Status == DtlsReceiveStatus.None)
         {
-            while (_loop.Events.TryRead(out var e))
-            {
-                switch (e.Event)
-                {
-                    case DtlsApplicationData d:
-                        return d.Data;
-                    case DtlsClosed or DtlsFailed:
-                        return null;
-                }
-            }
+            return null;
         }
 
-        return null;
+        if (size.Status == DtlsReceiveStatus.Received)
+        {
+            return []; // an empty record
+        }
+
+        var record = new byte[size.Length];
+        var received = await _session.ReceiveAsync(record, cancellationToken).ConfigureAwait(false); // buffered: returns at once
+        return received.Status == DtlsReceiveStatus.Received ? record : null;
     }
+
+    /// <summary>
+    /// Receives the next application-data record into <paramref name="destination"/> without allocating:
+    /// <see cref="DtlsReceiveStatus.Received"/> with its length, <see cref="DtlsReceiveStatus.BufferTooSmall"/> with the size
+    /// needed (the record stays), <see cref="DtlsReceiveStatus.None"/> once the connection closed or failed (see
+    /// <see cref="DtlsUdpSession.ReceiveAsync"/>).
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before a record arrived.</exception>
+    public ValueTask<DtlsReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        _session.ReceiveAsync(destination, cancellationToken);
 
     /// <summary>Sends close_notify (when connected), releases the socket and disposes the endpoint (its secrets are zeroed).</summary>
     public ValueTask DisposeAsync() => _loop.DisposeAsync();

@@ -51,9 +51,12 @@ public sealed class DtlsUdpServer : IAsyncDisposable
         }
 
         Listener = new DtlsServerListener(dtls);
-        var sockets = ReusePortSockets.Bind(listen, loops);
+        var sockets = ReusePortSockets.Bind(listen, loops, options.ReceiveBufferSize, options.SendBufferSize);
         logger ??= AirliftLoggers.Create(options.LoggerFactory ?? options.Dtls.LoggerFactory, AirliftLogCategories.Net);
         LocalEndpoint = (IPEndPoint)sockets[0].LocalEndPoint!;
+        SocketBuffers = UdpSocketBufferSizes.Read(sockets[0], options.ReceiveBufferSize, options.SendBufferSize);
+        var buffers = SocketBuffers;
+        SafeLogger.Log(logger, l => NetLog.SocketBuffers(l, "DTLS server", buffers.ReceiveGranted, buffers.ReceiveRequested, buffers.SendGranted, buffers.SendRequested));
         _group = new DtlsLoopGroup(DtlsSocketLoopLimits.From(options), time ?? TimeProvider.System);
         _loops = new DtlsSocketLoop[loops];
         for (var i = 0; i < loops; i++)
@@ -90,6 +93,10 @@ public sealed class DtlsUdpServer : IAsyncDisposable
     /// <summary>The options in force.</summary>
     public DtlsUdpServerOptions Options { get; }
 
+    /// <summary>The UDP socket buffers requested and what the kernel granted (the same for every receive loop's socket; see
+    /// <see cref="DtlsUdpServerOptions.ReceiveBufferSize"/>).</summary>
+    public UdpSocketBufferSizes SocketBuffers { get; }
+
     /// <summary>The cookie front (its counters).</summary>
     public DtlsServerListener Listener { get; }
 
@@ -106,6 +113,12 @@ public sealed class DtlsUdpServer : IAsyncDisposable
     /// <summary>Receive loops serving (each on its own socket of <see cref="LocalEndpoint"/>; see <see cref="DtlsUdpServerOptions.ReceiveLoops"/>).</summary>
     public int ReceiveLoops => _loops.Length;
 
+    /// <summary>The receive loops (tests).</summary>
+    internal IReadOnlyList<DtlsSocketLoop> Loops => _loops;
+
+    /// <summary>The receive loops' sockets (tests).</summary>
+    internal IEnumerable<Socket> Sockets => _loops.Select(l => l.Socket);
+
     /// <summary>Sessions of each receive loop now (how the kernel spread the peers).</summary>
     public IReadOnlyList<int> SessionsPerLoop => [.. _loops.Select(l => l.LoopSessionCount)];
 
@@ -118,7 +131,8 @@ public sealed class DtlsUdpServer : IAsyncDisposable
     /// <summary>Datagrams from new peers dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread.</summary>
     public long DroppedEventBacklog => _group.DroppedEventBacklog;
 
-    /// <summary>Application-data events dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread.</summary>
+    /// <summary>Application-data events dropped because <see cref="DtlsUdpServerOptions.EventQueueCapacity"/> events were unread,
+    /// or records dropped because a session's receive buffer (<see cref="DtlsUdpServerOptions.SessionReceiveBufferSize"/>) was full.</summary>
     public long EventsDropped => _group.EventsDropped;
 
     /// <summary>Sessions failed and removed because handling them threw (<see cref="DtlsSessionRemovalReason.InternalError"/>).</summary>

@@ -59,6 +59,22 @@ public sealed record DtlsUdpServerOptions
     public int EventQueueCapacity { get; init; } = 1024;
 
     /// <summary>
+    /// True (the default): received application data is published on <see cref="DtlsUdpServer.Events"/> as
+    /// <see cref="DtlsApplicationData"/> events (one array per record). False: each session buffers it, up to
+    /// <see cref="SessionReceiveBufferSize"/> bytes, for <see cref="DtlsUdpSession.ReceiveAsync"/>, which copies each record into
+    /// the caller's buffer: no allocation per record (the zero-allocation record path; lifecycle events still come as events).
+    /// </summary>
+    public bool ApplicationDataAsEvents { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="ApplicationDataAsEvents"/> false: bytes of received application data each session buffers for its reader
+    /// (4 bytes per record besides the data; allocated at the session's first record). A record that does not fit is dropped
+    /// and counted in <see cref="DtlsUdpServer.EventsDropped"/> (the peer's protocol recovers it like a lost datagram).
+    /// 4 KiB..64 MiB; default 256 KiB.
+    /// </summary>
+    public int SessionReceiveBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>
     /// Logger factory for the server: the socket driver logs to its <c>Airlift.Net</c> category (handshakes started and
     /// connected, sessions removed, faults) and, unless <see cref="DtlsOptions.LoggerFactory"/> of <see cref="Dtls"/> is set,
     /// every endpoint to <c>Airlift.Dtls</c> (the handshake timeline). Null: no logging (or the constructor's logger).
@@ -80,6 +96,24 @@ public sealed record DtlsUdpServerOptions
     /// <see cref="Environment.ProcessorCount"/>; 1 gives the single-socket server.
     /// </summary>
     public int ReceiveLoops { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Bytes of kernel receive queue requested for each UDP socket (<c>SO_RCVBUF</c>, on every <c>SO_REUSEPORT</c> socket of
+    /// the receive loops). A burst of ClientHellos (a handshake storm, many browsers reconnecting at once) arrives faster
+    /// than the loops run handshakes; what does not fit the queue is dropped by the kernel (counted host-wide in
+    /// <c>/proc/net/snmp</c> <c>Udp: RcvbufErrors</c>, see <see cref="KernelUdpCounters"/>) and costs those clients a
+    /// retransmission timeout. The kernel caps the request at <c>net.core.rmem_max</c> (often 208 KiB: raise it with
+    /// sysctl); what it granted is logged at start and readable in <see cref="DtlsUdpServer.SocketBuffers"/>. <c>SO_RCVBUFFORCE</c> is not used.
+    /// 0 keeps the kernel default; otherwise 4 KiB..256 MiB. Default <see cref="UdpSocketBufferSizes.DefaultReceiveBufferSize"/> (4 MiB).
+    /// </summary>
+    public int ReceiveBufferSize { get; init; } = UdpSocketBufferSizes.DefaultReceiveBufferSize;
+
+    /// <summary>
+    /// Bytes of kernel send queue requested for each UDP socket (<c>SO_SNDBUF</c>; capped at <c>net.core.wmem_max</c>); a full
+    /// queue makes sends fail, which the protocols survive as loss. 0 keeps the kernel default; otherwise 4 KiB..256 MiB.
+    /// Default <see cref="UdpSocketBufferSizes.DefaultSendBufferSize"/> (1 MiB).
+    /// </summary>
+    public int SendBufferSize { get; init; } = UdpSocketBufferSizes.DefaultSendBufferSize;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting (and validates <see cref="Dtls"/> for the server role,
     /// which needs an expected client fingerprint, a validator, <see cref="DtlsOptions.AllowAnyPeerCertificate"/> or no client certificate).</summary>
@@ -105,6 +139,14 @@ public sealed record DtlsUdpServerOptions
         {
             throw new ArgumentException("ReceiveLoops must be within 1..1024.", nameof(ReceiveLoops));
         }
+
+        UdpSocketBufferSizes.Validate(ReceiveBufferSize, nameof(ReceiveBufferSize));
+        if (SessionReceiveBufferSize is < 4096 or > 64 * 1024 * 1024)
+        {
+            throw new ArgumentException("SessionReceiveBufferSize must be within 4096..67108864 bytes.", nameof(SessionReceiveBufferSize));
+        }
+
+        UdpSocketBufferSizes.Validate(SendBufferSize, nameof(SendBufferSize));
 
         if (EventQueueCapacity < 16)
         {

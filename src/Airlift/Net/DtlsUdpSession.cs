@@ -17,10 +17,12 @@ public sealed class DtlsUdpSession
     private readonly DtlsSocketLoop _loop;
     private readonly TaskCompletionSource _finalFlightReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    internal DtlsUdpSession(DtlsSocketLoop loop, IPEndPoint remote, DtlsEndpoint endpoint, byte[]? clientRandom, TimeSpan now)
+    internal DtlsUdpSession(DtlsSocketLoop loop, IPEndPoint remote, DtlsEndpoint endpoint, byte[]? clientRandom, TimeSpan now, int receiveBufferSize = 0)
     {
         _loop = loop;
         Remote = remote;
+        RemoteAddress = remote.Serialize();
+        Received = receiveBufferSize > 0 ? new SessionReceiveBuffer(receiveBufferSize) : null;
         Endpoint = endpoint;
         ClientRandom = clientRandom;
         LastReceived = now;
@@ -70,6 +72,12 @@ public sealed class DtlsUdpSession
     /// </summary>
     public Task FinalFlightReleased => _finalFlightReleased.Task;
 
+    /// <summary>The peer's address as the socket takes it, serialized once (sends then allocate nothing).</summary>
+    internal System.Net.SocketAddress RemoteAddress { get; }
+
+    /// <summary>Received application data waiting for <see cref="ReceiveAsync"/>; null when it leaves as events instead.</summary>
+    internal SessionReceiveBuffer? Received { get; }
+
     /// <summary>The sans-IO endpoint; only touch it under the loop's lock.</summary>
     internal DtlsEndpoint Endpoint { get; }
 
@@ -86,14 +94,30 @@ public sealed class DtlsUdpSession
 
     internal bool FinalFlightRetainedLocked => !Faulted && !EndpointDisposed && Endpoint.FinalFlightRetained;
 
-    /// <summary>Sends application data as one record.</summary>
+    /// <summary>
+    /// Sends application data as one record, sealed straight into the driver's send buffer and sent on the calling thread:
+    /// no copy, no queue, no allocation.
+    /// </summary>
     /// <exception cref="InvalidOperationException">Not connected, or no longer served.</exception>
     /// <exception cref="ArgumentException">Larger than the endpoint's maximum application-data size.</exception>
-    public void Send(ReadOnlySpan<byte> data)
-    {
-        var copy = data.ToArray();
-        _loop.WithEndpoint(this, (e, _) => e.Send(copy));
-    }
+    public void Send(ReadOnlySpan<byte> data) => _loop.SendApplicationData(this, data);
+
+    /// <summary>
+    /// Receives the next application-data record into <paramref name="destination"/>, waiting while none is buffered:
+    /// <see cref="DtlsReceiveStatus.Received"/> with its length; <see cref="DtlsReceiveStatus.BufferTooSmall"/> with the size
+    /// needed (the record stays for the next call); <see cref="DtlsReceiveStatus.None"/> once the connection ended (closed,
+    /// failed or removed) and every record before the end was read. Allocates nothing per record. One receive at a time.
+    /// Available on a <see cref="DtlsUdpClient"/>'s session and on a server's sessions when
+    /// <see cref="DtlsUdpServerOptions.ApplicationDataAsEvents"/> is false (then records are buffered per session, up to
+    /// <see cref="DtlsUdpServerOptions.SessionReceiveBufferSize"/> bytes; beyond it they are dropped and counted).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This server publishes received data as <see cref="DtlsApplicationData"/>
+    /// events instead, or another receive is already waiting.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first (the connection stays usable).</exception>
+    public ValueTask<DtlsReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        Received is { } received
+            ? received.ReceiveAsync(destination, cancellationToken)
+            : throw new InvalidOperationException("This server publishes received application data as DtlsApplicationData events (DtlsUdpServerOptions.ApplicationDataAsEvents).");
 
     /// <summary>Sends close_notify (nothing when the connection already ended).</summary>
     public void Close() => _loop.WithEndpoint(this, (e, now) =>

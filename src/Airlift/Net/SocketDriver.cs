@@ -213,9 +213,14 @@ internal static class ReusePortSockets
     /// <summary>How many receive loops a driver runs for <paramref name="requested"/> (0: one per processor).</summary>
     public static int LoopCount(int requested) => !Supported ? 1 : requested == 0 ? Environment.ProcessorCount : requested;
 
-    /// <summary>Binds <paramref name="count"/> UDP sockets to <paramref name="listen"/> (port 0: a free port, the same for all).</summary>
+    /// <summary>
+    /// Binds <paramref name="count"/> UDP sockets to <paramref name="listen"/> (port 0: a free port, the same for all), each with
+    /// <c>SO_RCVBUF</c>/<c>SO_SNDBUF</c> set to <paramref name="receiveBufferSize"/>/<paramref name="sendBufferSize"/> when
+    /// positive (0: the kernel default). The kernel caps the request at <c>net.core.rmem_max</c>/<c>wmem_max</c> (Linux
+    /// then doubles it for its bookkeeping); <c>SO_RCVBUFFORCE</c> is not used, so no privilege is needed or asked for.
+    /// </summary>
     /// <exception cref="SocketException">The address could not be bound.</exception>
-    public static Socket[] Bind(IPEndPoint listen, int count)
+    public static Socket[] Bind(IPEndPoint listen, int count, int receiveBufferSize = 0, int sendBufferSize = 0)
     {
         var sockets = new List<Socket>(count);
         try
@@ -235,6 +240,16 @@ internal static class ReusePortSockets
                     socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
                 }
 
+                if (receiveBufferSize > 0)
+                {
+                    socket.ReceiveBufferSize = receiveBufferSize;
+                }
+
+                if (sendBufferSize > 0)
+                {
+                    socket.SendBufferSize = sendBufferSize;
+                }
+
                 socket.Bind(endpoint);
                 endpoint = (IPEndPoint)socket.LocalEndPoint!; // the port picked for the first one
             }
@@ -249,6 +264,90 @@ internal static class ReusePortSockets
             }
 
             throw;
+        }
+    }
+}
+
+/// <summary>What the kernel granted for a server's UDP socket buffers (read back after the request; on Linux twice the
+/// capped request, the kernel's own accounting).</summary>
+/// <param name="ReceiveRequested">Bytes asked for with <c>SO_RCVBUF</c> (0: none asked, the kernel default).</param>
+/// <param name="ReceiveGranted">Bytes the kernel reports for <c>SO_RCVBUF</c>.</param>
+/// <param name="SendRequested">Bytes asked for with <c>SO_SNDBUF</c> (0: none asked, the kernel default).</param>
+/// <param name="SendGranted">Bytes the kernel reports for <c>SO_SNDBUF</c>.</param>
+public readonly record struct UdpSocketBufferSizes(int ReceiveRequested, int ReceiveGranted, int SendRequested, int SendGranted)
+{
+    /// <summary>Default receive buffer requested by <see cref="DtlsUdpServerOptions.ReceiveBufferSize"/> and
+    /// <see cref="TransportHostOptions.ReceiveBufferSize"/>: 4 MiB, room for about 3,000 full-size ClientHellos queued
+    /// while the loops are busy (a handshake storm).</summary>
+    public const int DefaultReceiveBufferSize = 4 * 1024 * 1024;
+
+    /// <summary>Default send buffer requested: 1 MiB.</summary>
+    public const int DefaultSendBufferSize = 1024 * 1024;
+
+    /// <summary>Largest size an option accepts (256 MiB).</summary>
+    public const int MaxBufferSize = 256 * 1024 * 1024;
+
+    /// <summary>True when the kernel granted less than asked (Linux reports twice the granted request, so less than the request itself means capped).</summary>
+    public bool ReceiveCapped => ReceiveRequested > 0 && ReceiveGranted < ReceiveRequested;
+
+    /// <summary>Reads what the kernel granted <paramref name="socket"/>.</summary>
+    internal static UdpSocketBufferSizes Read(Socket socket, int receiveRequested, int sendRequested) =>
+        new(receiveRequested, socket.ReceiveBufferSize, sendRequested, socket.SendBufferSize);
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="value"/> is 0 (kernel default) or 4 KiB..256 MiB.</summary>
+    internal static void Validate(int value, string name)
+    {
+        if (value != 0 && value is < 4096 or > MaxBufferSize)
+        {
+            throw new ArgumentException($"{name} must be 0 (the kernel default) or within 4096..{MaxBufferSize} bytes.", name);
+        }
+    }
+}
+
+/// <summary>
+/// Host-wide UDP counters of the Linux kernel (<c>/proc/net/snmp</c>): <c>RcvbufErrors</c> counts datagrams dropped because a
+/// socket's receive queue was full, for every UDP socket of the host (network namespace), not just ours. .NET does not expose
+/// the per-socket <c>SO_RXQ_OVFL</c> count, so a before/after difference of this counter is the cheap measure of a storm
+/// overflowing the server's queue (read it on a quiet host, or treat it as an upper bound).
+/// </summary>
+public static class KernelUdpCounters
+{
+    /// <summary>The host-wide <c>Udp: RcvbufErrors</c> counter, or null when it cannot be read (not Linux, no /proc).</summary>
+    public static long? ReadReceiveBufferErrors() => Read("/proc/net/snmp", "RcvbufErrors");
+
+    internal static long? Read(string path, string field)
+    {
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+
+            string[]? names = null;
+            foreach (var line in File.ReadLines(path))
+            {
+                if (!line.StartsWith("Udp:", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (names is null)
+                {
+                    names = parts;
+                    continue;
+                }
+
+                var index = Array.IndexOf(names, field);
+                return index > 0 && index < parts.Length && long.TryParse(parts[index], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
+            }
+
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 }

@@ -98,7 +98,14 @@ public sealed class TransportHost : IAsyncDisposable
         {
             foreach (var listen in options.UdpListen)
             {
-                var sockets = ReusePortSockets.Bind(listen, loopCount);
+                var sockets = ReusePortSockets.Bind(listen, loopCount, options.ReceiveBufferSize, options.SendBufferSize);
+                if (udpEndpoints.Count == 0)
+                {
+                    SocketBuffers = UdpSocketBufferSizes.Read(sockets[0], options.ReceiveBufferSize, options.SendBufferSize);
+                    var buffers = SocketBuffers;
+                    SafeLogger.Log(_logger, l => NetLog.SocketBuffers(l, "transport host", buffers.ReceiveGranted, buffers.ReceiveRequested, buffers.SendGranted, buffers.SendRequested));
+                }
+
                 _allSockets.AddRange(sockets);
                 udpEndpoints.Add((IPEndPoint)sockets[0].LocalEndPoint!);
                 for (var i = 0; i < loopCount; i++)
@@ -161,6 +168,10 @@ public sealed class TransportHost : IAsyncDisposable
 
     /// <summary>Receive loops serving (see <see cref="TransportHostOptions.ReceiveLoops"/>).</summary>
     public int ReceiveLoops => _loops.Length;
+
+    /// <summary>The UDP socket buffers requested and what the kernel granted (the first UDP address's socket; every socket asks
+    /// the same; see <see cref="TransportHostOptions.ReceiveBufferSize"/>). Default (zeros) when the host has no UDP socket.</summary>
+    public UdpSocketBufferSizes SocketBuffers { get; }
 
     /// <summary>Host counters.</summary>
     public TransportHostStats Stats => new(

@@ -57,6 +57,24 @@ public sealed record TransportHostOptions
     /// </summary>
     public int ReceiveLoops { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Bytes of kernel receive queue requested for each UDP socket (<c>SO_RCVBUF</c>, on every <c>SO_REUSEPORT</c> socket of
+    /// the receive loops). A burst of ClientHellos (a handshake storm, many browsers reconnecting at once) arrives faster
+    /// than the loops run handshakes; what does not fit the queue is dropped by the kernel (counted host-wide in
+    /// <c>/proc/net/snmp</c> <c>Udp: RcvbufErrors</c>, see <see cref="KernelUdpCounters"/>) and costs those clients a
+    /// retransmission timeout. The kernel caps the request at <c>net.core.rmem_max</c> (often 208 KiB: raise it with
+    /// sysctl); what it granted is logged at start and readable in <see cref="TransportHost.SocketBuffers"/>. <c>SO_RCVBUFFORCE</c> is not used.
+    /// 0 keeps the kernel default; otherwise 4 KiB..256 MiB. Default <see cref="UdpSocketBufferSizes.DefaultReceiveBufferSize"/> (4 MiB).
+    /// </summary>
+    public int ReceiveBufferSize { get; init; } = UdpSocketBufferSizes.DefaultReceiveBufferSize;
+
+    /// <summary>
+    /// Bytes of kernel send queue requested for each UDP socket (<c>SO_SNDBUF</c>; capped at <c>net.core.wmem_max</c>); a full
+    /// queue makes sends fail, which the protocols survive as loss. 0 keeps the kernel default; otherwise 4 KiB..256 MiB.
+    /// Default <see cref="UdpSocketBufferSizes.DefaultSendBufferSize"/> (1 MiB).
+    /// </summary>
+    public int SendBufferSize { get; init; } = UdpSocketBufferSizes.DefaultSendBufferSize;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -74,6 +92,9 @@ public sealed record TransportHostOptions
         {
             throw new ArgumentException("ReceiveLoops must be within 1..1024.", nameof(ReceiveLoops));
         }
+
+        UdpSocketBufferSizes.Validate(ReceiveBufferSize, nameof(ReceiveBufferSize));
+        UdpSocketBufferSizes.Validate(SendBufferSize, nameof(SendBufferSize));
 
         if (MaxTcpFrameSize is < 548 or > ushort.MaxValue)
         {
