@@ -244,7 +244,7 @@ internal sealed partial class DtlsEngine
 
                 var message = entry.Message!;
                 var body = message.Body;
-                var cuts = _flightCuts![index] ??= [];
+                ref var cuts = ref _flightCuts![index]; // created only when the message is first cut in two
                 var offset = 0;
                 var written = false; // an empty message (ServerHelloDone) still needs its one fragment after a flush
                 do
@@ -258,7 +258,7 @@ internal sealed partial class DtlsEngine
                     }
 
                     var take = Math.Min(Math.Min(remaining, room), NextCut(cuts, offset, body.Length) - offset);
-                    AddCut(cuts, offset + take, body.Length);
+                    AddCut(ref cuts, offset + take, body.Length);
                     var w = new WireWriter(plaintext);
                     new HandshakeHeader(message.Type, body.Length, message.MessageSeq, offset, take).Write(ref w);
                     w.WriteBytes(body.AsSpan(offset, take));
@@ -279,20 +279,26 @@ internal sealed partial class DtlsEngine
     }
 
     /// <summary>The first place after <paramref name="offset"/> where an earlier transmission cut the message, else its end.</summary>
-    private static int NextCut(List<int> cuts, int offset, int length)
+    private static int NextCut(List<int>? cuts, int offset, int length)
     {
+        if (cuts is null)
+        {
+            return length;
+        }
+
         var i = cuts.BinarySearch(offset + 1);
         i = i < 0 ? ~i : i;
         return i < cuts.Count ? cuts[i] : length;
     }
 
-    private static void AddCut(List<int> cuts, int cut, int length)
+    private static void AddCut(ref List<int>? cuts, int cut, int length)
     {
         if (cut >= length)
         {
             return;
         }
 
+        cuts ??= [];
         var i = cuts.BinarySearch(cut);
         if (i < 0)
         {
@@ -307,7 +313,7 @@ internal sealed partial class DtlsEngine
             return;
         }
 
-        _output.Datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
+        _output.Datagrams.EnqueueCopy(datagram.AsSpan(0, position));
         _flightLargestDatagram = Math.Max(_flightLargestDatagram, position);
         position = 0;
     }

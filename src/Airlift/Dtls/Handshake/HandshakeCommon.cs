@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
@@ -12,19 +13,27 @@ internal static class HandshakeCommon
 
     public delegate void BodyEncoder(ref WireWriter writer);
 
+    /// <summary>
+    /// Encodes a body into a pooled scratch buffer (grown by four while it overflows) and returns it as an exact-size array:
+    /// the one allocation per message is the body itself.
+    /// </summary>
     public static byte[] Encode(BodyEncoder encode, int capacity = 1024)
     {
         while (true)
         {
-            var buffer = new byte[capacity];
+            var buffer = ArrayPool<byte>.Shared.Rent(capacity);
             var w = new WireWriter(buffer);
             encode(ref w);
-            if (!w.Overflowed)
+            var overflowed = w.Overflowed;
+            var body = overflowed ? null : w.Written.ToArray();
+            buffer.AsSpan(0, w.Position).Clear();
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (body is not null)
             {
-                return w.Written.ToArray();
+                return body;
             }
 
-            capacity *= 4;
+            capacity = Math.Max(capacity, buffer.Length) * 4;
             if (capacity > 16 * 1024 * 1024)
             {
                 throw new InvalidOperationException("Handshake message too large to encode.");

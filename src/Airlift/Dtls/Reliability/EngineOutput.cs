@@ -11,7 +11,7 @@ namespace Airlift.Dtls.Reliability;
 /// </summary>
 internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
 {
-    public Queue<byte[]> Datagrams { get; } = new();
+    public DatagramQueue Datagrams { get; } = new();
 
     public Queue<DtlsEvent> Events { get; } = new();
 
@@ -26,13 +26,12 @@ internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
                 throw new ArgumentException($"Output buffer of {buffer.Length} bytes is smaller than the {datagram.Length}-byte datagram; pass at least MaxDatagramSize bytes.", nameof(buffer));
             }
 
-            Datagrams.Dequeue();
-            datagram.CopyTo(buffer);
+            var length = Datagrams.DequeueInto(buffer);
             stats.DatagramsSent++;
-            stats.BytesSent += datagram.Length;
-            stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, datagram.Length);
+            stats.BytesSent += length;
+            stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, length);
             metrics.DatagramsSent.Add(1);
-            return new DtlsOutput(DtlsOutputKind.Datagram, datagram.Length, null, default);
+            return new DtlsOutput(DtlsOutputKind.Datagram, length, null, default);
         }
 
         return Events.TryDequeue(out var e)
@@ -98,6 +97,67 @@ internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
     {
         Datagrams.Clear();
         Events.Clear();
+    }
+}
+
+/// <summary>
+/// Datagrams waiting for <c>PollOutput</c>. A datagram handed over as an array is queued as it is; one copied in with
+/// <see cref="EnqueueCopy"/> (every handshake flight) goes into a buffer rented from the shared pool and returned when it
+/// is copied out or the queue is cleared, so a flight costs no array per datagram.
+/// </summary>
+internal sealed class DatagramQueue
+{
+    private readonly Queue<(byte[] Buffer, int Length, bool Pooled)> _queue = new();
+
+    public int Count => _queue.Count;
+
+    /// <summary>Queues <paramref name="datagram"/> itself (no copy).</summary>
+    public void Enqueue(byte[] datagram) => _queue.Enqueue((datagram, datagram.Length, false));
+
+    /// <summary>Queues a copy of <paramref name="datagram"/> in a pooled buffer.</summary>
+    public void EnqueueCopy(ReadOnlySpan<byte> datagram)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(datagram.Length);
+        datagram.CopyTo(buffer);
+        _queue.Enqueue((buffer, datagram.Length, true));
+    }
+
+    /// <summary>The next datagram, not dequeued.</summary>
+    public bool TryPeek(out ReadOnlyMemory<byte> datagram)
+    {
+        if (_queue.TryPeek(out var entry))
+        {
+            datagram = entry.Buffer.AsMemory(0, entry.Length);
+            return true;
+        }
+
+        datagram = default;
+        return false;
+    }
+
+    /// <summary>Copies the next datagram into <paramref name="destination"/> (which must be large enough) and dequeues it.</summary>
+    public int DequeueInto(Span<byte> destination)
+    {
+        var (buffer, length, pooled) = _queue.Dequeue();
+        buffer.AsSpan(0, length).CopyTo(destination);
+        if (pooled)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return length;
+    }
+
+    /// <summary>Drops every queued datagram, returning pooled buffers.</summary>
+    public void Clear()
+    {
+        while (_queue.TryDequeue(out var entry))
+        {
+            if (entry.Pooled)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(entry.Buffer);
+            }
+        }
     }
 }
 
