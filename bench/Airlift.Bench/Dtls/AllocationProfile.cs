@@ -1,5 +1,7 @@
 using System.Globalization;
 using Airlift.Dtls;
+using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Messages;
 
 namespace Airlift.Bench.Dtls;
 
@@ -40,7 +42,85 @@ internal static class AllocationProfile
             profile.Print(handshake.ToString(), iterations);
         }
 
+        CallSites(iterations);
         return 0;
+    }
+
+    /// <summary>
+    /// The calls a DTLS 1.2 handshake makes outside the message path, each measured alone with the inputs of a real
+    /// handshake (mean bytes per call): what the crypto and certificate layers cost, so the stage totals above can be split
+    /// into "ours" and "theirs".
+    /// </summary>
+    private static void CallSites(int iterations)
+    {
+        var (clientOptions, serverOptions) = BenchPair.Options(HandshakeCase.V12_X25519);
+        var buffer = new byte[2048];
+        var client = DtlsEndpoint.CreateClient(clientOptions, T0);
+        var helloDatagram = client.PollOutput(buffer);
+        var helloBody = buffer.AsSpan(13 + 12, helloDatagram.DatagramLength - 13 - 12).ToArray();
+        var serverCertificate = serverOptions.Certificate;
+        var clientDer = clientOptions.Certificate.ChainDer[0];
+        var expected = serverOptions.ExpectedPeerFingerprint!;
+        var signedData = new byte[32 + 32 + 4 + 32];
+        var transcript = new byte[1400];
+        var signature = serverCertificate.Sign(SignatureScheme.EcdsaSecp256r1Sha256, transcript);
+        using var peerKey = PeerPublicKey.TryCreate(serverCertificate.ChainDer[0], out var k, out _) ? k : throw new InvalidOperationException();
+        var master = new byte[48];
+        var random = new byte[32];
+        var hash = new byte[32];
+        var sites = new (string Site, Action Call)[]
+        {
+            ("ClientHello.TryDecode (server, received hello)", () => ClientHello.TryDecode(helloBody, out _)),
+            ("KeyExchange.Generate X25519", () => KeyExchange.Generate(NamedGroup.X25519).Dispose()),
+            ("KeyExchange.Generate + TryComplete X25519", () =>
+            {
+                using var a = KeyExchange.Generate(NamedGroup.X25519);
+                using var b = KeyExchange.Generate(NamedGroup.X25519);
+                a.TryComplete(b.PublicShare, out _);
+            }),
+            ("KeyExchange.Generate P-256", () => KeyExchange.Generate(NamedGroup.Secp256r1).Dispose()),
+            ("DtlsCertificate.Sign ECDSA P-256 (SKE or CertificateVerify)", () => serverCertificate.Sign(SignatureScheme.EcdsaSecp256r1Sha256, signedData)),
+            ("PeerPublicKey.TryCreate + Dispose (peer leaf)", () =>
+            {
+                if (PeerPublicKey.TryCreate(clientDer, out var key, out _))
+                {
+                    key.Dispose();
+                }
+            }),
+            ("PeerPublicKey.Verify ECDSA", () => peerKey.Verify(SignatureScheme.EcdsaSecp256r1Sha256, transcript, signature)),
+            ("CertificateFingerprint.Matches (pinned)", () => expected.Matches(clientDer)),
+            ("CertificateFingerprint.Compute sha-256 (DtlsPeerCertificate event)", () => CertificateFingerprint.Compute("sha-256", clientDer)),
+            ("KeySchedule.ExtendedMasterSecret", () => KeySchedule.ExtendedMasterSecret(System.Security.Cryptography.HashAlgorithmName.SHA256, random, hash)),
+            ("KeySchedule.DeriveKeyBlock + 2 RecordProtection.Create", () =>
+            {
+                CipherSuiteInfo.TryGet(CipherSuite.EcdheEcdsaWithAes128GcmSha256, out var suite);
+                using var block = KeySchedule.DeriveKeyBlock(suite!, master, random, random);
+                RecordProtection.Create(suite!, block.ClientWriteKey, block.ClientWriteIv).Dispose();
+                RecordProtection.Create(suite!, block.ServerWriteKey, block.ServerWriteIv).Dispose();
+            }),
+            ("KeySchedule.VerifyData", () => KeySchedule.VerifyData(System.Security.Cryptography.HashAlgorithmName.SHA256, master, true, hash)),
+        };
+
+        Console.WriteLine("| DTLS 1.2 call site, measured alone | bytes per call |");
+        Console.WriteLine("|---|---:|");
+        foreach (var (site, call) in sites)
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                call();
+            }
+
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < iterations; i++)
+            {
+                call();
+            }
+
+            var bytes = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)iterations;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {site} | {bytes:0} |"));
+        }
+
+        Console.WriteLine();
     }
 
     private sealed class Profile

@@ -205,8 +205,25 @@ internal sealed partial class DtlsEngine
         _pacing.LastTransmitAt = now;
         var count = _output.Datagrams.Count - before;
         _flightDatagrams = count;
-        Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight)}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");
+        _trace.Transmitted(now, what, _flightNumber, PackTypes(flight), count, _flightLargestDatagram, EffectiveMaxDatagramSize);
     }
+
+    /// <summary>The flight's message types for the trace, one a byte (type + 1, 0xFF for ChangeCipherSpec), at most eight.</summary>
+    private static ulong PackTypes(IReadOnlyList<FlightEntry> flight)
+    {
+        ulong packed = 0;
+        for (var i = Math.Min(flight.Count, 8) - 1; i >= 0; i--)
+        {
+            var entry = flight[i];
+            packed = (packed << 8) | (entry.IsChangeCipherSpec ? 0xFFUL : (ulong)entry.Message!.Type.Value + 1);
+        }
+
+        return packed;
+    }
+
+    /// <summary>The parameters the DTLS 1.2 server chose, for the trace (formatted only when read).</summary>
+    public void LogNegotiated(TimeSpan now, CipherSuite suite, NamedGroup group, SignatureScheme scheme, bool ems, string srtp) =>
+        _trace.Negotiated(now, suite, group, scheme, ems, srtp);
 
     /// <summary>
     /// Cuts the flight into records and packs whole records into datagrams of at most <paramref name="maxDatagram"/> bytes,

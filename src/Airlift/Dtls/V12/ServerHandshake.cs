@@ -300,7 +300,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
         }
 
         Add(flight, HandshakeType.ServerHelloDone, (ref Codec.WireWriter _) => { });
-        _engine.Log(now, $"negotiated {suite.Suite}, {group}, {scheme}, EMS {_ems}, SRTP {_srtp?.Name ?? "none"}");
+        _engine.LogNegotiated(now, suite.Suite, group.Value, scheme.Value, _ems, _srtp?.Name ?? "none");
         _engine.SendFlight(now, flight, final: false);
     }
 
