@@ -355,11 +355,10 @@ internal sealed class ClientHandshake : IHandshakeHandler
             return;
         }
 
-        var flight = new List<FlightEntry>();
+        var flight = new List<FlightEntry>(5);
         SignatureScheme? clientScheme = null;
         if (_certificateRequest is not null)
         {
-            var certificate = new CertificateMessage([.. _options.Certificate.ChainDer]);
             var ownSchemes = _options.Certificate.SignatureSchemes;
             for (var i = 0; i < ownSchemes.Count && clientScheme is null; i++)
             {
@@ -369,13 +368,11 @@ internal sealed class ClientHandshake : IHandshakeHandler
                 }
             }
 
-            if (clientScheme is null)
-            {
-                // No usable scheme: send an empty certificate list and let the server decide (RFC 5246 7.4.6).
-                certificate = new CertificateMessage([]);
-            }
-
-            HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certificate.Encode(ref w), 4096);
+            // No usable scheme: send an empty certificate list and let the server decide (RFC 5246 7.4.6).
+            var certificateBody = clientScheme is null
+                ? HandshakeCommon.Encode((ref Codec.WireWriter w) => new CertificateMessage([]).Encode(ref w))
+                : HandshakeCommon.CertificateBody(_options.Certificate);
+            HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, certificateBody);
         }
 
         var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicShare);

@@ -276,12 +276,11 @@ internal sealed class ServerHandshake : IHandshakeHandler
             extensions.Add(Extensions.CreateUseSrtp([profile], []));
         }
 
-        var flight = new List<FlightEntry>();
+        var flight = new List<FlightEntry>(5);
         var sh = new ServerHello(ProtocolVersion.Dtls12, _serverRandom, [], suite.Suite, 0, extensions);
         Add(flight, HandshakeType.ServerHello, (ref Codec.WireWriter w) => sh.Encode(ref w));
 
-        var certMessage = new CertificateMessage([.. certificate.ChainDer]);
-        Add(flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certMessage.Encode(ref w), 8192);
+        HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, HandshakeCommon.CertificateBody(certificate));
 
         _keyShare = KeyExchange.Generate(group.Value);
         var ske = new ServerKeyExchangeEcdhe(group.Value, _keyShare.PublicShare, scheme.Value, []);
