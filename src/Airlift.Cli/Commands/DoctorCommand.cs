@@ -118,7 +118,7 @@ internal static class DoctorCommand
             : null;
             try
             {
-                return DoctorAnalyzer.Analyze(stream, path, options, progress);
+                return DoctorAnalyzer.Analyze(CliInterrupt.Watch(stream), path, options, progress); // Ctrl-C stops at the next read
             }
             catch (CaptureFormatException ex)
             {
