@@ -23,6 +23,7 @@ internal static class CpuTimeBenchmark
     {
         var iterations = 300;
         string? filter = null;
+        var allocProfile = false;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--iterations" && i + 1 < args.Length)
@@ -33,9 +34,13 @@ internal static class CpuTimeBenchmark
             {
                 filter = args[++i];
             }
+            else if (args[i] == "--alloc-profile")
+            {
+                allocProfile = true;
+            }
             else
             {
-                Console.Error.WriteLine($"unknown argument {args[i]}; use --iterations N --filter TEXT");
+                Console.Error.WriteLine($"unknown argument {args[i]}; use --iterations N --filter TEXT [--alloc-profile]");
                 return 2;
             }
         }
@@ -44,6 +49,11 @@ internal static class CpuTimeBenchmark
         {
             Console.Error.WriteLine("cpu mode reads CLOCK_THREAD_CPUTIME_ID and runs on Linux only");
             return 2;
+        }
+
+        if (allocProfile)
+        {
+            return AllocationProfile.Run(iterations, filter);
         }
 
         _filter = filter;

@@ -211,8 +211,25 @@ internal sealed partial class DtlsEngine
         _pacing.LastTransmitAt = now;
         var count = _output.Datagrams.Count - before;
         _flightDatagrams = count;
-        Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight)}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");
+        _trace.Transmitted(now, what, _flightNumber, PackTypes(flight), count, _flightLargestDatagram, EffectiveMaxDatagramSize);
     }
+
+    /// <summary>The flight's message types for the trace, one a byte (type + 1, 0xFF for ChangeCipherSpec), at most eight.</summary>
+    private static ulong PackTypes(IReadOnlyList<FlightEntry> flight)
+    {
+        ulong packed = 0;
+        for (var i = Math.Min(flight.Count, 8) - 1; i >= 0; i--)
+        {
+            var entry = flight[i];
+            packed = (packed << 8) | (entry.IsChangeCipherSpec ? 0xFFUL : (ulong)entry.Message!.Type.Value + 1);
+        }
+
+        return packed;
+    }
+
+    /// <summary>The parameters the DTLS 1.2 server chose, for the trace (formatted only when read).</summary>
+    public void LogNegotiated(TimeSpan now, CipherSuite suite, NamedGroup group, SignatureScheme scheme, bool ems, string srtp) =>
+        _trace.Negotiated(now, suite, group, scheme, ems, srtp);
 
     /// <summary>
     /// Cuts the flight into records and packs whole records into datagrams of at most <paramref name="maxDatagram"/> bytes,
@@ -250,7 +267,7 @@ internal sealed partial class DtlsEngine
 
                 var message = entry.Message!;
                 var body = message.Body;
-                var cuts = _flightCuts![index] ??= [];
+                ref var cuts = ref _flightCuts![index]; // created only when the message is first cut in two
                 var offset = 0;
                 var written = false; // an empty message (ServerHelloDone) still needs its one fragment after a flush
                 do
@@ -264,7 +281,7 @@ internal sealed partial class DtlsEngine
                     }
 
                     var take = Math.Min(Math.Min(remaining, room), NextCut(cuts, offset, body.Length) - offset);
-                    AddCut(cuts, offset + take, body.Length);
+                    AddCut(ref cuts, offset + take, body.Length);
                     var w = new WireWriter(plaintext);
                     new HandshakeHeader(message.Type, body.Length, message.MessageSeq, offset, take).Write(ref w);
                     w.WriteBytes(body.AsSpan(offset, take));
@@ -285,20 +302,26 @@ internal sealed partial class DtlsEngine
     }
 
     /// <summary>The first place after <paramref name="offset"/> where an earlier transmission cut the message, else its end.</summary>
-    private static int NextCut(List<int> cuts, int offset, int length)
+    private static int NextCut(List<int>? cuts, int offset, int length)
     {
+        if (cuts is null)
+        {
+            return length;
+        }
+
         var i = cuts.BinarySearch(offset + 1);
         i = i < 0 ? ~i : i;
         return i < cuts.Count ? cuts[i] : length;
     }
 
-    private static void AddCut(List<int> cuts, int cut, int length)
+    private static void AddCut(ref List<int>? cuts, int cut, int length)
     {
         if (cut >= length)
         {
             return;
         }
 
+        cuts ??= [];
         var i = cuts.BinarySearch(cut);
         if (i < 0)
         {
@@ -313,7 +336,7 @@ internal sealed partial class DtlsEngine
             return;
         }
 
-        _output.Datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
+        _output.Datagrams.EnqueueCopy(datagram.AsSpan(0, position));
         _flightLargestDatagram = Math.Max(_flightLargestDatagram, position);
         position = 0;
     }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
@@ -12,19 +14,27 @@ internal static class HandshakeCommon
 
     public delegate void BodyEncoder(ref WireWriter writer);
 
+    /// <summary>
+    /// Encodes a body into a pooled scratch buffer (grown by four while it overflows) and returns it as an exact-size array:
+    /// the one allocation per message is the body itself.
+    /// </summary>
     public static byte[] Encode(BodyEncoder encode, int capacity = 1024)
     {
         while (true)
         {
-            var buffer = new byte[capacity];
+            var buffer = ArrayPool<byte>.Shared.Rent(capacity);
             var w = new WireWriter(buffer);
             encode(ref w);
-            if (!w.Overflowed)
+            var overflowed = w.Overflowed;
+            var body = overflowed ? null : w.Written.ToArray();
+            buffer.AsSpan(0, w.Position).Clear();
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (body is not null)
             {
-                return w.Written.ToArray();
+                return body;
             }
 
-            capacity *= 4;
+            capacity = Math.Max(capacity, buffer.Length) * 4;
             if (capacity > 16 * 1024 * 1024)
             {
                 throw new InvalidOperationException("Handshake message too large to encode.");
@@ -40,6 +50,28 @@ internal static class HandshakeCommon
         flight.Add(new FlightEntry(epoch, message));
         return message;
     }
+
+    /// <summary>Adds an already encoded body of ours to the transcript and the flight, numbering it.</summary>
+    public static HandshakeMessage AddToFlight(DtlsEngine engine, Transcript transcript, List<FlightEntry> flight, HandshakeType type, byte[] body, ushort epoch = 0)
+    {
+        var message = engine.CreateMessage(type, body);
+        transcript.Add(message);
+        flight.Add(new FlightEntry(epoch, message));
+        return message;
+    }
+
+    private static readonly ConditionalWeakTable<DtlsCertificate, byte[]> CertificateBodies = new();
+
+    /// <summary>
+    /// The DTLS 1.2 Certificate message body for our own chain: the same bytes in every handshake, so encoded once per
+    /// certificate and shared (message bodies are never written after encoding).
+    /// </summary>
+    public static byte[] CertificateBody(DtlsCertificate certificate) =>
+        CertificateBodies.GetValue(certificate, static c =>
+        {
+            var message = new CertificateMessage([.. c.ChainDer]);
+            return Encode((ref WireWriter w) => message.Encode(ref w), 8192);
+        });
 
     /// <summary>What a ServerKeyExchange signature covers (RFC 8422 5.4): client_random + server_random + ServerECDHParams.</summary>
     public static byte[] ServerKeyExchangeSignedData(byte[] clientRandom, byte[] serverRandom, ServerKeyExchangeEcdhe ske)

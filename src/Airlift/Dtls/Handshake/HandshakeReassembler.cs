@@ -126,8 +126,10 @@ internal sealed class HandshakeReassembler
     private sealed class PartialMessage
     {
         // Received byte ranges as sorted, non-overlapping, non-adjacent [start, end) pairs.
+        // A message that arrives in one fragment (the usual case) needs no list: _whole says it is all held.
         private const int MaxRanges = 256;
-        private readonly List<(int Start, int End)> _ranges = [];
+        private List<(int Start, int End)>? _ranges;
+        private bool _whole;
 
         public PartialMessage(HandshakeType type, int length)
         {
@@ -139,7 +141,7 @@ internal sealed class HandshakeReassembler
 
         public byte[] Body { get; }
 
-        public bool IsComplete => Body.Length == 0 ? _seenEmpty : _ranges.Count == 1 && _ranges[0].Start == 0 && _ranges[0].End == Body.Length;
+        public bool IsComplete => Body.Length == 0 ? _seenEmpty : _whole || (_ranges is { Count: 1 } r && r[0].Start == 0 && r[0].End == Body.Length);
 
         private bool _seenEmpty;
 
@@ -156,6 +158,21 @@ internal sealed class HandshakeReassembler
             {
                 return true;
             }
+
+            if (_whole)
+            {
+                // Everything is held: the fragment must repeat it exactly.
+                return end <= Body.Length && Body.AsSpan(offset, fragment.Length).SequenceEqual(fragment);
+            }
+
+            if (_ranges is null && offset == 0 && fragment.Length == Body.Length)
+            {
+                fragment.CopyTo(Body);
+                _whole = true;
+                return true;
+            }
+
+            _ranges ??= [];
 
             // Bytes already held must match exactly; otherwise someone is lying about the message.
             foreach (var (s, e) in _ranges)
@@ -182,19 +199,20 @@ internal sealed class HandshakeReassembler
         private void Insert(int start, int end)
         {
             var i = 0;
-            while (i < _ranges.Count && _ranges[i].End < start)
+            var ranges = _ranges!;
+            while (i < ranges.Count && ranges[i].End < start)
             {
                 i++;
             }
 
-            while (i < _ranges.Count && _ranges[i].Start <= end)
+            while (i < ranges.Count && ranges[i].Start <= end)
             {
-                start = Math.Min(start, _ranges[i].Start);
-                end = Math.Max(end, _ranges[i].End);
-                _ranges.RemoveAt(i);
+                start = Math.Min(start, ranges[i].Start);
+                end = Math.Max(end, ranges[i].End);
+                ranges.RemoveAt(i);
             }
 
-            _ranges.Insert(i, (start, end));
+            ranges.Insert(i, (start, end));
         }
     }
 }

@@ -57,8 +57,9 @@ internal static class Extensions
     public static void EncodeList(ref WireWriter writer, IReadOnlyList<Extension> extensions)
     {
         var scope = writer.BeginVector16();
-        foreach (var extension in extensions)
+        for (var i = 0; i < extensions.Count; i++)
         {
+            var extension = extensions[i];
             writer.WriteUInt16(extension.Type.Value);
             writer.WriteVector16(extension.Data);
         }
@@ -69,8 +70,9 @@ internal static class Extensions
     /// <summary>Finds the extension of the given type.</summary>
     public static bool TryFind(IReadOnlyList<Extension> extensions, ExtensionType type, out Extension extension)
     {
-        foreach (var e in extensions)
+        for (var i = 0; i < extensions.Count; i++)
         {
+            var e = extensions[i];
             if (e.Type == type)
             {
                 extension = e;
@@ -102,8 +104,9 @@ internal static class Extensions
         var data = new byte[2 + 2 * groups.Count];
         var w = new WireWriter(data);
         var scope = w.BeginVector16();
-        foreach (var g in groups)
+        for (var i = 0; i < groups.Count; i++)
         {
+            var g = groups[i];
             w.WriteUInt16(g.Value);
         }
 
@@ -165,8 +168,9 @@ internal static class Extensions
         var data = new byte[2 + 2 * profiles.Count + 1 + mki.Length];
         var w = new WireWriter(data);
         var scope = w.BeginVector16();
-        foreach (var p in profiles)
+        for (var i = 0; i < profiles.Count; i++)
         {
+            var p = profiles[i];
             w.WriteUInt16(p.Value);
         }
 
@@ -264,8 +268,9 @@ internal static class Extensions
         var data = new byte[1 + 2 * versions.Count];
         var w = new WireWriter(data);
         var scope = w.BeginVector8();
-        foreach (var v in versions)
+        for (var i = 0; i < versions.Count; i++)
         {
+            var v = versions[i];
             w.WriteUInt16(v.Value);
         }
 
@@ -277,8 +282,9 @@ internal static class Extensions
     internal static void WriteSchemes(ref WireWriter w, IReadOnlyList<SignatureScheme> schemes)
     {
         var scope = w.BeginVector16();
-        foreach (var s in schemes)
+        for (var i = 0; i < schemes.Count; i++)
         {
+            var s = schemes[i];
             w.WriteUInt16(s.Value);
         }
 

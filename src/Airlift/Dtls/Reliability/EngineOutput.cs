@@ -11,7 +11,7 @@ namespace Airlift.Dtls.Reliability;
 /// </summary>
 internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
 {
-    public Queue<byte[]> Datagrams { get; } = new();
+    public DatagramQueue Datagrams { get; } = new();
 
     public Queue<DtlsEvent> Events { get; } = new();
 
@@ -26,13 +26,12 @@ internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
                 throw new ArgumentException($"Output buffer of {buffer.Length} bytes is smaller than the {datagram.Length}-byte datagram; pass at least MaxDatagramSize bytes.", nameof(buffer));
             }
 
-            Datagrams.Dequeue();
-            datagram.CopyTo(buffer);
+            var length = Datagrams.DequeueInto(buffer);
             stats.DatagramsSent++;
-            stats.BytesSent += datagram.Length;
-            stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, datagram.Length);
+            stats.BytesSent += length;
+            stats.LargestDatagramSent = Math.Max(stats.LargestDatagramSent, length);
             metrics.DatagramsSent.Add(1);
-            return new DtlsOutput(DtlsOutputKind.Datagram, datagram.Length, null, default);
+            return new DtlsOutput(DtlsOutputKind.Datagram, length, null, default);
         }
 
         return Events.TryDequeue(out var e)
@@ -102,6 +101,67 @@ internal sealed class EngineOutput(DtlsStats stats, DtlsMetrics metrics)
 }
 
 /// <summary>
+/// Datagrams waiting for <c>PollOutput</c>. A datagram handed over as an array is queued as it is; one copied in with
+/// <see cref="EnqueueCopy"/> (every handshake flight) goes into a buffer rented from the shared pool and returned when it
+/// is copied out or the queue is cleared, so a flight costs no array per datagram.
+/// </summary>
+internal sealed class DatagramQueue
+{
+    private readonly Queue<(byte[] Buffer, int Length, bool Pooled)> _queue = new();
+
+    public int Count => _queue.Count;
+
+    /// <summary>Queues <paramref name="datagram"/> itself (no copy).</summary>
+    public void Enqueue(byte[] datagram) => _queue.Enqueue((datagram, datagram.Length, false));
+
+    /// <summary>Queues a copy of <paramref name="datagram"/> in a pooled buffer.</summary>
+    public void EnqueueCopy(ReadOnlySpan<byte> datagram)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(datagram.Length);
+        datagram.CopyTo(buffer);
+        _queue.Enqueue((buffer, datagram.Length, true));
+    }
+
+    /// <summary>The next datagram, not dequeued.</summary>
+    public bool TryPeek(out ReadOnlyMemory<byte> datagram)
+    {
+        if (_queue.TryPeek(out var entry))
+        {
+            datagram = entry.Buffer.AsMemory(0, entry.Length);
+            return true;
+        }
+
+        datagram = default;
+        return false;
+    }
+
+    /// <summary>Copies the next datagram into <paramref name="destination"/> (which must be large enough) and dequeues it.</summary>
+    public int DequeueInto(Span<byte> destination)
+    {
+        var (buffer, length, pooled) = _queue.Dequeue();
+        buffer.AsSpan(0, length).CopyTo(destination);
+        if (pooled)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return length;
+    }
+
+    /// <summary>Drops every queued datagram, returning pooled buffers.</summary>
+    public void Clear()
+    {
+        while (_queue.TryDequeue(out var entry))
+        {
+            if (entry.Pooled)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(entry.Buffer);
+            }
+        }
+    }
+}
+
+/// <summary>
 /// The handshake timeline both engines keep (bounded), stamped with the time since the handshake began and the role, sent to
 /// the logger at Debug, and attached to a timeout failure as its report. Entries are kept as values (the time, and either a
 /// line or the fields of a received message) and formatted only when read or when a logger is listening at Debug: a
@@ -111,23 +171,51 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
 {
     private const int MaxLines = 96;
 
-    private readonly List<Entry> _entries = [];
+    // Sized for a handshake without losses (about ten entries a side), so the list is allocated once.
+    private readonly List<Entry> _entries = new(12);
     private readonly bool _logging = logger?.IsEnabled(LogLevel.Debug) == true;
 
     /// <summary>Adds a line and logs it.</summary>
     public void Log(TimeSpan now, string line)
     {
-        Keep(new Entry(now - startedAt, line, default, 0, 0, null));
+        Keep(new Entry((now - startedAt).Ticks, EntryKind.Line, line, default, 0, 0, null));
         if (_logging)
         {
             DtlsLog.Timeline(logger!, Stamp(now - startedAt, line));
         }
     }
 
+    /// <summary>
+    /// "{what} flight {number} [{types}] in {count} datagram(s), max {largest} bytes (limit {limit})", kept as fields;
+    /// <paramref name="types"/> holds up to eight handshake types, one a byte from the low end (type + 1; 0xFF a
+    /// ChangeCipherSpec; 0 ends the list).
+    /// </summary>
+    public void Transmitted(TimeSpan now, string what, int number, ulong types, int count, int largest, int limit)
+    {
+        var entry = new Entry((now - startedAt).Ticks, EntryKind.Transmitted, what, default, number, count, null, types, largest, limit);
+        Keep(entry);
+        if (_logging)
+        {
+            DtlsLog.Timeline(logger!, Format(entry));
+        }
+    }
+
+    /// <summary>"negotiated {suite}, {group}, {scheme}, EMS {ems}, SRTP {srtp}", kept as fields.</summary>
+    public void Negotiated(TimeSpan now, CipherSuite suite, NamedGroup group, SignatureScheme scheme, bool ems, string srtp)
+    {
+        var fields = ((ulong)suite.Value << 32) | ((ulong)group.Value << 16) | scheme.Value;
+        var entry = new Entry((now - startedAt).Ticks, EntryKind.Negotiated, null, default, ems ? 1 : 0, 0, srtp, fields, 0, 0);
+        Keep(entry);
+        if (_logging)
+        {
+            DtlsLog.Timeline(logger!, Format(entry));
+        }
+    }
+
     /// <summary>"received {type} seq {seq} ({length} bytes) in {state}", kept as fields.</summary>
     public void Received(TimeSpan now, HandshakeType type, int messageSeq, int length, string state)
     {
-        var entry = new Entry(now - startedAt, null, type, messageSeq, length, state);
+        var entry = new Entry((now - startedAt).Ticks, EntryKind.Received, null, type, messageSeq, length, state);
         Keep(entry);
         if (_logging)
         {
@@ -143,7 +231,7 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
     {
         metrics.HandshakesFailed.Add(1, new KeyValuePair<string, object?>("reason", reason.ToString()));
         var line = $"failed: {reason}: {message}";
-        Keep(new Entry(now - startedAt, line, default, 0, 0, null));
+        Keep(new Entry((now - startedAt).Ticks, EntryKind.Line, line, default, 0, 0, null));
         events.Enqueue(new DtlsFailed(reason, message, alert, reason == DtlsFailureReason.Timeout ? Report : null));
         if (logger is not null)
         {
@@ -156,7 +244,7 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
     {
         foreach (var line in earlier.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            Keep(new Entry(null, line.TrimEnd('\r'), default, 0, 0, null));
+            Keep(new Entry(0, EntryKind.Adopted, line.TrimEnd('\r'), default, 0, 0, null));
         }
     }
 
@@ -205,19 +293,48 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
 
     private string Format(Entry entry)
     {
-        if (entry.At is not { } at)
+        var at = TimeSpan.FromTicks(entry.AtTicks);
+        switch (entry.Kind)
         {
-            return entry.Line!;
-        }
+            case EntryKind.Adopted:
+                return entry.Line!;
+            case EntryKind.Received:
+                return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"received {entry.Type} seq {entry.MessageSeq} ({entry.Length} bytes) in {entry.State}"));
+            case EntryKind.Transmitted:
+                var types = new StringBuilder();
+                for (var packed = entry.Fields; (packed & 0xFF) != 0; packed >>= 8)
+                {
+                    types.Append(types.Length > 0 ? " " : string.Empty)
+                        .Append((packed & 0xFF) == 0xFF ? "CCS" : new HandshakeType((byte)((packed & 0xFF) - 1)).ToString());
+                }
 
-        return entry.Line is { } line
-            ? Stamp(at, line)
-            : Stamp(at, string.Create(CultureInfo.InvariantCulture, $"received {entry.Type} seq {entry.MessageSeq} ({entry.Length} bytes) in {entry.State}"));
+                return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"{entry.Line} flight {entry.MessageSeq} [{types}] in {entry.Length} datagram(s), max {entry.A} bytes (limit {entry.B})"));
+            case EntryKind.Negotiated:
+                var suite = new CipherSuite((ushort)(entry.Fields >> 32));
+                var group = new NamedGroup((ushort)(entry.Fields >> 16));
+                var scheme = new SignatureScheme((ushort)entry.Fields);
+                return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"negotiated {suite}, {group}, {scheme}, EMS {entry.MessageSeq != 0}, SRTP {entry.State}"));
+            default:
+                return Stamp(at, entry.Line!);
+        }
     }
 
     private string Stamp(TimeSpan at, string line) =>
         string.Create(CultureInfo.InvariantCulture, $"{at.TotalMilliseconds,8:0.0} ms  {role.ToString().ToLowerInvariant()}: {line}");
 
-    /// <summary>One timeline entry: a line, or a received message's fields; <see cref="At"/> null for an adopted, stamped line.</summary>
-    private readonly record struct Entry(TimeSpan? At, string? Line, HandshakeType Type, int MessageSeq, int Length, string? State);
+    private enum EntryKind : byte
+    {
+        Line,
+        Adopted,
+        Received,
+        Transmitted,
+        Negotiated,
+    }
+
+    /// <summary>
+    /// One timeline entry: a line (an adopted one is stamped already), or the fields of a received message, a transmitted
+    /// flight or the negotiated parameters, formatted only when read.
+    /// </summary>
+    private readonly record struct Entry(
+        long AtTicks, EntryKind Kind, string? Line, HandshakeType Type, int MessageSeq, int Length, string? State, ulong Fields = 0, int A = 0, int B = 0);
 }

@@ -220,7 +220,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
 
         foreach (var ext in sh.Extensions)
         {
-            if (!_clientHello!.Extensions.Any(e => e.Type == ext.Type))
+            if (!Extensions.TryFind(_clientHello!.Extensions, ext.Type, out _))
             {
                 _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.UnsupportedExtension, $"server sent extension {ext.Type.Value} that was not offered");
                 return;
@@ -241,7 +241,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             return;
         }
 
-        _ems = sh.Extensions.Any(e => e.Type == ExtensionType.ExtendedMasterSecret);
+        _ems = Extensions.TryFind(sh.Extensions, ExtensionType.ExtendedMasterSecret, out _);
         if (!_ems && _options.RequireExtendedMasterSecret)
         {
             _engine.Fail(now, DtlsFailureReason.InsufficientSecurity, AlertDescription.HandshakeFailure, "server does not support extended_master_secret (RFC 7627), which is required");
@@ -355,19 +355,24 @@ internal sealed class ClientHandshake : IHandshakeHandler
             return;
         }
 
-        var flight = new List<FlightEntry>();
+        var flight = new List<FlightEntry>(5);
         SignatureScheme? clientScheme = null;
         if (_certificateRequest is not null)
         {
-            var certificate = new CertificateMessage([.. _options.Certificate.ChainDer]);
-            clientScheme = _options.Certificate.SignatureSchemes.Cast<SignatureScheme?>().FirstOrDefault(s => _certificateRequest.SignatureSchemes.Contains(s!.Value));
-            if (clientScheme is null)
+            var ownSchemes = _options.Certificate.SignatureSchemes;
+            for (var i = 0; i < ownSchemes.Count && clientScheme is null; i++)
             {
-                // No usable scheme: send an empty certificate list and let the server decide (RFC 5246 7.4.6).
-                certificate = new CertificateMessage([]);
+                if (_certificateRequest.SignatureSchemes.Contains(ownSchemes[i]))
+                {
+                    clientScheme = ownSchemes[i];
+                }
             }
 
-            HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certificate.Encode(ref w), 4096);
+            // No usable scheme: send an empty certificate list and let the server decide (RFC 5246 7.4.6).
+            var certificateBody = clientScheme is null
+                ? HandshakeCommon.Encode((ref Codec.WireWriter w) => new CertificateMessage([]).Encode(ref w))
+                : HandshakeCommon.CertificateBody(_options.Certificate);
+            HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, certificateBody);
         }
 
         var cke = new ClientKeyExchangeEcdhe(_keyShare.PublicShare);

@@ -128,8 +128,9 @@ internal sealed class ServerHandshake : IHandshakeHandler
         var certificate = _options.Certificate;
         var wantSignature = certificate.KeyType == CertificateKeyType.Rsa ? KeyExchangeSignature.Rsa : KeyExchangeSignature.Ecdsa;
         CipherSuiteInfo? suite = null;
-        foreach (var candidate in _options.CipherSuites)
+        for (var i = 0; i < _options.CipherSuites.Count; i++)
         {
+            var candidate = _options.CipherSuites[i];
             if (ch.CipherSuites.Contains(candidate) && CipherSuiteInfo.TryGet(candidate, out var info) && info.Signature == wantSignature)
             {
                 suite = info;
@@ -158,14 +159,24 @@ internal sealed class ServerHandshake : IHandshakeHandler
         }
 
         // Only groups with a DTLS 1.2 ECDHE form (RFC 8422): a hello that offers both versions also lists X25519MLKEM768.
-        var group = _options.Groups.Cast<NamedGroup?>().FirstOrDefault(x => groups.Contains(x!.Value) && KeyExchange.IsSupportedInDtls12(x.Value));
+        NamedGroup? group = null;
+        for (var i = 0; i < _options.Groups.Count; i++)
+        {
+            var candidate = _options.Groups[i];
+            if (groups.Contains(candidate) && KeyExchange.IsSupportedInDtls12(candidate))
+            {
+                group = candidate;
+                break;
+            }
+        }
+
         if (group is null)
         {
             _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "no common ECDHE group");
             return;
         }
 
-        List<SignatureScheme> offeredSchemes = [.. certificate.SignatureSchemes];
+        IReadOnlyList<SignatureScheme> offeredSchemes = certificate.SignatureSchemes;
         if (FindExtension(ch, ExtensionType.SignatureAlgorithms) is { } sa)
         {
             if (!Extensions.TryDecodeSignatureAlgorithms(sa.Data, out var s) || s.Count == 0)
@@ -177,7 +188,17 @@ internal sealed class ServerHandshake : IHandshakeHandler
             offeredSchemes = s;
         }
 
-        var scheme = certificate.SignatureSchemes.Cast<SignatureScheme?>().FirstOrDefault(x => offeredSchemes.Contains(x!.Value));
+        SignatureScheme? scheme = null;
+        for (var i = 0; i < certificate.SignatureSchemes.Count; i++)
+        {
+            var candidate = certificate.SignatureSchemes[i];
+            if (offeredSchemes.Contains(candidate))
+            {
+                scheme = candidate;
+                break;
+            }
+        }
+
         if (scheme is null)
         {
             _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "no common signature scheme for the server certificate");
@@ -217,7 +238,15 @@ internal sealed class ServerHandshake : IHandshakeHandler
 
             if (_options.SrtpProfiles.Count > 0)
             {
-                _srtp = _options.SrtpProfiles.Cast<SrtpProtectionProfile?>().FirstOrDefault(p => offeredProfiles.Contains(p!.Value));
+                for (var i = 0; i < _options.SrtpProfiles.Count; i++)
+                {
+                    var candidate = _options.SrtpProfiles[i];
+                    if (offeredProfiles.Contains(candidate))
+                    {
+                        _srtp = candidate;
+                        break;
+                    }
+                }
             }
         }
 
@@ -247,12 +276,11 @@ internal sealed class ServerHandshake : IHandshakeHandler
             extensions.Add(Extensions.CreateUseSrtp([profile], []));
         }
 
-        var flight = new List<FlightEntry>();
+        var flight = new List<FlightEntry>(5);
         var sh = new ServerHello(ProtocolVersion.Dtls12, _serverRandom, [], suite.Suite, 0, extensions);
         Add(flight, HandshakeType.ServerHello, (ref Codec.WireWriter w) => sh.Encode(ref w));
 
-        var certMessage = new CertificateMessage([.. certificate.ChainDer]);
-        Add(flight, HandshakeType.Certificate, (ref Codec.WireWriter w) => certMessage.Encode(ref w), 8192);
+        HandshakeCommon.AddToFlight(_engine, _transcript, flight, HandshakeType.Certificate, HandshakeCommon.CertificateBody(certificate));
 
         _keyShare = KeyExchange.Generate(group.Value);
         var ske = new ServerKeyExchangeEcdhe(group.Value, _keyShare.PublicShare, scheme.Value, []);
@@ -271,7 +299,7 @@ internal sealed class ServerHandshake : IHandshakeHandler
         }
 
         Add(flight, HandshakeType.ServerHelloDone, (ref Codec.WireWriter _) => { });
-        _engine.Log(now, $"negotiated {suite.Suite}, {group}, {scheme}, EMS {_ems}, SRTP {_srtp?.Name ?? "none"}");
+        _engine.LogNegotiated(now, suite.Suite, group.Value, scheme.Value, _ems, _srtp?.Name ?? "none");
         _engine.SendFlight(now, flight, final: false);
     }
 

@@ -418,7 +418,7 @@ internal sealed partial class Dtls13Engine
             return;
         }
 
-        _output.Datagrams.Enqueue(datagram.AsSpan(0, position).ToArray());
+        _output.Datagrams.EnqueueCopy(datagram.AsSpan(0, position));
         _flightLargestDatagram = Math.Max(_flightLargestDatagram, position);
         position = 0;
     }
