@@ -16,6 +16,9 @@ namespace Airlift.Srtp;
 /// <see cref="RtpTrailerLength"/> / <see cref="RtcpTrailerLength"/> more. Unprotect: the span is exactly the received
 /// packet; on success its first <c>plaintextLength</c> bytes are the RTP/RTCP packet. On failure the buffer content is
 /// unspecified (drop it). Only master key index (MKI) free operation is supported, as DTLS-SRTP uses (RFC 5764 4.1.2).
+/// The one exception not caused by misuse: on the OpenSSL HMAC path (<see cref="UsesOpenSslHmac"/>), if OpenSSL itself
+/// fails (an allocation inside it), protect throws <see cref="CryptographicException"/> and unprotect drops the packet as
+/// <see cref="SrtpStatus.AuthenticationFailed"/>.
 /// </remarks>
 public sealed class SrtpContext : IDisposable
 {
