@@ -83,6 +83,11 @@ public static class CorpusMaker
             Save("gcm-differential", name, data);
         }
 
+        foreach (var (name, data) in HmacDifferentialTarget.Seeds())
+        {
+            Save("hmac-differential", name, data);
+        }
+
         foreach (var (name, data) in FramerInputs(captures))
         {
             Save("rfc4571", name, data);

@@ -31,6 +31,7 @@ public static class FuzzTargets
         new("transport", [Library], "RFC 7983 classifier and WebRtcTransport (ICE-lite + DTLS on one port) with a real DTLS peer", TransportTarget.Run),
         new("srtp", [Library], "SRTP and SRTCP unprotect (all four profiles) and protect/unprotect round trips", SrtpTarget.Run),
         new("gcm-differential", [Library], "managed AES-NI + PCLMULQDQ AES-GCM, AES-CTR and SRTP protect against the platform (OpenSSL), byte for byte", GcmDifferentialTarget.Run),
+        new("hmac-differential", [Library], "SRTP HMAC-SHA1 through libcrypto's HMAC_CTX against the platform's IncrementalHash and HMACSHA1, and whole AES-CM protect on both paths, byte for byte", HmacDifferentialTarget.Run),
         new("rfc4571", [Library], "RFC 4571 ICE-TCP framer against a reference parser", FramerTarget.Run),
         new("sdp", [Library, Cli], "serve's SDP offer parser and answer builder", SdpTarget.Run),
         new("certificate", [Library], "certificate loading (PEM, PKCS #12) and peer certificate parsing in a handshake", CertificateTarget.Run),

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Airlift.Dtls;
+using Airlift.LibSrtpInterop;
 
 namespace Airlift.Bench.Srtp;
 
@@ -17,16 +18,15 @@ internal enum LibSrtpBuild
 /// <summary>
 /// P/Invoke to libsrtp 2.x for side-by-side numbers: Debian's libsrtp2-1 (NSS backend) and, when
 /// <c>AIRLIFT_LIBSRTP_OPENSSL</c> names it, libsrtp 2.5.0 built on OpenSSL 3 (<c>build-libsrtp-openssl.sh</c>), the
-/// anchor issue #13 names. srtp_policy_t as laid out in include/srtp.h of the 2.x series on LP64. Mirrors
-/// tests/Airlift.Tests/Srtp/LibSrtp.cs (the bench cannot reference tests).
+/// anchor issue #13 names. The structures and the Debian library's calls come from tests/Airlift.Tests/Srtp/LibSrtpApi.cs
+/// (linked into this project); only the OpenSSL build's calls are declared here, since a DllImport names one library.
 /// </summary>
 internal sealed class LibSrtpNative : IDisposable
 {
-    private const string DebianLibrary = "libsrtp2.so.1";
     private const string OpenSslLibrary = "libsrtp2-openssl.so.1";
     private const string OpenSslVariable = "AIRLIFT_LIBSRTP_OPENSSL";
 
-    private static readonly Lazy<int> DebianInit = new(Debian.srtp_init);
+    private static readonly Lazy<int> DebianInit = new(LibSrtpDebian.srtp_init);
     private static readonly Lazy<int> OpenSslInit = new(() =>
     {
         NativeLibrary.SetDllImportResolver(typeof(LibSrtpNative).Assembly, Resolve);
@@ -65,11 +65,11 @@ internal sealed class LibSrtpNative : IDisposable
             throw new InvalidOperationException("srtp_init failed");
         }
 
-        var policy = default(Policy);
-        policy.SsrcType = outbound ? 3 : 2; // ssrc_any_outbound : ssrc_any_inbound
+        var policy = default(LibSrtpPolicy);
+        policy.SsrcType = outbound ? LibSrtpPolicy.SsrcAnyOutbound : LibSrtpPolicy.SsrcAnyInbound;
         var rc = openSsl
             ? OpenSsl.srtp_crypto_policy_set_from_profile_for_rtp(ref policy.Rtp, profile.Value) | OpenSsl.srtp_crypto_policy_set_from_profile_for_rtcp(ref policy.Rtcp, profile.Value)
-            : Debian.srtp_crypto_policy_set_from_profile_for_rtp(ref policy.Rtp, profile.Value) | Debian.srtp_crypto_policy_set_from_profile_for_rtcp(ref policy.Rtcp, profile.Value);
+            : LibSrtpDebian.srtp_crypto_policy_set_from_profile_for_rtp(ref policy.Rtp, profile.Value) | LibSrtpDebian.srtp_crypto_policy_set_from_profile_for_rtcp(ref policy.Rtcp, profile.Value);
         if (rc != 0)
         {
             throw new NotSupportedException($"libsrtp lacks {profile}");
@@ -82,7 +82,7 @@ internal sealed class LibSrtpNative : IDisposable
         {
             policy.Key = handle.AddrOfPinnedObject();
             IntPtr session;
-            rc = openSsl ? OpenSsl.srtp_create(out session, ref policy) : Debian.srtp_create(out session, ref policy);
+            rc = openSsl ? OpenSsl.srtp_create(out session, ref policy) : LibSrtpDebian.srtp_create(out session, ref policy);
             return rc == 0 ? new LibSrtpNative(session, openSsl) : throw new InvalidOperationException($"srtp_create: {rc}");
         }
         finally
@@ -92,16 +92,16 @@ internal sealed class LibSrtpNative : IDisposable
     }
 
     public int Protect(byte[] buffer, ref int length) =>
-        _openSsl ? OpenSsl.srtp_protect(_session, buffer, ref length) : Debian.srtp_protect(_session, buffer, ref length);
+        _openSsl ? OpenSsl.srtp_protect(_session, buffer, ref length) : LibSrtpDebian.srtp_protect(_session, buffer, ref length);
 
     public int Unprotect(byte[] buffer, ref int length) =>
-        _openSsl ? OpenSsl.srtp_unprotect(_session, buffer, ref length) : Debian.srtp_unprotect(_session, buffer, ref length);
+        _openSsl ? OpenSsl.srtp_unprotect(_session, buffer, ref length) : LibSrtpDebian.srtp_unprotect(_session, buffer, ref length);
 
     public void Dispose()
     {
         if (_session != IntPtr.Zero)
         {
-            _ = _openSsl ? OpenSsl.srtp_dealloc(_session) : Debian.srtp_dealloc(_session);
+            _ = _openSsl ? OpenSsl.srtp_dealloc(_session) : LibSrtpDebian.srtp_dealloc(_session);
             _session = IntPtr.Zero;
         }
     }
@@ -109,73 +109,20 @@ internal sealed class LibSrtpNative : IDisposable
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path) =>
         name == OpenSslLibrary ? NativeLibrary.Load(OpenSslPath!) : IntPtr.Zero;
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct CryptoPolicy
-    {
-        public int CipherType;
-        public int CipherKeyLength;
-        public int AuthType;
-        public int AuthKeyLength;
-        public int AuthTagLength;
-        public int SecurityServices;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Policy
-    {
-        public int SsrcType;
-        public uint SsrcValue;
-        public CryptoPolicy Rtp;
-        public CryptoPolicy Rtcp;
-        public IntPtr Key;
-        public IntPtr Keys;
-        public nuint NumMasterKeys;
-        public IntPtr DeprecatedEkt;
-        public nuint WindowSize;
-        public int AllowRepeatTx;
-        public IntPtr EncryptedExtensionHeaders;
-        public int EncryptedExtensionHeaderCount;
-        public IntPtr Next;
-    }
-
 #pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code, which the build forbids
-    private static class Debian
-    {
-        [DllImport(DebianLibrary)]
-        public static extern int srtp_init();
-
-        [DllImport(DebianLibrary)]
-        public static extern int srtp_crypto_policy_set_from_profile_for_rtp(ref CryptoPolicy policy, int profile);
-
-        [DllImport(DebianLibrary)]
-        public static extern int srtp_crypto_policy_set_from_profile_for_rtcp(ref CryptoPolicy policy, int profile);
-
-        [DllImport(DebianLibrary)]
-        public static extern int srtp_create(out IntPtr session, ref Policy policy);
-
-        [DllImport(DebianLibrary)]
-        public static extern int srtp_dealloc(IntPtr session);
-
-        [DllImport(DebianLibrary)]
-        public static extern int srtp_protect(IntPtr session, byte[] packet, ref int length);
-
-        [DllImport(DebianLibrary)]
-        public static extern int srtp_unprotect(IntPtr session, byte[] packet, ref int length);
-    }
-
     private static class OpenSsl
     {
         [DllImport(OpenSslLibrary)]
         public static extern int srtp_init();
 
         [DllImport(OpenSslLibrary)]
-        public static extern int srtp_crypto_policy_set_from_profile_for_rtp(ref CryptoPolicy policy, int profile);
+        public static extern int srtp_crypto_policy_set_from_profile_for_rtp(ref LibSrtpCryptoPolicy policy, int profile);
 
         [DllImport(OpenSslLibrary)]
-        public static extern int srtp_crypto_policy_set_from_profile_for_rtcp(ref CryptoPolicy policy, int profile);
+        public static extern int srtp_crypto_policy_set_from_profile_for_rtcp(ref LibSrtpCryptoPolicy policy, int profile);
 
         [DllImport(OpenSslLibrary)]
-        public static extern int srtp_create(out IntPtr session, ref Policy policy);
+        public static extern int srtp_create(out IntPtr session, ref LibSrtpPolicy policy);
 
         [DllImport(OpenSslLibrary)]
         public static extern int srtp_dealloc(IntPtr session);

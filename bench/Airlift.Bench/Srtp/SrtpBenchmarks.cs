@@ -9,7 +9,8 @@ namespace Airlift.Bench.Srtp;
 
 /// <summary>
 /// SRTP protect, and protect + unprotect, of one RTP packet (12-byte header, 160 or 1200-byte payload) per profile: Airlift
-/// (managed AES-NI path, the default where the CPU has it, and the platform path, <c>UseHardwareIntrinsics = false</c>) beside
+/// (the default: managed AES-NI where the CPU has it and, for AES-CM, HMAC-SHA1 through libcrypto's HMAC_CTX; and the platform
+/// path, <c>UseHardwareIntrinsics = false, UseOpenSslHmac = false</c>) beside
 /// libsrtp 2 (P/Invoke to libsrtp2.so.1 on OpenSSL, same packets, same run) and beside the bare platform primitives (AES-CTR
 /// from a reused ECB transform + XOR and HMAC-SHA1, or one AesGcm seal). Each call first copies the plaintext into the
 /// buffer (protect works in place) and bumps the sequence number (replay protection refuses repeats on both sides).
@@ -71,7 +72,7 @@ public class SrtpBenchmarks
         var keys = SrtpKeys.FromKeyingMaterial(profile, material, DtlsRole.Client);
         _protect = SrtpContext.Create(profile, SrtpDirection.Protect, keys.Local.Key.Span, keys.Local.Salt.Span);
         _unprotect = SrtpContext.Create(profile, SrtpDirection.Unprotect, keys.Local.Key.Span, keys.Local.Salt.Span);
-        var platform = new SrtpOptions { UseHardwareIntrinsics = false };
+        var platform = new SrtpOptions { UseHardwareIntrinsics = false, UseOpenSslHmac = false };
         _platformProtect = SrtpContext.Create(profile, SrtpDirection.Protect, keys.Local.Key.Span, keys.Local.Salt.Span, platform);
         _platformUnprotect = SrtpContext.Create(profile, SrtpDirection.Unprotect, keys.Local.Key.Span, keys.Local.Salt.Span, platform);
         _libProtect = LibSrtpNative.Create(profile, outbound: true, keys.Local.Key.Span, keys.Local.Salt.Span);
@@ -135,7 +136,7 @@ public class SrtpBenchmarks
         return SealPrimitive(ecbPerCall: false);
     }
 
-    /// <summary>Airlift SrtpContext.ProtectRtp on the platform path (UseHardwareIntrinsics = false).</summary>
+    /// <summary>Airlift SrtpContext.ProtectRtp on the platform path (UseHardwareIntrinsics = false, UseOpenSslHmac = false).</summary>
     [Benchmark]
     [BenchmarkCategory("Protect")]
     public int AirliftPlatform_Protect()

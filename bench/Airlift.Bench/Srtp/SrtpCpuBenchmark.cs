@@ -57,7 +57,7 @@ internal static class SrtpCpuBenchmark
         var openSsl = LibSrtpNative.OpenSslPath;
         Console.WriteLine($"Samples per row: {samples} of {Ring} packets each (after {samples / 8} warm-up samples); median thread CPU time per packet.");
         Console.WriteLine($"libsrtp on OpenSSL: {openSsl ?? "not found (set AIRLIFT_LIBSRTP_OPENSSL; bench/Airlift.Bench/Srtp/build-libsrtp-openssl.sh)"}; libsrtp on NSS: Debian libsrtp2.so.1.");
-        Console.WriteLine($"Managed AES-NI path available: {Airlift.Srtp.Primitives.SrtpIntrinsics.IsAvailable}.");
+        Console.WriteLine($"Managed AES-NI path available: {Airlift.Srtp.Primitives.SrtpIntrinsics.IsAvailable}; libcrypto HMAC_CTX path available: {Airlift.Srtp.Primitives.SrtpOpenSslHmac.IsAvailable}.");
         Console.WriteLine();
         Console.WriteLine("| profile | payload | implementation | protect | unprotect | libsrtp(OpenSSL)/this protect | libsrtp(OpenSSL)/this unprotect | allocated per packet |");
         Console.WriteLine("|---|---:|---|---:|---:|---:|---:|---:|");
@@ -82,8 +82,8 @@ internal static class SrtpCpuBenchmark
         return 0;
     }
 
-    // Where AES-CM-HMAC-SHA1 protect time goes: the platform's HMAC-SHA1 (IncrementalHash, one append of header + payload
-    // + ROC, then TryGetHashAndReset) and the managed AES-CTR, each alone over the same bytes, beside the whole protect.
+    // Where AES-CM-HMAC-SHA1 protect time goes: each HMAC-SHA1 way (the path Airlift takes, the platform's, the other OpenSSL
+    // calls one could make) and each AES-CTR over the same bytes (header + payload + ROC), alone, beside the whole protect.
     private static void Components(int samples)
     {
         Console.WriteLine();
@@ -94,30 +94,58 @@ internal static class SrtpCpuBenchmark
         RandomSource.Seeded(3).Fill(key);
         RandomSource.Seeded(4).Fill(authKey);
         using var hmac = System.Security.Cryptography.IncrementalHash.CreateHMAC(System.Security.Cryptography.HashAlgorithmName.SHA1, authKey);
+        using var native = new Airlift.Srtp.Primitives.SrtpHmacSha1(authKey, openSsl: true);
+        using var levers = new OpenSslHmacLevers(authKey);
         using var ctr = new Airlift.Srtp.AesCounterMode(key, Airlift.Srtp.Primitives.SrtpIntrinsics.IsAvailable);
         using var platformCtr = new Airlift.Srtp.AesCounterMode(key, intrinsics: false);
+        if (!native.UsesOpenSsl)
+        {
+            Console.Error.WriteLine("libcrypto's HMAC_CTX is not usable here: the OpenSSL rows would measure the platform path");
+            return;
+        }
+
         var mac = new byte[20];
         var iv = new byte[16];
-        var results = new Dictionary<string, double[]>();
+        var rows = new List<(string Name, Action<byte[]> Op, bool Mac)>
+        {
+            ("HMAC-SHA1, libcrypto HMAC_CTX keyed once, NULL-key re-init + update + final (Airlift's path)", b => native.TryCompute(b, mac), true),
+            ("HMAC-SHA1, platform IncrementalHash, one append + TryGetHashAndReset (fallback path)", b => { hmac.AppendData(b); hmac.TryGetHashAndReset(mac, out _); }, true),
+            ("HMAC-SHA1, libcrypto EVP_MAC keyed once, NULL-key re-init + update + final (libsrtp 2.5's calls)", b => levers.EvpMac(b, mac), true),
+            ("HMAC-SHA1, libcrypto SHA1_Update/Final from saved pad states (4 calls; not used)", b => levers.SavedPads(b, mac), true),
+            ("HMAC-SHA1, libcrypto one-shot HMAC() (re-keys every call)", b => levers.OneShotHmac(b, mac), true),
+            ("HMAC-SHA1, libcrypto one-shot EVP_Q_mac (fetches and re-keys every call)", b => levers.QuickMac(b, mac), true),
+            ("HMAC-SHA1, platform one-shot HMACSHA1.HashData", b => System.Security.Cryptography.HMACSHA1.HashData(authKey, b, mac), true),
+            ("three empty P/Invoke calls into libcrypto (OpenSSL_version_num)", _ => OpenSslHmacLevers.ThreeEmptyCalls(), false),
+            ("AES-CTR, managed AES-NI", b => ctr.Apply(iv, b.AsSpan(HeaderLength, b.Length - HeaderLength - 4)), false),
+            ("AES-CTR, platform (reused ECB transform + XOR)", b => platformCtr.Apply(iv, b.AsSpan(HeaderLength, b.Length - HeaderLength - 4)), false),
+        };
+        var results = new Dictionary<int, double[]>();
         foreach (var payload in (int[])[160, 1200])
         {
             var buffer = new byte[HeaderLength + payload + 4];
             RandomSource.Seeded(5).Fill(buffer);
-            var hmacTime = Measure(samples, () =>
+            var expected = System.Security.Cryptography.HMACSHA1.HashData(authKey, buffer);
+            results[payload] = new double[rows.Count];
+            for (var r = 0; r < rows.Count; r++)
             {
-                hmac.AppendData(buffer);
-                hmac.TryGetHashAndReset(mac, out _);
-            });
-            var oneShot = Measure(samples, () => System.Security.Cryptography.HMACSHA1.HashData(authKey, buffer, mac));
-            var ctrTime = Measure(samples, () => ctr.Apply(iv, buffer.AsSpan(HeaderLength, payload)));
-            var platformCtrTime = Measure(samples, () => platformCtr.Apply(iv, buffer.AsSpan(HeaderLength, payload)));
-            results[$"{payload}"] = [hmacTime, oneShot, ctrTime, platformCtrTime];
+                var (name, op, isMac) = rows[r];
+                if (isMac)
+                {
+                    Array.Clear(mac);
+                    op(buffer);
+                    if (!mac.AsSpan().SequenceEqual(expected))
+                    {
+                        throw new InvalidOperationException($"{name}: wrong MAC");
+                    }
+                }
+
+                results[payload][r] = Measure(samples, () => op(buffer));
+            }
         }
 
-        string[] names = ["HMAC-SHA1 (platform IncrementalHash, one append + TryGetHashAndReset)", "HMAC-SHA1 (platform one-shot HMACSHA1.HashData)", "AES-CTR, managed AES-NI", "AES-CTR, platform (reused ECB transform + XOR)"];
-        for (var i = 0; i < names.Length; i++)
+        for (var r = 0; r < rows.Count; r++)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {names[i]} | {results["160"][i]:F0} ns | {results["1200"][i]:F0} ns |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {rows[r].Name} | {results[160][r]:F0} ns | {results[1200][r]:F0} ns |"));
         }
     }
 
@@ -151,13 +179,23 @@ internal static class SrtpCpuBenchmark
         var key = keys.Local.Key.Span;
         var salt = keys.Local.Salt.Span;
 
-        var impls = new List<Impl>
+        var aesCm = !name.Contains("GCM", StringComparison.Ordinal);
+        var impls = new List<Impl>();
+        if (aesCm)
         {
-            new AirliftImpl("Airlift (managed AES-NI)", profile, key, salt, new SrtpOptions()),
-            new AirliftImpl("Airlift (platform crypto)", profile, key, salt, new SrtpOptions { UseHardwareIntrinsics = false }),
-        };
+            impls.Add(new AirliftImpl("Airlift (AES-NI + OpenSSL HMAC_CTX, default)", profile, key, salt, new SrtpOptions()));
+            impls.Add(new AirliftImpl("Airlift (AES-NI + platform HMAC)", profile, key, salt, new SrtpOptions { UseOpenSslHmac = false }));
+        }
+        else
+        {
+            impls.Add(new AirliftImpl("Airlift (managed AES-NI)", profile, key, salt, new SrtpOptions()));
+        }
+
+        impls.Add(new AirliftImpl("Airlift (platform crypto)", profile, key, salt, new SrtpOptions { UseHardwareIntrinsics = false, UseOpenSslHmac = false }));
+        var anchorIndex = -1;
         if (openSsl)
         {
+            anchorIndex = impls.Count;
             impls.Add(new LibSrtpImpl("libsrtp 2.5.0 on OpenSSL 3", profile, key, salt, LibSrtpBuild.OpenSsl));
         }
 
@@ -221,7 +259,7 @@ internal static class SrtpCpuBenchmark
         }
 
         var medians = impls.Select((_, m) => (Protect: Median(protect[m]), Unprotect: Median(unprotect[m]))).ToArray();
-        var anchor = openSsl ? medians[2] : (Protect: double.NaN, Unprotect: double.NaN);
+        var anchor = anchorIndex >= 0 ? medians[anchorIndex] : (Protect: double.NaN, Unprotect: double.NaN);
         for (var m = 0; m < impls.Count; m++)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -16,6 +16,9 @@ namespace Airlift.Srtp;
 /// <see cref="RtpTrailerLength"/> / <see cref="RtcpTrailerLength"/> more. Unprotect: the span is exactly the received
 /// packet; on success its first <c>plaintextLength</c> bytes are the RTP/RTCP packet. On failure the buffer content is
 /// unspecified (drop it). Only master key index (MKI) free operation is supported, as DTLS-SRTP uses (RFC 5764 4.1.2).
+/// The one exception not caused by misuse: on the OpenSSL HMAC path (<see cref="UsesOpenSslHmac"/>), if OpenSSL itself
+/// fails (an allocation inside it), protect throws <see cref="CryptographicException"/> and unprotect drops the packet as
+/// <see cref="SrtpStatus.AuthenticationFailed"/>.
 /// </remarks>
 public sealed class SrtpContext : IDisposable
 {
@@ -31,8 +34,8 @@ public sealed class SrtpContext : IDisposable
     // AES-CM profiles.
     private readonly AesCounterMode? _rtpCtr;
     private readonly AesCounterMode? _rtcpCtr;
-    private readonly IncrementalHash? _rtpMac;
-    private readonly IncrementalHash? _rtcpMac;
+    private readonly SrtpHmacSha1? _rtpMac;
+    private readonly SrtpHmacSha1? _rtcpMac;
 
     // AEAD profiles.
     private readonly SrtpGcm? _rtpGcm;
@@ -63,8 +66,10 @@ public sealed class SrtpContext : IDisposable
         {
             _rtpCtr = new AesCounterMode(rtp.EncryptionKey, UsesHardwareIntrinsics);
             _rtcpCtr = new AesCounterMode(rtcp.EncryptionKey, UsesHardwareIntrinsics);
-            _rtpMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, rtp.AuthKey);
-            _rtcpMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, rtcp.AuthKey);
+            var openSsl = SrtpOpenSslHmac.Use(options);
+            _rtpMac = new SrtpHmacSha1(rtp.AuthKey, openSsl);
+            _rtcpMac = new SrtpHmacSha1(rtcp.AuthKey, openSsl);
+            UsesOpenSslHmac = _rtpMac.UsesOpenSsl && _rtcpMac.UsesOpenSsl;
         }
     }
 
@@ -79,9 +84,15 @@ public sealed class SrtpContext : IDisposable
 
     /// <summary>
     /// True when this context encrypts with Airlift's managed AES-NI + PCLMULQDQ primitives, false when with the platform's
-    /// AES / AES-GCM (see <see cref="SrtpOptions.UseHardwareIntrinsics"/>). HMAC-SHA1 always comes from the platform.
+    /// AES / AES-GCM (see <see cref="SrtpOptions.UseHardwareIntrinsics"/>).
     /// </summary>
     public bool UsesHardwareIntrinsics { get; }
+
+    /// <summary>
+    /// True when this (AES-CM) context computes HMAC-SHA1 with libcrypto's <c>HMAC_CTX</c> directly, false when with the
+    /// platform's <see cref="IncrementalHash"/> or when the profile has no HMAC (GCM). See <see cref="SrtpOptions.UseOpenSslHmac"/>.
+    /// </summary>
+    public bool UsesOpenSslHmac { get; }
 
     /// <summary>Packet and drop counters of this context.</summary>
     public SrtpStats Stats { get; } = new();
@@ -289,8 +300,8 @@ public sealed class SrtpContext : IDisposable
 
             // The ROC goes where the tag will be (there is room: every tag is at least 4 bytes), so the MAC input is one span.
             BinaryPrimitives.WriteUInt32BigEndian(buffer[length..], roc);
-            Span<byte> mac = stackalloc byte[20];
-            ComputeMac(_rtpMac!, buffer[..(length + 4)], ReadOnlySpan<byte>.Empty, mac);
+            Span<byte> mac = stackalloc byte[SrtpHmacSha1.MacLength];
+            ProtectMac(_rtpMac!, buffer[..(length + 4)], mac);
             mac[..tagLength].CopyTo(buffer[length..]);
         }
 
@@ -354,9 +365,9 @@ public sealed class SrtpContext : IDisposable
             Span<byte> received = stackalloc byte[16];
             tag.CopyTo(received);
             BinaryPrimitives.WriteUInt32BigEndian(tag, roc);
-            Span<byte> mac = stackalloc byte[20];
-            ComputeMac(_rtpMac!, packet[..(end + 4)], ReadOnlySpan<byte>.Empty, mac);
-            if (!CryptographicOperations.FixedTimeEquals(mac[..tagLength], received[..tagLength]))
+            Span<byte> mac = stackalloc byte[SrtpHmacSha1.MacLength];
+            if (!_rtpMac!.TryCompute(packet[..(end + 4)], mac)
+                || !CryptographicOperations.FixedTimeEquals(mac[..tagLength], received[..tagLength]))
             {
                 received[..tagLength].CopyTo(tag);
                 return SrtpStatus.AuthenticationFailed;
@@ -447,8 +458,8 @@ public sealed class SrtpContext : IDisposable
             }
 
             BinaryPrimitives.WriteUInt32BigEndian(buffer[length..], word);
-            Span<byte> mac = stackalloc byte[20];
-            ComputeMac(_rtcpMac!, buffer[..(length + SrtcpIndexLength)], ReadOnlySpan<byte>.Empty, mac);
+            Span<byte> mac = stackalloc byte[SrtpHmacSha1.MacLength];
+            ProtectMac(_rtcpMac!, buffer[..(length + SrtcpIndexLength)], mac);
             mac[..tagLength].CopyTo(buffer[(length + SrtcpIndexLength)..]);
         }
 
@@ -526,9 +537,9 @@ public sealed class SrtpContext : IDisposable
         }
         else
         {
-            Span<byte> mac = stackalloc byte[20];
-            ComputeMac(_rtcpMac!, packet[..(end + SrtcpIndexLength)], ReadOnlySpan<byte>.Empty, mac);
-            if (!CryptographicOperations.FixedTimeEquals(mac[..tagLength], packet[(end + SrtcpIndexLength)..]))
+            Span<byte> mac = stackalloc byte[SrtpHmacSha1.MacLength];
+            if (!_rtcpMac!.TryCompute(packet[..(end + SrtcpIndexLength)], mac)
+                || !CryptographicOperations.FixedTimeEquals(mac[..tagLength], packet[(end + SrtcpIndexLength)..]))
             {
                 return SrtpStatus.AuthenticationFailed;
             }
@@ -630,16 +641,18 @@ public sealed class SrtpContext : IDisposable
         }
     }
 
-    private static void ComputeMac(IncrementalHash mac, ReadOnlySpan<byte> data, ReadOnlySpan<byte> suffix, Span<byte> output)
+    private static void ProtectMac(SrtpHmacSha1 mac, ReadOnlySpan<byte> data, Span<byte> output)
     {
-        mac.AppendData(data);
-        if (!suffix.IsEmpty)
+        if (!mac.TryCompute(data, output))
         {
-            mac.AppendData(suffix);
+            ThrowMacFailed();
         }
-
-        mac.TryGetHashAndReset(output, out _);
     }
+
+    // Not reachable from packet content: only an allocation failure inside OpenSSL makes HMAC_CTX fail.
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ThrowMacFailed() => throw new CryptographicException("OpenSSL failed to compute the SRTP HMAC-SHA1 (out of memory?)");
 
     private SrtpStream AddStream(uint ssrc)
     {

@@ -1,19 +1,18 @@
 using System.Runtime.InteropServices;
 using Airlift.Dtls;
+using Airlift.LibSrtpInterop;
+using static Airlift.LibSrtpInterop.LibSrtpDebian;
 
 namespace Airlift.Tests.Srtp;
 
 /// <summary>
-/// Minimal P/Invoke binding to libsrtp 2.x (Debian libsrtp2-1, 2.5.0) for cross-checks. Structures follow
-/// include/srtp.h of the 2.x series on LP64 (x86_64 Linux): unsigned long is 8 bytes, enums are int.
+/// libsrtp 2.x (Debian libsrtp2-1, 2.5.0) sessions for cross-checks, over the binding in LibSrtpApi.cs (shared with
+/// the bench).
 /// </summary>
 internal sealed class LibSrtp : IDisposable
 {
-    public const string Library = "libsrtp2.so.1";
+    public const string Library = LibSrtpDebian.Library;
     public const string Package = "libsrtp2-1";
-
-    private const int SsrcAnyInbound = 2;
-    private const int SsrcAnyOutbound = 3;
 
     private static readonly Lazy<bool> Loaded = new(() =>
     {
@@ -68,7 +67,7 @@ internal sealed class LibSrtp : IDisposable
     public static bool Supports(SrtpProtectionProfile profile)
     {
         EnsureAvailable();
-        var p = default(CryptoPolicy);
+        var p = default(LibSrtpCryptoPolicy);
         return srtp_crypto_policy_set_from_profile_for_rtp(ref p, profile.Value) == 0
             && srtp_crypto_policy_set_from_profile_for_rtcp(ref p, profile.Value) == 0;
     }
@@ -77,8 +76,8 @@ internal sealed class LibSrtp : IDisposable
     public static LibSrtp Create(SrtpProtectionProfile profile, bool outbound, ReadOnlySpan<byte> masterKey, ReadOnlySpan<byte> masterSalt)
     {
         EnsureAvailable();
-        var policy = default(Policy);
-        policy.SsrcType = outbound ? SsrcAnyOutbound : SsrcAnyInbound;
+        var policy = default(LibSrtpPolicy);
+        policy.SsrcType = outbound ? LibSrtpPolicy.SsrcAnyOutbound : LibSrtpPolicy.SsrcAnyInbound;
         Check(srtp_crypto_policy_set_from_profile_for_rtp(ref policy.Rtp, profile.Value), "rtp policy");
         Check(srtp_crypto_policy_set_from_profile_for_rtcp(ref policy.Rtcp, profile.Value), "rtcp policy");
         policy.WindowSize = 128;
@@ -127,69 +126,6 @@ internal sealed class LibSrtp : IDisposable
             throw new InvalidOperationException($"libsrtp {what} failed: srtp_err_status {rc}");
         }
     }
-
-    /// <summary>srtp_crypto_policy_t: six ints (cipher type, key length, auth type, auth key length, tag length, services).</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct CryptoPolicy
-    {
-        public int CipherType;
-        public int CipherKeyLength;
-        public int AuthType;
-        public int AuthKeyLength;
-        public int AuthTagLength;
-        public int SecurityServices;
-    }
-
-    /// <summary>srtp_policy_t of libsrtp 2.x (128 bytes on LP64).</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct Policy
-    {
-        public int SsrcType;
-        public uint SsrcValue;
-        public CryptoPolicy Rtp;
-        public CryptoPolicy Rtcp;
-        public IntPtr Key;
-        public IntPtr Keys;
-        public nuint NumMasterKeys;
-        public IntPtr DeprecatedEkt;
-        public nuint WindowSize;
-        public int AllowRepeatTx;
-        public IntPtr EncryptedExtensionHeaders;
-        public int EncryptedExtensionHeaderCount;
-        public IntPtr Next;
-    }
-
-#pragma warning disable SYSLIB1054 // LibraryImport needs unsafe code, which the build forbids
-    [DllImport(Library)]
-    private static extern int srtp_init();
-
-    [DllImport(Library)]
-    private static extern IntPtr srtp_get_version_string();
-
-    [DllImport(Library)]
-    private static extern int srtp_crypto_policy_set_from_profile_for_rtp(ref CryptoPolicy policy, int profile);
-
-    [DllImport(Library)]
-    private static extern int srtp_crypto_policy_set_from_profile_for_rtcp(ref CryptoPolicy policy, int profile);
-
-    [DllImport(Library)]
-    private static extern int srtp_create(out IntPtr session, ref Policy policy);
-
-    [DllImport(Library)]
-    private static extern int srtp_dealloc(IntPtr session);
-
-    [DllImport(Library)]
-    private static extern int srtp_protect(IntPtr session, byte[] packet, ref int length);
-
-    [DllImport(Library)]
-    private static extern int srtp_unprotect(IntPtr session, byte[] packet, ref int length);
-
-    [DllImport(Library)]
-    private static extern int srtp_protect_rtcp(IntPtr session, byte[] packet, ref int length);
-
-    [DllImport(Library)]
-    private static extern int srtp_unprotect_rtcp(IntPtr session, byte[] packet, ref int length);
-#pragma warning restore SYSLIB1054
 }
 
 /// <summary>A theory that needs libsrtp2: skipped with "requires libsrtp2.so.1 (apt-get install libsrtp2-1)" when it is

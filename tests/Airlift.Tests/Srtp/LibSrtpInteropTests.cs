@@ -14,8 +14,11 @@ public class LibSrtpInteropTests
 {
     private const uint Ssrc = 0xCAFE_F00D;
 
-    /// <summary>The Airlift side's options: the managed AES-NI path here, the platform path in <see cref="LibSrtpInteropPlatformCryptoTests"/>.</summary>
-    protected virtual SrtpOptions Options => new() { UseHardwareIntrinsics = true };
+    /// <summary>
+    /// The Airlift side's options: the managed AES-NI path and libcrypto's HMAC_CTX here, the platform's AES, AesGcm and
+    /// IncrementalHash in <see cref="LibSrtpInteropPlatformCryptoTests"/>.
+    /// </summary>
+    protected virtual SrtpOptions Options => new() { UseHardwareIntrinsics = true, UseOpenSslHmac = true };
 
     [LibSrtpFact]
     public void Libsrtp_supports_every_airlift_profile()
@@ -157,9 +160,9 @@ public class LibSrtpInteropTests
     private static int PayloadLength(int i) => i % 7 == 0 ? 1200 : 17 * (i % 50);
 }
 
-/// <summary>The libsrtp interop tests with Airlift on the platform path (<see cref="SrtpOptions.UseHardwareIntrinsics"/> false).</summary>
+/// <summary>The libsrtp interop tests with Airlift on the platform path (<see cref="SrtpOptions.UseHardwareIntrinsics"/> and <see cref="SrtpOptions.UseOpenSslHmac"/> false).</summary>
 public sealed class LibSrtpInteropPlatformCryptoTests : LibSrtpInteropTests
 {
     /// <inheritdoc/>
-    protected override SrtpOptions Options => new() { UseHardwareIntrinsics = false };
+    protected override SrtpOptions Options => new() { UseHardwareIntrinsics = false, UseOpenSslHmac = false };
 }

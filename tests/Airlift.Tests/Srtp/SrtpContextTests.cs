@@ -15,6 +15,12 @@ public class SrtpContextTests
     /// <summary>False in <see cref="SrtpContextPlatformCryptoTests"/>: every behaviour again on the platform's AES and AesGcm.</summary>
     protected virtual bool HardwareIntrinsics => AesNi.IsSupported;
 
+    /// <summary>
+    /// The HMAC-SHA1 path of the AES-CM profiles: libcrypto's HMAC_CTX directly here (wherever it is usable, which on the
+    /// Linux test machines it must be), the platform's IncrementalHash in <see cref="SrtpContextPlatformCryptoTests"/>.
+    /// </summary>
+    protected virtual bool OpenSslHmac => OpenSslHmacSha1.IsSupported;
+
     [Fact]
     public void The_context_takes_the_path_its_options_ask_for()
     {
@@ -24,10 +30,21 @@ public class SrtpContextTests
         {
             Assert.Equal(HardwareIntrinsics, s.UsesHardwareIntrinsics);
             Assert.Equal(HardwareIntrinsics, r.UsesHardwareIntrinsics);
+            Assert.False(s.UsesOpenSslHmac); // GCM has no HMAC
+        }
+
+        var (cs, cr) = Pair(SrtpProtectionProfile.Aes128CmHmacSha1_80);
+        using (cs)
+        using (cr)
+        {
+            Assert.Equal(HardwareIntrinsics, cs.UsesHardwareIntrinsics);
+            Assert.Equal(OpenSslHmac, cs.UsesOpenSslHmac);
+            Assert.Equal(OpenSslHmac, cr.UsesOpenSslHmac);
         }
     }
 
-    private SrtpOptions Path(SrtpOptions? options) => (options ?? SrtpOptions.Default) with { UseHardwareIntrinsics = HardwareIntrinsics };
+    private SrtpOptions Path(SrtpOptions? options) =>
+        (options ?? SrtpOptions.Default) with { UseHardwareIntrinsics = HardwareIntrinsics, UseOpenSslHmac = OpenSslHmac };
 
     private (SrtpContext Sender, SrtpContext Receiver) Pair(SrtpProtectionProfile profile, SrtpOptions? options = null, ulong seed = 7) =>
         SrtpTestPackets.Pair(profile, Path(options), seed);
@@ -584,9 +601,15 @@ public class SrtpContextTests
     }
 }
 
-/// <summary>The <see cref="SrtpContextTests"/> on the platform path (<see cref="SrtpOptions.UseHardwareIntrinsics"/> false).</summary>
+/// <summary>
+/// The <see cref="SrtpContextTests"/> on the platform path (<see cref="SrtpOptions.UseHardwareIntrinsics"/> and
+/// <see cref="SrtpOptions.UseOpenSslHmac"/> false): the platform's AES, AesGcm and IncrementalHash HMAC-SHA1.
+/// </summary>
 public sealed class SrtpContextPlatformCryptoTests : SrtpContextTests
 {
     /// <inheritdoc/>
     protected override bool HardwareIntrinsics => false;
+
+    /// <inheritdoc/>
+    protected override bool OpenSslHmac => false;
 }
