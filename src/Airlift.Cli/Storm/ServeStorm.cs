@@ -102,8 +102,11 @@ internal sealed class ServeStorm : IStormDriver, IDisposable
     /// <summary>Pacing of the media packets (50 per second, a video stream's order).</summary>
     private static readonly TimeSpan MediaInterval = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>Wait after the last media packet before the server's stats are read.</summary>
-    private static readonly TimeSpan MediaSettle = TimeSpan.FromMilliseconds(500);
+    /// <summary>Wait after the last media packet before the server's stats are first read, and between reads.</summary>
+    private static readonly TimeSpan MediaSettle = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long after the last media packet the server's count may take to reach what was sent (a busy server lags).</summary>
+    private static readonly TimeSpan MediaSettleMax = TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan HttpTimeout = TimeSpan.FromSeconds(10);
 
@@ -801,8 +804,15 @@ internal sealed class ServeStorm : IStormDriver, IDisposable
             }
 
             storm.Tally(t => t.Serve!.MediaSent += sent);
-            await ServeUntilAsync(storm.Now + MediaSettle, ct).ConfigureAwait(false);
-            var accepted = await AcceptedAsync(location, ct).ConfigureAwait(false);
+            var settleEnd = storm.Now + MediaSettleMax;
+            long? accepted;
+            do
+            {
+                await ServeUntilAsync(storm.Now + MediaSettle, ct).ConfigureAwait(false);
+                accepted = await AcceptedAsync(location, ct).ConfigureAwait(false);
+            }
+            while (accepted is { } so && so < sent && storm.Now < settleEnd);
+
             storm.Tally(t =>
             {
                 if (accepted is { } n)
