@@ -214,4 +214,139 @@ if want gnutls-good && command -v gnutls-serv >/dev/null 2>&1; then
   finish gnutls-good
 fi
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Real peers beyond OpenSSL/GnuTLS (helper s18-peers): pion (tools/peers/pion), headless Chromium and Firefox against
+# `airlift serve`, and TURN. Each case is a function, run when wanted.
+
+PION=""
+# pion_peer: builds tools/peers/pion once (Debian golang-go golang-github-pion-dtls.v2-dev) into a temp dir.
+pion_peer() {
+  [[ -n "$PION" ]] && return 0
+  command -v go >/dev/null 2>&1 && [[ -d /usr/share/gocode/src/github.com/pion/dtls/v2 ]] || return 1
+  local dir="${TMPDIR:-/tmp}/airlift-captures-pion"
+  mkdir -p "$dir"
+  (cd "$REPO/tools/peers/pion" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$dir/cache" go build -o "$dir/pion-peer" .) || return 1
+  PION="$dir/pion-peer"
+}
+
+# pion as the DTLS client, Airlift as the server (clean loopback).
+case_pion_client_good() {
+  new_ns; capture pion-client-good "udp port 4444"
+  bg_airlift dtls-server --listen 127.0.0.1:4444 --count 1 --insecure-accept-any-certificate --dtls 1.2
+  sleep 2
+  # -srtp "": the Airlift dtls-server negotiates no use_srtp, and pion refuses a server without its profile
+  # (insufficient_security).
+  in_ns "$PION" -role client -addr 127.0.0.1:4444 -srtp "" -cert "$CERTS/ecdsa/cert.pem" -key "$CERTS/ecdsa/key.pem" -timeout 10 -lifetime 1 </dev/null >/dev/null 2>&1 || true
+  finish pion-client-good
+}
+
+# pion as the DTLS server, Airlift as the client (clean loopback).
+case_pion_server_good() {
+  new_ns; capture pion-server-good "udp port 4444"
+  bg_ns "$PION" -role server -addr 127.0.0.1:4444 -srtp "" -cert "$CERTS/ecdsa/cert.pem" -key "$CERTS/ecdsa/key.pem" -timeout 15 -lifetime 3
+  sleep 1
+  airlift "${CLIENT[@]}" --connect 127.0.0.1:4444 --timeout 8 >/dev/null || true
+  finish pion-server-good
+}
+
+# F1 with pion as the server: 1499-byte datagrams (RSA certificate) through a path that drops datagrams above 1200
+# bytes. pion never lowers its datagram size, so the handshake fails (F1, failure).
+case_f1_pion_fails() {
+  new_ns; capture f1-pion-fails "udp port 4444"
+  bg_ns "$PION" -role server -addr 127.0.0.1:4444 -srtp "" -mtu 1499 -cert "$CERTS/rsa-single/cert.pem" -key "$CERTS/rsa-single/key.pem" -timeout 20 -lifetime 1
+  bg_airlift proxy --listen 127.0.0.1:5555 --upstream 127.0.0.1:4444 --max-datagram 1200 --duration 25
+  sleep 2
+  airlift "${CLIENT[@]}" --connect 127.0.0.1:5555 --timeout 12 >/dev/null || true
+  finish f1-pion-fails
+}
+
+if want pion-client-good || want pion-server-good || want f1-pion-fails; then
+  if pion_peer; then
+    want pion-client-good && case_pion_client_good
+    want pion-server-good && case_pion_server_good
+    want f1-pion-fails && case_f1_pion_fails
+  else
+    say "skipping the pion cases (needs golang-go and golang-github-pion-dtls.v2-dev)"
+  fi
+fi
+
+E2E="$REPO/tests/Airlift.Tests/EndToEnd"
+PLAYWRIGHT_CORE="$REPO/scripts/.peers/node/node_modules/playwright-core"
+
+# capture_media_less NAME FILTER: like capture, for browser cases: the filter drops RTP over UDP (first byte 128-191 and a
+# second byte outside RTCP's 192-223) so a file stays small; STUN, DTLS and RTCP are kept whole (TCP is kept whole: a
+# dropped segment would break the RFC 4571 stream). The doctor therefore counts no RTP in the UDP files.
+capture_media_less() {
+  local file="$OUT/$1.pcap"
+  rm -f "$file"
+  bg_ns tcpdump -i lo -U -s 0 -w "$file" "($2) and not (udp and udp[8] >= 128 and udp[8] < 192 and (udp[9] < 192 or udp[9] > 223))"
+  sleep 1
+}
+
+# chromium_echo NAME URL: one case of tests/Airlift.Tests/EndToEnd/chromium-echo.js (headless Chromium, fake camera and
+# microphone, echo decoded, session closed), inside the namespace.
+chromium_echo() {
+  local dir; dir="$(mktemp -d)"
+  in_ns env PLAYWRIGHT_CORE="$PLAYWRIGHT_CORE" ECHO_OUT="$dir" ECHO_CASE_TIMEOUT_MS=15000 \
+    ECHO_CASES="[{\"name\":\"$1\",\"url\":\"$2\",\"disableFeatures\":[]}]" node "$E2E/chromium-echo.js" 2>&1 | grep -E '^RESULT' | cut -c1-300 || true
+  rm -rf "$dir"
+}
+
+# Headless Chromium against `airlift serve` over UDP: ICE-lite checks, DTLS 1.3 (Chromium's default, post-quantum key
+# share: a two-datagram ClientHello), SRTP echo, consent checks and RTCP, then the session closed.
+case_chromium_good() {
+  new_ns; capture_media_less chromium-dtls13-good "udp port 50000"
+  bg_airlift serve --http 127.0.0.1:8080 --udp 127.0.0.1:50000
+  sleep 4
+  chromium_echo chromium-dtls13-good "http://127.0.0.1:8080/?setup=passive"
+  finish chromium-dtls13-good
+}
+
+# Chromium over ICE-TCP: serve offers only a passive TCP candidate (--udp none), so everything runs over RFC 4571 framing.
+case_chromium_ice_tcp_good() {
+  new_ns; capture_media_less chromium-ice-tcp-good "tcp port 50002"
+  bg_airlift serve --http 127.0.0.1:8082 --udp none --tcp 127.0.0.1:50002
+  sleep 4
+  chromium_echo chromium-ice-tcp-good "http://127.0.0.1:8082/?setup=passive"
+  finish chromium-ice-tcp-good
+}
+
+# Chromium through serve's impairment proxy dropping datagrams above 1000 bytes: Chromium's certificate flight and
+# post-quantum ClientHello datagrams are larger, so DTLS never completes (F1 with a browser).
+case_chromium_f1() {
+  # Taken on the browser's side of the proxy (every port but serve's): what a capture on the client shows.
+  new_ns; capture_media_less chromium-f1-fails "udp and not port 50000"
+  bg_airlift serve --http 127.0.0.1:8080 --udp 127.0.0.1:50000 --impair-max-datagram 1000 --connect-timeout 12
+  sleep 4
+  chromium_echo chromium-f1-fails "http://127.0.0.1:8080/?setup=passive"
+  finish chromium-f1-fails
+}
+
+# Headless Firefox ESR against `airlift serve` over UDP (tests/Airlift.Tests/EndToEnd/firefox-echo.js).
+case_firefox_good() {
+  new_ns; capture_media_less firefox-good "udp port 50000"
+  bg_airlift serve --http 127.0.0.1:8080 --udp 127.0.0.1:50000
+  sleep 4
+  local dir; dir="$(mktemp -d)"
+  in_ns env FIREFOX="$(command -v firefox-esr || command -v firefox)" ECHO_OUT="$dir" ECHO_CASE_TIMEOUT_MS=15000 \
+    ECHO_CASES='[{"name":"firefox-good","port":8080,"setup":"passive","bundle":"balanced"}]' node "$E2E/firefox-echo.js" 2>&1 | grep -E '^RESULT' | cut -c1-300 || true
+  rm -rf "$dir"
+  finish firefox-good
+}
+
+if want chromium-dtls13-good || want chromium-ice-tcp-good || want chromium-f1-fails || want firefox-good; then
+  if command -v node >/dev/null 2>&1 && [[ -d "$PLAYWRIGHT_CORE" ]] && command -v chromium >/dev/null 2>&1; then
+    want chromium-dtls13-good && case_chromium_good
+    want chromium-ice-tcp-good && case_chromium_ice_tcp_good
+    want chromium-f1-fails && case_chromium_f1
+  else
+    say "skipping the Chromium cases (needs node, chromium and scripts/.peers/node playwright-core: scripts/test.sh installs them)"
+  fi
+  if command -v node >/dev/null 2>&1 && { command -v firefox-esr >/dev/null 2>&1 || command -v firefox >/dev/null 2>&1; }; then
+    want firefox-good && case_firefox_good
+  else
+    say "skipping the Firefox case (needs node and firefox-esr)"
+  fi
+fi
+
 say "done: $OUT"

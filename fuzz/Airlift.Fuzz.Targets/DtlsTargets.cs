@@ -50,7 +50,7 @@ internal sealed class DtlsPair : IDisposable
         {
             ExpectedPeerFingerprint = role == DtlsRole.Client ? ServerFingerprint.Value : ClientFingerprint.Value,
             Random = RandomSource.Seeded(seed),
-            Logger = FuzzLogger.Instance,
+            LoggerFactory = FuzzLogger.Factory,
             SrtpProfiles = v.NoSrtp ? [] : [SrtpProtectionProfile.Aes128CmHmacSha1_80, SrtpProtectionProfile.AeadAes128Gcm],
             MaxDatagramSize = v.SmallDatagrams ? DtlsOptions.MinimumDatagramSize : 1200,
             DatagramSizeFallbacks = v.SmallDatagrams ? [] : [1200, 1000, 576],

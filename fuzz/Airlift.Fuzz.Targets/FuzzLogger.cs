@@ -17,6 +17,9 @@ internal sealed class FuzzLogger : ILogger
 
     public static FuzzLogger Instance { get; } = new();
 
+    /// <summary>A factory that hands out <see cref="Instance"/> for every category (what DtlsOptions.LoggerFactory takes).</summary>
+    public static ILoggerFactory Factory { get; } = new OneLoggerFactory();
+
     /// <summary>Forgets anything captured (start of an input).</summary>
     public static void Reset()
     {
@@ -46,6 +49,19 @@ internal sealed class FuzzLogger : ILogger
         {
             s_captured = exception;
             s_message = formatter(state, exception);
+        }
+    }
+
+    private sealed class OneLoggerFactory : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) => Instance;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
         }
     }
 }

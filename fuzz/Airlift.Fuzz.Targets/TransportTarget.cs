@@ -39,7 +39,7 @@ internal static class TransportTarget
             RemoteUfrag = credentials.RemoteUfrag,
             RemotePassword = credentials.RemotePassword,
             MaxTuples = (script.Header & 4) != 0 ? 2 : 16,
-            Logger = FuzzLogger.Instance,
+            LoggerFactory = FuzzLogger.Factory,
         };
         var transport = new WebRtcTransport(options, TimeSpan.Zero);
         if (transport.DtlsRole != transportRole)
@@ -51,7 +51,7 @@ internal static class TransportTarget
         {
             ExpectedPeerFingerprint = transport.LocalFingerprint,
             Random = RandomSource.Seeded(32),
-            Logger = FuzzLogger.Instance,
+            LoggerFactory = FuzzLogger.Factory,
             SrtpProfiles = dtls.SrtpProfiles,
         };
         var peerEndpoint = peerRole == DtlsRole.Client ? DtlsEndpoint.CreateClient(peerOptions, TimeSpan.Zero) : DtlsEndpoint.CreateServer(peerOptions, TimeSpan.Zero);

@@ -18,11 +18,6 @@ var app = WebApplication.Create();
 app.Urls.Add($"http://127.0.0.1:{(args.Length > 0 ? int.Parse(args[0]) : 8080)}");
 app.MapPost("/whip", async (HttpRequest request) =>
 {
-    if (request.ContentType?.Split(';')[0].Trim() != "application/sdp")
-    {
-        return Results.Text("the offer must be application/sdp\n", statusCode: 415);
-    }
-
     var body = new char[SdpOffer.MaxLength + 1]; // at most one character more than an offer may have
     var length = await new StreamReader(request.Body).ReadBlockAsync(body);
     CertificateFingerprint? fingerprint = null;
@@ -64,7 +59,7 @@ app.MapPost("/whip", async (HttpRequest request) =>
     _ = Task.Run(() => Receive(id, session));
     request.HttpContext.Response.Headers.Location = $"/whip/{id}";
     return Results.Text(answer.Sdp, "application/sdp", statusCode: 201);
-});
+}).Accepts<string>("application/sdp"); // routing answers 415 to any other Content-Type
 app.MapDelete("/whip/{id}", (string id) => publishers.TryRemove(id, out var session) ? Close(session) : Results.NotFound());
 
 await app.StartAsync();

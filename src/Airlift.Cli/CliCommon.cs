@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Airlift.Dtls;
@@ -12,6 +13,128 @@ namespace Airlift.Cli;
 
 /// <summary>A user error (bad argument, unreadable file): printed as one line, exit status 2.</summary>
 internal sealed class CliException(string message) : Exception(message);
+
+/// <summary>
+/// Ctrl-C (SIGINT) and SIGTERM for every command, in one place. The first signal does not end the process: it cancels
+/// <see cref="Token"/> (the token each command's action receives), so the command stops, prints or writes its partial
+/// results and closes its sockets (servers say close_notify) on its way out. Program then prints one line: after SIGINT
+/// "airlift: interrupted" and status 130; after SIGTERM (a service manager's stop) "airlift: stopped (SIGTERM)" and the
+/// command's own status, so a server stopped in order exits 0 and a run cut short (storm, soak, lab, a client) 130.
+/// A second signal gets the default action (the process ends at once) for a command stuck in its cleanup.
+/// </summary>
+internal sealed class CliInterrupt : IDisposable
+{
+    private static readonly AsyncLocal<CliInterrupt?> Ambient = new();
+
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly PosixSignalRegistration[] _signals;
+    private int _signalled;
+    private PosixSignal _signal;
+
+    public CliInterrupt()
+    {
+        _signals = [PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal), PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal)];
+        Ambient.Value = this;
+    }
+
+    /// <summary>Cancelled by the first SIGINT or SIGTERM.</summary>
+    public CancellationToken Token => _cancel.Token;
+
+    /// <summary>True once a signal asked the command to stop.</summary>
+    public bool Requested => Volatile.Read(ref _signalled) != 0;
+
+    /// <summary>True when that signal was SIGTERM (a request to stop) rather than Ctrl-C.</summary>
+    public bool Terminated => Requested && _signal == PosixSignal.SIGTERM;
+
+    /// <summary>The token of the command running on this flow (synchronous actions have no token argument), or none.</summary>
+    public static CancellationToken Current => Ambient.Value?.Token ?? CancellationToken.None;
+
+    /// <summary>
+    /// <paramref name="stream"/>, read so that an interrupt ends the next read with <see cref="OperationCanceledException"/>:
+    /// a synchronous command reading a big file stops within one buffer.
+    /// </summary>
+    public static Stream Watch(Stream stream) => new InterruptibleStream(stream, Current);
+
+    public void Dispose()
+    {
+        foreach (var signal in _signals)
+        {
+            signal.Dispose();
+        }
+
+        if (Ambient.Value == this)
+        {
+            Ambient.Value = null;
+        }
+
+        _cancel.Dispose();
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        if (Interlocked.Exchange(ref _signalled, 1) != 0)
+        {
+            return; // the second signal: leave the default action (terminate) in place
+        }
+
+        _signal = context.Signal;
+        context.Cancel = true;
+        try
+        {
+            _cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The command finished as the signal arrived.
+        }
+    }
+
+    /// <summary>A read-only pass-through that checks the token before each read.</summary>
+    private sealed class InterruptibleStream(Stream inner, CancellationToken token) : Stream
+    {
+        public override bool CanRead => inner.CanRead;
+
+        public override bool CanSeek => inner.CanSeek;
+
+        public override bool CanWrite => false;
+
+        public override long Length => inner.Length;
+
+        public override long Position { get => inner.Position; set => inner.Position = value; }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            token.ThrowIfCancellationRequested();
+            return inner.Read(buffer, offset, count);
+        }
+
+        public override int Read(Span<byte> buffer)
+        {
+            token.ThrowIfCancellationRequested();
+            return inner.Read(buffer);
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+
+        public override void Flush()
+        {
+        }
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}
 
 /// <summary>Options and helpers shared by the DTLS commands.</summary>
 internal static class CliCommon
@@ -236,7 +359,8 @@ internal static class CliCommon
             ["event"] = connected is not null ? "connected" : "failed",
             ["role"] = role,
             ["peer"] = peer.ToString(),
-            ["version"] = connected?.Version.ToString() ?? "DTLS 1.2",
+            // Only a connected handshake has a negotiated version: a failure before ServerHello has none to report.
+            ["version"] = connected?.Version.ToString(),
             ["cipherSuite"] = connected?.CipherSuite.Name,
             ["srtpProfile"] = connected?.SrtpProfile?.Name,
             ["exporter"] = exporter is null ? null : Convert.ToHexString(exporter),

@@ -14,7 +14,7 @@ internal static class Program
     /// <summary>Exit status of an unexpected error (a bug): sysexits' EX_SOFTWARE.</summary>
     public const int InternalErrorStatus = 70;
 
-    /// <summary>Exit status after Ctrl+C / SIGINT ended a command that was not done.</summary>
+    /// <summary>Exit status after Ctrl+C / SIGINT ended a command (or SIGTERM cut short a run that was not done).</summary>
     public const int InterruptedStatus = 130;
 
     /// <summary>Widest line of every command's --help (a 100-column terminal shows it unwrapped).</summary>
@@ -98,10 +98,15 @@ internal static class Program
             return UsageStatus;
         }
 
+        // Ctrl-C and SIGTERM are ours, for every command alike: the action's token is cancelled and the command ends
+        // its own way (partial report, sockets closed); System.CommandLine's handler would end a slow one after 2 s.
+        using var interrupt = new CliInterrupt();
         try
         {
             // The default handler would catch CliException itself, print a stack trace and return 1.
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
+            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null, Output = output, Error = error };
+            var status = parse.InvokeAsync(configuration, interrupt.Token).GetAwaiter().GetResult();
+            return interrupt.Terminated ? Stopped(error, status) : interrupt.Requested ? Interrupted(error, status) : status;
         }
         catch (CliException ex)
         {
@@ -110,14 +115,39 @@ internal static class Program
         }
         catch (OperationCanceledException)
         {
-            error.WriteLine("airlift: interrupted");
-            return InterruptedStatus;
+            return Interrupted(error, 0);
         }
         catch (Exception ex)
         {
             ReportInternalError(ex, verbose, error);
             return InternalErrorStatus;
         }
+    }
+
+    /// <summary>
+    /// The end of an interrupted command: one line, status 130. A command that returned 130 itself has already said what
+    /// it left undone (storm's partial report, soak's "no report written").
+    /// </summary>
+    private static int Interrupted(TextWriter error, int status)
+    {
+        if (status != InterruptedStatus)
+        {
+            error.WriteLine("airlift: interrupted");
+        }
+
+        error.Flush();
+        return InterruptedStatus;
+    }
+
+    /// <summary>
+    /// The end of a command SIGTERM stopped: one line, and the command's own status (a server that stopped in order says 0,
+    /// as the .NET host does; a run it cut short says 130 itself).
+    /// </summary>
+    private static int Stopped(TextWriter error, int status)
+    {
+        error.WriteLine("airlift: stopped (SIGTERM)");
+        error.Flush();
+        return status;
     }
 
     /// <summary>

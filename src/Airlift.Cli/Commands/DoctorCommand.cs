@@ -21,7 +21,7 @@ internal static class DoctorCommand
         var relayLimit = new Option<int>("--relay-limit") { Description = "Relay buffer size in bytes: a datagram gluing several records above it is field failure F4.", DefaultValueFactory = _ => DoctorOptions.DefaultRelayLimit };
         var json = new Option<bool>("--json") { Description = "Print the report as one JSON object on stdout." };
         var outDir = new Option<string?>("--out") { Description = "Also write doctor.html, doctor.json and doctor.txt into DIR." };
-        var session = new Option<int?>("--session") { Description = "Show only session N (numbered in the summary)." };
+        var session = new Option<int?>("--session") { Description = "Report only session N (numbered in the summary): the terminal report, --json and the --out files; the exit status is that session's." };
         var noLadder = new Option<bool>("--no-ladder") { Description = "Leave the ladders out of the terminal report." };
         var command = new Command("doctor", "Read a packet capture of a failing WebRTC/DTLS handshake and name the failure (F1-F4 and others) with evidence, the fix and a ladder.")
         {
@@ -45,15 +45,15 @@ internal static class DoctorCommand
                 };
                 var only = parse.GetValue(session);
                 var result = Run(path, options, parse.GetValue(json));
-                if (only is { } n && result.Sessions.All(s => s.Id != n))
+                if (only is { } n && DoctorReport.CheckSession(result, n) is { } unknown)
                 {
-                    throw new CliException($"--session {n}: the capture has {result.Sessions.Count} session(s)");
+                    throw new CliException(unknown);
                 }
 
                 var text = DoctorReport.RenderText(result, only, !parse.GetValue(noLadder));
                 if (parse.GetValue(json))
                 {
-                    Console.WriteLine(DoctorReport.RenderJson(result));
+                    Console.WriteLine(DoctorReport.RenderJson(result, only));
                 }
                 else
                 {
@@ -65,9 +65,9 @@ internal static class DoctorCommand
                     try
                     {
                         Directory.CreateDirectory(dir);
-                        File.WriteAllText(Path.Combine(dir, "doctor.html"), DoctorReport.RenderHtml(result));
-                        File.WriteAllText(Path.Combine(dir, "doctor.json"), DoctorReport.RenderJson(result));
-                        File.WriteAllText(Path.Combine(dir, "doctor.txt"), DoctorReport.RenderText(result));
+                        File.WriteAllText(Path.Combine(dir, "doctor.html"), DoctorReport.RenderHtml(result, only));
+                        File.WriteAllText(Path.Combine(dir, "doctor.json"), DoctorReport.RenderJson(result, only));
+                        File.WriteAllText(Path.Combine(dir, "doctor.txt"), DoctorReport.RenderText(result, only));
                     }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                     {
@@ -77,7 +77,7 @@ internal static class DoctorCommand
                     Console.Error.WriteLine($"airlift doctor: wrote {Path.Combine(dir, "doctor.html")}, doctor.json, doctor.txt");
                 }
 
-                return DoctorReport.AnyFailure(result) ? 1 : 0;
+                return DoctorReport.AnyFailure(result, only) ? 1 : 0;
             }
             catch (CliException ex)
             {
@@ -118,7 +118,7 @@ internal static class DoctorCommand
             : null;
             try
             {
-                return DoctorAnalyzer.Analyze(stream, path, options, progress);
+                return DoctorAnalyzer.Analyze(CliInterrupt.Watch(stream), path, options, progress); // Ctrl-C stops at the next read
             }
             catch (CaptureFormatException ex)
             {

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Airlift.Dtls;
 using Airlift.NetEm;
@@ -332,16 +331,7 @@ internal static class ProxyCommand
                 stop.CancelAfter(limit);
             }
 
-            // Ctrl+C / SIGTERM end the run with a summary instead of killing the process.
-            void OnSignal(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                stop.Cancel();
-            }
-
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-
+            // Ctrl+C / SIGTERM (CliInterrupt cancels ct) end the run with a summary instead of killing the process.
             try
             {
                 await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);

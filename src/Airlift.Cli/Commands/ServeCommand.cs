@@ -155,7 +155,7 @@ internal static class ServeCommand
             EchoServer echo;
             try
             {
-                echo = await EchoServer.StartAsync(options, logger).ConfigureAwait(false);
+                echo = await EchoServer.StartAsync(options, logger, logging).ConfigureAwait(false);
             }
             catch (SocketException ex)
             {

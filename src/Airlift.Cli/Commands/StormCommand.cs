@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Airlift.Cli.Storm;
 using Airlift.Dtls;
@@ -118,14 +117,8 @@ internal static class StormCommand
     /// <summary>Runs the storm, prints and writes the report; the exit status.</summary>
     internal static async Task<int> RunAsync(StormSettings settings, CancellationToken ct)
     {
-        // The first Ctrl-C (SIGINT) ends the storm with its partial report; a second one ends the process at once.
-        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
-        {
-            c.Cancel = !interrupt.IsCancellationRequested;
-            interrupt.Cancel();
-        });
-        var report = await new StormRunner(settings, Print).RunAsync(interrupt.Token, r => Publish(settings, r)).ConfigureAwait(false);
+        // The first Ctrl-C or SIGTERM (CliInterrupt cancels ct) ends the storm with its partial report; a second one ends the process at once.
+        var report = await new StormRunner(settings, Print).RunAsync(ct, r => Publish(settings, r)).ConfigureAwait(false);
         return report.Interrupted ? Program.InterruptedStatus : report.AllConnected ? 0 : 1;
     }
 

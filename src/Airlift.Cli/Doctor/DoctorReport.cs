@@ -31,7 +31,12 @@ internal static class DoctorReport
             return sb.ToString();
         }
 
-        foreach (var s in r.Sessions.Where(s => onlySession is null || s.Id == onlySession))
+        if (onlySession is { } only)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  showing session {only} of {r.Sessions.Count} (--session {only})");
+        }
+
+        foreach (var s in Selected(r, onlySession))
         {
             sb.AppendLine();
             sb.AppendLine(SessionLine(s));
@@ -66,8 +71,28 @@ internal static class DoctorReport
         return sb.ToString();
     }
 
-    /// <summary>True when any session has a failure verdict.</summary>
-    public static bool AnyFailure(DoctorResult r) => r.Sessions.Any(s => s.Verdicts.Any(v => v.Severity == Severity.Failure));
+    /// <summary>True when any session (or only session <paramref name="onlySession"/>) has a failure verdict.</summary>
+    public static bool AnyFailure(DoctorResult r, int? onlySession = null) => Selected(r, onlySession).Any(s => s.Verdicts.Any(v => v.Severity == Severity.Failure));
+
+    /// <summary>
+    /// Checks a <c>--session</c> id: null when the capture has that session, else an error naming the ids there are.
+    /// </summary>
+    public static string? CheckSession(DoctorResult r, int id)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        if (r.Sessions.Any(s => s.Id == id))
+        {
+            return null;
+        }
+
+        return r.Sessions.Count == 0
+            ? $"--session {id}: the capture has no sessions (no STUN or DTLS traffic)"
+            : $"--session {id}: no such session; the capture has session(s) {string.Join(", ", r.Sessions.Select(s => s.Id))}";
+    }
+
+    /// <summary>The sessions a report shows: all, or only <paramref name="onlySession"/>.</summary>
+    private static IEnumerable<DoctorSession> Selected(DoctorResult r, int? onlySession) =>
+        onlySession is { } id ? r.Sessions.Where(s => s.Id == id) : r.Sessions;
 
     /// <summary>
     /// A session's ladder in the lab's format (<see cref="LabLadder"/>): time, direction arrow, datagram number, size,
@@ -155,6 +180,11 @@ internal static class DoctorReport
                 notes.Add("ICE-TCP");
             }
 
+            if (e.Relay is { } relay)
+            {
+                notes.Add(relay.Channel is { } ch ? $"TURN channel 0x{ch:X4}" : "TURN indication");
+            }
+
             if (e.Truncated)
             {
                 notes.Add("cut by the snap length");
@@ -164,8 +194,8 @@ internal static class DoctorReport
         }
     }
 
-    /// <summary>The report as one JSON object.</summary>
-    public static string RenderJson(DoctorResult r)
+    /// <summary>The report as one JSON object (only session <paramref name="onlySession"/> when given).</summary>
+    public static string RenderJson(DoctorResult r, int? onlySession = null)
     {
         ArgumentNullException.ThrowIfNull(r);
         var doc = new Dictionary<string, object?>
@@ -189,15 +219,21 @@ internal static class DoctorReport
                 ["otherProtocolPackets"] = r.Stats.OtherProtocolPackets,
                 ["tcpStreamsWithoutSyn"] = r.Stats.TcpStreamsWithoutSyn,
                 ["tcpStreamsDropped"] = r.Stats.TcpStreamsDropped,
+                ["turnChannelData"] = r.Stats.TurnChannelData,
+                ["turnIndications"] = r.Stats.TurnIndications,
+                ["turnControlMessages"] = r.Stats.TurnControlMessages,
                 ["tuplesOverLimit"] = r.TuplesOverLimit,
             },
-            ["failed"] = AnyFailure(r),
-            ["sessions"] = r.Sessions.Select(s => new Dictionary<string, object?>
+            ["failed"] = AnyFailure(r, onlySession),
+            ["sessionCount"] = r.Sessions.Count,
+            ["onlySession"] = onlySession,
+            ["sessions"] = Selected(r, onlySession).Select(s => new Dictionary<string, object?>
             {
                 ["id"] = s.Id,
                 ["client"] = s.Client?.ToString(),
                 ["server"] = s.Server?.ToString(),
                 ["tuples"] = s.Tuples.Select(t => new Dictionary<string, object?> { ["a"] = t.A.ToString(), ["b"] = t.B.ToString(), ["tcp"] = t.Tcp }).ToList(),
+                ["relays"] = Relays(s).Select(x => new Dictionary<string, object?> { ["server"] = x.Server.ToString(), ["channel"] = x.Channel, ["peerKnown"] = x.PeerKnown, ["text"] = x.Describe() }).ToList(),
                 ["version"] = s.Version,
                 ["cipherSuite"] = s.CipherSuite,
                 ["outcome"] = s.Outcome,
@@ -237,18 +273,21 @@ internal static class DoctorReport
     /// sentence per session, then each session's verdicts (evidence, fix, what the capture proves and cannot see) and its
     /// ladder (wrapped, never scrolling sideways).
     /// </summary>
-    public static string RenderHtml(DoctorResult r)
+    public static string RenderHtml(DoctorResult r, int? onlySession = null)
     {
         ArgumentNullException.ThrowIfNull(r);
-        var failed = AnyFailure(r);
-        var page = new ReportPage("airlift doctor: " + Path.GetFileName(r.File))
+        var failed = AnyFailure(r, onlySession);
+        var shown = Selected(r, onlySession).ToList();
+        var page = new ReportPage("airlift doctor: " + Path.GetFileName(r.File) + (onlySession is { } one ? $", session {one}" : string.Empty))
             .Banner(!failed, r.Sessions.Count == 0
                 ? "no STUN or DTLS traffic in the capture"
-                : $"{r.Sessions.Count(s => s.Verdicts.Any(v => v.Severity == Severity.Failure))} of {r.Sessions.Count} session(s) failed")
-            .Summary(r.Sessions.Select(s => $"Session {s.Id} ({Ep(s.Client)} to {Ep(s.Server)}): {s.Outcome}{(s.HandshakeMs is { } ms ? " in " + Ms(ms) : string.Empty)}; "
+                : onlySession is { } only
+                    ? $"session {only} of {r.Sessions.Count}: {(failed ? "failed" : "no failure")}"
+                    : $"{r.Sessions.Count(s => s.Verdicts.Any(v => v.Severity == Severity.Failure))} of {r.Sessions.Count} session(s) failed")
+            .Summary(shown.Select(s => $"Session {s.Id} ({Ep(s.Client)} to {Ep(s.Server)}): {s.Outcome}{(s.HandshakeMs is { } ms ? " in " + Ms(ms) : string.Empty)}; "
                 + (s.Verdicts.Count == 0 ? "no problem found." : string.Join("; ", s.Verdicts.Select(v => $"{Label(v.Severity).ToLowerInvariant()}: {v.Title}")) + ".")))
             .Details([Header(r), Decoded(r), .. r.StoppedBy is { } stop ? new[] { $"The capture stops early: {stop.Message}. The analysis covers the packets before it." } : []]);
-        foreach (var s in r.Sessions)
+        foreach (var s in shown)
         {
             var body = new StringBuilder();
             foreach (var v in s.Verdicts)
@@ -282,6 +321,11 @@ internal static class DoctorReport
     {
         var st = r.Stats;
         var parts = new List<string> { $"{st.UdpDatagrams} UDP datagrams", $"{st.TcpFrames} ICE-TCP frames" };
+        if (st.TurnChannelData > 0 || st.TurnIndications > 0 || st.TurnControlMessages > 0)
+        {
+            parts.Add($"TURN: {st.TurnChannelData} ChannelData and {st.TurnIndications} Send/Data indication(s) unwrapped, {st.TurnControlMessages} control message(s)");
+        }
+
         if (st.FragmentedDatagrams > 0 || st.Fragments > 0)
         {
             parts.Add($"{st.FragmentedDatagrams} IP-fragmented datagram(s) reassembled from {st.Fragments} fragments ({st.FragmentedDatagramsDropped} incomplete)");
@@ -310,9 +354,19 @@ internal static class DoctorReport
     private static string SessionLine(DoctorSession s)
     {
         var tuples = s.Tuples.Count > 1 ? $" over {s.Tuples.Count} tuples" : s.Tuples.Count == 1 && s.Tuples[0].Tcp ? " (ICE-TCP)" : string.Empty;
+        var relays = Relays(s);
+        if (relays.Count > 0)
+        {
+            tuples += " via " + string.Join(", ", relays.Select(x => x.Describe()));
+        }
+
         var dtls = s.Version is null ? string.Empty : $"; {s.Version}{(s.CipherSuite is null ? string.Empty : " " + s.CipherSuite)}";
         return $"session {s.Id}: client {Ep(s.Client)} <-> server {Ep(s.Server)}{tuples}{dtls}; {s.Events.Count} STUN/DTLS datagrams, {s.Retransmissions} retransmission(s); {s.Outcome}{(s.HandshakeMs is { } ms ? " in " + Ms(ms) : string.Empty)}";
     }
+
+    /// <summary>The TURN relays a session's datagrams were unwrapped from (distinct, in order of first use).</summary>
+    private static List<Capture.TurnRelay> Relays(DoctorSession s) =>
+        s.Events.Select(e => e.Relay).OfType<Capture.TurnRelay>().Distinct().ToList();
 
     private static string Label(Severity severity) => severity switch
     {

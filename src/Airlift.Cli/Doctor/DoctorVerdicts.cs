@@ -254,7 +254,9 @@ internal static class DoctorVerdicts
             s.Outcome = both && !fatal ? "encrypted DTLS 1.3 handshake: both sides exchanged encrypted records" : "encrypted DTLS 1.3 handshake, not seen to finish";
             if (both && !fatal)
             {
-                var firstData = dtls.FirstOrDefault(x => x.Dtls!.ApplicationData)?.TimestampNs ?? long.MaxValue;
+                // SRTP/SRTCP (or 1.2 application data) only flows once the handshake is done: the client's last encrypted
+                // record before it is its Finished (later ones are ACKs, alerts or data, not the handshake).
+                var firstData = Math.Min(dtls.FirstOrDefault(x => x.Dtls!.ApplicationData)?.TimestampNs ?? long.MaxValue, s.FirstMediaNs ?? long.MaxValue);
                 if (dtls.LastOrDefault(e => e.Dtls!.Unified && s.SideOf(e) == Side.Client && e.TimestampNs < firstData) is { } lastClient)
                 {
                     s.HandshakeMs = (lastClient.TimestampNs - start) / 1e6;
@@ -454,9 +456,16 @@ internal static class DoctorVerdicts
                 continue; // lost once or twice and got through at the same size: loss, not size
             }
 
+            if (recoveredTx is not null && flight.Transmissions.Count(t => !t.Answered && t.StartNs < recoveredTx.StartNs && t.Largest <= recoveredTx.Largest) >= 2)
+            {
+                continue; // the smaller datagrams went unanswered too before one got through: a slow or lossy peer, not size
+            }
+
             var peerResends = s.Transmissions.Count(t => t.Side != side && t.Number > 1 && t.StartNs > firstNs);
             var fragmented = big.SelectMany(t => t.Datagrams).Where(d => d.IpFragments > 0).ToList();
-            if (peerResends == 0 && fragmented.Count == 0)
+            // An ICE peer that keeps answering (or sending) STUN checks on the same tuple after the big sends is alive too.
+            var peerStun = s.Events.Count(e => e.TimestampNs > firstNs && e.Stun is not null && s.SideOf(e) != side && s.TupleIndex(e) == s.TupleIndex(big[0].Datagrams[0]));
+            if (peerResends == 0 && fragmented.Count == 0 && peerStun == 0)
             {
                 continue; // nothing shows the peer alive: that is "no answer", not a size problem
             }
@@ -475,6 +484,11 @@ internal static class DoctorVerdicts
             if (peerResends > 0)
             {
                 evidence.Add($"the {peer} resent its own previous flight {peerResends} time(s) meanwhile: it is alive and never received this flight");
+            }
+
+            if (peerStun > 0)
+            {
+                evidence.Add($"the {peer} sent {peerStun} STUN message(s) on the same tuple after the first of these sends: it is alive and reachable with small datagrams");
             }
 
             if (fragmented.Count > 0)

@@ -141,6 +141,9 @@ internal sealed class WireEvent
     /// <summary>Carried in an ICE-TCP frame.</summary>
     public bool Tcp { get; init; }
 
+    /// <summary>Unwrapped from TURN (ChannelData or a Send/Data indication): the relay, else null.</summary>
+    public Capture.TurnRelay? Relay { get; init; }
+
     /// <summary>UDP payload size (or frame size).</summary>
     public required int Size { get; init; }
 
@@ -196,6 +199,7 @@ internal static class WireDecoder
             From = d.Source,
             To = d.Destination,
             Tcp = d.Tcp,
+            Relay = d.Relay,
             Size = d.Length,
             Truncated = d.Truncated,
             IpFragments = d.IpFragments,

@@ -79,6 +79,7 @@ internal sealed class EchoServer : IAsyncDisposable
 {
     private readonly EchoServerOptions _options;
     private readonly ILogger? _logger;
+    private readonly ILoggerFactory? _loggerFactory;
     private readonly TransportHost _host;
     private readonly UdpImpairmentProxy? _proxy;
     private readonly ConcurrentDictionary<string, EchoSession> _sessions = new(StringComparer.Ordinal);
@@ -88,10 +89,11 @@ internal sealed class EchoServer : IAsyncDisposable
     private readonly HashSet<uint> _ssrcs = [];
     private readonly Lock _createGate = new();
 
-    private EchoServer(EchoServerOptions options, ILogger? logger, TransportHost host, UdpImpairmentProxy? proxy, IReadOnlyList<IceCandidate> candidates)
+    private EchoServer(EchoServerOptions options, ILogger? logger, ILoggerFactory? loggerFactory, TransportHost host, UdpImpairmentProxy? proxy, IReadOnlyList<IceCandidate> candidates)
     {
         _options = options;
         _logger = logger;
+        _loggerFactory = loggerFactory;
         _host = host;
         _proxy = proxy;
         Candidates = candidates;
@@ -131,7 +133,7 @@ internal sealed class EchoServer : IAsyncDisposable
             MaxDatagramSize = _options.MaxDatagramSize,
             SrtpProfiles = _options.SrtpProfiles,
             ProtocolVersions = _options.DtlsVersions,
-            Logger = _logger,
+            LoggerFactory = _loggerFactory,
         };
         try
         {
@@ -190,7 +192,10 @@ internal sealed class EchoServer : IAsyncDisposable
     /// <summary>Binds the sockets (and starts the proxy, if asked).</summary>
     /// <exception cref="ArgumentException">Invalid limits.</exception>
     /// <exception cref="System.Net.Sockets.SocketException">An address could not be bound.</exception>
-    public static async Task<EchoServer> StartAsync(EchoServerOptions options, ILogger? logger)
+    /// <param name="options">Addresses, certificate and limits.</param>
+    /// <param name="logger">The server's own lines (sessions, refusals, errors).</param>
+    /// <param name="loggerFactory">The DTLS handshake timeline of each session, in the Airlift.Dtls category; null: none.</param>
+    public static async Task<EchoServer> StartAsync(EchoServerOptions options, ILogger? logger, ILoggerFactory? loggerFactory = null)
     {
         options.Limits.Validate();
         if (options.MaxSessionsPerClient < 1)
@@ -236,7 +241,7 @@ internal sealed class EchoServer : IAsyncDisposable
                 candidates.Add(IceCandidate.CreateHost(tcp, IceProtocol.Tcp, options.Announce, foundation: "t0"));
             }
 
-            return new EchoServer(options, logger, host, proxy, candidates);
+            return new EchoServer(options, logger, loggerFactory, host, proxy, candidates);
         }
         catch
         {
@@ -312,7 +317,7 @@ internal sealed class EchoServer : IAsyncDisposable
                 MaxDatagramSize = _options.MaxDatagramSize,
                 SrtpProfiles = _options.SrtpProfiles,
                 ProtocolVersions = _options.DtlsVersions,
-                Logger = _logger,
+                LoggerFactory = _loggerFactory,
             };
             var transportOptions = new WebRtcTransportOptions(dtls, offer.Ice.Setup.Value, remoteFingerprint)
             {

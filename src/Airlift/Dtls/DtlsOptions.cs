@@ -238,8 +238,9 @@ public sealed record DtlsOptions
 
     /// <summary>
     /// Superseded by <see cref="LoggerFactory"/> (which takes precedence when both are set): a single logger for the
-    /// handshake timeline, drops and internal errors, kept so existing code compiles. Secrets are never logged.
+    /// handshake timeline, drops and internal errors, kept working so existing code compiles. Secrets are never logged.
     /// </summary>
+    [Obsolete("Use DtlsOptions.LoggerFactory: it takes precedence over Logger and logs each layer to its own category (docs/observability.md).")]
     [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public ILogger? Logger { get; init; }
 
@@ -257,7 +258,9 @@ public sealed record DtlsOptions
     public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
 
     /// <summary>The <c>Airlift.Dtls</c> logger these options give, if any.</summary>
+#pragma warning disable CS0618 // The legacy Logger keeps working as the fallback of LoggerFactory.
     internal ILogger? DtlsLogger => Airlift.Diagnostics.AirliftLoggers.Create(LoggerFactory, Airlift.Diagnostics.AirliftLogCategories.Dtls, Logger);
+#pragma warning restore CS0618
 
     /// <summary>The <c>Airlift.Dtls</c> instruments these options record on.</summary>
     internal DtlsMetrics Metrics => DtlsMetrics.For(MeterFactory);

@@ -138,7 +138,8 @@ public sealed record SdpOffer
 
         if (!sdp.StartsWith("v=0", StringComparison.Ordinal))
         {
-            error = new SdpOfferError(SdpOfferErrorKind.NotSdp, 1, "", "an SDP description starts with v=0 (RFC 8866 5)");
+            var first = QuotableFirstLine(sdp);
+            error = new SdpOfferError(SdpOfferErrorKind.NotSdp, 1, first, $"not an SDP offer: the first line must be v=0 (RFC 8866 5), got '{first}'");
             return false;
         }
 
@@ -229,6 +230,34 @@ public sealed record SdpOffer
         offer = new SdpOffer { Ice = ice, Media = built, Bundle = bundle };
         error = null;
         return true;
+    }
+
+    /// <summary>Longest part of a non-SDP first line quoted back in the error.</summary>
+    private const int MaxQuotedLength = 40;
+
+    /// <summary>
+    /// The first line of <paramref name="text"/>, cut to <see cref="MaxQuotedLength"/> characters and with every control or
+    /// format character shown as '?': the error may go back to the peer and into logs, so it carries no line break, escape
+    /// sequence or bidi override, and cannot grow with the input.
+    /// </summary>
+    private static string QuotableFirstLine(string text)
+    {
+        var end = text.AsSpan().IndexOfAny('\r', '\n');
+        var line = end < 0 ? text.AsSpan() : text.AsSpan(0, end);
+        var cut = line.Length > MaxQuotedLength;
+        if (cut)
+        {
+            line = line[..MaxQuotedLength];
+        }
+
+        Span<char> shown = stackalloc char[line.Length];
+        for (var i = 0; i < line.Length; i++)
+        {
+            var c = line[i];
+            shown[i] = char.IsControl(c) || char.IsSurrogate(c) || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format ? '?' : c;
+        }
+
+        return cut ? string.Concat(shown, "...") : new string(shown);
     }
 
     private static int? FindControlCharacter(string sdp)

@@ -61,5 +61,7 @@ public sealed record SdpOfferError(SdpOfferErrorKind Kind, int LineNumber, strin
 {
     /// <inheritdoc/>
     public override string ToString() =>
-        Ice is not null ? Ice.ToString() : LineNumber > 0 ? $"line {LineNumber}: {Message}: \"{Line}\"" : Message;
+        Ice is not null ? Ice.ToString()
+        : LineNumber > 0 && Kind != SdpOfferErrorKind.NotSdp ? $"line {LineNumber}: {Message}: \"{Line}\""
+        : Message;
 }

@@ -55,6 +55,20 @@ public sealed partial class ReadmeSamplesTests
         }
     }
 
+    /// <summary>A sample the README shows in full stays short enough to read in one go.</summary>
+    public const int MaxSampleLines = 99;
+
+    [Fact]
+    public void Every_sample_program_is_under_100_lines()
+    {
+        var root = RepoRoot();
+        foreach (var program in Directory.GetFiles(Path.Combine(root, "samples"), "Program.cs", SearchOption.AllDirectories))
+        {
+            var lines = Read(program).TrimEnd('\n').Split('\n').Length;
+            Assert.True(lines <= MaxSampleLines, $"{Path.GetRelativePath(root, program)} has {lines} lines; the README shows it verbatim, keep it under 100");
+        }
+    }
+
     private static string Read(string path) => File.ReadAllText(path).Replace("\r\n", "\n", StringComparison.Ordinal);
 
     private static int FirstDifferentLine(string a, string b)

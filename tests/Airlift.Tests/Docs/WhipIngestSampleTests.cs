@@ -30,6 +30,7 @@ public sealed class WhipIngestSampleTests(ITestOutputHelper output)
         using (var response = await PostAsync(http, whip, "this is not SDP\r\n", "application/sdp"))
         {
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("not an SDP offer: the first line must be v=0 (RFC 8866 5), got 'this is not SDP'", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
         foreach (var fixture in new[] { "chromium-balanced", "chromium-max-bundle", "firefox-balanced", "firefox-max-bundle", "aiortc" })

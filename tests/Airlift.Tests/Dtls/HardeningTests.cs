@@ -108,7 +108,7 @@ public sealed class HardeningTests
     public void An_unexpected_exception_inside_the_engine_fails_only_that_endpoint_with_internal_error_and_never_leaves_HandleDatagram()
     {
         // A logger that throws stands in for any bug reached while handling one message.
-        var poisoned = Options(TestCertificates.Ecdsa, 5) with { AllowAnyPeerCertificate = true, Logger = new ThrowingLogger("received ClientKeyExchange") };
+        var poisoned = Options(TestCertificates.Ecdsa, 5) with { AllowAnyPeerCertificate = true, LoggerFactory = new OneLoggerFactory(new ThrowingLogger("received ClientKeyExchange")) };
         var link = new VirtualLink(Options(TestCertificates.EcdsaPeer, 6) with { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] }, poisoned);
         link.Pump();
         link.Drive(l => l.BothDone, 1_000);
@@ -323,6 +323,20 @@ public sealed class HardeningTests
         Assert.True(quiet.Server.FinalFlightRetained);
         quiet.Server.HandleTimeout(quiet.Now + TimeSpan.FromSeconds(21));
         Assert.False(quiet.Server.FinalFlightRetained);
+    }
+
+    /// <summary>Hands out one logger for every category (the logger that throws, unwrapped).</summary>
+    private sealed class OneLoggerFactory(ILogger logger) : ILoggerFactory
+    {
+        public ILogger CreateLogger(string categoryName) => logger;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     private sealed class ThrowingLogger(string trigger) : ILogger

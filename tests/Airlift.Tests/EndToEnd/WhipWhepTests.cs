@@ -4,45 +4,62 @@ using Xunit.Abstractions;
 
 namespace Airlift.Tests.EndToEnd;
 
-/// <summary>One <c>airlift serve</c> in a fresh loopback-only namespace and one headless Chromium for the WHIP/WHEP cases.</summary>
-public sealed class WhipWhepFixture : IAsyncLifetime
+/// <summary>
+/// One <c>airlift serve</c> in a fresh loopback-only namespace and a node driver (<paramref name="script"/>) with its
+/// browsers; SIGTERM ends serve afterwards and its exit status is kept (SERVE_EXIT whip N).
+/// </summary>
+/// <param name="run">Name of the run (log and output files).</param>
+/// <param name="httpPort">serve's HTTP port inside the namespace.</param>
+/// <param name="udpPort">serve's media port inside the namespace.</param>
+/// <param name="script">The driver in this folder.</param>
+/// <param name="firefox">Whether the driver also needs Firefox.</param>
+/// <param name="seconds">Bound on the whole run.</param>
+public abstract class WhipServeFixture(string run, int httpPort, int udpPort, string script, bool firefox, int seconds) : IAsyncLifetime
 {
-    private const string Script = """
-        set -u
-        ip link set lo up
-        "$AIRLIFT_DOTNET" "$AIRLIFT_DLL" serve --http 127.0.0.1:8083 --udp 127.0.0.1:50003 >"$ECHO_OUT/whip-serve.log" 2>&1 &
-        S1=$!
-        node "$ECHO_SCRIPT"
-        rc=$?
-        kill -TERM $S1 2>/dev/null
-        wait $S1; echo "SERVE_EXIT whip $?"
-        exit $rc
-        """;
-
-    internal BrowserEchoRun Run { get; private set; } = BrowserEchoRun.NotStarted("the WHIP/WHEP run has not started");
+    internal BrowserEchoRun Run { get; private set; } = BrowserEchoRun.NotStarted($"the {run} run has not started");
 
     public async Task InitializeAsync()
     {
-        if (EndToEndSupport.MissingForChromium() is { } missing)
+        var missing = EndToEndSupport.MissingForChromium() ?? (firefox ? EndToEndSupport.MissingForFirefox() : null);
+        if (missing is not null)
         {
             Run = BrowserEchoRun.NotStarted(missing + (Peers.Required ? " [AIRLIFT_REQUIRE_PEERS=1]" : ""));
             return;
         }
 
+        var shell = $$"""
+            set -u
+            ip link set lo up
+            "$AIRLIFT_DOTNET" "$AIRLIFT_DLL" serve --http 127.0.0.1:{{httpPort}} --udp 127.0.0.1:{{udpPort}} >"$ECHO_OUT/{{run}}-serve.log" 2>&1 &
+            S1=$!
+            node "$ECHO_SCRIPT"
+            rc=$?
+            kill -TERM $S1 2>/dev/null
+            wait $S1; echo "SERVE_EXIT whip $?"
+            exit $rc
+            """;
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["AIRLIFT_DOTNET"] = AirliftCli.Host,
             ["AIRLIFT_DLL"] = AirliftCli.Dll,
-            ["ECHO_SCRIPT"] = Path.Combine(EndToEndSupport.ThisFolder, "whip-whep.js"),
-            ["SERVE_URL"] = "http://127.0.0.1:8083",
+            ["ECHO_SCRIPT"] = Path.Combine(EndToEndSupport.ThisFolder, script),
+            ["SERVE_URL"] = $"http://127.0.0.1:{httpPort}",
             ["ECHO_CASE_TIMEOUT_MS"] = "25000",
             ["PLAYWRIGHT_CORE"] = EndToEndSupport.PlaywrightCore,
         };
-        Run = await BrowserEchoRun.RunAsync("whip-whep", Script, env, TimeSpan.FromSeconds(180), new Dictionary<string, object?>());
+        if (firefox)
+        {
+            env["FIREFOX"] = EndToEndSupport.FirefoxPath;
+        }
+
+        Run = await BrowserEchoRun.RunAsync(run, shell, env, TimeSpan.FromSeconds(seconds), new Dictionary<string, object?>());
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
 }
+
+/// <summary>One <c>airlift serve</c> and one headless Chromium for the WHIP/WHEP cases (whip-whep.js).</summary>
+public sealed class WhipWhepFixture() : WhipServeFixture("whip-whep", 8083, 50003, "whip-whep.js", firefox: false, seconds: 180);
 
 /// <summary>
 /// WHIP (RFC 9725) and WHEP through <c>airlift serve</c>: headless Chromium publishes its fake camera from serve's page
@@ -73,49 +90,10 @@ public class WhipWhepTests(WhipWhepFixture fixture, ITestOutputHelper output) : 
 }
 
 /// <summary>
-/// One <c>airlift serve</c> in a fresh loopback-only namespace, headless Chromium publishing over WHIP and stock headless
-/// Firefox ESR watching over WHEP (whip-whep-firefox.js, firefox-whep.html).
+/// One <c>airlift serve</c>, headless Chromium publishing over WHIP and stock headless Firefox ESR watching over WHEP
+/// (whip-whep-firefox.js, firefox-whep.html).
 /// </summary>
-public sealed class WhipFirefoxWhepFixture : IAsyncLifetime
-{
-    private const string Script = """
-        set -u
-        ip link set lo up
-        "$AIRLIFT_DOTNET" "$AIRLIFT_DLL" serve --http 127.0.0.1:8084 --udp 127.0.0.1:50004 >"$ECHO_OUT/whip-firefox-serve.log" 2>&1 &
-        S1=$!
-        node "$ECHO_SCRIPT"
-        rc=$?
-        kill -TERM $S1 2>/dev/null
-        wait $S1; echo "SERVE_EXIT whip $?"
-        exit $rc
-        """;
-
-    internal BrowserEchoRun Run { get; private set; } = BrowserEchoRun.NotStarted("the WHIP/WHEP Firefox run has not started");
-
-    public async Task InitializeAsync()
-    {
-        var missing = EndToEndSupport.MissingForChromium() ?? EndToEndSupport.MissingForFirefox();
-        if (missing is not null)
-        {
-            Run = BrowserEchoRun.NotStarted(missing + (Peers.Required ? " [AIRLIFT_REQUIRE_PEERS=1]" : ""));
-            return;
-        }
-
-        var env = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["AIRLIFT_DOTNET"] = AirliftCli.Host,
-            ["AIRLIFT_DLL"] = AirliftCli.Dll,
-            ["ECHO_SCRIPT"] = Path.Combine(EndToEndSupport.ThisFolder, "whip-whep-firefox.js"),
-            ["SERVE_URL"] = "http://127.0.0.1:8084",
-            ["ECHO_CASE_TIMEOUT_MS"] = "25000",
-            ["PLAYWRIGHT_CORE"] = EndToEndSupport.PlaywrightCore,
-            ["FIREFOX"] = EndToEndSupport.FirefoxPath,
-        };
-        Run = await BrowserEchoRun.RunAsync("whip-firefox", Script, env, TimeSpan.FromSeconds(240), new Dictionary<string, object?>());
-    }
-
-    public Task DisposeAsync() => Task.CompletedTask;
-}
+public sealed class WhipFirefoxWhepFixture() : WhipServeFixture("whip-firefox", 8084, 50004, "whip-whep-firefox.js", firefox: true, seconds: 240);
 
 /// <summary>
 /// Issue #12: Chromium publishes over WHIP and Firefox ESR (NSS, its own RTP stack) watches over WHEP through

@@ -9,9 +9,8 @@
 "use strict";
 const fs = require("fs");
 const http = require("http");
-const os = require("os");
 const path = require("path");
-const { spawn } = require("child_process");
+const { waitForHttp, startFirefox, pageServer } = require("./e2e-common");
 
 const firefox = process.env.FIREFOX || "/usr/bin/firefox-esr";
 const cases = JSON.parse(process.env.ECHO_CASES);
@@ -23,76 +22,11 @@ const servePorts = new Set(cases.map(c => Number(c.port)));
 const origin = "http://127.0.0.1:" + httpPort;
 
 const log = (...a) => console.log("[firefox-echo]", ...a);
-const sleep = ms => new Promise(r => setTimeout(r, ms));
 const caseUrl = c => `${origin}/page?case=${encodeURIComponent(c.name)}&serve=${c.port}&setup=${c.setup}&bundle=${c.bundle || "balanced"}&timeout=${caseTimeout}`;
-
-// Everything Firefox needs to run unattended, with fake devices that count as capturing (media.navigator.permission.fake:
-// without it Firefox gathers only the default-route address and ICE fails at once in a route-less namespace), loopback
-// candidates, plain host addresses (no mDNS), and no first-run pages, telemetry, updates or background connections.
-const prefs = {
-  "media.navigator.streams.fake": true,
-  "media.navigator.permission.disabled": true,
-  "media.navigator.permission.fake": true,
-  "media.peerconnection.ice.loopback": true,
-  "media.peerconnection.ice.obfuscate_host_addresses": false,
-  "media.autoplay.default": 0,
-  "media.autoplay.blocking_policy": 0,
-  "browser.shell.checkDefaultBrowser": false,
-  "browser.startup.homepage_override.mstone": "ignore",
-  "browser.startup.firstrunSkipsHomepage": true,
-  "startup.homepage_welcome_url": "about:blank",
-  "startup.homepage_welcome_url.additional": "",
-  "browser.aboutwelcome.enabled": false,
-  "trailhead.firstrun.didSeeAboutWelcome": true,
-  "browser.sessionstore.resume_from_crash": false,
-  "browser.tabs.warnOnClose": false,
-  "toolkit.startup.max_resumed_crashes": -1,
-  "datareporting.policy.dataSubmissionEnabled": false,
-  "datareporting.healthreport.uploadEnabled": false,
-  "toolkit.telemetry.enabled": false,
-  "toolkit.telemetry.unified": false,
-  "toolkit.telemetry.reportingpolicy.firstRun": false,
-  "app.update.auto": false,
-  "app.update.enabled": false,
-  "app.normandy.enabled": false,
-  "extensions.update.enabled": false,
-  "extensions.getAddons.cache.enabled": false,
-  "network.captive-portal-service.enabled": false,
-  "network.connectivity-service.enabled": false,
-  "browser.safebrowsing.malware.enabled": false,
-  "browser.safebrowsing.phishing.enabled": false,
-  "browser.safebrowsing.downloads.enabled": false,
-  "browser.newtabpage.enabled": false,
-  "browser.ping-centre.telemetry": false,
-  "dom.disable_beforeunload": true,
-  "devtools.console.stdout.content": true,
-  "browser.dom.window.dump.enabled": true,
-};
 
 const results = new Map();
 let current = 0; // index of the case the running Firefox is on
 let waiter = null; // resolves when the current case posts its result
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    let size = 0;
-    req.on("data", d => { size += d.length; if (size > 16 << 20) { req.destroy(); reject(new Error("body too large")); } else { chunks.push(d); } });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-async function proxy(req, res, port, rest) {
-  const body = req.method === "GET" || req.method === "HEAD" ? undefined : await readBody(req);
-  const headers = {};
-  if (req.headers["content-type"]) { headers["content-type"] = req.headers["content-type"]; }
-  const r = await fetch(`http://127.0.0.1:${port}${rest}`, { method: req.method, headers, body, redirect: "manual" });
-  const out = { "content-type": r.headers.get("content-type") || "text/plain", "cache-control": "no-store" };
-  if (r.headers.get("location")) { out.location = r.headers.get("location"); }
-  res.writeHead(r.status, out);
-  res.end(Buffer.from(await r.arrayBuffer()));
-}
 
 function onResult(json) {
   const r = JSON.parse(json);
@@ -113,65 +47,26 @@ function onResult(json) {
   return next ? caseUrl(next) : null;
 }
 
-const server = http.createServer(async (req, res) => {
-  try {
-    const url = new URL(req.url, origin);
+// /serve/<port>/... goes to that serve; each result is answered with the URL of the next case.
+const server = pageServer(http, origin, pageHtml,
+  url => {
     const m = url.pathname.match(/^\/serve\/(\d+)(\/.*)$/);
-    if (req.method === "GET" && url.pathname === "/page") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-      res.end(pageHtml);
-    } else if (m && servePorts.has(Number(m[1]))) {
-      await proxy(req, res, Number(m[1]), m[2] + url.search);
-    } else if (req.method === "POST" && url.pathname === "/result") {
-      const next = onResult((await readBody(req)).toString("utf8"));
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ next }));
-    } else if (req.method === "POST" && url.pathname === "/log") {
-      log("page", (await readBody(req)).toString("utf8"));
-      res.writeHead(204);
-      res.end();
-    } else {
-      res.writeHead(404);
-      res.end();
-    }
-  } catch (e) {
-    log("http error", req.method, req.url, String(e && e.message || e));
-    if (!res.headersSent) { res.writeHead(502); }
-    res.end();
-  }
-});
-
-async function waitForServer(port, ms) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/`)).ok) { return true; }
-    } catch { /* not up yet */ }
-    await sleep(200);
-  }
-  return false;
-}
-
-function newProfile() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlift-firefox-"));
-  fs.writeFileSync(path.join(dir, "user.js"), Object.entries(prefs).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join("\n") + "\n");
-  return dir;
-}
+    return m && servePorts.has(Number(m[1])) ? `http://127.0.0.1:${m[1]}${m[2]}${url.search}` : null;
+  },
+  body => ({ next: onResult(body) }),
+  log);
 
 // Runs one Firefox from case `from`; resolves when every case has a result or the current one timed out.
 async function runFirefox(from, launch) {
-  const profile = newProfile();
-  const logFile = fs.openSync(path.join(outDir, `firefox-${launch}.log`), "w");
-  const child = spawn(firefox, ["--headless", "--no-remote", "--profile", profile, caseUrl(cases[from])], {
-    detached: true, stdio: ["ignore", logFile, logFile], env: { ...process.env, MOZ_HEADLESS: "1", HOME: profile },
+  const ff = startFirefox(firefox, caseUrl(cases[from]), path.join(outDir, `firefox-${launch}.log`), (code, signal) => {
+    log(`firefox ${launch} exited`, code, signal);
+    if (waiter) { waiter(); }
   });
-  let exited = false;
-  child.on("exit", (code, signal) => { exited = true; log(`firefox ${launch} exited`, code, signal); if (waiter) { waiter(); } });
   current = from;
   try {
     for (;;) {
       const index = current;
-      if (index >= cases.length || exited) { return; }
+      if (index >= cases.length || ff.exited()) { return; }
       // The page gives up by itself after caseTimeout; allow for the close, the post and a Firefox start.
       const timedOut = await new Promise(resolve => {
         const t = setTimeout(() => resolve(true), caseTimeout + 20000);
@@ -188,13 +83,7 @@ async function runFirefox(from, launch) {
       }
     }
   } finally {
-    if (!exited) {
-      try { process.kill(-child.pid, "SIGTERM"); } catch { /* gone */ }
-      for (let i = 0; i < 50 && !exited; i++) { await sleep(100); }
-      if (!exited) { try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ } }
-    }
-    fs.closeSync(logFile);
-    fs.rmSync(profile, { recursive: true, force: true });
+    await ff.stop();
   }
 }
 
@@ -203,7 +92,7 @@ async function runFirefox(from, launch) {
   try {
     await new Promise((resolve, reject) => { server.once("error", reject); server.listen(httpPort, "127.0.0.1", resolve); });
     for (const port of servePorts) {
-      if (!await waitForServer(port, 30000)) { throw new Error(`airlift serve did not answer on 127.0.0.1:${port}`); }
+      if (!await waitForHttp(`http://127.0.0.1:${port}/`, 30000)) { throw new Error(`airlift serve did not answer on 127.0.0.1:${port}`); }
     }
     let launch = 0;
     while (current < cases.length && launch < cases.length) {

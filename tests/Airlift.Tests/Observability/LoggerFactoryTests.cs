@@ -47,10 +47,30 @@ public sealed class LoggerFactoryTests
         var legacy = new Airlift.Tests.Net.ListLogger();
         await Handshakes.RunAsync(
             new DtlsUdpServerOptions(Handshakes.Options(TestCertificates.Ecdsa, TestCertificates.EcdsaPeer, 7)),
+#pragma warning disable CS0618 // The obsolete single logger must keep working (and lose to LoggerFactory).
             i => Handshakes.Options(TestCertificates.EcdsaPeer, TestCertificates.Ecdsa, 70) with { Logger = legacy, LoggerFactory = telemetry.LoggerFactory },
+#pragma warning restore CS0618
             count: 1);
 
         Assert.Empty(legacy.Lines);
         Assert.Contains(telemetry.Records, r => r.Id.Id == 1001);
+    }
+
+    [Fact]
+    public async Task The_obsolete_single_logger_still_gets_the_handshake_timeline_and_names_its_replacement()
+    {
+        var legacy = new Airlift.Tests.Net.ListLogger();
+        await Handshakes.RunAsync(
+            new DtlsUdpServerOptions(Handshakes.Options(TestCertificates.Ecdsa, TestCertificates.EcdsaPeer, 8)),
+#pragma warning disable CS0618 // The obsolete hook is what this test keeps working.
+            i => Handshakes.Options(TestCertificates.EcdsaPeer, TestCertificates.Ecdsa, 80) with { Logger = legacy },
+#pragma warning restore CS0618
+            count: 1);
+
+        Assert.Contains(legacy.Lines, l => l.Contains("client:", StringComparison.Ordinal));
+        var obsolete = Assert.Single(typeof(DtlsOptions).GetProperty(nameof(DtlsOptions.LoggerFactory))!.DeclaringType!
+            .GetProperty("Logger")!.GetCustomAttributes(typeof(ObsoleteAttribute), inherit: false).Cast<ObsoleteAttribute>());
+        Assert.Contains("DtlsOptions.LoggerFactory", obsolete.Message, StringComparison.Ordinal);
+        Assert.False(obsolete.IsError);
     }
 }

@@ -19,6 +19,9 @@ internal sealed record CapturedDatagram(long Frame, long TimestampNs, IPEndPoint
 
     /// <summary>The capture holds only the first <see cref="Payload"/> bytes of it (snap length).</summary>
     public bool Truncated => Payload.Length < Length;
+
+    /// <summary>The TURN relay it was unwrapped from (ChannelData or a Send/Data indication), or null.</summary>
+    public TurnRelay? Relay { get; init; }
 }
 
 /// <summary>What the decoder saw and skipped; every drop is counted here.</summary>
@@ -62,6 +65,15 @@ internal sealed class DecodeStats
 
     /// <summary>TCP streams given up: out-of-order data over the limit, a frame over 65535, too many streams.</summary>
     public long TcpStreamsDropped { get; set; }
+
+    /// <summary>TURN ChannelData messages unwrapped (RFC 8656 12.4).</summary>
+    public long TurnChannelData { get; set; }
+
+    /// <summary>TURN Send and Data indications unwrapped (RFC 8656 10, 11.4-11.6).</summary>
+    public long TurnIndications { get; set; }
+
+    /// <summary>TURN control messages (Allocate, Refresh, CreatePermission, ChannelBind and answers), not analysed further.</summary>
+    public long TurnControlMessages { get; set; }
 }
 
 /// <summary>
@@ -84,6 +96,7 @@ internal sealed class PacketDecoder(CaptureLimits limits)
 
     private readonly FragmentReassembler _fragments = new(limits);
     private readonly TcpStreams _tcp = new(limits);
+    private readonly TurnUnwrapper _turn = new();
 
     /// <summary>Counters.</summary>
     public DecodeStats Stats { get; } = new();
@@ -409,7 +422,10 @@ internal sealed class PacketDecoder(CaptureLimits limits)
                     Stats.UdpDatagrams++;
                     var src = new IPEndPoint(source, BinaryPrimitives.ReadUInt16BigEndian(data));
                     var dst = new IPEndPoint(destination, BinaryPrimitives.ReadUInt16BigEndian(data[2..]));
-                    ctx.Output.Add(new CapturedDatagram(ctx.Frame, ctx.TimestampNs, src, dst, false, data[8..Math.Min(length, data.Length)].ToArray(), fragments, largest) { Length = length - 8 });
+                    _turn.Process(new CapturedDatagram(ctx.Frame, ctx.TimestampNs, src, dst, false, data[8..Math.Min(length, data.Length)].ToArray(), fragments, largest) { Length = length - 8 }, ctx.Output);
+                    Stats.TurnChannelData = _turn.ChannelDataMessages;
+                    Stats.TurnIndications = _turn.Indications;
+                    Stats.TurnControlMessages = _turn.ControlMessages;
                     return;
                 }
 
