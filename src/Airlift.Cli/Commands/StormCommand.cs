@@ -19,6 +19,8 @@ internal static class StormCommand
     {
         var defaults = new StormSettings();
         var target = new Option<string?>("--target") { Description = "The server to storm, ADDRESS:PORT." };
+        var serve = new Option<string?>("--serve") { Description = "Full WebRTC sessions through a WHIP endpoint (airlift serve's POST /whip): each session posts an offer, runs ICE (controlling) and DTLS against the answer, optionally sends --media packets, and DELETEs its resource at the end. The URL, e.g. http://127.0.0.1:8080/whip." };
+        var media = new Option<int>("--media") { Description = "--serve: SRTP packets each connected session sends (20 ms apart); the server's count is read from LOCATION/stats.", DefaultValueFactory = _ => 0 };
         var self = new Option<bool>("--self") { Description = "Start an Airlift DTLS server in a child process on 127.0.0.1 and storm it (its CPU and memory are measured)." };
         var inProcess = new Option<bool>("--self-in-process") { Description = "Like --self, with the server in this process (no separate server CPU or memory figures)." };
         var connections = new Option<int>("--connections", "-c") { Description = "Clients open at once: handshaking, or holding their connection until the storm ends.", DefaultValueFactory = _ => defaults.Connections };
@@ -42,7 +44,7 @@ internal static class StormCommand
         var clientFingerprint = new Option<string?>("--client-fingerprint") { Description = "Internal: the storm clients' certificate fingerprint.", Hidden = true };
         var command = new Command("storm", "Handshake storm: many concurrent DTLS clients against one server; reports handshakes/s, time-to-connect percentiles, failures by reason, and server CPU and memory when it runs the server.")
         {
-            target, self, inProcess, connections, total, rate, dtls, group, proxyLoss, seed, fingerprint, insecure, timeout, perAddress, mtu, serverPid, warmup, json, html, clientDriver, serverRole, clientFingerprint,
+            target, serve, media, self, inProcess, connections, total, rate, dtls, group, proxyLoss, seed, fingerprint, insecure, timeout, perAddress, mtu, serverPid, warmup, json, html, clientDriver, serverRole, clientFingerprint,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -55,10 +57,17 @@ internal static class StormCommand
             }
 
             var targetText = parse.GetValue(target);
-            var modes = (targetText is null ? 0 : 1) + (parse.GetValue(self) ? 1 : 0) + (parse.GetValue(inProcess) ? 1 : 0);
+            var serveText = parse.GetValue(serve);
+            var modes = (targetText is null ? 0 : 1) + (serveText is null ? 0 : 1) + (parse.GetValue(self) ? 1 : 0) + (parse.GetValue(inProcess) ? 1 : 0);
             if (modes != 1)
             {
-                throw new CliException("give exactly one of --target ADDRESS:PORT, --self or --self-in-process");
+                throw new CliException("give exactly one of --target ADDRESS:PORT, --serve URL, --self or --self-in-process");
+            }
+
+            Uri? serveUrl = null;
+            if (serveText is not null && !Uri.TryCreate(serveText, UriKind.Absolute, out serveUrl))
+            {
+                throw new CliException($"--serve '{serveText}' is not a URL (e.g. http://127.0.0.1:8080/whip)");
             }
 
             var dtlsText = parse.GetValue(dtls) ?? "both";
@@ -70,7 +79,9 @@ internal static class StormCommand
 
             var settings = new StormSettings
             {
-                Mode = targetText is not null ? StormServerMode.Target : parse.GetValue(self) ? StormServerMode.SelfProcess : StormServerMode.SelfInProcess,
+                Mode = targetText is not null ? StormServerMode.Target : serveUrl is not null ? StormServerMode.Serve : parse.GetValue(self) ? StormServerMode.SelfProcess : StormServerMode.SelfInProcess,
+                ServeUrl = serveUrl,
+                MediaPackets = parse.GetValue(media),
                 Target = targetText is null ? null : CliCommon.ParseEndpoint(targetText, "--target"),
                 Connections = parse.GetValue(connections),
                 Total = parse.GetValue(total),

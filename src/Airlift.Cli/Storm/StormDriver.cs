@@ -92,6 +92,9 @@ internal sealed class StormTally
     /// <summary>Seconds from the first ClientHello to the last handshake's outcome.</summary>
     public double DrainSeconds { get; set; }
 
+    /// <summary>Signalling, ICE, media and DELETE figures of a <c>--serve</c> storm (null for a plain DTLS storm).</summary>
+    public ServeTally? Serve { get; init; }
+
     /// <summary>Why the storm stopped before every handshake ran (null: it did not).</summary>
     public string? Aborted { get; set; }
 

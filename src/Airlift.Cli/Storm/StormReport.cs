@@ -72,6 +72,49 @@ internal sealed record StormServerFigures(
     long Failed,
     long Dropped);
 
+/// <summary>What a <c>--serve</c> storm measured beyond the DTLS handshake.</summary>
+/// <param name="SignallingMs">POST of the offer to the 201 answer, ms.</param>
+/// <param name="IceMs">First Binding request to the authenticated success response, ms.</param>
+/// <param name="DtlsMs">First DTLS flight to Connected, ms.</param>
+/// <param name="StunRequests">Binding requests sent (checks, their retransmissions, consent refreshes).</param>
+/// <param name="MediaPerSession">SRTP packets each connected session was to send (--media).</param>
+/// <param name="MediaSent">SRTP packets sent in all.</param>
+/// <param name="MediaAccepted">Packets the server counted (its stats), over <paramref name="MediaStatsRead"/> sessions.</param>
+/// <param name="MediaStatsRead">Sessions whose stats the server gave.</param>
+/// <param name="MediaStatsMissing">Sessions whose stats could not be read.</param>
+/// <param name="MediaReceived">SRTP packets that came back and unprotected (an echo endpoint; WHIP returns none).</param>
+/// <param name="Deleted">Sessions ended by DELETE of their Location with a 2xx.</param>
+/// <param name="DeleteFailures">Other DELETE outcomes, by reason.</param>
+internal sealed record StormServeFigures(
+    StormPercentiles? SignallingMs,
+    StormPercentiles? IceMs,
+    StormPercentiles? DtlsMs,
+    long StunRequests,
+    int MediaPerSession,
+    long MediaSent,
+    long MediaAccepted,
+    int MediaStatsRead,
+    int MediaStatsMissing,
+    long MediaReceived,
+    int Deleted,
+    IReadOnlyDictionary<string, int> DeleteFailures)
+{
+    /// <summary>The figures of a finished <see cref="ServeTally"/>.</summary>
+    public static StormServeFigures Of(ServeTally t, int mediaPerSession) => new(
+        StormPercentiles.Of(t.SignallingMs),
+        StormPercentiles.Of(t.IceMs),
+        StormPercentiles.Of(t.DtlsMs),
+        t.StunRequests,
+        mediaPerSession,
+        t.MediaSent,
+        t.MediaAccepted,
+        t.MediaStatsRead,
+        t.MediaStatsMissing,
+        t.MediaReceived,
+        t.Deleted,
+        new SortedDictionary<string, int>(t.DeleteFailures, StringComparer.Ordinal));
+}
+
 /// <summary>Everything one storm measured (the JSON report is this record).</summary>
 internal sealed record StormReport
 {
@@ -189,6 +232,9 @@ internal sealed record StormReport
     /// <summary>The server's CPU and memory, when it ran as a child process.</summary>
     public StormServerFigures? ServerProcess { get; init; }
 
+    /// <summary>Signalling, ICE, DTLS, media and DELETE figures of a <c>--serve</c> storm.</summary>
+    public StormServeFigures? Serve { get; init; }
+
     /// <summary>The proxy's drops and deliveries, when there was one.</summary>
     public IReadOnlyDictionary<string, long>? Proxy { get; init; }
 
@@ -221,6 +267,18 @@ internal static class StormReportText
         if (r.Versions.Count > 0)
         {
             lines.Add("  versions: " + string.Join(", ", r.Versions.Select(v => $"{v.Key} {v.Value}")));
+        }
+
+        if (r.Serve is { } sv)
+        {
+            static string P(string name, StormPercentiles? p) => p is null ? $"{name} -" : F($"{name} p50 {p.P50:0.0} / p90 {p.P90:0.0} / p99 {p.P99:0.0} / max {p.Max:0.0} ms");
+            lines.Add($"  sessions: {P("signalling", sv.SignallingMs)}; {P("ICE", sv.IceMs)}; {P("DTLS", sv.DtlsMs)}");
+            if (sv.MediaPerSession > 0)
+            {
+                lines.Add(F($"  media: {sv.MediaPerSession} SRTP packets per session, {sv.MediaSent} sent, {sv.MediaAccepted} counted by the server (stats of {sv.MediaStatsRead} sessions{(sv.MediaStatsMissing > 0 ? $", {sv.MediaStatsMissing} without" : string.Empty)}), {sv.MediaReceived} came back"));
+            }
+
+            lines.Add(F($"  DELETE: {sv.Deleted} ended{string.Concat(sv.DeleteFailures.Select(kv => $", {kv.Value} x {kv.Key}"))}; {sv.StunRequests} STUN Binding requests sent"));
         }
 
         foreach (var (reason, count) in r.FailuresByReason.OrderByDescending(kv => kv.Value))

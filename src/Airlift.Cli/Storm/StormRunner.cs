@@ -67,6 +67,10 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
                     serverFingerprint = inProcess.Fingerprint;
                     serverText = $"self (in-process, 127.0.0.1:{inProcess.Port})";
                     break;
+                case StormServerMode.Serve:
+                    server = new IPEndPoint(IPAddress.Loopback, 0); // each answer names the media address
+                    serverText = $"serve {s.ServeUrl}";
+                    break;
                 default:
                     server = s.Target!;
                     serverText = $"target {server}";
@@ -74,19 +78,33 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             }
 
             var sendTo = server;
-            if (s.ProxyLossPercent is { } loss)
-            {
-                var netem = ProxyCommand.BuildNetEm(null, loss.ToString(CultureInfo.InvariantCulture), null, null, null, null, null, null, null, null, null, [], [], s.Seed);
-                var listen = new IPEndPoint(server.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0);
-                proxy = new UdpImpairmentProxy(new UdpImpairmentProxyOptions(listen, server, netem)
-                {
-                    AllowNonLoopback = !IPAddress.IsLoopback(server.Address),
-                    MaxClients = 65_536,
+            using var proxyGate = new SemaphoreSlim(1, 1);
+            IPEndPoint? proxied = null;
 
-                    // Held connections are quiet until the storm ends: keep their flows.
-                    ClientIdleTimeout = TimeSpan.FromHours(1),
-                });
-                await proxy.StartAsync(ct).ConfigureAwait(false);
+            // --serve: the media address is known from the first answer, so the proxy starts then (serve answers with one address).
+            async Task<IPEndPoint> RouteAsync(IPEndPoint upstream, CancellationToken token)
+            {
+                await proxyGate.WaitAsync(token).ConfigureAwait(false);
+                try
+                {
+                    if (proxy is null)
+                    {
+                        proxy = await StartProxyAsync(upstream, token).ConfigureAwait(false);
+                        proxied = upstream;
+                        print($"storm: media through the proxy {proxy.ListenEndpoint} -> {upstream} ({F($"{s.ProxyLossPercent:0.##}")} % loss each way, seed {s.Seed})");
+                    }
+
+                    return upstream.Equals(proxied) ? proxy.ListenEndpoint : upstream;
+                }
+                finally
+                {
+                    proxyGate.Release();
+                }
+            }
+
+            if (s.ProxyLossPercent is not null && s.Mode != StormServerMode.Serve)
+            {
+                proxy = await StartProxyAsync(server, ct).ConfigureAwait(false);
                 sendTo = proxy.ListenEndpoint;
             }
 
@@ -109,11 +127,14 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             }
 
             var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
-            print($"storm: {s.EffectiveTotal} handshakes, {s.Connections} at once{(s.Rate > 0 ? F($", ramp {s.Rate:0.#}/s") : string.Empty)}, DTLS {s.DtlsText} against {serverText}{(proxy is null ? string.Empty : F($" through the proxy {proxy.ListenEndpoint} ({s.ProxyLossPercent:0.##} % loss each way, seed {s.Seed})"))}");
+            print($"storm: {s.EffectiveTotal} {(s.Mode == StormServerMode.Serve ? "sessions (signalling, ICE, DTLS" + (s.MediaPackets > 0 ? F($", {s.MediaPackets} SRTP packets") : string.Empty) + ")" : "handshakes")}, {s.Connections} at once{(s.Rate > 0 ? F($", ramp {s.Rate:0.#}/s") : string.Empty)}, DTLS {s.DtlsText} against {serverText}{(proxy is null ? string.Empty : F($" through the proxy {proxy.ListenEndpoint} ({s.ProxyLossPercent:0.##} % loss each way, seed {s.Seed})"))}");
 
             var driverSettings = new StormDriverSettings(sendTo, clientOptions, s.Connections, s.EffectiveTotal, s.Rate, s.PerAddress);
-            IStormDriver driver = s.UdpClientDriver
-                ? new UdpClientStorm(driverSettings)
+            using var serveStorm = s.Mode == StormServerMode.Serve
+                ? new ServeStorm(new ServeStormSettings(s.ServeUrl!, clientOptions, clientFingerprint, s.Connections, s.EffectiveTotal, s.Rate, s.PerAddress, s.MediaPackets, s.Timeout, s.ProxyLossPercent is null ? null : RouteAsync))
+                : null;
+            IStormDriver driver = serveStorm is not null ? serveStorm
+                : s.UdpClientDriver ? new UdpClientStorm(driverSettings)
                 : new StormDriver(driverSettings) { Notice = line => print("storm: " + line) };
 
             // Measured on the driver thread while every connected client still holds its connection.
@@ -178,6 +199,7 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
 
             var report = Build(tally, started, serverText, cpuEnd - cpuStart, Figures(serverPid, baseline, baselineProc, held, heldProc, tally), proxyFigures) with
             {
+                Serve = tally.Serve is { } st ? StormServeFigures.Of(st, s.MediaPackets) : null,
                 ServerSessions = serverSessions,
                 ClientRssBytes = clientProc?.RssBytes,
                 ClientPeakRssBytes = clientProc?.PeakRssBytes,
@@ -204,6 +226,23 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
         }
     }
 
+    private async Task<UdpImpairmentProxy> StartProxyAsync(IPEndPoint server, CancellationToken ct)
+    {
+        var s = settings;
+        var netem = ProxyCommand.BuildNetEm(null, (s.ProxyLossPercent ?? 0).ToString(CultureInfo.InvariantCulture), null, null, null, null, null, null, null, null, null, [], [], s.Seed);
+        var listen = new IPEndPoint(server.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0);
+        var proxy = new UdpImpairmentProxy(new UdpImpairmentProxyOptions(listen, server, netem)
+        {
+            AllowNonLoopback = !IPAddress.IsLoopback(server.Address),
+            MaxClients = 65_536,
+
+            // Held connections are quiet until the storm ends: keep their flows.
+            ClientIdleTimeout = TimeSpan.FromHours(1),
+        });
+        await proxy.StartAsync(ct).ConfigureAwait(false);
+        return proxy;
+    }
+
     /// <summary>The clients' options: one certificate, the server's fingerprint checked (or --insecure), --dtls and --group.</summary>
     internal DtlsOptions ClientOptions(DtlsCertificate certificate, CertificateFingerprint? serverFingerprint)
     {
@@ -213,7 +252,8 @@ internal sealed class StormRunner(StormSettings settings, Action<string> print)
             MaxDatagramSize = s.Mtu,
             HandshakeTimeout = s.Timeout,
             ExpectedPeerFingerprint = serverFingerprint,
-            AllowAnyPeerCertificate = serverFingerprint is null && s.Insecure,
+            // --serve: a placeholder; every session checks the fingerprint of its own answer.
+            AllowAnyPeerCertificate = serverFingerprint is null && (s.Insecure || s.Mode == StormServerMode.Serve),
             ProtocolVersions = s.Versions,
         };
         if (s.Groups is { Count: > 0 } groups)

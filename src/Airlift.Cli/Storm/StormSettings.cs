@@ -14,6 +14,9 @@ internal enum StormServerMode
 
     /// <summary>An Airlift server in this process (tests, quick runs): no separate server CPU or memory figures.</summary>
     SelfInProcess,
+
+    /// <summary>Full WebRTC sessions (signalling, ICE, DTLS, SRTP) through the WHIP-style endpoint at <see cref="StormSettings.ServeUrl"/>.</summary>
+    Serve,
 }
 
 /// <summary>What one <c>airlift storm</c> run does. Every limit has a safe default and is checked by <see cref="Validate"/>.</summary>
@@ -33,6 +36,12 @@ internal sealed record StormSettings
 
     /// <summary>The server (mode <see cref="StormServerMode.Target"/>).</summary>
     public IPEndPoint? Target { get; init; }
+
+    /// <summary>The signalling endpoint (mode <see cref="StormServerMode.Serve"/>): each session POSTs its offer here.</summary>
+    public Uri? ServeUrl { get; init; }
+
+    /// <summary>SRTP packets each connected session sends (mode <see cref="StormServerMode.Serve"/>; 0: none).</summary>
+    public int MediaPackets { get; init; }
 
     /// <summary>Clients open at once (handshaking or holding their connection).</summary>
     public int Connections { get; init; } = DefaultConnections;
@@ -102,6 +111,33 @@ internal sealed record StormSettings
             throw new CliException("storm needs --target HOST:PORT or --self");
         }
 
+        if (Mode == StormServerMode.Serve)
+        {
+            if (ServeUrl is null || !ServeUrl.IsAbsoluteUri || (ServeUrl.Scheme != Uri.UriSchemeHttp && ServeUrl.Scheme != Uri.UriSchemeHttps))
+            {
+                throw new CliException("--serve needs an http:// or https:// URL of a WHIP endpoint, e.g. http://127.0.0.1:8080/whip");
+            }
+
+            if (EffectiveTotal > ServeStorm.MaxTotal)
+            {
+                throw new CliException($"--serve runs at most {ServeStorm.MaxTotal} sessions in all");
+            }
+
+            if (Warmup > 0 || UdpClientDriver)
+            {
+                throw new CliException("--warmup and --client-driver are for DTLS storms, not --serve");
+            }
+        }
+        else if (MediaPackets != 0)
+        {
+            throw new CliException("--media is for --serve: plain DTLS storms carry no media");
+        }
+
+        if (MediaPackets is < 0 or > 100_000)
+        {
+            throw new CliException($"--media {MediaPackets} is outside 0..100000");
+        }
+
         if (Connections is < 1 or > MaxConnections)
         {
             throw new CliException($"--connections {Connections} is outside 1..{MaxConnections}");
@@ -127,9 +163,9 @@ internal sealed record StormSettings
             throw new CliException($"--timeout {Timeout.TotalSeconds} s is outside (0, 3600]");
         }
 
-        if (ServerPid is not null && Mode != StormServerMode.Target)
+        if (ServerPid is not null && Mode is not (StormServerMode.Target or StormServerMode.Serve))
         {
-            throw new CliException("--server-pid is for --target; --self measures its own server");
+            throw new CliException("--server-pid is for --target and --serve; --self measures its own server");
         }
 
         if (Warmup is < 0 or > 100_000)
@@ -161,7 +197,9 @@ internal sealed record StormSettings
         }
         else if (ExpectFingerprint is not null || Insecure)
         {
-            throw new CliException("--expect-fingerprint and --insecure are for --target; --self knows its server's certificate");
+            throw new CliException(Mode == StormServerMode.Serve
+                ? "--expect-fingerprint and --insecure are for --target; --serve checks the fingerprint of each answer"
+                : "--expect-fingerprint and --insecure are for --target; --self knows its server's certificate");
         }
 
         if (Groups is { Count: > 0 } groups && Versions.Count == 1 && Versions[0] == ProtocolVersion.Dtls12 && groups.All(g => g == NamedGroup.X25519MlKem768))
