@@ -80,7 +80,8 @@ public sealed class DoctorSessionFilterTests
     [Fact]
     public async Task The_cli_filters_json_and_out_files_and_rejects_an_unknown_id_with_status_2()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "doctor-session-" + Guid.NewGuid());
+        // The directory name must not contain "session-2": the HTML names its input file.
+        var dir = Path.Combine(Path.GetTempPath(), "doctor-filter-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         try
         {
