@@ -50,7 +50,13 @@ internal sealed partial class Dtls13Engine
     /// </summary>
     public void SendFlight(TimeSpan now, IReadOnlyList<Outgoing13> messages, bool awaitsAck, Action<TimeSpan>? onAcked = null)
     {
-        _flight = [.. messages.Select(m => new FlightMessage(m.Epoch, m.Message))];
+        var flight = new List<FlightMessage>(messages.Count);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            flight.Add(new FlightMessage(messages[i].Epoch, messages[i].Message));
+        }
+
+        _flight = flight;
         _flightAwaitsAck = awaitsAck;
         _onFlightAcked = onAcked;
         _sentRecords.Clear();
@@ -91,11 +97,18 @@ internal sealed partial class Dtls13Engine
         Span<byte> body = stackalloc byte[2 + AckMessage.EntrySize * MaxAckedRecordsPerAck];
         for (var start = 0; start < _received.Count; start += perDatagram)
         {
-            var chunk = _received.GetRange(start, Math.Min(perDatagram, _received.Count - start));
-            var length = AckMessage.Encode(body, chunk);
-            var datagram = new byte[UnifiedHeader.WrittenSize + length + 1 + epoch.Protection.Overhead];
-            WriteRecord(datagram, Wire13.Ack, epoch, body[..length]);
-            _output.Datagrams.Enqueue(datagram);
+            var length = AckMessage.Encode(body, _received, start, Math.Min(perDatagram, _received.Count - start));
+            var size = UnifiedHeader.WrittenSize + length + 1 + epoch.Protection.Overhead;
+            var datagram = ArrayPool<byte>.Shared.Rent(size);
+            try
+            {
+                WriteRecord(datagram.AsSpan(0, size), Wire13.Ack, epoch, body[..length]);
+                _output.Datagrams.EnqueueCopy(datagram.AsSpan(0, size));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(datagram);
+            }
         }
 
         _acksSent++;
@@ -351,7 +364,19 @@ internal sealed partial class Dtls13Engine
         _pacing.LastTransmitAt = now;
         var count = _output.Datagrams.Count - before;
         _flightDatagrams = count;
-        Log(now, $"{what} flight {_flightNumber} [{string.Join(' ', flight.Select(m => m.Message.Type))}] in {count} datagram(s), max {_flightLargestDatagram} bytes (limit {EffectiveMaxDatagramSize})");
+        _trace.Transmitted(now, what, _flightNumber, PackTypes(flight), count, _flightLargestDatagram, EffectiveMaxDatagramSize);
+    }
+
+    /// <summary>The flight's message types for the trace (formatted only when read), one a byte (type + 1), at most eight.</summary>
+    private static ulong PackTypes(List<FlightMessage> flight)
+    {
+        ulong packed = 0;
+        for (var i = Math.Min(flight.Count, 8) - 1; i >= 0; i--)
+        {
+            packed = (packed << 8) | ((ulong)flight[i].Message.Type.Value + 1);
+        }
+
+        return packed;
     }
 
     /// <summary>

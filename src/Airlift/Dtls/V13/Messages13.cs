@@ -304,12 +304,17 @@ internal static class AckMessage
     }
 
     /// <summary>Writes the ACK body; returns its length.</summary>
-    public static int Encode(Span<byte> destination, IReadOnlyList<(ulong Epoch, ulong Sequence)> records)
+    public static int Encode(Span<byte> destination, IReadOnlyList<(ulong Epoch, ulong Sequence)> records) =>
+        Encode(destination, records, 0, records.Count);
+
+    /// <summary>Writes the ACK body of <paramref name="count"/> records from <paramref name="start"/>; returns its length.</summary>
+    public static int Encode(Span<byte> destination, IReadOnlyList<(ulong Epoch, ulong Sequence)> records, int start, int count)
     {
         var w = new WireWriter(destination);
         var scope = w.BeginVector16();
-        foreach (var (epoch, sequence) in records)
+        for (var i = start; i < start + count; i++)
         {
+            var (epoch, sequence) = records[i];
             w.WriteUInt64(epoch);
             w.WriteUInt64(sequence);
         }
