@@ -1,4 +1,5 @@
 using Airlift.Dtls;
+using Xunit.Abstractions;
 
 namespace Airlift.Tests.Dtls;
 
@@ -9,23 +10,33 @@ namespace Airlift.Tests.Dtls;
 /// use_srtp, AES-128-GCM; X25519 as the browsers offer first. The budget is a regression guard, not a measurement:
 /// `cpu --alloc-profile` in bench/Airlift.Bench gives the breakdown by stage.
 /// </summary>
-public class HandshakeAllocationBudgetTests
+public class HandshakeAllocationBudgetTests(ITestOutputHelper output)
 {
     /// <summary>Bytes per side per DTLS 1.2 X25519 handshake that a change must not exceed (measured 10.5-10.7 KB; issue #13's target is 16 KB).</summary>
     private const long Dtls12X25519BudgetPerSide = 16 * 1024;
 
+    /// <summary>Bytes per client per DTLS 1.3 X25519 handshake that a change must not exceed (measured 28.4 KB after the
+    /// pooled transcript and trace fields, about 34 KB before; issue #13's target of 16 KB is not reached yet).</summary>
+    private const long Dtls13X25519ClientBudget = 35 * 1024;
+
+    /// <summary>Bytes per server per DTLS 1.3 X25519 handshake that a change must not exceed (measured 24.0 KB, about 30 KB before).</summary>
+    private const long Dtls13X25519ServerBudget = 30 * 1024;
+
     private static readonly TimeSpan T0 = TimeSpan.FromSeconds(1);
 
-    private static (DtlsOptions Client, DtlsOptions Server) WebRtcOptions(NamedGroup group)
+    private static (DtlsOptions Client, DtlsOptions Server) WebRtcOptions(NamedGroup group, ProtocolVersion? version = null)
     {
+        var protocol = version ?? ProtocolVersion.Dtls12;
         DtlsOptions Side(DtlsCertificate own, DtlsCertificate peer, ulong seed) => new(own)
         {
             Random = RandomSource.Seeded(seed),
             ExpectedPeerFingerprint = peer.GetFingerprint(),
             SrtpProfiles = [SrtpProtectionProfile.Aes128CmHmacSha1_80],
-            ProtocolVersions = [ProtocolVersion.Dtls12],
+            ProtocolVersions = [protocol],
             CipherSuites = [CipherSuite.EcdheEcdsaWithAes128GcmSha256],
             Groups = [group],
+            Dtls13CipherSuites = [CipherSuite.Tls13Aes128GcmSha256],
+            Dtls13Groups = [group],
         };
 
         return (Side(TestCertificates.Ecdsa, TestCertificates.EcdsaPeer, 1801), Side(TestCertificates.EcdsaPeer, TestCertificates.Ecdsa, 1802));
@@ -95,13 +106,12 @@ public class HandshakeAllocationBudgetTests
         return allocated;
     }
 
-    [Fact]
-    public void A_dtls12_x25519_webrtc_handshake_allocates_at_most_16_KB_per_side()
+    /// <summary>Mean bytes per side over ten handshakes after five warm-up ones (JIT, first-use caches).</summary>
+    private static (long Client, long Server) Measure(DtlsOptions clientOptions, DtlsOptions serverOptions)
     {
-        var (clientOptions, serverOptions) = WebRtcOptions(NamedGroup.X25519);
         for (var i = 0; i < 5; i++)
         {
-            Handshake(clientOptions, serverOptions); // warm-up: JIT, first-use caches
+            Handshake(clientOptions, serverOptions);
         }
 
         const int handshakes = 10;
@@ -113,7 +123,27 @@ public class HandshakeAllocationBudgetTests
             server += s;
         }
 
-        Assert.True(client / handshakes <= Dtls12X25519BudgetPerSide, $"client allocated {client / handshakes} B per handshake; budget {Dtls12X25519BudgetPerSide} B");
-        Assert.True(server / handshakes <= Dtls12X25519BudgetPerSide, $"server allocated {server / handshakes} B per handshake; budget {Dtls12X25519BudgetPerSide} B");
+        return (client / handshakes, server / handshakes);
+    }
+
+    [Fact]
+    public void A_dtls13_x25519_webrtc_handshake_stays_within_its_allocation_budget()
+    {
+        var (clientOptions, serverOptions) = WebRtcOptions(NamedGroup.X25519, ProtocolVersion.Dtls13);
+        var (client, server) = Measure(clientOptions, serverOptions);
+        output.WriteLine($"DTLS 1.3 X25519: client {client} B, server {server} B per handshake");
+        Assert.True(client <= Dtls13X25519ClientBudget, $"client allocated {client} B per handshake; budget {Dtls13X25519ClientBudget} B");
+        Assert.True(server <= Dtls13X25519ServerBudget, $"server allocated {server} B per handshake; budget {Dtls13X25519ServerBudget} B");
+    }
+
+    [Fact]
+    public void A_dtls12_x25519_webrtc_handshake_allocates_at_most_16_KB_per_side()
+    {
+        var (clientOptions, serverOptions) = WebRtcOptions(NamedGroup.X25519);
+        var (client, server) = Measure(clientOptions, serverOptions);
+
+        output.WriteLine($"DTLS 1.2 X25519: client {client} B, server {server} B per handshake");
+        Assert.True(client <= Dtls12X25519BudgetPerSide, $"client allocated {client} B per handshake; budget {Dtls12X25519BudgetPerSide} B");
+        Assert.True(server <= Dtls12X25519BudgetPerSide, $"server allocated {server} B per handshake; budget {Dtls12X25519BudgetPerSide} B");
     }
 }
