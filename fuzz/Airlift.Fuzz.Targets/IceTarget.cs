@@ -40,7 +40,7 @@ internal static class IceTarget
             LocalUfrag = credentials.Ufrag,
             LocalPassword = credentials.Password,
             MaxTuples = (script.Header & 4) != 0 ? 2 : 16,
-            Logger = FuzzLogger.Instance,
+            LoggerFactory = FuzzLogger.Factory,
         });
         if ((script.Header & 2) != 0)
         {

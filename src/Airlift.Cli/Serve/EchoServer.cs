@@ -145,8 +145,7 @@ internal sealed class EchoServer : IAsyncDisposable
             {
                 RemoteUfrag = offer.Ice.Ufrag,
                 RemotePassword = offer.Ice.Password,
-                ActPassAnswerRole = role,
-                Logger = _logger,
+                ActPassAnswerRole = role, // the transport logs to the host's logger (the same one), see TransportHost.CreateSession
             });
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
@@ -330,8 +329,7 @@ internal sealed class EchoServer : IAsyncDisposable
             {
                 RemoteUfrag = offer.Ice.Ufrag,
                 RemotePassword = offer.Ice.Password,
-                ActPassAnswerRole = role,
-                Logger = _logger,
+                ActPassAnswerRole = role, // the transport logs to the host's logger (the same one), see TransportHost.CreateSession
             };
             TransportSession session;
             try

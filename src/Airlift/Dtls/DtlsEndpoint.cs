@@ -254,6 +254,21 @@ public sealed class DtlsEndpoint : IDisposable
     }
 
     /// <summary>
+    /// Tells the engine that the output of the <see cref="HandleDatagram(TimeSpan, ReadOnlySpan{byte})"/> call made at
+    /// <paramref name="handledAt"/> leaves at <paramref name="sentAt"/>, a later reading of the same clock (a driver calls
+    /// this before draining when the call took long, e.g. the first handshake of a fresh process on a loaded machine):
+    /// a flight sent in that call then gets its whole first retransmit timeout from the moment it left. It only moves that
+    /// timer later and never fires anything. Never throws.
+    /// </summary>
+    internal void OutputLeft(TimeSpan handledAt, TimeSpan sentAt)
+    {
+        if (!_disposed)
+        {
+            _current.OutputLeft(handledAt, sentAt);
+        }
+    }
+
+    /// <summary>
     /// Resends the current flight now with the retransmission backoff reset. The WebRTC transport calls this when the
     /// ICE selected tuple changes, so that a handshake stuck on a dead path moves at once (field failure F3).
     /// </summary>

@@ -54,6 +54,8 @@ internal interface IDtlsEngine
 
     void ResendNow(TimeSpan now);
 
+    void OutputLeft(TimeSpan handledAt, TimeSpan sentAt);
+
     void FailUnexpected(TimeSpan now, Exception exception, string during);
 
     /// <summary>The keying material exporter of the version (RFC 5705 / RFC 8446 7.5); false before the handshake completed.</summary>

@@ -186,7 +186,9 @@ public sealed class IceLiteAgent
         {
             // Exception boundary: one datagram cannot stop the agent (or the socket loop above it).
             _counters.InternalErrors++;
+#pragma warning disable CS0618 // The legacy Logger keeps working as the fallback of LoggerFactory.
             SafeLogger.Log(AirliftLoggers.Create(_options.LoggerFactory, AirliftLogCategories.Ice, _options.Logger), l => IceLog.AgentInternalError(l, ex, tuple, ex.GetType().Name));
+#pragma warning restore CS0618
             return IceStunOutcome.Dropped;
         }
     }

@@ -50,10 +50,15 @@ public sealed record IceLiteAgentOptions
     /// <summary>Most responses queued for <see cref="IceLiteAgent.PollOutput"/>; beyond it new ones are dropped and counted.</summary>
     public int MaxPendingTransmits { get; init; } = 64;
 
-    /// <summary>Logger for unexpected errors caught at the agent boundary. Passwords are never logged.</summary>
+    /// <summary>
+    /// Superseded by <see cref="LoggerFactory"/> (which takes precedence when both are set): a logger for unexpected errors
+    /// caught at the agent boundary, kept working so existing code compiles. Passwords are never logged.
+    /// </summary>
+    [Obsolete("Use IceLiteAgentOptions.LoggerFactory: it takes precedence over Logger and logs to the Airlift.Ice category (docs/observability.md).")]
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
 
-    /// <summary>Logger factory: the agent logs to its <c>Airlift.Ice</c> category (precedence over <see cref="Logger"/>). Passwords are never logged.</summary>
+    /// <summary>Logger factory: the agent logs to its <c>Airlift.Ice</c> category (precedence over the obsolete <c>Logger</c>). Passwords are never logged.</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 
     internal void Validate()

@@ -281,6 +281,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         if (session.Endpoint.State != DtlsState.Connected)
         {
             session.Endpoint.HandleDatagram(now, datagram);
+            OutputLeavesNow(session.Endpoint, now);
             DrainLocked(session);
             return;
         }
@@ -444,12 +445,29 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
                     }
                 }
 
+                OutputLeavesNow(created.Endpoint, now);
                 DrainLocked(created);
             }
             catch (Exception ex)
             {
                 FailLocked(created, ex);
             }
+        }
+    }
+
+    /// <summary>
+    /// The handshake work of a call made at <paramref name="handledAt"/> is done and its output is about to be drained and
+    /// sent: the clock is read again and the engine told when its output really leaves, so that a flight armed in a slow call
+    /// (the first handshake of a fresh process: JIT, key generation; a loaded machine) gets its whole first retransmit
+    /// timeout on the wire instead of losing the CPU time to it (docs/reliability.md). The engine is told the truth, never
+    /// fires early, and stays sans-IO: the driver owns the clock.
+    /// </summary>
+    private void OutputLeavesNow(DtlsEndpoint endpoint, TimeSpan handledAt)
+    {
+        var sentAt = Now;
+        if (sentAt > handledAt)
+        {
+            endpoint.OutputLeft(handledAt, sentAt);
         }
     }
 

@@ -218,7 +218,9 @@ public sealed class TransportHost : IAsyncDisposable
             TransportSession session;
             lock (loop.Gate)
             {
+#pragma warning disable CS0618 // The host's own logger stays the fallback of a session without a LoggerFactory (the legacy hook, kept working).
                 var transport = new WebRtcTransport(options with { Logger = options.Logger ?? _logger, LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory, MeterFactory = options.MeterFactory ?? _options.MeterFactory }, Now);
+#pragma warning restore CS0618
                 session = new TransportSession(this, transport, _options.EventQueueCapacity) { Loop = loop };
                 if (!_byUfrag.TryAdd(transport.LocalUfrag, session))
                 {
@@ -350,7 +352,15 @@ public sealed class TransportHost : IAsyncDisposable
                 {
                     try
                     {
-                        session.Transport.HandleDatagram(Now, tuple, packet);
+                        var now = Now;
+                        session.Transport.HandleDatagram(now, tuple, packet);
+                        var sentAt = Now;
+                        if (sentAt > now)
+                        {
+                            // Slow handshake work (docs/reliability.md): a flight armed in the call counts its first timeout from now.
+                            session.Transport.OutputLeft(now, sentAt);
+                        }
+
                         loop.DrainLocked(session);
                     }
                     catch (Exception ex)

@@ -57,7 +57,9 @@ public sealed class WebRtcTransport
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _options = options;
+#pragma warning disable CS0618 // The legacy Logger keeps working as the fallback of LoggerFactory.
         _logger = AirliftLoggers.Create(options.LoggerFactory, AirliftLogCategories.Transport, options.Logger) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+#pragma warning restore CS0618
         _metrics = TransportMetrics.For(options.MeterFactory);
         DtlsRole = ResolveDtlsRole(options.RemoteSetup, options.ActPassAnswerRole);
         _dtlsOptions = options.Dtls with
@@ -153,6 +155,11 @@ public sealed class WebRtcTransport
     /// <summary>Processes one datagram received on <paramref name="tuple"/>. Never throws: an unexpected exception fails
     /// this transport with <see cref="TransportFailureReason.InternalError"/>.</summary>
     public void HandleDatagram(TimeSpan now, IceTuple tuple, ReadOnlySpan<byte> datagram) => HandleRoutedDatagram(now, tuple, datagram, null);
+
+    /// <summary>The output of the call made at <paramref name="handledAt"/> leaves at <paramref name="sentAt"/>, a later
+    /// reading of the same clock: a DTLS flight armed in that call counts its first retransmit timeout from then (see
+    /// <c>DtlsEndpoint.OutputLeft</c>). Never fires anything.</summary>
+    internal void OutputLeft(TimeSpan handledAt, TimeSpan sentAt) => _dtls?.OutputLeft(handledAt, sentAt);
 
     /// <summary>As <see cref="HandleDatagram(TimeSpan, IceTuple, ReadOnlySpan{byte})"/>, with the STUN message a host already
     /// decoded from <paramref name="datagram"/> to route it (so STUN is decoded once per datagram).</summary>

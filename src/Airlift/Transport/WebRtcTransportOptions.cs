@@ -71,7 +71,12 @@ public sealed record WebRtcTransportOptions
     /// Default true. False only to reproduce the field failure in a lab: the flight then waits for its backoff timer.</summary>
     public bool ResendFlightOnTupleChange { get; init; } = true;
 
-    /// <summary>A single logger for state and tuple changes. Prefer <see cref="LoggerFactory"/>, which takes precedence when both are set. Secrets are never logged.</summary>
+    /// <summary>
+    /// Superseded by <see cref="LoggerFactory"/> (which takes precedence when both are set): a single logger for state and
+    /// tuple changes, kept working so existing code compiles. Secrets are never logged.
+    /// </summary>
+    [Obsolete("Use WebRtcTransportOptions.LoggerFactory: it takes precedence over Logger and logs each layer to its own category (docs/observability.md).")]
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public ILogger? Logger { get; init; }
 
     /// <summary>
@@ -120,7 +125,9 @@ public sealed record WebRtcTransportOptions
         ConsentTimeout = ConsentTimeout,
         FailureGracePeriod = FailureGracePeriod,
         MaxTuples = MaxTuples,
+#pragma warning disable CS0618 // The legacy Logger keeps working as the fallback of LoggerFactory.
         Logger = Logger,
+#pragma warning restore CS0618
         LoggerFactory = LoggerFactory,
     };
 }

@@ -40,7 +40,7 @@ internal sealed partial class DtlsEngine
         else
         {
             FlightState = FlightState.Waiting;
-            _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
+            _timers.StartFlight(now, _timer.StartNewFlight(InitialTimeout()));
         }
     }
 
@@ -52,6 +52,9 @@ internal sealed partial class DtlsEngine
         _timers.Clear(EngineTimer.Retransmit);
         _timers.Clear(EngineTimer.PartialFlight);
     }
+
+    /// <summary>The output of the call made at <paramref name="handledAt"/> left at <paramref name="sentAt"/> (see <see cref="TimerTable.OutputLeft"/>).</summary>
+    public void OutputLeft(TimeSpan handledAt, TimeSpan sentAt) => _timers.OutputLeft(handledAt, sentAt);
 
     /// <summary>Resends the current flight now with the backoff reset (the path changed, e.g. a new ICE tuple).</summary>
     public void ResendNow(TimeSpan now)
@@ -83,7 +86,7 @@ internal sealed partial class DtlsEngine
         Transmit(now, "resent (path change)");
         if (FlightState == FlightState.Waiting)
         {
-            _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
+            _timers.StartFlight(now, _timer.StartNewFlight(InitialTimeout()));
         }
     }
 

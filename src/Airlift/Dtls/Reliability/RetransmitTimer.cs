@@ -27,15 +27,57 @@ internal sealed class TimerTable
 {
     private readonly TimeSpan?[] _at = new TimeSpan?[Enum.GetValues<EngineTimer>().Length];
 
-    public void Set(EngineTimer timer, TimeSpan at) => _at[(int)timer] = at;
+    // The `now` a new flight armed its first retransmit timeout with (null once it fired, was cleared or set otherwise).
+    private TimeSpan? _flightArmedAt;
 
-    public void Clear(EngineTimer timer) => _at[(int)timer] = null;
+    public void Set(EngineTimer timer, TimeSpan at)
+    {
+        _at[(int)timer] = at;
+        if (timer == EngineTimer.Retransmit)
+        {
+            _flightArmedAt = null;
+        }
+    }
+
+    public void Clear(EngineTimer timer)
+    {
+        _at[(int)timer] = null;
+        if (timer == EngineTimer.Retransmit)
+        {
+            _flightArmedAt = null;
+        }
+    }
+
+    /// <summary>A flight was (re)sent at <paramref name="now"/>: its first retransmit timeout expires <paramref name="delay"/> later.</summary>
+    public void StartFlight(TimeSpan now, TimeSpan delay)
+    {
+        _at[(int)EngineTimer.Retransmit] = now + delay;
+        _flightArmedAt = now;
+    }
+
+    /// <summary>
+    /// The output of the call made at <paramref name="handledAt"/> left at <paramref name="sentAt"/> (the driver read its
+    /// clock again after slow work, e.g. the first handshake of a fresh process): a flight sent in that call gets its full
+    /// first timeout from the moment it left. Only ever moves that one timer later; anything else is left alone.
+    /// </summary>
+    public void OutputLeft(TimeSpan handledAt, TimeSpan sentAt)
+    {
+        if (_flightArmedAt == handledAt && sentAt > handledAt && _at[(int)EngineTimer.Retransmit] is { } at)
+        {
+            _at[(int)EngineTimer.Retransmit] = at + (sentAt - handledAt);
+            _flightArmedAt = sentAt;
+        }
+    }
 
     public TimeSpan? Get(EngineTimer timer) => _at[(int)timer];
 
     public bool IsDue(EngineTimer timer, TimeSpan now) => _at[(int)timer] is { } at && now >= at;
 
-    public void ClearAll() => Array.Clear(_at);
+    public void ClearAll()
+    {
+        Array.Clear(_at);
+        _flightArmedAt = null;
+    }
 
     /// <summary>The earliest deadline, or <see cref="DtlsOutput.NoDeadline"/>.</summary>
     public TimeSpan Next

@@ -65,7 +65,7 @@ internal sealed partial class Dtls13Engine
         _flightNumber++;
         _pacing.StartFlight(now);
         Transmit(now, "sent");
-        _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
+        _timers.StartFlight(now, _timer.StartNewFlight(InitialTimeout()));
         if (awaitsAck && State == DtlsState.Connected)
         {
             _timers.Set(EngineTimer.FinalFlightRetention, now + Options.EffectiveFinalFlightRetention);
@@ -178,6 +178,9 @@ internal sealed partial class Dtls13Engine
         }
     }
 
+    /// <summary>The output of the call made at <paramref name="handledAt"/> left at <paramref name="sentAt"/> (see <see cref="TimerTable.OutputLeft"/>).</summary>
+    public void OutputLeft(TimeSpan handledAt, TimeSpan sentAt) => _timers.OutputLeft(handledAt, sentAt);
+
     /// <summary>Resends what the peer has not acknowledged, now, with the backoff reset (the ICE path changed, field failure F3).</summary>
     public void ResendNow(TimeSpan now)
     {
@@ -203,7 +206,7 @@ internal sealed partial class Dtls13Engine
         }
 
         Transmit(now, "resent (path change)");
-        _timers.Set(EngineTimer.Retransmit, now + _timer.StartNewFlight(InitialTimeout()));
+        _timers.StartFlight(now, _timer.StartNewFlight(InitialTimeout()));
     }
 
     private void OnPeerProgress(TimeSpan now) => SampleRtt(now);
