@@ -88,7 +88,7 @@ internal static class DtlsDatagramInspector
             var first = reader.Rest[0];
             InspectedRecord? record = first switch
             {
-                >= 20 and <= 24 => ReadPlainRecord(ref reader, offset, ref wellFormed),
+                (>= 20 and <= 24) or 26 => ReadPlainRecord(ref reader, offset, ref wellFormed), // 26: a DTLS 1.3 ACK (RFC 9147 7)
                 >= 0x20 and <= 0x3F => ReadUnifiedRecord(ref reader, offset),
                 _ => null,
             };
@@ -150,7 +150,7 @@ internal static class DtlsDatagramInspector
     /// <summary>
     /// A short human description for traces: "CH(0..1175/1413)" (a fragment: offset..end/total),
     /// "SH CERT SKE CR SHD", "CCS FIN" (an epoch &gt;= 1 handshake record is shown as FIN), "ALERT" (plaintext) or "ALERT*" (encrypted),
-    /// "APP", "DTLS13"; non-DTLS datagrams by their RFC 7983 first-byte range ("STUN", "RTP/RTCP", ...);
+    /// "APP", "ACK" (a plaintext DTLS 1.3 ACK), "DTLS13"; non-DTLS datagrams by their RFC 7983 first-byte range ("STUN", "RTP/RTCP", ...);
     /// a trailing "?N" says N bytes could not be parsed.
     /// </summary>
     public static string Describe(ReadOnlySpan<byte> datagram)
@@ -214,6 +214,9 @@ internal static class DtlsDatagramInspector
                     break;
                 case 23:
                     Append(sb, "APP");
+                    break;
+                case 26:
+                    Append(sb, "ACK");
                     break;
                 default:
                     Append(sb, "HB");

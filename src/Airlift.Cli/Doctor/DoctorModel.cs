@@ -33,6 +33,7 @@ internal static class VerdictCodes
     public const string CookieLoop = "cookie-loop";
     public const string VersionMismatch = "version-mismatch";
     public const string CipherMismatch = "cipher-mismatch";
+    public const string SrtpMismatch = "srtp-mismatch";
     public const string CertificateRejected = "certificate-rejected";
     public const string EncryptedAlert = "encrypted-alert";
     public const string NoAnswer = "no-answer";

@@ -116,16 +116,26 @@ internal static class DoctorReport
         return sb.ToString();
     }
 
+    /// <summary>A resend within this long after the peer's repeated flight, and well before its own timer, answers that flight.</summary>
+    internal const long AnswerWindowNs = 50_000_000;
+
     private static IEnumerable<string> LadderLines(DoctorSession s)
     {
         var txByFirst = new Dictionary<WireEvent, Transmission>(ReferenceEqualityComparer.Instance);
+        var txOf = new Dictionary<WireEvent, Transmission>(ReferenceEqualityComparer.Instance);
         foreach (var t in s.Transmissions)
         {
             txByFirst[t.Datagrams[0]] = t;
+            foreach (var d in t.Datagrams)
+            {
+                txOf[d] = t;
+            }
         }
 
-        var lastSendOfFlight = new Dictionary<FlightRecord, long>();
+        var lastSendOfFlight = new Dictionary<FlightRecord, (long Ns, int Tuple)>();
         var lastBySide = new Dictionary<Side, long>();
+        var lastRepeatBySide = new Dictionary<Side, (long Ns, int Flight)>();
+        var stunOnTuple = new HashSet<int>();
         var index = 0;
         foreach (var e in s.Events)
         {
@@ -138,29 +148,32 @@ internal static class DoctorReport
 
             var side = s.SideOf(e);
             var arrow = side == Side.Client ? "C ----> S" : "C <---- S";
-            var tuple = s.Tuples.Count > 1 ? $"[{s.TupleIndex(e) + 1}] " : string.Empty;
+            var tupleIndex = s.TupleIndex(e);
+            var tuple = s.Tuples.Count > 1 ? $"[{tupleIndex + 1}] " : string.Empty;
             var what = e.Stun?.Describe() ?? e.Dtls?.Description ?? e.Kind.ToString();
             var notes = new List<string>();
             if (txByFirst.TryGetValue(e, out var tx))
             {
                 if (tx.Number > 1)
                 {
-                    var hasPrev = lastSendOfFlight.TryGetValue(tx.Flight, out var prev);
-                    var since = hasPrev ? $" (+{Ms(prev, tx.StartNs)})" : string.Empty;
-                    var other = tx.Side == Side.Client ? Side.Server : Side.Client;
-                    var why = hasPrev && lastBySide.TryGetValue(other, out var peerNs) && peerNs > prev && tx.StartNs - peerNs < 2_000_000
-                        ? $"resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}, at once after a datagram from the {Name(other)}"
-                        : hasPrev && tx.StartNs - prev < 2_000_000
-                            ? $"resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}, an immediate copy"
-                            : $"{LabLadder.TimerMark} resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}";
-                    notes.Add(why);
+                    notes.Add(ResendLabel(tx, tupleIndex, lastSendOfFlight, lastBySide, lastRepeatBySide, stunOnTuple));
                 }
                 else
                 {
                     notes.Add($"{Name(tx.Side)} flight {tx.Flight.Index}");
                 }
 
-                lastSendOfFlight[tx.Flight] = tx.StartNs;
+                lastSendOfFlight[tx.Flight] = (tx.StartNs, tupleIndex);
+            }
+
+            if (txOf.TryGetValue(e, out var sent) && sent.Number > 1)
+            {
+                lastRepeatBySide[side] = (e.TimestampNs, sent.Flight.Index);
+            }
+
+            if (e.Stun is not null)
+            {
+                stunOnTuple.Add(tupleIndex);
             }
 
             lastBySide[side] = e.TimestampNs;
@@ -192,6 +205,46 @@ internal static class DoctorReport
 
             yield return string.Create(CultureInfo.InvariantCulture, $"{Ms(s.StartNs, e.TimestampNs),10}  {arrow}  {tuple}#{index,-3} {e.Size,5} B  {what,-34}  {string.Join("; ", notes)}").TrimEnd();
         }
+    }
+
+    // Why a resend went out, in this order: on a tuple other than the previous send's after ICE checks there (the
+    // selection changed); within AnswerWindowNs after a datagram of the peer's own repeated flight and in at most a
+    // quarter of the time since its previous send (its timer cannot have fired that early: it answers the repeat);
+    // within 2 ms of any peer datagram; within 2 ms of its own previous copy; otherwise its retransmission timer.
+    private static string ResendLabel(
+        Transmission tx,
+        int tupleIndex,
+        Dictionary<FlightRecord, (long Ns, int Tuple)> lastSendOfFlight,
+        Dictionary<Side, long> lastBySide,
+        Dictionary<Side, (long Ns, int Flight)> lastRepeatBySide,
+        HashSet<int> stunOnTuple)
+    {
+        var hasPrev = lastSendOfFlight.TryGetValue(tx.Flight, out var prev);
+        var since = hasPrev ? $" (+{Ms(prev.Ns, tx.StartNs)})" : string.Empty;
+        var resend = $"resend {tx.Number - 1} of {Name(tx.Side)} flight {tx.Flight.Index}{since}";
+        if (!hasPrev)
+        {
+            return $"{LabLadder.TimerMark} {resend}";
+        }
+
+        var other = tx.Side == Side.Client ? Side.Server : Side.Client;
+        if (prev.Tuple != tupleIndex && stunOnTuple.Contains(tupleIndex))
+        {
+            return $"{resend}, resent on the new tuple (ICE selection changed)";
+        }
+
+        var sincePrev = tx.StartNs - prev.Ns;
+        if (lastRepeatBySide.TryGetValue(other, out var repeat) && repeat.Ns > prev.Ns
+            && tx.StartNs - repeat.Ns <= AnswerWindowNs && (tx.StartNs - repeat.Ns) * 4 <= sincePrev)
+        {
+            return $"{resend}, answering the {Name(other)}'s repeated flight {repeat.Flight} ({Ms(repeat.Ns, tx.StartNs)} after it)";
+        }
+
+        return lastBySide.TryGetValue(other, out var peerNs) && peerNs > prev.Ns && tx.StartNs - peerNs < 2_000_000
+            ? $"{resend}, at once after a datagram from the {Name(other)}"
+            : sincePrev < 2_000_000
+                ? $"{resend}, an immediate copy"
+                : $"{LabLadder.TimerMark} {resend}";
     }
 
     /// <summary>The report as one JSON object (only session <paramref name="onlySession"/> when given).</summary>

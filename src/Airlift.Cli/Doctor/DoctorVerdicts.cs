@@ -366,17 +366,25 @@ internal static class DoctorVerdicts
                 var description = a.Description == AlertDescription.HandshakeFailure && onlyOne && s.ServerHello is null
                     ? AlertDescription.ProtocolVersion // a 1.3-only ClientHello refused before any ServerHello: the server has no DTLS 1.3
                     : a.Description;
-                var (code, title, fix) = description switch
-                {
-                    AlertDescription.ProtocolVersion => (VerdictCodes.VersionMismatch, "DTLS version mismatch",
-                        "Let both sides share a version: airlift --dtls both (1.3 preferred, 1.2 for older peers)."),
-                    AlertDescription.HandshakeFailure or AlertDescription.InsufficientSecurity or AlertDescription.IllegalParameter => (VerdictCodes.CipherMismatch, "No cipher suite, group or parameter both sides accept",
-                        "Offer a suite the peer has for its certificate type (ECDSA certificate: TLS_ECDHE_ECDSA_*; RSA: TLS_ECDHE_RSA_*); airlift --cipher lists the names."),
-                    AlertDescription.BadCertificate or AlertDescription.UnsupportedCertificate or AlertDescription.CertificateExpired
-                        or AlertDescription.CertificateUnknown or AlertDescription.UnknownCa or AlertDescription.DecryptError => (VerdictCodes.CertificateRejected, "Certificate or fingerprint rejected",
-                        "Make the fingerprint in the signalling (a=fingerprint) match the certificate the peer really uses; airlift --expect-fingerprint \"sha-256 ...\"."),
-                    _ => (VerdictCodes.Incomplete, $"Fatal alert {AlertInfo.AlertName(a.Description)}", "Read the sender's log for the reason of the alert."),
-                };
+                // RFC 5764 4.1.1: a DTLS 1.2 server that accepts use_srtp answers it in its ServerHello; one that has no
+                // profile in common (or none configured) leaves it out, and a WebRTC client must then abort.
+                var srtp = ch is { UseSrtp: true }
+                    && s.ServerHello is { UseSrtp: false } sh && sh.EffectiveVersion != ProtocolVersion.Dtls13
+                    && description is AlertDescription.InsufficientSecurity or AlertDescription.HandshakeFailure or AlertDescription.IllegalParameter or AlertDescription.UnsupportedExtension;
+                var (code, title, fix) = srtp
+                    ? (VerdictCodes.SrtpMismatch, "SRTP protection profile mismatch (use_srtp offered, not answered)",
+                        "Give the server the SRTP profiles the client offers (airlift --srtp SRTP_AES128_CM_HMAC_SHA1_80,SRTP_AEAD_AES_128_GCM), or do not offer use_srtp from a client that needs no media keys.")
+                    : description switch
+                    {
+                        AlertDescription.ProtocolVersion => (VerdictCodes.VersionMismatch, "DTLS version mismatch",
+                            "Let both sides share a version: airlift --dtls both (1.3 preferred, 1.2 for older peers)."),
+                        AlertDescription.HandshakeFailure or AlertDescription.InsufficientSecurity or AlertDescription.IllegalParameter => (VerdictCodes.CipherMismatch, "No cipher suite, group or parameter both sides accept",
+                            "Offer a suite the peer has for its certificate type (ECDSA certificate: TLS_ECDHE_ECDSA_*; RSA: TLS_ECDHE_RSA_*); airlift --cipher lists the names."),
+                        AlertDescription.BadCertificate or AlertDescription.UnsupportedCertificate or AlertDescription.CertificateExpired
+                            or AlertDescription.CertificateUnknown or AlertDescription.UnknownCa or AlertDescription.DecryptError => (VerdictCodes.CertificateRejected, "Certificate or fingerprint rejected",
+                            "Make the fingerprint in the signalling (a=fingerprint) match the certificate the peer really uses; airlift --expect-fingerprint \"sha-256 ...\"."),
+                        _ => (VerdictCodes.Incomplete, $"Fatal alert {AlertInfo.AlertName(a.Description)}", "Read the sender's log for the reason of the alert."),
+                    };
                 if (a.Description == AlertDescription.CloseNotify || s.Verdicts.Any(v => v.Code == code))
                 {
                     continue;
@@ -386,7 +394,8 @@ internal static class DoctorVerdicts
                     code,
                     Severity.Failure,
                     title,
-                    [$"{who} sent {a.Describe()} at {when}", offered, chosen, .. description != a.Description ? new[] { "the ClientHello offered DTLS 1.3 only (supported_versions); a server without DTLS 1.3 can only refuse it" } : []],
+                    [$"{who} sent {a.Describe()} at {when}", offered, chosen, .. description != a.Description ? new[] { "the ClientHello offered DTLS 1.3 only (supported_versions); a server without DTLS 1.3 can only refuse it" } : [],
+                        .. srtp ? new[] { "the ClientHello offered use_srtp (RFC 5764); the ServerHello has no use_srtp: the server shares no SRTP protection profile with the client (or has none configured)" } : []],
                     fix,
                     $"The {who} refused the handshake with a plaintext alert: the reason is visible on the wire.",
                     cannotSee));

@@ -54,6 +54,9 @@ internal sealed record HelloInfo(HandshakeType Type, ProtocolVersion LegacyVersi
 
     /// <summary>A ClientHello's random (hex): the same in the ClientHello that answers a HelloVerifyRequest or a HelloRetryRequest.</summary>
     public string? Random { get; init; }
+
+    /// <summary>The hello carries use_srtp (RFC 5764 4.1.1): offered in a ClientHello, answered in a DTLS 1.2 ServerHello.</summary>
+    public bool UseSrtp { get; init; }
 }
 
 /// <summary>A plaintext alert (level and description readable) or an encrypted one (neither readable).</summary>
@@ -173,6 +176,12 @@ internal sealed class WireEvent
 internal static class WireDecoder
 {
     // RFC 8446 4.1.3: SHA-256("HelloRetryRequest").
+    // RFC 9147 7: the ack content type.
+    private const byte AckContentType = 26;
+
+    // RFC 5764 9: use_srtp.
+    private const ushort UseSrtpExtension = 14;
+
     private static readonly byte[] HelloRetryRandom = Convert.FromHexString("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C");
 
     /// <summary>Classifies and decodes one datagram.</summary>
@@ -283,7 +292,7 @@ internal static class WireDecoder
         return new DtlsInfo
         {
             Records = records,
-            Description = DtlsDatagramInspector.Describe(records, payload.Length, wellFormed),
+            Description = Describe(records, payload, wellFormed),
             Pieces = pieces,
             Hellos = hellos,
             Alerts = alerts,
@@ -292,6 +301,58 @@ internal static class WireDecoder
             ApplicationData = app,
             Unified = unified,
         };
+    }
+
+    /// <summary>
+    /// The inspector's description, with what the doctor can say more about DTLS 1.3: a unified-header record as
+    /// "1.3 record epoch N, L B" (N: the epoch's low two bits, all the header carries; several in a row as
+    /// "1.3 records epoch N, L1+L2 B") and a plaintext ACK as
+    /// "ACK of N record(s)".
+    /// </summary>
+    public static string Describe(IReadOnlyList<InspectedRecord> records, ReadOnlySpan<byte> payload, bool wellFormed)
+    {
+        if (!records.Any(r => r.IsUnifiedHeader || r.ContentType.Value == AckContentType))
+        {
+            return DtlsDatagramInspector.Describe(records, payload.Length, wellFormed);
+        }
+
+        var parts = new List<string>();
+        var parsed = 0;
+        for (var i = 0; i < records.Count; i++)
+        {
+            var r = records[i];
+            parsed = r.Offset + r.Length;
+            if (r.IsUnifiedHeader)
+            {
+                // Consecutive records of one epoch: "1.3 records epoch 2, 45+51+326 B".
+                var sizes = new List<int> { r.Length };
+                while (i + 1 < records.Count && records[i + 1].IsUnifiedHeader && records[i + 1].Epoch == r.Epoch)
+                {
+                    i++;
+                    sizes.Add(records[i].Length);
+                    parsed = records[i].Offset + records[i].Length;
+                }
+
+                parts.Add($"1.3 record{(sizes.Count > 1 ? "s" : string.Empty)} epoch {r.Epoch}, {string.Join("+", sizes)} B");
+            }
+            else if (r.ContentType.Value == AckContentType && !r.IsEncrypted && r.PayloadLength >= 2)
+            {
+                // RFC 9147 7: record_numbers<0..2^16-1>, 16 bytes (epoch, sequence) each.
+                var listed = (payload[r.PayloadOffset] << 8) | payload[r.PayloadOffset + 1];
+                parts.Add($"ACK of {listed / 16} record(s)");
+            }
+            else
+            {
+                parts.Add(DtlsDatagramInspector.Describe([r], r.Length, true));
+            }
+        }
+
+        if (!wellFormed)
+        {
+            parts.Add($"?{payload.Length - parsed}");
+        }
+
+        return string.Join(" + ", parts);
     }
 
     private static void ReadHandshakes(ReadOnlySpan<byte> body, List<string> pieces, List<HelloInfo> hellos, List<HelloFragment> fragments, ref bool hvr)
@@ -340,6 +401,7 @@ internal static class WireDecoder
         var versions = new List<ProtocolVersion>();
         var cookieLength = 0;
         var retry = false;
+        var useSrtp = false;
         if (type == HandshakeType.HelloVerifyRequest)
         {
             if (r.TryReadVector8(out var c))
@@ -388,6 +450,7 @@ internal static class WireDecoder
             var e = new WireReader(extensions);
             while (e.TryReadUInt16(out var extType) && e.TryReadVector16(out var value))
             {
+                useSrtp |= extType == UseSrtpExtension;
                 if (extType != ExtensionType.SupportedVersions.Value)
                 {
                     continue;
@@ -414,6 +477,7 @@ internal static class WireDecoder
         return new HelloInfo(type, new ProtocolVersion(version), cookieLength, suites, versions, retry, complete)
         {
             Random = type == HandshakeType.ClientHello && random.IndexOfAnyExcept((byte)0) >= 0 ? Convert.ToHexString(random) : null, // an all-zero random joins nothing
+            UseSrtp = useSrtp,
         };
     }
 }
