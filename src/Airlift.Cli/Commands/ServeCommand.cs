@@ -9,6 +9,7 @@ using Airlift.WebRtc;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -218,6 +219,9 @@ internal static class ServeCommand
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
+        // Signals are the CLI's (CliInterrupt): the host's console lifetime would race it for SIGTERM and stop the app
+        // before the CLI knew it was a SIGTERM ("stopped (SIGTERM)" then missing).
+        builder.Services.AddSingleton<IHostLifetime, SignalFreeLifetime>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(httpEndpoint);
@@ -446,4 +450,12 @@ internal static class ServeCommand
 
         throw new CliException($"{what} '{text}' is not ADDRESS:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)");
     }
+}
+
+/// <summary>A host lifetime that registers no signal handlers: the CLI's <c>CliInterrupt</c> owns SIGINT and SIGTERM.</summary>
+internal sealed class SignalFreeLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
