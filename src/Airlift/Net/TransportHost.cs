@@ -873,7 +873,14 @@ public sealed class TransportHost : IAsyncDisposable
 
             try
             {
-                socket.SendTo(datagram, SocketFlags.None, tuple.Remote);
+                if (_host._udpRouteOf.TryGetValue(tuple, out var route))
+                {
+                    socket.SendTo(datagram, SocketFlags.None, route.Remote); // the peer's address as received: no serialization per send
+                }
+                else
+                {
+                    socket.SendTo(datagram, SocketFlags.None, tuple.Remote);
+                }
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
