@@ -206,7 +206,7 @@ internal sealed class SocketDriver
                 continue;
             }
 
-            if (!receive.IsCompleted || ++batch > MaxBatch)
+            if (!receive.IsCompleted || batch >= MaxBatch)
             {
                 // Nothing more queued (or a full batch handed over): the timers get their turn before the next wait.
                 batch = 0;
@@ -229,6 +229,7 @@ internal sealed class SocketDriver
                 continue;
             }
 
+            batch++;
             try
             {
                 _handler.OnDatagram(index, sender, buffer.AsSpan(0, received));
