@@ -565,8 +565,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
 
                 if (Serving && idleAt <= now)
                 {
-                    SafeLog(l => NetLog.SessionIdle(l, session.Remote, _limits.IdleTimeout));
-                    RemoveLocked(session, DtlsSessionRemovalReason.IdleTimeout);
+                    RemoveIdleLocked(session);
                     continue;
                 }
 
@@ -581,6 +580,14 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         _scratch.Clear();
         _nextScan = next;
         return next;
+    }
+
+    /// <summary>Its own method: a log closure capturing the scan's loop variable would be allocated for every session of every
+    /// timer scan, idle or not.</summary>
+    private void RemoveIdleLocked(DtlsUdpSession session)
+    {
+        SafeLog(l => NetLog.SessionIdle(l, session.Remote, _limits.IdleTimeout));
+        RemoveLocked(session, DtlsSessionRemovalReason.IdleTimeout);
     }
 
     /// <summary>When an idle session past its handshake is removed; never while it keeps its final flight.</summary>
