@@ -92,6 +92,9 @@ internal sealed class EchoServer : IAsyncDisposable
     private readonly HashSet<uint> _ssrcs = [];
     private readonly Lock _createGate = new();
 
+    /// <summary>One immutable set of DTLS options for every session (each transport derives its own with the peer's fingerprint).</summary>
+    private readonly DtlsOptions _dtls;
+
     // Echo sessions not finished, in all and per client (under _clientGate): counting _sessions walked every session, the
     // closed ones kept for their stats included, on every offer under the create lock.
     private readonly Lock _clientGate = new();
@@ -106,6 +109,13 @@ internal sealed class EchoServer : IAsyncDisposable
         _host = host;
         _proxy = proxy;
         Candidates = candidates;
+        _dtls = new DtlsOptions(options.Certificate)
+        {
+            MaxDatagramSize = options.MaxDatagramSize,
+            SrtpProfiles = options.SrtpProfiles,
+            ProtocolVersions = options.DtlsVersions,
+            LoggerFactory = loggerFactory,
+        };
         Broadcast = new BroadcastHub(options.Broadcast, candidates, CreateTransport, NewSsrc, options.ConnectTimeout, _stop.Token, logger);
     }
 
@@ -137,17 +147,10 @@ internal sealed class EchoServer : IAsyncDisposable
             return null;
         }
 
-        var dtls = new DtlsOptions(_options.Certificate)
-        {
-            MaxDatagramSize = _options.MaxDatagramSize,
-            SrtpProfiles = _options.SrtpProfiles,
-            ProtocolVersions = _options.DtlsVersions,
-            LoggerFactory = _loggerFactory,
-        };
         try
         {
             error = null;
-            return _host.CreateSession(new WebRtcTransportOptions(dtls, offer.Ice.Setup.Value, remoteFingerprint)
+            return _host.CreateSession(new WebRtcTransportOptions(_dtls, offer.Ice.Setup.Value, remoteFingerprint)
             {
                 RemoteUfrag = offer.Ice.Ufrag,
                 RemotePassword = offer.Ice.Password,
@@ -324,14 +327,7 @@ internal sealed class EchoServer : IAsyncDisposable
                 return new(429, $"this client ({client}) already holds {mine} sessions, the most one client may hold (--max-sessions-per-client); DELETE one or retry later\n", null, RetryAfterSeconds);
             }
 
-            var dtls = new DtlsOptions(_options.Certificate)
-            {
-                MaxDatagramSize = _options.MaxDatagramSize,
-                SrtpProfiles = _options.SrtpProfiles,
-                ProtocolVersions = _options.DtlsVersions,
-                LoggerFactory = _loggerFactory,
-            };
-            var transportOptions = new WebRtcTransportOptions(dtls, offer.Ice.Setup.Value, remoteFingerprint)
+            var transportOptions = new WebRtcTransportOptions(_dtls, offer.Ice.Setup.Value, remoteFingerprint)
             {
                 RemoteUfrag = offer.Ice.Ufrag,
                 RemotePassword = offer.Ice.Password,
