@@ -54,7 +54,7 @@ public class Dtls13AttackTests
         pair.Drain();
         pair.Drive();
 
-        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter);
+        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, asks == "nothing (no key_share, no cookie)" ? "changes nothing" : "group we did not offer or already sent a share for");
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public class Dtls13AttackTests
         pair.Drain();
         pair.Drive();
 
-        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter);
+        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "TLS_AES_256_GCM_SHA384 that was not offered");
     }
 
     // ------------------------------------------------------------------ the server's flight, altered after decryption
@@ -83,7 +83,7 @@ public class Dtls13AttackTests
         var pair = AfterRetry(20, client: m => m.Type != HandshakeType.ServerHello ? m
             : m with { Body = Retry(m, NamedGroup.X25519) }, server: m => m);
         pair.Drive();
-        AssertFailed(pair, server: false, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage);
+        AssertFailed(pair, server: false, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, "second HelloRetryRequest");
     }
 
     [Fact]
@@ -92,7 +92,7 @@ public class Dtls13AttackTests
         var pair = AfterRetry(21, client: m => m.Type != HandshakeType.ServerHello ? m
             : m with { Body = EditServerHello(m, sh => sh with { CipherSuite = sh.CipherSuite == new CipherSuite(0x1301) ? new CipherSuite(0x1303) : new CipherSuite(0x1301) }) }, server: m => m);
         pair.Drive();
-        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter);
+        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server chose cipher suite");
     }
 
     [Theory]
@@ -104,7 +104,7 @@ public class Dtls13AttackTests
         var pair = AfterRetry(22UL + group, client: m => m.Type != HandshakeType.ServerHello ? m
             : m with { Body = EditServerHello(m, sh => sh with { Extensions = [.. sh.Extensions.Select(e => e.Type == Wire13.KeyShare ? Extensions13.CreateServerShare(share) : e)] }) }, server: m => m);
         pair.Drive();
-        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter);
+        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "group we sent no share for");
     }
 
     [Theory]
@@ -116,7 +116,7 @@ public class Dtls13AttackTests
         var pair = AfterRetry(30, client: m => m.Type != Wire13.EncryptedExtensions ? m
             : m with { Body = Encode13(Decode<EncryptedExtensions>(m, EncryptedExtensions.TryDecode) with { Extensions = [.. Decode<EncryptedExtensions>(m, EncryptedExtensions.TryDecode).Extensions, added] }) }, server: m => m);
         pair.Drive();
-        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.UnsupportedExtension);
+        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.UnsupportedExtension, "in EncryptedExtensions that does not belong there or was not offered");
     }
 
     [Fact]
@@ -124,7 +124,7 @@ public class Dtls13AttackTests
     {
         var pair = AfterRetry(31, client: m => m.Type == HandshakeType.CertificateVerify ? Flip(m, m.Body.Length - 8) : m, server: m => m);
         pair.Drive();
-        AssertFailed(pair, server: false, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError);
+        AssertFailed(pair, server: false, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server CertificateVerify signature does not verify");
     }
 
     [Fact]
@@ -134,7 +134,7 @@ public class Dtls13AttackTests
         var pair = AfterRetry(32, client: m => m.Type != HandshakeType.CertificateVerify ? m
             : m with { Body = [0x04, 0x01, .. m.Body.AsSpan(2)] }, server: m => m);
         pair.Drive();
-        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter);
+        AssertFailed(pair, server: false, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server signed with rsa_pkcs1_sha256");
     }
 
     [Fact]
@@ -142,18 +142,18 @@ public class Dtls13AttackTests
     {
         var pair = AfterRetry(33, client: m => m.Type == HandshakeType.Finished ? Flip(m, 0) : m, server: m => m);
         pair.Drive();
-        AssertFailed(pair, server: false, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError);
+        AssertFailed(pair, server: false, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server Finished does not verify");
     }
 
     [Theory]
-    [InlineData(8)] // EncryptedExtensions missing: CertificateRequest arrives while EncryptedExtensions is awaited
-    [InlineData(11)] // Certificate missing: CertificateVerify arrives while the Certificate is awaited
-    [InlineData(15)] // CertificateVerify missing: Finished arrives before CertificateVerify
-    public void A_server_flight_with_a_message_left_out_is_unexpected_message_in_the_state_that_awaits_it(byte missing)
+    [InlineData(8, "unexpected CertificateRequest while in ExpectEncryptedExtensions")]
+    [InlineData(11, "unexpected CertificateVerify while in ExpectCertificate")]
+    [InlineData(15, "unexpected Finished while in ExpectCertificateVerify")]
+    public void A_server_flight_with_a_message_left_out_is_unexpected_message_in_the_state_that_awaits_it(byte missing, string check)
     {
         var pair = AfterRetry(34UL + missing, client: m => m.Type.Value == missing ? null : m, server: m => m);
         pair.Drive();
-        AssertFailed(pair, server: false, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage);
+        AssertFailed(pair, server: false, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, check);
     }
 
     // ------------------------------------------------------------------ the client's final flight, altered after decryption
@@ -163,7 +163,7 @@ public class Dtls13AttackTests
     {
         var pair = AfterRetry(40, client: m => m, server: m => m.Type == HandshakeType.Finished ? Flip(m, 5) : m);
         pair.Drive();
-        AssertFailed(pair, server: true, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError);
+        AssertFailed(pair, server: true, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "client Finished does not verify");
     }
 
     [Fact]
@@ -171,7 +171,7 @@ public class Dtls13AttackTests
     {
         var pair = AfterRetry(41, client: m => m, server: m => m.Type == HandshakeType.CertificateVerify ? Flip(m, m.Body.Length - 8) : m);
         pair.Drive();
-        AssertFailed(pair, server: true, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError);
+        AssertFailed(pair, server: true, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "CertificateVerify signature does not verify");
     }
 
     [Fact]
@@ -180,7 +180,7 @@ public class Dtls13AttackTests
         var empty = HandshakeCommon.Encode((ref WireWriter w) => new Certificate13([], []).Encode(ref w));
         var pair = AfterRetry(42, client: m => m, server: m => m.Type == HandshakeType.Certificate ? m with { Body = empty } : m);
         pair.Drive();
-        AssertFailed(pair, server: true, DtlsFailureReason.BadCertificate, AlertDescription.HandshakeFailure);
+        AssertFailed(pair, server: true, DtlsFailureReason.BadCertificate, AlertDescription.HandshakeFailure, "client sent no certificate, but one is required");
     }
 
     [Fact]
@@ -188,7 +188,7 @@ public class Dtls13AttackTests
     {
         var pair = AfterRetry(43, client: m => m, server: m => m.Type == HandshakeType.CertificateVerify ? null : m);
         pair.Drive();
-        AssertFailed(pair, server: true, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage);
+        AssertFailed(pair, server: true, DtlsFailureReason.UnexpectedMessage, AlertDescription.UnexpectedMessage, "unexpected Finished while in ExpectClientCertificateVerify");
     }
 
     // ------------------------------------------------------------------ messages in an epoch they may not use (record layer)
@@ -259,12 +259,13 @@ public class Dtls13AttackTests
         return pair;
     }
 
-    private static void AssertFailed(DtlsPair pair, bool server, DtlsFailureReason reason, AlertDescription alert)
+    private static void AssertFailed(DtlsPair pair, bool server, DtlsFailureReason reason, AlertDescription alert, string check)
     {
         var (endpoint, events) = server ? (pair.Server, pair.ServerEvents) : (pair.Client, pair.ClientEvents);
         var trace = pair.Client.Trace + pair.Server.Trace;
         var failed = Assert.Single(events.OfType<DtlsFailed>());
         Assert.True(reason == failed.Reason && alert == failed.Alert, $"{failed.Reason}/{failed.Alert}: {failed.Message}\n{trace}");
+        Assert.Contains(check, failed.Message, StringComparison.Ordinal);
         Assert.Equal(DtlsState.Failed, endpoint.State);
         Assert.Empty(events.OfType<DtlsConnected>());
         Assert.Empty(events.OfType<DtlsKeyingMaterial>());
