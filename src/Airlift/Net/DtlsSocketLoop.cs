@@ -521,13 +521,21 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
     /// <summary>
     /// RFC 6347 4.2.8 for a datagram from the address of a server session: the first fragment of a ClientHello with another
     /// random than the session's starts a new handshake (marked on the session), and until the session is replaced the later
-    /// fragments of that hello (epoch 0, offset above 0) belong to it as well; the session's own client's hello again clears
-    /// the mark. Anything else is the session's.
+    /// fragments of that hello (epoch 0, offset above 0) belong to it as well; the session's own client's hello, or any other
+    /// datagram (its client is still there), clears the mark. Anything else is the session's. While marked, a session still
+    /// in its handshake sends nothing (<see cref="DrainLocked"/>): its retransmitted flight would reach the new client and be
+    /// taken as the answer to the new hello.
     /// </summary>
     private static HelloFromKnownAddress ClassifyClientHello(DtlsUdpSession session, ReadOnlySpan<byte> datagram)
     {
-        if (session.ClientRandom is not { } known || !TryReadClientHelloFragment(datagram, out var offset, out var fragment))
+        if (session.ClientRandom is not { } known)
         {
+            return HelloFromKnownAddress.Session;
+        }
+
+        if (!TryReadClientHelloFragment(datagram, out var offset, out var fragment))
+        {
+            session.NewHelloPending = false;
             return HelloFromKnownAddress.Session;
         }
 
@@ -663,7 +671,18 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
                 var output = session.Endpoint.PollOutput(_sendBuffer);
                 if (output.Kind == DtlsOutputKind.Datagram)
                 {
-                    SendTo(_sendBuffer.AsSpan(0, output.DatagramLength), session);
+                    if (session.NewHelloPending && session.Endpoint.State == DtlsState.Connecting)
+                    {
+                        // RFC 6347 4.2.8: a new hello came from this half-open session's address (its client restarted on
+                        // the same port): the session's flight would now reach the new client, not its own, so it is held
+                        // back until the cookie exchange replaces the session or the old client shows up again. A spoofed
+                        // hello delays the real client's handshake by at most one of its own retransmissions.
+                        _metrics.Drop("superseded_session_send");
+                    }
+                    else
+                    {
+                        SendTo(_sendBuffer.AsSpan(0, output.DatagramLength), session);
+                    }
                 }
                 else if (output.Kind == DtlsOutputKind.Event)
                 {

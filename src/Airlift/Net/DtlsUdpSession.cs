@@ -87,7 +87,8 @@ public sealed class DtlsUdpSession
     /// <summary>
     /// A new ClientHello's first fragment came from this session's address: its later fragments (a DTLS 1.3 hello with a
     /// post-quantum key share spans two datagrams) go to the listener too, not to this session, until the session is
-    /// replaced or its own client's hello shows up again.
+    /// replaced or its own client shows up again; while it is set a session still in its handshake sends nothing (its flight
+    /// would reach the new client).
     /// </summary>
     internal bool NewHelloPending { get; set; }
 

@@ -1,8 +1,11 @@
 using System.Net;
+using Airlift.Diagnostics;
 using Airlift.Dtls;
 using Airlift.Net;
 using Airlift.Tests.Dtls;
 using Airlift.Tests.NetEm;
+using Airlift.Tests.Observability;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using static Airlift.Tests.Net.NetTestSupport;
 
 namespace Airlift.Tests.Net;
@@ -62,5 +65,55 @@ public sealed class RestartOnSamePortTests
         Assert.True(client.Connect(), client.Endpoint.Trace);
         var (_, removedAgain) = await NextAsync<DtlsSessionRemoved>(server.Events, fresh);
         Assert.Equal(DtlsSessionRemovalReason.Replaced, removedAgain.Reason);
+    }
+
+    /// <summary>
+    /// The server's side of the same race: a previous client abandoned its handshake after the server's flight, and the
+    /// server's half-open session keeps retransmitting that flight to the address, where the restarted client now listens.
+    /// From the new hello on, the session holds its flight back (counted), and the restarted client connects.
+    /// </summary>
+    [Fact]
+    public async Task A_half_open_session_stops_sending_to_its_address_once_a_new_hello_came_from_there()
+    {
+        using var telemetry = new Telemetry();
+        using var drops = new MetricCollector<long>(telemetry.MeterFactory, AirliftMeterNames.Net, "airlift.net.drops");
+        var clock = new ManualTimeProvider();
+        var options = new DtlsUdpServerOptions(NetTestSupport.Server()) { MeterFactory = telemetry.MeterFactory };
+        await using var server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), options, clock);
+        using var client = new RawDtlsClient(server.LocalEndpoint, NetTestSupport.Client(), () => Now(clock))
+        {
+            DropOutgoing = d => !(d.Length > 13 && d[0] == 22 && d[13] == 1), // only ClientHellos leave: the handshake stays half-open
+        };
+        Assert.True(client.RunUntil(c => c.DatagramsReceived >= 2), "no server flight"); // the HelloVerifyRequest, then flight 4
+        while (client.Receive(TimeSpan.FromMilliseconds(200)) is not null)
+        {
+        }
+
+        Assert.Equal(1, server.SessionCount);
+        long Superseded() => drops.GetMeasurementSnapshot().Where(m => Equals(m.Tags["cause"], "superseded_session_send")).Sum(m => m.Value);
+
+        // The restarted client's first hello (the old session's retransmission timer has not fired yet), then the timer.
+        client.Restart();
+        client.DropOutgoing = null;
+        client.Flush();
+        var hvr = client.Receive(RawDtlsClient.ReceiveBound);
+        Assert.NotNull(hvr);
+        clock.Advance(TimeSpan.FromSeconds(3));
+        await WaitUntilAsync(() => Superseded() > 0);
+
+        client.Endpoint.HandleDatagram(Now(clock), hvr);
+        Assert.True(client.Connect(), client.Endpoint.Trace);
+        Assert.DoesNotContain("received before the cookie exchange", client.Endpoint.Trace, StringComparison.Ordinal); // nothing stale reached it
+        Assert.Equal(1, server.SessionCount);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> done)
+    {
+        for (var i = 0; i < 200 && !done(); i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.True(done(), "the superseded session's resend was not held back");
     }
 }
