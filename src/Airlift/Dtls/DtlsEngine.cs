@@ -400,6 +400,9 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
 
     public string Trace => _trace.Text;
 
+    /// <summary>The timeline itself, for the DTLS 1.3 engine to adopt at the version switch without formatting it.</summary>
+    public EngineTrace Timeline => _trace;
+
     private void CountDrop(string cause, Action<DtlsStats> count)
     {
         count(Stats);

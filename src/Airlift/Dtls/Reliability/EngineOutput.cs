@@ -239,14 +239,20 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         }
     }
 
-    /// <summary>Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3); its lines are already stamped.</summary>
-    public void Adopt(string earlier)
+    /// <summary>
+    /// Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3) as its entries, formatted only when read like
+    /// this trace's own; times are kept relative to this trace's start.
+    /// </summary>
+    public void Adopt(EngineTrace earlier)
     {
-        foreach (var line in earlier.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        var shift = (earlier.StartedAt - startedAt).Ticks;
+        foreach (var entry in earlier._entries)
         {
-            Keep(new Entry(0, EntryKind.Adopted, line.TrimEnd('\r'), default, 0, 0, null));
+            Keep(entry with { AtTicks = entry.AtTicks + shift });
         }
     }
+
+    private TimeSpan StartedAt => startedAt;
 
     /// <summary>The lines joined by newlines (a failure report).</summary>
     public string Report
@@ -296,8 +302,6 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         var at = TimeSpan.FromTicks(entry.AtTicks);
         switch (entry.Kind)
         {
-            case EntryKind.Adopted:
-                return entry.Line!;
             case EntryKind.Received:
                 return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"received {entry.Type} seq {entry.MessageSeq} ({entry.Length} bytes) in {entry.State}"));
             case EntryKind.Transmitted:
@@ -325,14 +329,13 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
     private enum EntryKind : byte
     {
         Line,
-        Adopted,
         Received,
         Transmitted,
         Negotiated,
     }
 
     /// <summary>
-    /// One timeline entry: a line (an adopted one is stamped already), or the fields of a received message, a transmitted
+    /// One timeline entry: a line, or the fields of a received message, a transmitted
     /// flight or the negotiated parameters, formatted only when read.
     /// </summary>
     private readonly record struct Entry(

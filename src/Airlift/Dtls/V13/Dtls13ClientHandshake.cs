@@ -166,16 +166,9 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         _schedule = new Tls13KeySchedule(suite.Hash);
         _schedule.SetSharedSecret(shared);
         CryptographicOperations.ZeroMemory(shared);
-        (_clientHandshakeSecret, _serverHandshakeSecret) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(suite.Hash));
-        using (var keys = _schedule.DeriveTrafficKeys(suite, _serverHandshakeSecret))
-        {
-            _engine.InstallReadKeys(now, 2, Dtls13RecordProtection.Create(suite, keys));
-        }
-
-        using (var keys = _schedule.DeriveTrafficKeys(suite, _clientHandshakeSecret))
-        {
-            _engine.InstallWriteKeys(2, Dtls13RecordProtection.Create(suite, keys), current: false);
-        }
+        (_clientHandshakeSecret, _serverHandshakeSecret) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(suite.Hash, stackalloc byte[Transcript13.MaxHashLength]));
+        _engine.InstallReadKeys(now, 2, _schedule.CreateProtection(suite, _serverHandshakeSecret));
+        _engine.InstallWriteKeys(2, _schedule.CreateProtection(suite, _clientHandshakeSecret), current: false);
 
         _engine.Log(now, $"server chose DTLS 1.3, {suite.Suite}, {share.Group}");
         _state = State.ExpectEncryptedExtensions;
@@ -341,7 +334,9 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
             return;
         }
 
-        var content = Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(_suite!.Hash));
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
+        Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
+        var content = Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(_suite!.Hash, transcriptHash), signed);
         if (!_serverLeaf!.Verify(cv.Scheme, content, cv.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server CertificateVerify signature does not verify");
@@ -357,7 +352,10 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
     private void OnFinished(TimeSpan now, HandshakeMessage message)
     {
         var suite = _suite!;
-        var expected = _schedule!.FinishedVerifyData(_serverHandshakeSecret!, _transcript.Hash(suite.Hash));
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
+        Span<byte> expected = stackalloc byte[Transcript13.MaxHashLength];
+        expected = expected[.._schedule!.HashLength];
+        _schedule.FinishedVerifyData(_serverHandshakeSecret!, _transcript.Hash(suite.Hash, transcriptHash), expected);
         if (!CryptographicOperations.FixedTimeEquals(expected, message.Body))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server Finished does not verify");
@@ -365,7 +363,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         }
 
         _transcript.Add(message);
-        var (clientApp, serverApp, exporter) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(suite.Hash));
+        var (clientApp, serverApp, exporter) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(suite.Hash, transcriptHash));
 
         var flight = new List<Outgoing13>();
         if (_certificateRequest is { } cr)
@@ -390,25 +388,19 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
                 return;
             }
 
-            var signature = _options.Certificate.Sign(scheme.Value, Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(suite.Hash)));
+            Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
+            var signature = _options.Certificate.Sign(scheme.Value, Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(suite.Hash, transcriptHash), signed));
             var cv = new CertificateVerify(scheme.Value, signature);
             Add(flight, HandshakeType.CertificateVerify, (ref WireWriter w) => cv.Encode(ref w));
         }
 
-        var finished = new Finished13(_schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash)));
+        var finished = new Finished13(_schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash, transcriptHash)));
         Add(flight, HandshakeType.Finished, (ref WireWriter w) => finished.Encode(ref w));
         _state = State.Done;
         _transcript.Release();
 
-        using (var keys = _schedule.DeriveTrafficKeys(suite, serverApp))
-        {
-            _engine.InstallReadKeys(now, 3, Dtls13RecordProtection.Create(suite, keys));
-        }
-
-        using (var keys = _schedule.DeriveTrafficKeys(suite, clientApp))
-        {
-            _engine.InstallWriteKeys(3, Dtls13RecordProtection.Create(suite, keys), current: true);
-        }
+        _engine.InstallReadKeys(now, 3, _schedule.CreateProtection(suite, serverApp));
+        _engine.InstallWriteKeys(3, _schedule.CreateProtection(suite, clientApp), current: true);
 
         _engine.SetTrafficSecrets(suite, _schedule, serverApp, clientApp);
         _engine.Complete(now, suite.Suite, _srtp, suite.Hash, exporter);

@@ -486,8 +486,7 @@ internal sealed partial class Dtls13Engine
         var next = _schedule!.NextTrafficSecret(_writeSecret!);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(_writeSecret);
         _writeSecret = next;
-        using var keys = _schedule.DeriveTrafficKeys(_suite!, next);
-        InstallWriteKeys(_currentWriteEpoch + 1, Dtls13RecordProtection.Create(_suite!, keys), current: true);
+        InstallWriteKeys(_currentWriteEpoch + 1, _schedule.CreateProtection(_suite!, next), current: true);
         Stats.KeyUpdates++;
         Log(now, $"KeyUpdate acknowledged: sending in epoch {_currentWriteEpoch}");
     }
@@ -505,11 +504,8 @@ internal sealed partial class Dtls13Engine
             var next = _schedule!.NextTrafficSecret(_readSecret!);
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(_readSecret);
             _readSecret = next;
-            using (var keys = _schedule.DeriveTrafficKeys(_suite!, next))
-            {
-                _readEpoch++;
-                InstallReadKeys(now, _readEpoch, Dtls13RecordProtection.Create(_suite!, keys));
-            }
+            _readEpoch++;
+            InstallReadKeys(now, _readEpoch, _schedule.CreateProtection(_suite!, next));
 
             Stats.KeyUpdates++;
             Log(now, $"peer KeyUpdate: reading epoch {_readEpoch}");

@@ -229,7 +229,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     public void Log(TimeSpan now, string line) => _trace.Log(now, line);
 
     /// <summary>Carries the 1.2 engine's timeline over at the version switch.</summary>
-    public void AdoptTrace(string earlier) => _trace.Adopt(earlier);
+    public void AdoptTrace(EngineTrace earlier) => _trace.Adopt(earlier);
 
     public string Trace => _trace.Text;
 

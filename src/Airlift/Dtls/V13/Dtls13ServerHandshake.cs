@@ -128,6 +128,7 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         var suite = selection.Suite;
         var hash = suite.Hash;
         _transcript.Add(message);
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
 
         var flight = new List<Outgoing13>();
         var sh = new ServerHello(ProtocolVersion.Dtls12, _serverRandom, ch.SessionId, suite.Suite, 0,
@@ -137,17 +138,10 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         _schedule = new Tls13KeySchedule(hash);
         _schedule.SetSharedSecret(shared);
         CryptographicOperations.ZeroMemory(shared);
-        var (clientHs, serverHs) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(hash));
+        var (clientHs, serverHs) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(hash, transcriptHash));
         _clientHandshakeSecret = clientHs;
-        using (var keys = _schedule.DeriveTrafficKeys(suite, serverHs))
-        {
-            _engine.InstallWriteKeys(2, Dtls13RecordProtection.Create(suite, keys), current: false);
-        }
-
-        using (var keys = _schedule.DeriveTrafficKeys(suite, clientHs))
-        {
-            _engine.InstallReadKeys(now, 2, Dtls13RecordProtection.Create(suite, keys));
-        }
+        _engine.InstallWriteKeys(2, _schedule.CreateProtection(suite, serverHs), current: false);
+        _engine.InstallReadKeys(now, 2, _schedule.CreateProtection(suite, clientHs));
 
         var extensions = new List<Extension>();
         if (selection.Srtp is { } profile)
@@ -171,14 +165,15 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
 
         var certificate = new Certificate13([], [.. _options.Certificate.ChainDer]);
         Add(flight, 2, HandshakeType.Certificate, (ref WireWriter w) => certificate.Encode(ref w), 8192);
-        var signature = _options.Certificate.Sign(selection.Scheme, Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(hash)));
+        Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
+        var signature = _options.Certificate.Sign(selection.Scheme, Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(hash, transcriptHash), signed));
         var cv = new CertificateVerify(selection.Scheme, signature);
         Add(flight, 2, HandshakeType.CertificateVerify, (ref WireWriter w) => cv.Encode(ref w));
-        var finished = new Finished13(_schedule.FinishedVerifyData(serverHs, _transcript.Hash(hash)));
+        var finished = new Finished13(_schedule.FinishedVerifyData(serverHs, _transcript.Hash(hash, transcriptHash)));
         CryptographicOperations.ZeroMemory(serverHs);
         Add(flight, 2, HandshakeType.Finished, (ref WireWriter w) => finished.Encode(ref w));
 
-        (_clientAppSecret, _serverAppSecret, _exporterSecret) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(hash));
+        (_clientAppSecret, _serverAppSecret, _exporterSecret) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(hash, transcriptHash));
         _engine.Log(now, $"negotiated DTLS 1.3, {suite.Suite}, {selection.Group}, {selection.Scheme}, SRTP {selection.Srtp?.Name ?? "none"}");
         _engine.SendFlight(now, flight, awaitsAck: false);
     }
@@ -252,7 +247,9 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
             return;
         }
 
-        var content = Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(_selection!.Suite.Hash));
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
+        Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
+        var content = Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(_selection!.Suite.Hash, transcriptHash), signed);
         if (!_clientLeaf!.Verify(cv.Scheme, content, cv.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "CertificateVerify signature does not verify");
@@ -269,7 +266,10 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
     {
         _engine.FlightDone();
         var suite = _selection!.Suite;
-        var expected = _schedule!.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash));
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
+        Span<byte> expected = stackalloc byte[Transcript13.MaxHashLength];
+        expected = expected[.._schedule!.HashLength];
+        _schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash, transcriptHash), expected);
         if (!CryptographicOperations.FixedTimeEquals(expected, message.Body))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "client Finished does not verify");
@@ -278,15 +278,8 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
 
         _state = State.Done;
         _transcript.Release();
-        using (var keys = _schedule.DeriveTrafficKeys(suite, _serverAppSecret!))
-        {
-            _engine.InstallWriteKeys(3, Dtls13RecordProtection.Create(suite, keys), current: true);
-        }
-
-        using (var keys = _schedule.DeriveTrafficKeys(suite, _clientAppSecret!))
-        {
-            _engine.InstallReadKeys(now, 3, Dtls13RecordProtection.Create(suite, keys));
-        }
+        _engine.InstallWriteKeys(3, _schedule.CreateProtection(suite, _serverAppSecret!), current: true);
+        _engine.InstallReadKeys(now, 3, _schedule.CreateProtection(suite, _clientAppSecret!));
 
         // RFC 9147 7: the client's final flight is acknowledged explicitly, so the client can stop resending it.
         _engine.SendAck(now);

@@ -41,13 +41,27 @@ internal static class Negotiation13
         scheme == SignatureScheme.EcdsaSecp256r1Sha256 || scheme == SignatureScheme.EcdsaSecp384r1Sha384
         || scheme == SignatureScheme.RsaPssRsaeSha256 || scheme == SignatureScheme.RsaPssRsaeSha384;
 
-    /// <summary>The bytes a CertificateVerify signs: 64 spaces, the context string, a zero byte, the transcript hash.</summary>
-    public static byte[] SignedContent(string context, ReadOnlySpan<byte> transcriptHash)
+    /// <summary>Bytes of the longest content a CertificateVerify signs (a context string, a SHA-384 transcript hash): a stack buffer of this size holds any.</summary>
+    public const int MaxSignedContentLength = 64 + 33 + 1 + 48;
+
+    /// <summary>
+    /// The bytes a CertificateVerify signs: 64 spaces, the context string, a zero byte, the transcript hash; written into
+    /// <paramref name="destination"/> (<see cref="MaxSignedContentLength"/> bytes fit any) and returned.
+    /// </summary>
+    /// <exception cref="ArgumentException">The destination is too short.</exception>
+    public static ReadOnlySpan<byte> SignedContent(string context, ReadOnlySpan<byte> transcriptHash, Span<byte> destination)
     {
-        var content = new byte[64 + context.Length + 1 + transcriptHash.Length];
-        content.AsSpan(0, 64).Fill(0x20);
-        System.Text.Encoding.ASCII.GetBytes(context, content.AsSpan(64));
-        transcriptHash.CopyTo(content.AsSpan(64 + context.Length + 1));
+        var length = 64 + context.Length + 1 + transcriptHash.Length;
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"The signed content is {length} bytes.", nameof(destination));
+        }
+
+        var content = destination[..length];
+        content[..64].Fill(0x20);
+        System.Text.Encoding.ASCII.GetBytes(context, content[64..]);
+        content[64 + context.Length] = 0;
+        transcriptHash.CopyTo(content[(64 + context.Length + 1)..]);
         return content;
     }
 
