@@ -29,6 +29,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
     private byte[]? _serverHandshakeSecret;
     private SrtpProtectionProfile? _srtp;
     private CertificateRequest13? _certificateRequest;
+    private List<SignatureScheme>? _acceptedSchemes;
     private PeerPublicKey? _serverLeaf;
 
     public Dtls13ClientHandshake(Dtls13Engine engine, HandshakeMessage clientHelloMessage, ClientHello clientHello, Dictionary<NamedGroup, KeyExchangeKeyPair> keyPairs)
@@ -170,7 +171,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         _engine.InstallReadKeys(now, 2, _schedule.CreateProtection(suite, _serverHandshakeSecret));
         _engine.InstallWriteKeys(2, _schedule.CreateProtection(suite, _clientHandshakeSecret), current: false);
 
-        _engine.Log(now, $"server chose DTLS 1.3, {suite.Suite}, {share.Group}");
+        _engine.LogNegotiated(now, suite.Suite, share.Group, null, null);
         _state = State.ExpectEncryptedExtensions;
     }
 
@@ -259,7 +260,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
 
         foreach (var ext in ee!.Extensions)
         {
-            if (ext.Type == ExtensionType.SupportedVersions || ext.Type == Wire13.KeyShare || ext.Type == Wire13.Cookie || !_clientHello.Extensions.Exists(e => e.Type == ext.Type))
+            if (ext.Type == ExtensionType.SupportedVersions || ext.Type == Wire13.KeyShare || ext.Type == Wire13.Cookie || !Offered(ext.Type))
             {
                 _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.UnsupportedExtension, $"server sent extension {ext.Type.Value} in EncryptedExtensions that does not belong there or was not offered");
                 return;
@@ -281,6 +282,20 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         _state = State.ExpectCertificateRequestOrCertificate;
     }
 
+    /// <summary>True when our ClientHello carried an extension of this type (a loop: no closure per extension checked).</summary>
+    private bool Offered(ExtensionType type)
+    {
+        foreach (var e in _clientHello.Extensions)
+        {
+            if (e.Type == type)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private void OnCertificateRequest(TimeSpan now, HandshakeMessage message)
     {
         if (!HandshakeCommon.TryDecode<CertificateRequest13>(_engine, now, message, CertificateRequest13.TryDecode, out var cr))
@@ -288,7 +303,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
             return;
         }
 
-        if (!Extensions.TryFind(cr!.Extensions, ExtensionType.SignatureAlgorithms, out var sa) || !Extensions.TryDecodeSignatureAlgorithms(sa.Data, out _))
+        if (!Extensions.TryFind(cr!.Extensions, ExtensionType.SignatureAlgorithms, out var sa) || !Extensions.TryDecodeSignatureAlgorithms(sa.Data, out _acceptedSchemes))
         {
             _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.MissingExtension, "CertificateRequest without signature_algorithms (RFC 8446 4.3.2)");
             return;
@@ -365,37 +380,32 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         _transcript.Add(message);
         var (clientApp, serverApp, exporter) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(suite.Hash, transcriptHash));
 
-        var flight = new List<Outgoing13>();
+        var flight = new List<Outgoing13>(3);
         if (_certificateRequest is { } cr)
         {
-            var certificate = new Certificate13(cr.Context, [.. _options.Certificate.ChainDer]);
-            Add(flight, HandshakeType.Certificate, (ref WireWriter w) => certificate.Encode(ref w), 8192);
-            Extensions.TryFind(cr.Extensions, ExtensionType.SignatureAlgorithms, out var sa);
-            Extensions.TryDecodeSignatureAlgorithms(sa.Data, out var accepted);
-            SignatureScheme? scheme = null;
-            foreach (var s in Negotiation13.Schemes13(_options.Certificate))
+            if (cr.Context.Length == 0)
             {
-                if (accepted!.Contains(s))
-                {
-                    scheme = s;
-                    break;
-                }
+                Add(flight, HandshakeType.Certificate, Certificate13.OwnBody(_options.Certificate));
+            }
+            else
+            {
+                var certificate = new Certificate13(cr.Context, [.. _options.Certificate.ChainDer]);
+                Add(flight, HandshakeType.Certificate, HandshakeCommon.Encode((ref WireWriter w) => certificate.Encode(ref w), 8192));
             }
 
-            if (scheme is null)
+            if (!Negotiation13.TryChooseScheme13(_options.Certificate, _acceptedSchemes!, out var scheme))
             {
                 _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "the server accepts no signature scheme our certificate can make in DTLS 1.3");
                 return;
             }
 
             Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
-            var signature = _options.Certificate.Sign(scheme.Value, Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(suite.Hash, transcriptHash), signed));
-            var cv = new CertificateVerify(scheme.Value, signature);
-            Add(flight, HandshakeType.CertificateVerify, (ref WireWriter w) => cv.Encode(ref w));
+            var signature = _options.Certificate.Sign(scheme, Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(suite.Hash, transcriptHash), signed));
+            Add(flight, HandshakeType.CertificateVerify, Messages13.CertificateVerifyBody(scheme, signature));
         }
 
-        var finished = new Finished13(_schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash, transcriptHash)));
-        Add(flight, HandshakeType.Finished, (ref WireWriter w) => finished.Encode(ref w));
+        // Finished is verify_data alone (RFC 8446 4.4.4).
+        Add(flight, HandshakeType.Finished, _schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash, transcriptHash)));
         _state = State.Done;
         _transcript.Release();
 
@@ -409,9 +419,9 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         _engine.SendFlight(now, flight, awaitsAck: true);
     }
 
-    private void Add(List<Outgoing13> flight, HandshakeType type, HandshakeCommon.BodyEncoder encode, int capacity = 1024)
+    private void Add(List<Outgoing13> flight, HandshakeType type, byte[] body)
     {
-        var message = _engine.CreateMessage(type, HandshakeCommon.Encode(encode, capacity));
+        var message = _engine.CreateMessage(type, body);
         _transcript.Add(message);
         flight.Add(new Outgoing13(2, message));
     }

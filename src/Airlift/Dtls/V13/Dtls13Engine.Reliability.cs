@@ -112,7 +112,7 @@ internal sealed partial class Dtls13Engine
         }
 
         _acksSent++;
-        Log(now, $"sent ACK of {_received.Count} record(s) in epoch {epoch.Epoch}");
+        _trace.AckSent(now, _received.Count, epoch.Epoch);
     }
 
     private void HandleAck(TimeSpan now, ReadOnlySpan<byte> content)
@@ -148,7 +148,7 @@ internal sealed partial class Dtls13Engine
         SampleRtt(now);
         if (_flight.TrueForAll(m => m.FullyAcked))
         {
-            Log(now, $"flight {_flightNumber} acknowledged");
+            _trace.FlightAcknowledged(now, _flightNumber);
             _timers.Clear(EngineTimer.Retransmit);
             _timers.Clear(EngineTimer.DeferredPathResend);
             if (_flightAwaitsAck)
@@ -401,7 +401,8 @@ internal sealed partial class Dtls13Engine
                 var epoch = _writeEpochs[entry.Epoch];
                 var overhead = RecordOverhead(epoch);
                 var body = entry.Message.Body;
-                foreach (var (start, end) in entry.Unacked())
+                var from = 0;
+                while (entry.NextUnacked(from, out var start, out var end))
                 {
                     var offset = start;
                     var written = false; // an empty range (an empty message) still needs its one fragment after a flush
@@ -427,6 +428,13 @@ internal sealed partial class Dtls13Engine
                         written = true;
                     }
                     while (offset < end || !written);
+
+                    if (end == start)
+                    {
+                        break; // an empty message's one range
+                    }
+
+                    from = end;
                 }
             }
 
@@ -544,18 +552,23 @@ internal sealed partial class Dtls13Engine
         }
     }
 
-    /// <summary>One message of our current flight, with the byte ranges the peer acknowledged and where earlier transmissions cut it.</summary>
+    /// <summary>
+    /// One message of our current flight, with the byte ranges the peer acknowledged and where earlier transmissions cut it.
+    /// Both lists are made on first use: a flight acknowledged implicitly and never cut (the usual case) needs neither.
+    /// </summary>
     private sealed class FlightMessage(ulong epoch, HandshakeMessage message)
     {
-        private readonly List<(int Start, int End)> _acked = [];
-        private readonly List<int> _cuts = [];
+        private List<(int Start, int End)>? _acked;
+        private List<int>? _cuts;
         private bool _emptyAcked;
 
         public ulong Epoch { get; } = epoch;
 
         public HandshakeMessage Message { get; } = message;
 
-        public bool FullyAcked => Message.Body.Length == 0 ? _emptyAcked : _acked.Count == 1 && _acked[0].Start == 0 && _acked[0].End == Message.Body.Length;
+        public bool FullyAcked => Message.Body.Length == 0
+            ? _emptyAcked
+            : _acked is { Count: 1 } acked && acked[0].Start == 0 && acked[0].End == Message.Body.Length;
 
         public void Ack(int offset, int length)
         {
@@ -565,55 +578,77 @@ internal sealed partial class Dtls13Engine
                 return;
             }
 
+            var ranges = _acked ??= new List<(int Start, int End)>(2);
             var start = offset;
             var end = offset + length;
-            for (var i = _acked.Count - 1; i >= 0; i--)
+            for (var i = ranges.Count - 1; i >= 0; i--)
             {
-                var (s, e) = _acked[i];
+                var (s, e) = ranges[i];
                 if (s <= end && start <= e)
                 {
                     start = Math.Min(start, s);
                     end = Math.Max(end, e);
-                    _acked.RemoveAt(i);
+                    ranges.RemoveAt(i);
                 }
             }
 
-            var at = _acked.FindIndex(r => r.Start > start);
-            _acked.Insert(at < 0 ? _acked.Count : at, (start, end));
+            var at = 0;
+            while (at < ranges.Count && ranges[at].Start <= start)
+            {
+                at++;
+            }
+
+            ranges.Insert(at, (start, end));
         }
 
-        /// <summary>The byte ranges not yet acknowledged, in order; a whole empty message as (0, 0).</summary>
-        public IEnumerable<(int Start, int End)> Unacked()
+        /// <summary>
+        /// The first byte range not yet acknowledged that starts at or after <paramref name="from"/>, in order; a whole empty
+        /// message is the one range (0, 0). Walking the ranges: start at 0, then continue from each range's end.
+        /// </summary>
+        public bool NextUnacked(int from, out int start, out int end)
         {
+            start = end = 0;
             if (Message.Body.Length == 0)
             {
-                if (!_emptyAcked)
-                {
-                    yield return (0, 0);
-                }
-
-                yield break;
+                return from == 0 && !_emptyAcked;
             }
 
-            var position = 0;
-            foreach (var (s, e) in _acked)
+            var position = from;
+            if (_acked is { } acked)
             {
-                if (s > position)
+                foreach (var (s, e) in acked)
                 {
-                    yield return (position, s);
-                }
+                    if (e <= position)
+                    {
+                        continue;
+                    }
 
-                position = Math.Max(position, e);
+                    if (s > position)
+                    {
+                        (start, end) = (position, s);
+                        return true;
+                    }
+
+                    position = e;
+                }
             }
 
             if (position < Message.Body.Length)
             {
-                yield return (position, Message.Body.Length);
+                (start, end) = (position, Message.Body.Length);
+                return true;
             }
+
+            return false;
         }
 
         public int NextCut(int offset)
         {
+            if (_cuts is null)
+            {
+                return Message.Body.Length;
+            }
+
             var i = _cuts.BinarySearch(offset + 1);
             i = i < 0 ? ~i : i;
             return i < _cuts.Count ? _cuts[i] : Message.Body.Length;
@@ -626,6 +661,7 @@ internal sealed partial class Dtls13Engine
                 return;
             }
 
+            _cuts ??= new List<int>(4);
             var i = _cuts.BinarySearch(cut);
             if (i < 0)
             {

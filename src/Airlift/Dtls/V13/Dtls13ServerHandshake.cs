@@ -130,7 +130,7 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         _transcript.Add(message);
         Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
 
-        var flight = new List<Outgoing13>();
+        var flight = new List<Outgoing13>(6);
         var sh = new ServerHello(ProtocolVersion.Dtls12, _serverRandom, ch.SessionId, suite.Suite, 0,
             [Extensions13.CreateSelectedVersion(ProtocolVersion.Dtls13), Extensions13.CreateServerShare(new KeyShareEntry(selection.Group, serverShare))]);
         Add(flight, 0, HandshakeType.ServerHello, (ref WireWriter w) => sh.Encode(ref w));
@@ -153,7 +153,15 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         Add(flight, 2, Wire13.EncryptedExtensions, (ref WireWriter w) => ee.Encode(ref w));
         if (_options.ClientCertificate != ClientCertificateMode.None)
         {
-            var schemes = _options.SignatureSchemes.Where(Negotiation13.IsScheme13).ToList();
+            var schemes = new List<SignatureScheme>(_options.SignatureSchemes.Count);
+            for (var i = 0; i < _options.SignatureSchemes.Count; i++)
+            {
+                if (Negotiation13.IsScheme13(_options.SignatureSchemes[i]))
+                {
+                    schemes.Add(_options.SignatureSchemes[i]);
+                }
+            }
+
             var cr = new CertificateRequest13([], [Extensions.CreateSignatureAlgorithms(schemes)]);
             Add(flight, 2, HandshakeType.CertificateRequest, (ref WireWriter w) => cr.Encode(ref w));
             _state = State.ExpectClientCertificate;
@@ -163,18 +171,16 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
             _state = State.ExpectClientFinished;
         }
 
-        var certificate = new Certificate13([], [.. _options.Certificate.ChainDer]);
-        Add(flight, 2, HandshakeType.Certificate, (ref WireWriter w) => certificate.Encode(ref w), 8192);
+        Add(flight, 2, HandshakeType.Certificate, Certificate13.OwnBody(_options.Certificate));
         Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
         var signature = _options.Certificate.Sign(selection.Scheme, Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(hash, transcriptHash), signed));
-        var cv = new CertificateVerify(selection.Scheme, signature);
-        Add(flight, 2, HandshakeType.CertificateVerify, (ref WireWriter w) => cv.Encode(ref w));
-        var finished = new Finished13(_schedule.FinishedVerifyData(serverHs, _transcript.Hash(hash, transcriptHash)));
+        Add(flight, 2, HandshakeType.CertificateVerify, Messages13.CertificateVerifyBody(selection.Scheme, signature));
+        var verifyData = _schedule.FinishedVerifyData(serverHs, _transcript.Hash(hash, transcriptHash));
         CryptographicOperations.ZeroMemory(serverHs);
-        Add(flight, 2, HandshakeType.Finished, (ref WireWriter w) => finished.Encode(ref w));
+        Add(flight, 2, HandshakeType.Finished, verifyData); // Finished is verify_data alone (RFC 8446 4.4.4)
 
         (_clientAppSecret, _serverAppSecret, _exporterSecret) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(hash, transcriptHash));
-        _engine.Log(now, $"negotiated DTLS 1.3, {suite.Suite}, {selection.Group}, {selection.Scheme}, SRTP {selection.Srtp?.Name ?? "none"}");
+        _engine.LogNegotiated(now, suite.Suite, selection.Group, selection.Scheme, selection.Srtp);
         _engine.SendFlight(now, flight, awaitsAck: false);
     }
 
@@ -191,9 +197,12 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         _engine.SendFlight(now, [new Outgoing13(0, hrrMessage)], awaitsAck: false);
     }
 
-    private void Add(List<Outgoing13> flight, ulong epoch, HandshakeType type, HandshakeCommon.BodyEncoder encode, int capacity = 1024)
+    private void Add(List<Outgoing13> flight, ulong epoch, HandshakeType type, HandshakeCommon.BodyEncoder encode) =>
+        Add(flight, epoch, type, HandshakeCommon.Encode(encode));
+
+    private void Add(List<Outgoing13> flight, ulong epoch, HandshakeType type, byte[] body)
     {
-        var message = _engine.CreateMessage(type, HandshakeCommon.Encode(encode, capacity));
+        var message = _engine.CreateMessage(type, body);
         _transcript.Add(message);
         flight.Add(new Outgoing13(epoch, message));
     }
