@@ -77,7 +77,11 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         switch (_state)
         {
             case State.ExpectServerHello when message.Type == HandshakeType.ServerHello:
-                OnServerHello(now, message);
+                if (HandshakeCommon.TryDecode<ServerHello>(_engine, now, message, ServerHello.TryDecode, out var sh))
+                {
+                    OnServerHello(now, message, sh!);
+                }
+
                 break;
             case State.ExpectEncryptedExtensions when message.Type == Wire13.EncryptedExtensions:
                 OnEncryptedExtensions(now, message);
@@ -100,14 +104,10 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         }
     }
 
-    public void OnServerHello(TimeSpan now, HandshakeMessage message)
+    /// <summary>A ServerHello or HelloRetryRequest, decoded once (by the DTLS 1.2 client that saw it select DTLS 1.3, or here after a retry).</summary>
+    public void OnServerHello(TimeSpan now, HandshakeMessage message, ServerHello sh)
     {
-        if (!HandshakeCommon.TryDecode<ServerHello>(_engine, now, message, ServerHello.TryDecode, out var sh))
-        {
-            return;
-        }
-
-        if (!Extensions.TryFind(sh!.Extensions, ExtensionType.SupportedVersions, out var sv)
+        if (!Extensions.TryFind(sh.Extensions, ExtensionType.SupportedVersions, out var sv)
             || !Extensions13.TryDecodeSelectedVersion(sv.Data, out var version) || version != ProtocolVersion.Dtls13)
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "ServerHello does not select DTLS 1.3");

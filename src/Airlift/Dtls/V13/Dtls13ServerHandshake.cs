@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
@@ -13,6 +14,8 @@ namespace Airlift.Dtls.V13;
 /// </summary>
 internal sealed class Dtls13ServerHandshake : IHandshake13
 {
+    private static readonly ConditionalWeakTable<DtlsOptions, byte[]> CertificateRequestBodies = new();
+
     private readonly Dtls13Engine _engine;
     private readonly DtlsOptions _options;
     private readonly Transcript13 _transcript = new();
@@ -131,9 +134,7 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
 
         var flight = new List<Outgoing13>(6);
-        var sh = new ServerHello(ProtocolVersion.Dtls12, _serverRandom, ch.SessionId, suite.Suite, 0,
-            [Extensions13.CreateSelectedVersion(ProtocolVersion.Dtls13), Extensions13.CreateServerShare(new KeyShareEntry(selection.Group, serverShare))]);
-        Add(flight, 0, HandshakeType.ServerHello, (ref WireWriter w) => sh.Encode(ref w));
+        Add(flight, 0, HandshakeType.ServerHello, Messages13.ServerHelloBody(_serverRandom, ch.SessionId, suite.Suite, selection.Group, serverShare));
 
         _schedule = new Tls13KeySchedule(hash);
         _schedule.SetSharedSecret(shared);
@@ -153,17 +154,7 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         Add(flight, 2, Wire13.EncryptedExtensions, (ref WireWriter w) => ee.Encode(ref w));
         if (_options.ClientCertificate != ClientCertificateMode.None)
         {
-            var schemes = new List<SignatureScheme>(_options.SignatureSchemes.Count);
-            for (var i = 0; i < _options.SignatureSchemes.Count; i++)
-            {
-                if (Negotiation13.IsScheme13(_options.SignatureSchemes[i]))
-                {
-                    schemes.Add(_options.SignatureSchemes[i]);
-                }
-            }
-
-            var cr = new CertificateRequest13([], [Extensions.CreateSignatureAlgorithms(schemes)]);
-            Add(flight, 2, HandshakeType.CertificateRequest, (ref WireWriter w) => cr.Encode(ref w));
+            Add(flight, 2, HandshakeType.CertificateRequest, CertificateRequestBody(_options));
             _state = State.ExpectClientCertificate;
         }
         else
@@ -183,6 +174,26 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         _engine.LogNegotiated(now, suite.Suite, selection.Group, selection.Scheme, selection.Srtp);
         _engine.SendFlight(now, flight, awaitsAck: false);
     }
+
+    /// <summary>
+    /// Our CertificateRequest (RFC 8446 4.3.2): an empty context and signature_algorithms with the configured schemes allowed
+    /// in DTLS 1.3. The same bytes for every handshake of one options object, so encoded once per options and shared.
+    /// </summary>
+    private static byte[] CertificateRequestBody(DtlsOptions options) =>
+        CertificateRequestBodies.GetValue(options, static o =>
+        {
+            var schemes = new List<SignatureScheme>(o.SignatureSchemes.Count);
+            for (var i = 0; i < o.SignatureSchemes.Count; i++)
+            {
+                if (Negotiation13.IsScheme13(o.SignatureSchemes[i]))
+                {
+                    schemes.Add(o.SignatureSchemes[i]);
+                }
+            }
+
+            var cr = new CertificateRequest13([], [Extensions.CreateSignatureAlgorithms(schemes)]);
+            return HandshakeCommon.Encode((ref WireWriter w) => cr.Encode(ref w));
+        });
 
     private void SendHelloRetryRequest(TimeSpan now, HandshakeMessage message, ClientHello ch, Selection13 selection)
     {

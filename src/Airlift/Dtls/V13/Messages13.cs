@@ -306,6 +306,33 @@ internal sealed record Certificate13(byte[] Context, List<byte[]> Certificates)
 /// <summary>Message bodies of ours written straight into an exact-size array (no record, encoder closure or scratch).</summary>
 internal static class Messages13
 {
+    /// <summary>
+    /// The server's DTLS 1.3 ServerHello (RFC 8446 4.1.3, RFC 9147 5.3): legacy_version {254, 253}, our random, the client's
+    /// legacy_session_id echoed, the suite, compression 0, then supported_versions (DTLS 1.3) and key_share (our share),
+    /// the same bytes <see cref="ServerHello.Encode"/> writes for those fields.
+    /// </summary>
+    public static byte[] ServerHelloBody(ReadOnlySpan<byte> random, ReadOnlySpan<byte> sessionId, CipherSuite suite, NamedGroup group, ReadOnlySpan<byte> share)
+    {
+        var extensionsLength = (4 + 2) + (4 + 4 + share.Length);
+        var body = new byte[2 + random.Length + 1 + sessionId.Length + 2 + 1 + 2 + extensionsLength];
+        var w = new WireWriter(body);
+        w.WriteUInt16(ProtocolVersion.Dtls12.Value);
+        w.WriteBytes(random);
+        w.WriteVector8(sessionId);
+        w.WriteUInt16(suite.Value);
+        w.WriteUInt8(0);
+        var scope = w.BeginVector16();
+        w.WriteUInt16(ExtensionType.SupportedVersions.Value);
+        w.WriteUInt16(2);
+        w.WriteUInt16(ProtocolVersion.Dtls13.Value);
+        w.WriteUInt16(Wire13.KeyShare.Value);
+        w.WriteUInt16((ushort)(4 + share.Length));
+        w.WriteUInt16(group.Value);
+        w.WriteVector16(share);
+        w.EndVector(scope);
+        return w.Overflowed || w.Position != body.Length ? throw new InvalidOperationException("ServerHello does not fit.") : body;
+    }
+
     /// <summary>CertificateVerify (RFC 8446 4.4.3): <c>SignatureScheme algorithm; opaque signature&lt;0..2^16-1&gt;</c>.</summary>
     public static byte[] CertificateVerifyBody(SignatureScheme scheme, ReadOnlySpan<byte> signature)
     {
