@@ -157,6 +157,7 @@ internal static class AllocationProfile
         };
         var metrics = DtlsMetrics.Default;
         var traceEndpoint = DtlsEndpoint.CreateClient(clientOptions, T0);
+        var stats = new DtlsStats();
         var fieldsTrace = new EngineTrace(DtlsRole.Server, T0, null, metrics, capacity: 96);
         var sites = new (string Site, Action Call)[]
         {
@@ -229,12 +230,8 @@ internal static class AllocationProfile
                 serverOptions.ExpectedPeerFingerprint!.Matches(clientDer);
                 CertificateFingerprint.Compute("sha-256", clientDer);
             }),
-            ("both x1: new Dtls13Engine (stats, trace, reassembler, timers, output)", () => new Dtls13Engine(serverOptions, DtlsRole.Server, T0, new DtlsStats(), null).Dispose()),
-            ("both x1: new EngineTrace (16 entries) + the 1.2 engine's entries adopted (part of new Dtls13Engine)", () =>
-            {
-                var trace = new EngineTrace(DtlsRole.Client, T0, null, metrics, capacity: 16);
-                trace.Adopt(traceEndpoint.Engine.Timeline);
-            }),
+            ("both x1: new Dtls13Engine, the 1.2 engine's trace taken over (reassembler, timers, pacing, output, epochs)", () =>
+                new Dtls13Engine(serverOptions, DtlsRole.Server, T0, stats, null, traceEndpoint.Engine.Timeline).Dispose()),
             ("server x1: trace entries \"negotiated ...\", \"connected ...\" (fields, formatted when read)", () =>
             {
                 fieldsTrace.Negotiated13(T0, suite.Suite, selection.Group, selection.Scheme, "SRTP_AES128_CM_HMAC_SHA1_80");

@@ -383,8 +383,7 @@ public sealed class DtlsEndpoint : IDisposable
 
     private Dtls13Engine StartDtls13(TimeSpan now, DtlsEngine from, ushort receivedSeq)
     {
-        var v13 = new Dtls13Engine(from.Options, from.Role, from.StartedAt, from.Stats, this);
-        v13.AdoptTrace(from.Timeline);
+        var v13 = new Dtls13Engine(from.Options, from.Role, from.StartedAt, from.Stats, this, from.Timeline);
         v13.Reassembler.Reset((ushort)(receivedSeq + 1));
         v13.SetPlaintextWriteSequence(from.PlaintextWriteSequence);
         if (from.SmoothedRtt is { } rtt)

@@ -26,6 +26,9 @@ internal sealed class Dtls13RecordProtection : IDisposable
     /// <summary>Bytes of ciphertext the record number mask is computed from (RFC 9147 4.2.3).</summary>
     public const int MaskSampleLength = 16;
 
+    [ThreadStatic]
+    private static Aes? t_ecbFactory;
+
     private const int NonceLength = Tls13CipherSuiteInfo.IvLength;
 
     private readonly AesGcm? _gcm;
@@ -53,17 +56,33 @@ internal sealed class Dtls13RecordProtection : IDisposable
         {
             _gcm = new AesGcm(key, Tls13CipherSuiteInfo.TagLength);
 
-            // One AES-ECB transform per key, made straight from the key: the algorithm object only builds it (the transform
-            // holds its own cipher context), so it is disposed at once and its key property never set (a copy fewer).
-            using (var aes = Aes.Create())
-            {
-                aes.Mode = CipherMode.ECB;
-                aes.Padding = PaddingMode.None;
-                _maskEcb = aes.CreateEncryptor(snKey, null);
-            }
+            // One AES-ECB transform per key, made straight from the key by this thread's factory (see EcbFactory).
+            _maskEcb = EcbFactory.CreateEncryptor(snKey, null);
 
             // The sample in the first half, the mask out in the second: TransformBlock works on arrays only.
             _maskBlock = new byte[2 * MaskSampleLength];
+        }
+    }
+
+    /// <summary>
+    /// An AES object set to ECB without padding whose only use is <see cref="SymmetricAlgorithm.CreateEncryptor(byte[], byte[])"/>
+    /// with an explicit key: each transform it makes holds its own cipher context and key schedule, and the object itself
+    /// never holds a key (its Key property is never set or read). One per thread, as the platform does not promise that an
+    /// algorithm object may be shared between threads; made once instead of once per epoch and direction.
+    /// </summary>
+    private static Aes EcbFactory
+    {
+        get
+        {
+            if (t_ecbFactory is { } factory)
+            {
+                return factory;
+            }
+
+            factory = Aes.Create();
+            factory.Mode = CipherMode.ECB;
+            factory.Padding = PaddingMode.None;
+            return t_ecbFactory = factory;
         }
     }
 

@@ -167,12 +167,19 @@ internal sealed class DatagramQueue
 /// line or the fields of a received message) and formatted only when read or when a logger is listening at Debug: a
 /// handshake nobody inspects formats nothing but the few lines its callers already built.
 /// </summary>
-internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger, DtlsMetrics metrics, int capacity = 12)
+internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger, DtlsMetrics metrics, int capacity = EngineTrace.Dtls12Capacity)
 {
+    /// <summary>Entries of a DTLS 1.2 handshake without losses (about ten a side): the list is allocated once.</summary>
+    public const int Dtls12Capacity = 12;
+
+    /// <summary>
+    /// Entries of a DTLS 1.3 handshake without losses, the DTLS 1.2 engine's first ones included (the DTLS 1.3 engine takes
+    /// the timeline over at the version switch): 10 for a server, 13 for a client.
+    /// </summary>
+    public const int Dtls13Capacity = 16;
+
     private const int MaxLines = 96;
 
-    // Sized for a handshake without losses (about ten entries a side; the DTLS 1.3 engine asks for more, it adopts the
-    // DTLS 1.2 engine's first entries), so the list is allocated once.
     private readonly List<Entry> _entries = new(capacity);
     private readonly bool _logging = logger?.IsEnabled(LogLevel.Debug) == true;
 
@@ -261,21 +268,6 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
             DtlsLog.Timeline(logger, Stamp(now - startedAt, line));
         }
     }
-
-    /// <summary>
-    /// Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3) as its entries, formatted only when read like
-    /// this trace's own; times are kept relative to this trace's start.
-    /// </summary>
-    public void Adopt(EngineTrace earlier)
-    {
-        var shift = (earlier.StartedAt - startedAt).Ticks;
-        foreach (var entry in earlier._entries)
-        {
-            Keep(entry with { AtTicks = entry.AtTicks + shift });
-        }
-    }
-
-    private TimeSpan StartedAt => startedAt;
 
     /// <summary>The lines joined by newlines (a failure report).</summary>
     public string Report

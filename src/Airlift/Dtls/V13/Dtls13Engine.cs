@@ -46,7 +46,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     private byte[]? _exporterSecret;
     private System.Security.Cryptography.HashAlgorithmName _exporterHash;
 
-    public Dtls13Engine(DtlsOptions options, DtlsRole role, TimeSpan startedAt, DtlsStats stats, DtlsEndpoint? endpoint)
+    public Dtls13Engine(DtlsOptions options, DtlsRole role, TimeSpan startedAt, DtlsStats stats, DtlsEndpoint? endpoint, EngineTrace? trace = null)
     {
         Options = options;
         Role = role;
@@ -59,8 +59,8 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         _pacing = new FlightPacing(options, stats);
         _output = new EngineOutput(stats, _metrics);
         _startedAt = startedAt;
-        // A loss-free DTLS 1.3 handshake writes 10 (server) to 13 (client) entries with the adopted DTLS 1.2 ones.
-        _trace = new EngineTrace(role, startedAt, _logger, _metrics, capacity: 16);
+        // At the version switch the DTLS 1.2 engine's timeline (same role, start and logger, sized for DTLS 1.3) continues here.
+        _trace = trace ?? new EngineTrace(role, startedAt, _logger, _metrics, EngineTrace.Dtls13Capacity);
         if (Stats.EffectiveMaxDatagramSize == 0)
         {
             Stats.EffectiveMaxDatagramSize = options.MaxDatagramSize;
@@ -232,9 +232,6 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     /// <summary>The negotiated parameters as a trace entry formatted only when read (server: with the scheme; client: without).</summary>
     public void LogNegotiated(TimeSpan now, CipherSuite suite, NamedGroup group, SignatureScheme? scheme, SrtpProtectionProfile? srtp) =>
         _trace.Negotiated13(now, suite, group, scheme, scheme is null ? null : srtp?.Name ?? "none");
-
-    /// <summary>Carries the 1.2 engine's timeline over at the version switch.</summary>
-    public void AdoptTrace(EngineTrace earlier) => _trace.Adopt(earlier);
 
     public string Trace => _trace.Text;
 
