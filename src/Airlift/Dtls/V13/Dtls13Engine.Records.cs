@@ -18,7 +18,7 @@ internal sealed partial class Dtls13Engine
 
     private readonly List<ReadEpoch> _readEpochs = [];
     private readonly Dictionary<ulong, WriteEpoch> _writeEpochs = new() { [0] = new WriteEpoch(0, null) };
-    private readonly List<byte[]> _earlyRecords = [];
+    private List<byte[]>? _earlyRecords; // made when the first record of a not-yet-keyed epoch arrives
     private readonly List<(ulong Epoch, ulong Sequence)> _received = [];
     private bool _datagramProgress;
     private bool _datagramOld;
@@ -58,6 +58,11 @@ internal sealed partial class Dtls13Engine
         }
 
         _readEpochs.Add(new ReadEpoch(epoch, protection));
+        if (_earlyRecords is not { Count: > 0 })
+        {
+            return;
+        }
+
         var early = _earlyRecords.ToArray();
         _earlyRecords.Clear();
         foreach (var raw in early)
@@ -85,12 +90,15 @@ internal sealed partial class Dtls13Engine
             epoch.Protection = null;
         }
 
-        foreach (var raw in _earlyRecords)
+        if (_earlyRecords is { } earlyRecords)
         {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(raw);
-        }
+            foreach (var raw in earlyRecords)
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(raw);
+            }
 
-        _earlyRecords.Clear();
+            earlyRecords.Clear();
+        }
     }
 
     // ---------------------------------------------------------------- input
@@ -207,9 +215,9 @@ internal sealed partial class Dtls13Engine
         if (epoch is null)
         {
             // Records of an epoch whose keys come with a message still on its way (RFC 9147 4.2.1): keep a few, bounded.
-            if (State == DtlsState.Connecting && _earlyRecords.Count < Options.MaxEarlyRecords)
+            if (State == DtlsState.Connecting && (_earlyRecords?.Count ?? 0) < Options.MaxEarlyRecords)
             {
-                _earlyRecords.Add(record.ToArray());
+                (_earlyRecords ??= []).Add(record.ToArray());
             }
             else
             {

@@ -19,7 +19,7 @@ internal readonly record struct Outgoing13(ulong Epoch, HandshakeMessage Message
 // implicit acknowledgement by the peer's next flight, the ACK timer, and the same RTT, budget and path-MTU rules.
 internal sealed partial class Dtls13Engine
 {
-    private readonly Dictionary<(ulong Epoch, ulong Sequence), (int Message, int Offset, int Length)> _sentRecords = [];
+    private Dictionary<(ulong Epoch, ulong Sequence), (int Message, int Offset, int Length)> _sentRecords = [];
     private List<FlightMessage>? _flight;
     private bool _flightAwaitsAck;
     private Action<TimeSpan>? _onFlightAcked;
@@ -117,7 +117,7 @@ internal sealed partial class Dtls13Engine
 
     private void HandleAck(TimeSpan now, ReadOnlySpan<byte> content)
     {
-        if (!AckMessage.TryDecode(content, out var records))
+        if (!AckMessage.TryRead(content, out var records))
         {
             CountDrop("malformed-ack", s => s.DroppedMalformed++);
             return;
@@ -130,8 +130,9 @@ internal sealed partial class Dtls13Engine
 
         var newlyAcked = 0;
         ulong highestAckedSequence = 0;
-        foreach (var number in records)
+        for (var i = 0; i < records.Length; i += AckMessage.EntrySize)
         {
+            var number = AckMessage.EntryAt(records, i);
             if (_sentRecords.Remove(number, out var sent))
             {
                 _flight[sent.Message].Ack(sent.Offset, sent.Length);
@@ -341,8 +342,7 @@ internal sealed partial class Dtls13Engine
             handshakeWrite.Protection?.Dispose();
         }
 
-        _sentRecords.Clear();
-        _sentRecords.TrimExcess();
+        _sentRecords = []; // an empty map holds less than a trimmed one (TrimExcess keeps, and allocates, a minimal table)
         _received.Clear();
         _received.TrimExcess();
         _timers.Clear(EngineTimer.Ack);
@@ -558,6 +558,9 @@ internal sealed partial class Dtls13Engine
     /// </summary>
     private sealed class FlightMessage(ulong epoch, HandshakeMessage message)
     {
+        // Stands for "all of it acknowledged" without a list of its own (never written: compared by reference only).
+        private static readonly List<(int Start, int End)> WholeMessage = [];
+
         private List<(int Start, int End)>? _acked;
         private List<int>? _cuts;
         private bool _emptyAcked;
@@ -568,7 +571,7 @@ internal sealed partial class Dtls13Engine
 
         public bool FullyAcked => Message.Body.Length == 0
             ? _emptyAcked
-            : _acked is { Count: 1 } acked && acked[0].Start == 0 && acked[0].End == Message.Body.Length;
+            : ReferenceEquals(_acked, WholeMessage) || (_acked is { Count: 1 } acked && acked[0].Start == 0 && acked[0].End == Message.Body.Length);
 
         public void Ack(int offset, int length)
         {
@@ -576,6 +579,18 @@ internal sealed partial class Dtls13Engine
             {
                 _emptyAcked |= Message.Body.Length == 0;
                 return;
+            }
+
+            if (_acked is null && offset == 0 && length == Message.Body.Length)
+            {
+                // Acknowledged whole in one record (the usual case): one range, no list.
+                _acked = WholeMessage;
+                return;
+            }
+
+            if (ReferenceEquals(_acked, WholeMessage))
+            {
+                return; // nothing left to learn about this message
             }
 
             var ranges = _acked ??= new List<(int Start, int End)>(2);
@@ -611,6 +626,11 @@ internal sealed partial class Dtls13Engine
             if (Message.Body.Length == 0)
             {
                 return from == 0 && !_emptyAcked;
+            }
+
+            if (ReferenceEquals(_acked, WholeMessage))
+            {
+                return false;
             }
 
             var position = from;

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Airlift.Codec;
@@ -356,27 +357,25 @@ internal static class AckMessage
     /// <summary>Bytes one record number takes.</summary>
     public const int EntrySize = 16;
 
-    public static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out List<(ulong Epoch, ulong Sequence)>? records)
+    /// <summary>
+    /// Checks an ACK body and returns its record numbers as bytes (<see cref="EntrySize"/> each, read with
+    /// <see cref="EntryAt"/>): the receive path walks them in place instead of building a list.
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> body, out ReadOnlySpan<byte> records)
     {
-        records = null;
         var r = new WireReader(body);
-        if (!r.TryReadVector16(out var list) || !r.IsEmpty || list.Length % EntrySize != 0)
+        if (!r.TryReadVector16(out records) || !r.IsEmpty || records.Length % EntrySize != 0)
         {
+            records = default;
             return false;
         }
 
-        var result = new List<(ulong, ulong)>(list.Length / EntrySize);
-        var inner = new WireReader(list);
-        while (!inner.IsEmpty)
-        {
-            inner.TryReadUInt64(out var epoch);
-            inner.TryReadUInt64(out var sequence);
-            result.Add((epoch, sequence));
-        }
-
-        records = result;
         return true;
     }
+
+    /// <summary>The record number at byte <paramref name="offset"/> of what <see cref="TryRead"/> returned.</summary>
+    public static (ulong Epoch, ulong Sequence) EntryAt(ReadOnlySpan<byte> records, int offset) =>
+        (BinaryPrimitives.ReadUInt64BigEndian(records[offset..]), BinaryPrimitives.ReadUInt64BigEndian(records[(offset + 8)..]));
 
     /// <summary>Writes the ACK body; returns its length.</summary>
     public static int Encode(Span<byte> destination, IReadOnlyList<(ulong Epoch, ulong Sequence)> records) =>
