@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
@@ -269,13 +270,16 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
 
         if (Extensions.TryFind(ee.Extensions, ExtensionType.UseSrtp, out var srtpExt))
         {
-            if (!Extensions.TryDecodeUseSrtp(srtpExt.Data, out var profiles, out _) || profiles.Count != 1 || !_options.SrtpProfiles.Contains(profiles[0]))
+            // RFC 5764 4.1.1: the server's use_srtp names exactly one profile (read in place: two bytes in a vector), then the MKI.
+            var r = new WireReader(srtpExt.Data);
+            if (!r.TryReadVector16(out var chosen) || chosen.Length != 2 || !r.TryReadVector8(out _) || !r.IsEmpty
+                || !_options.SrtpProfiles.Contains(new SrtpProtectionProfile(BinaryPrimitives.ReadUInt16BigEndian(chosen))))
             {
                 _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server chose an SRTP profile that was not offered");
                 return;
             }
 
-            _srtp = profiles[0];
+            _srtp = new SrtpProtectionProfile(BinaryPrimitives.ReadUInt16BigEndian(chosen));
         }
 
         _transcript.Add(message);

@@ -337,9 +337,11 @@ internal sealed partial class Dtls13Engine
             }
         }
 
-        if (_writeEpochs.Remove(2, out var handshakeWrite))
+        var handshakeWrite = IndexOfWriteEpoch(2);
+        if (handshakeWrite >= 0)
         {
-            handshakeWrite.Protection?.Dispose();
+            _writeEpochs[handshakeWrite].Protection?.Dispose();
+            _writeEpochs.RemoveAt(handshakeWrite);
         }
 
         _sentRecords = []; // an empty map holds less than a trimmed one (TrimExcess keeps, and allocates, a minimal table)
@@ -398,7 +400,7 @@ internal sealed partial class Dtls13Engine
             for (var index = 0; index < flight.Count; index++)
             {
                 var entry = flight[index];
-                var epoch = _writeEpochs[entry.Epoch];
+                var epoch = WriteEpochAt(entry.Epoch);
                 var overhead = RecordOverhead(epoch);
                 var body = entry.Message.Body;
                 var from = 0;
