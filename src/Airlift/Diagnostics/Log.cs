@@ -31,6 +31,9 @@ internal static partial class IceLog
 
     [LoggerMessage(EventId = 2001, EventName = "AgentInternalError", Level = LogLevel.Error, Message = "ICE-lite agent dropped a STUN datagram from {Tuple} after an unexpected {Exception}")]
     public static partial void AgentInternalError(ILogger logger, Exception error, object tuple, string exception);
+
+    [LoggerMessage(EventId = 2002, EventName = "AgentTimerInternalError", Level = LogLevel.Error, Message = "ICE-lite agent's timer pass failed with an unexpected {Exception}; the agent goes on")]
+    public static partial void AgentTimerInternalError(ILogger logger, Exception error, string exception);
 }
 
 /// <summary>Log events of the <c>Airlift.Transport</c> category.</summary>

@@ -129,12 +129,20 @@ public sealed class DtlsServerListener
     /// else once. At 30 % loss the client then misses the answer to a retransmission one time in eleven, not one in three, while
     /// the bytes sent still never exceed the bytes received.
     /// </summary>
-    public DtlsListenerDecision HandleDatagram(TimeSpan now, IPEndPoint remote, ReadOnlySpan<byte> datagram, Span<byte> response, out int responseLength, out int responseCopies, out DtlsEndpoint? endpoint)
+    public DtlsListenerDecision HandleDatagram(TimeSpan now, IPEndPoint remote, ReadOnlySpan<byte> datagram, Span<byte> response, out int responseLength, out int responseCopies, out DtlsEndpoint? endpoint) =>
+        HandleDatagram(now, remote, datagram, response, out responseLength, out responseCopies, out endpoint, out _);
+
+    /// <summary>
+    /// As the public overload, and on <see cref="DtlsListenerDecision.Accepted"/> also the random of the ClientHello the
+    /// endpoint was accepted on (the socket drivers tell a restarted client on the same address by it, RFC 6347 4.2.8), which
+    /// the accepting datagram alone may not hold when the hello spans several datagrams.
+    /// </summary>
+    internal DtlsListenerDecision HandleDatagram(TimeSpan now, IPEndPoint remote, ReadOnlySpan<byte> datagram, Span<byte> response, out int responseLength, out int responseCopies, out DtlsEndpoint? endpoint, out byte[]? acceptedRandom)
     {
         ArgumentNullException.ThrowIfNull(remote);
         try
         {
-            return Decide(now, remote, datagram, response, out responseLength, out responseCopies, out endpoint);
+            return Decide(now, remote, datagram, response, out responseLength, out responseCopies, out endpoint, out acceptedRandom);
         }
         catch (Exception ex)
         {
@@ -142,6 +150,7 @@ public sealed class DtlsServerListener
             responseLength = 0;
             responseCopies = 0;
             endpoint = null;
+            acceptedRandom = null;
             Stats.CountInternalError();
             _options.Metrics.InternalErrors.Add(1);
             SafeLogger.Log(_options.DtlsLogger, l => DtlsLog.ListenerInternalError(l, ex, remote, ex.GetType().Name));
@@ -153,11 +162,12 @@ public sealed class DtlsServerListener
     internal static int WireOverhead(IPEndPoint remote) =>
         (remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !remote.Address.IsIPv4MappedToIPv6 ? 40 : 20) + 8;
 
-    private DtlsListenerDecision Decide(TimeSpan now, IPEndPoint remote, ReadOnlySpan<byte> datagram, Span<byte> response, out int responseLength, out int responseCopies, out DtlsEndpoint? endpoint)
+    private DtlsListenerDecision Decide(TimeSpan now, IPEndPoint remote, ReadOnlySpan<byte> datagram, Span<byte> response, out int responseLength, out int responseCopies, out DtlsEndpoint? endpoint, out byte[]? acceptedRandom)
     {
         responseLength = 0;
         responseCopies = 0;
         endpoint = null;
+        acceptedRandom = null;
         if (!TryReadClientHelloFragment(datagram, out var record, out var handshake, out var fragment))
         {
             return Drop();
@@ -185,6 +195,7 @@ public sealed class DtlsServerListener
                 if (Decide13(now, remote, identity, datagram.Length, record, handshake, whole, hello, response, out responseLength, out endpoint) is { } decision)
                 {
                     responseCopies = decision == DtlsListenerDecision.HelloRetryRequest ? 1 : 0;
+                    acceptedRandom = decision == DtlsListenerDecision.Accepted ? hello.Random : null;
                     return decision;
                 }
             }
@@ -213,6 +224,7 @@ public sealed class DtlsServerListener
             endpoint = DtlsEndpoint.CreateServer(_options, now);
             endpoint.Engine.CookieVerified = true;
             endpoint.HandleDatagram(now, datagram);
+            acceptedRandom = random.ToArray();
             Stats.CountAccepted();
             return DtlsListenerDecision.Accepted;
         }

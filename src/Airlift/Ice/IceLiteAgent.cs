@@ -265,7 +265,18 @@ public sealed class IceLiteAgent
             return;
         }
 
-        ExpireConsent(now);
+        try
+        {
+            ExpireConsent(now);
+        }
+        catch (Exception ex)
+        {
+            // Exception boundary, as for datagrams: a timer pass cannot stop the agent or the loop that drives it.
+            _counters.InternalErrors++;
+#pragma warning disable CS0618 // The legacy Logger keeps working as the fallback of LoggerFactory.
+            SafeLogger.Log(AirliftLoggers.Create(_options.LoggerFactory, AirliftLogCategories.Ice, _options.Logger), l => IceLog.AgentTimerInternalError(l, ex, ex.GetType().Name));
+#pragma warning restore CS0618
+        }
     }
 
     /// <summary>

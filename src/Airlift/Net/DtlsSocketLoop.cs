@@ -192,7 +192,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
             var now = Now;
             if (_sessions.TryGetValue(remote, out var session))
             {
-                if (Serving && IsNewClientHello(session, datagram))
+                if (Serving && ClassifyClientHello(session, datagram) == HelloFromKnownAddress.New)
                 {
                     // RFC 6347 4.2.8: a new ClientHello (epoch 0, another random) from the address of an existing session
                     // goes through the cookie exchange; only a valid cookie replaces the old session.
@@ -397,9 +397,10 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         DtlsListenerDecision decision;
         int length, copies;
         DtlsEndpoint? endpoint;
+        byte[]? acceptedRandom;
         try
         {
-            decision = _listener!.HandleDatagram(now, remote, datagram, _sendBuffer, out length, out copies, out endpoint);
+            decision = _listener!.HandleDatagram(now, remote, datagram, _sendBuffer, out length, out copies, out endpoint, out acceptedRandom);
         }
         catch (Exception ex)
         {
@@ -429,7 +430,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
                 return;
             }
 
-            var created = new DtlsUdpSession(this, remote, endpoint!, TryReadClientRandom(datagram, out var random) ? random.ToArray() : null, now, _limits.SessionReceiveBufferSize);
+            var created = new DtlsUdpSession(this, remote, endpoint!, acceptedRandom, now, _limits.SessionReceiveBufferSize);
             AddLocked(created);
             try
             {
@@ -486,13 +487,43 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         }
     }
 
-    private static bool IsNewClientHello(DtlsUdpSession session, ReadOnlySpan<byte> datagram) =>
-        session.ClientRandom is { } known && TryReadClientRandom(datagram, out var random) && !random.SequenceEqual(known);
-
-    /// <summary>The random of a ClientHello whose first fragment starts the datagram in an epoch-0 record.</summary>
-    private static bool TryReadClientRandom(ReadOnlySpan<byte> datagram, out ReadOnlySpan<byte> random)
+    private enum HelloFromKnownAddress
     {
-        random = default;
+        /// <summary>Not a ClientHello fragment of another handshake: the session's own traffic.</summary>
+        Session,
+
+        /// <summary>A ClientHello of a new handshake (another random, or a later fragment of one): the listener's.</summary>
+        New,
+    }
+
+    /// <summary>
+    /// RFC 6347 4.2.8 for a datagram from the address of a server session: the first fragment of a ClientHello with another
+    /// random than the session's starts a new handshake (marked on the session), and until the session is replaced the later
+    /// fragments of that hello (epoch 0, offset above 0) belong to it as well; the session's own client's hello again clears
+    /// the mark. Anything else is the session's.
+    /// </summary>
+    private static HelloFromKnownAddress ClassifyClientHello(DtlsUdpSession session, ReadOnlySpan<byte> datagram)
+    {
+        if (session.ClientRandom is not { } known || !TryReadClientHelloFragment(datagram, out var offset, out var fragment))
+        {
+            return HelloFromKnownAddress.Session;
+        }
+
+        if (offset == 0)
+        {
+            var isNew = ClientHello.TryReadPrefix(fragment, out _, out var random, out _, out _, out _) && !random.SequenceEqual(known);
+            session.NewHelloPending = isNew;
+            return isNew ? HelloFromKnownAddress.New : HelloFromKnownAddress.Session;
+        }
+
+        return session.NewHelloPending ? HelloFromKnownAddress.New : HelloFromKnownAddress.Session;
+    }
+
+    /// <summary>A ClientHello fragment in an epoch-0 handshake record at the start of the datagram.</summary>
+    private static bool TryReadClientHelloFragment(ReadOnlySpan<byte> datagram, out int offset, out ReadOnlySpan<byte> fragment)
+    {
+        offset = 0;
+        fragment = default;
         if (!RecordHeader.TryRead(datagram, out var record) || record.Type != ContentType.Handshake || record.Epoch != 0
             || datagram.Length < RecordHeader.Size + record.Length)
         {
@@ -500,11 +531,14 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         }
 
         var reader = new WireReader(datagram.Slice(RecordHeader.Size, record.Length));
-        return HandshakeHeader.TryRead(ref reader, out var handshake)
-            && handshake.Type == HandshakeType.ClientHello
-            && handshake.FragmentOffset == 0
-            && reader.TryReadBytes(handshake.FragmentLength, out var fragment)
-            && ClientHello.TryReadPrefix(fragment, out _, out random, out _, out _, out _);
+        if (!HandshakeHeader.TryRead(ref reader, out var handshake) || handshake.Type != HandshakeType.ClientHello
+            || !reader.TryReadBytes(handshake.FragmentLength, out fragment))
+        {
+            return false;
+        }
+
+        offset = handshake.FragmentOffset;
+        return true;
     }
 
     private TimeSpan FireTimersLocked()

@@ -84,6 +84,13 @@ public sealed class DtlsUdpSession
     /// <summary>The ClientHello random that created a server session; a ClientHello with another one is a new handshake.</summary>
     internal byte[]? ClientRandom { get; }
 
+    /// <summary>
+    /// A new ClientHello's first fragment came from this session's address: its later fragments (a DTLS 1.3 hello with a
+    /// post-quantum key share spans two datagrams) go to the listener too, not to this session, until the session is
+    /// replaced or its own client's hello shows up again.
+    /// </summary>
+    internal bool NewHelloPending { get; set; }
+
     internal TimeSpan Deadline { get; set; } = DtlsOutput.NoDeadline;
 
     internal TimeSpan LastReceived { get; set; }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Airlift.Ice;
@@ -9,9 +10,14 @@ namespace Airlift.Net;
 /// One accepted ICE-TCP connection (RFC 6544 passive candidate): a fixed-size RFC 4571 framer for reading and a bounded
 /// queue of outgoing frames drained by one writer task. State is guarded by the host's lock.
 /// </summary>
+/// <remarks>
+/// A queued frame lives in a buffer rented from <see cref="ArrayPool{T}.Shared"/> and returned once written or when the
+/// connection closes, so a frame sent costs no allocation (not cleared: a frame holds only bytes that go on the wire);
+/// the queue holds at most <c>sendQueueCapacity</c> frames of at most 65,537 bytes each.
+/// </remarks>
 internal sealed class TransportTcpConnection
 {
-    private readonly Channel<byte[]> _send;
+    private readonly Channel<Frame> _send;
     private readonly CancellationTokenSource _cts = new();
     private Task? _reader;
     private Task? _writer;
@@ -22,7 +28,7 @@ internal sealed class TransportTcpConnection
         Tuple = tuple;
         Framer = new Rfc4571Framer(maxFrameSize);
         LastActivity = now;
-        _send = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(sendQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        _send = Channel.CreateBounded<Frame>(new BoundedChannelOptions(sendQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     }
 
     public Socket Socket { get; }
@@ -52,9 +58,16 @@ internal sealed class TransportTcpConnection
             return false;
         }
 
-        var frame = new byte[Rfc4571Framer.HeaderLength + datagram.Length];
-        Rfc4571Framer.WriteFrame(datagram, frame);
-        return _send.Writer.TryWrite(frame);
+        var length = Rfc4571Framer.HeaderLength + datagram.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        Rfc4571Framer.WriteFrame(datagram, buffer);
+        if (_send.Writer.TryWrite(new Frame(buffer, length)))
+        {
+            return true;
+        }
+
+        Return(buffer);
+        return false;
     }
 
     public void Close()
@@ -83,16 +96,42 @@ internal sealed class TransportTcpConnection
 
     private async Task WriteLoop()
     {
+        var reader = _send.Reader;
         try
         {
-            await foreach (var frame in _send.Reader.ReadAllAsync(_cts.Token).ConfigureAwait(false))
+            // No token on the wait: the channel then reuses one waiter instead of allocating one per wake-up; Close
+            // completes the channel, which ends the wait.
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                await Socket.SendAsync(frame, SocketFlags.None, _cts.Token).ConfigureAwait(false);
+                while (reader.TryRead(out var frame))
+                {
+                    try
+                    {
+                        await Socket.SendAsync(frame.Buffer.AsMemory(0, frame.Length), SocketFlags.None, _cts.Token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Return(frame.Buffer);
+                    }
+                }
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             // The reader sees the same failure and closes the connection under the host's lock.
         }
+        finally
+        {
+            // Frames still queued when the connection closed go back to the pool.
+            while (reader.TryRead(out var left))
+            {
+                Return(left.Buffer);
+            }
+        }
     }
+
+    private static void Return(byte[] buffer) => ArrayPool<byte>.Shared.Return(buffer);
+
+    /// <summary>One queued RFC 4571 frame: a rented buffer and the frame's length in it.</summary>
+    private readonly record struct Frame(byte[] Buffer, int Length);
 }

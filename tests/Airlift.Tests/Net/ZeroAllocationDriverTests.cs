@@ -66,25 +66,40 @@ public class ZeroAllocationDriverTests(ITestOutputHelper output)
         Assert.Equal(0, failures);
         Assert.True(payload.AsSpan().SequenceEqual(back.AsSpan(0, payload.Length)));
 
-        const int Records = 500;
+        // Three windows of echoes, each step's count taken as its smallest over the windows: an allocation per record shows
+        // in every window, while a one-off of the runtime inside a step (tiered JIT promotion of a BCL method running on the
+        // calling thread, a lazily built cache; 3.6 KB once seen inside Socket.SendTo under CI load) lands in one window only.
+        const int Records = 200, Windows = 3;
         var loops = server.Loops.Append(client.Loop).ToArray();
-        foreach (var loop in loops)
+        var byWindow = new long[Windows, 6];
+        long total = 0;
+        for (var w = 0; w < Windows; w++)
         {
-            loop.MeasureAllocations = true;
+            foreach (var loop in loops)
+            {
+                Array.Clear(loop.AllocatedBy);
+                loop.MeasureAllocations = true;
+            }
+
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            await EchoAsync(Records);
+            total += GC.GetTotalAllocatedBytes(precise: true) - before;
+            foreach (var loop in loops)
+            {
+                loop.MeasureAllocations = false;
+            }
+
+            for (var step = 0; step < 6; step++)
+            {
+                byWindow[w, step] = loops.Sum(l => l.AllocatedBy[step]);
+            }
+
+            output.WriteLine($"window {w + 1}, by step (open, deliver, drain, seal, send, drain): " + string.Join(", ", Enumerable.Range(0, 6).Select(i => byWindow[w, i])));
         }
 
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        await EchoAsync(Records);
-        var total = GC.GetTotalAllocatedBytes(precise: true) - before;
-        foreach (var loop in loops)
-        {
-            loop.MeasureAllocations = false;
-        }
-
-        output.WriteLine("by step (open, deliver, drain, seal, send, drain): " + string.Join(", ", Enumerable.Range(0, 6).Select(i => loops.Sum(l => l.AllocatedBy[i]))));
-        output.WriteLine($"DTLS {version / 10}.{version % 10}: record paths {loops.Sum(l => l.AllocatedOnRecordPath)} B over {Records} echoes; whole process {total / Records} B per echo (two records, four datagram hops)");
+        output.WriteLine($"DTLS {version / 10}.{version % 10}: whole process {total / (Records * Windows)} B per echo (two records, four datagram hops)");
         Assert.Equal(0, failures);
-        long By(int step) => loops.Sum(l => l.AllocatedBy[step]);
+        long By(int step) => Enumerable.Range(0, Windows).Min(w => byWindow[w, step]);
 
         // The driver's own steps allocate nothing: delivering into the session's buffer (and waking its reader), both
         // drains, sealing into the send buffer.
