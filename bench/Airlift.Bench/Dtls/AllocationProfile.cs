@@ -164,20 +164,17 @@ internal static class AllocationProfile
             ("server x1: ClientHello.TryDecode (a 1.3 hello, one X25519 share)", () => ClientHello.TryDecode(helloBody, out _)),
             ("server x1: Negotiation13.TrySelect", () => Negotiation13.TrySelect(serverOptions, hello!, out _, out _)),
             ("server x1: KeyExchange.TryRespond X25519", () => KeyExchange.TryRespond(NamedGroup.X25519, clientPair.PublicShare, out _, out _)),
-            ("server x1: ServerHello built and encoded (supported_versions, key_share)", () => ServerHelloBody(hello!, selection, serverShare!)),
-            ("server x1: EncryptedExtensions + CertificateRequest13 built and encoded", () =>
+            ("server x1: ServerHello body written directly (Messages13.ServerHelloBody)", () =>
+                Messages13.ServerHelloBody(new byte[32], hello!.SessionId, suite.Suite, selection.Group, serverShare!)),
+            ("server x1: EncryptedExtensions (use_srtp) built and encoded", () =>
             {
                 var ee = new EncryptedExtensions([Extensions.CreateUseSrtp([SrtpProtectionProfile.Aes128CmHmacSha1_80], [])]);
                 HandshakeCommon.Encode((ref WireWriter w) => ee.Encode(ref w));
-                var schemes = serverOptions.SignatureSchemes.Where(Negotiation13.IsScheme13).ToList();
-                var cr = new CertificateRequest13([], [Extensions.CreateSignatureAlgorithms(schemes)]);
-                HandshakeCommon.Encode((ref WireWriter w) => cr.Encode(ref w));
             }),
-            ("both x1: Certificate13 built and encoded (own chain)", () =>
-            {
-                var certificate = new Certificate13([], [.. serverCertificate.ChainDer]);
-                HandshakeCommon.Encode((ref WireWriter w) => certificate.Encode(ref w), 8192);
-            }),
+            ("both x1: Certificate13.OwnBody (own chain, encoded once per certificate; the CertificateRequest likewise per options)", () =>
+                Certificate13.OwnBody(serverCertificate)),
+            ("both x1: CertificateVerify body written directly (Messages13.CertificateVerifyBody)", () =>
+                Messages13.CertificateVerifyBody(SignatureScheme.EcdsaSecp256r1Sha256, signature)),
             ("both x1: Tls13KeySchedule new + SetSharedSecret + HandshakeTrafficSecrets + ApplicationTrafficSecrets", () =>
             {
                 using var schedule = new Tls13KeySchedule(hash);
