@@ -2,6 +2,7 @@ using Airlift.Bench.Dtls;
 using Airlift.Bench.Net;
 using Airlift.Bench.Reliability;
 using Airlift.Bench.Srtp;
+using Airlift.Bench.WebRtc;
 using BenchmarkDotNet.Running;
 
 if (args.Length > 0 && args[0] == "reliability")
@@ -22,6 +23,11 @@ if (args.Length > 0 && args[0] == "cpu")
 if (args.Length > 0 && args[0] == "srtp")
 {
     return SrtpCpuBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "serve-session")
+{
+    return ServeSessionBenchmark.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "cores")

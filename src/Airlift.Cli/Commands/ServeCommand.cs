@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
@@ -354,13 +355,16 @@ internal static class ServeCommand
             return ("", Results.Text("the offer must be sent as Content-Type: application/sdp\n", statusCode: StatusCodes.Status415UnsupportedMediaType));
         }
 
+        // A pooled buffer: a fresh char[MaxBody + 1] was 128 KB on the large object heap for every offer (a gen-2 collection
+        // every few dozen offers under a storm), for offers of a few KB.
+        var buffer = ArrayPool<char>.Shared.Rent(MaxBody + 1);
+        var read = 0;
         try
         {
             using var reader = new StreamReader(request.Body);
-            var buffer = new char[MaxBody + 1];
-            var read = 0;
+            read = 0;
             int n;
-            while (read < buffer.Length && (n = await reader.ReadAsync(buffer.AsMemory(read), request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+            while (read <= MaxBody && (n = await reader.ReadAsync(buffer.AsMemory(read, MaxBody + 1 - read), request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
             {
                 read += n;
             }
@@ -372,6 +376,12 @@ internal static class ServeCommand
         catch (BadHttpRequestException ex)
         {
             return ("", Results.Text(ex.Message + "\n", statusCode: ex.StatusCode));
+        }
+        finally
+        {
+            // The offer carries the peer's ice-pwd: wipe what was read before the buffer goes back to the pool.
+            buffer.AsSpan(0, Math.Min(read, buffer.Length)).Clear();
+            ArrayPool<char>.Shared.Return(buffer);
         }
     }
 

@@ -53,7 +53,8 @@ internal abstract class BroadcastPeer
     {
         Id = id;
         Session = session;
-        Answer = answer;
+        // The SDP text went out in the 201; a held session needs only the streams (the text is 1-2 KB a session).
+        Answer = answer with { Sdp = string.Empty };
         Time = time;
         Logger = logger;
         _created = time.GetTimestamp();
@@ -66,7 +67,11 @@ internal abstract class BroadcastPeer
 
     public TransportSession Session { get; }
 
+    /// <summary>The answer's streams and bundle (its SDP text is not kept: <see cref="WebRtcAnswer.Sdp"/> is empty).</summary>
     public WebRtcAnswer Answer { get; }
+
+    /// <summary>Called once when the loop has ended, before <see cref="Closed"/> completes (the hub's live counts).</summary>
+    internal Action? Finished { get; set; }
 
     /// <summary>The SRTP of this peer; used under <see cref="Gate"/> (the publisher's fan-out and the viewer's own loop both use a viewer's).</summary>
     public MediaSession Media { get; } = new();
@@ -108,6 +113,13 @@ internal abstract class BroadcastPeer
                     switch (e)
                     {
                         case DtlsStateChange { State: TransportDtlsState.Connected }:
+                            if (!connected)
+                            {
+                                // The connect deadline is over: free its timer and its registration on the stop token now
+                                // rather than when the session ends (a held session kept both, and the timer still fired).
+                                connect.Dispose();
+                            }
+
                             connected = true;
                             State = "connected";
                             break;
@@ -164,6 +176,7 @@ internal abstract class BroadcastPeer
             }
 
             OnClosed();
+            Finished?.Invoke();
             _closed.TrySetResult();
         }
     }
@@ -194,7 +207,8 @@ internal sealed class Publisher : BroadcastPeer
     private const uint FeedbackSsrc = 1;
 
     private readonly BroadcastLimits _limits;
-    private readonly ConcurrentDictionary<string, Viewer> _viewers = new(StringComparer.Ordinal);
+    // Small: most publishers have few viewers (the default concurrency level and capacity cost about 1 KB per publisher).
+    private readonly ConcurrentDictionary<string, Viewer> _viewers = new(concurrencyLevel: 1, capacity: 1, StringComparer.Ordinal);
     private readonly byte[] _rtcp = new byte[64];
     private long _lastKeyframeRequestTicks = long.MinValue;
     private uint _videoSsrc;
@@ -210,7 +224,8 @@ internal sealed class Publisher : BroadcastPeer
 
     public IReadOnlyCollection<Viewer> Viewers => (IReadOnlyCollection<Viewer>)_viewers.Values;
 
-    public int LiveViewers => _viewers.Values.Count(v => !v.IsFinished);
+    /// <summary>Viewers not finished: a viewer leaves the set in its <see cref="BroadcastPeer.OnClosed"/>, before it is finished.</summary>
+    public int LiveViewers => _viewers.Count;
 
     public bool TryAdd(Viewer viewer) => _viewers.TryAdd(viewer.Id, viewer);
 

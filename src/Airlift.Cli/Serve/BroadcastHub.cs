@@ -30,6 +30,11 @@ internal sealed class BroadcastHub
     private readonly Lock _createGate = new();
     private readonly Func<uint> _newSsrc;
 
+    // Live (not finished) publishers and viewers, kept as counts: counting the dictionaries walked every peer, finished ones
+    // kept for their stats included, on every offer and under the create lock (O(n) per offer, O(n^2) for a storm).
+    private int _livePublishers;
+    private int _liveViewers;
+
     public BroadcastHub(BroadcastLimits limits, IReadOnlyList<IceCandidate> candidates, TransportFactory transports, Func<uint> newSsrc, TimeSpan connectTimeout, CancellationToken stop, ILogger? logger)
     {
         limits.Validate();
@@ -43,6 +48,9 @@ internal sealed class BroadcastHub
     }
 
     public IEnumerable<BroadcastPeer> All => _publishers.Values.Cast<BroadcastPeer>().Concat(_viewers.Values);
+
+    /// <summary>Publishers and viewers not finished (what <see cref="EchoServerOptions.MaxSessions"/> counts besides the echoes).</summary>
+    public int LiveCount => Volatile.Read(ref _livePublishers) + Volatile.Read(ref _liveViewers);
 
     public BroadcastPeer? Get(string id) => _publishers.TryGetValue(id, out var p) ? p : _viewers.GetValueOrDefault(id);
 
@@ -58,7 +66,7 @@ internal sealed class BroadcastHub
 
         lock (_createGate)
         {
-            if (_publishers.Values.Count(p => !p.IsFinished) >= _limits.MaxPublishers)
+            if (Volatile.Read(ref _livePublishers) >= _limits.MaxPublishers)
             {
                 ServeMetrics.Refuse("max_publishers");
                 return new(503, $"the server serves its maximum of {_limits.MaxPublishers} publishers (--max-publishers); retry later\n", null, 5);
@@ -77,10 +85,17 @@ internal sealed class BroadcastHub
             }
 
             var id = EchoAnswer.NewToken();
-            var publisher = new Publisher(id, session, answer, _limits, TimeProvider.System, _logger);
+            var publisher = new Publisher(id, session, answer, _limits, TimeProvider.System, _logger)
+            {
+                Finished = () => Interlocked.Decrement(ref _livePublishers),
+            };
             _publishers[id] = publisher;
+            Interlocked.Increment(ref _livePublishers);
             Start(publisher, () => _publishers.TryRemove(id, out _));
-            _logger?.LogInformation("WHIP {Id}: publishing {Streams}", id, string.Join(", ", answer.Streams.Select(s => s.Kind + " " + s.Codec.Name)));
+            if (_logger?.IsEnabled(LogLevel.Information) == true)
+            {
+                _logger.LogInformation("WHIP {Id}: publishing {Streams}", id, string.Join(", ", answer.Streams.Select(s => s.Kind + " " + s.Codec.Name)));
+            }
             return new(201, answer.Sdp, id);
         }
     }
@@ -126,7 +141,10 @@ internal sealed class BroadcastHub
             }
 
             var id = EchoAnswer.NewToken();
-            var viewer = new Viewer(id, session, answer, publisher, _limits, TimeProvider.System, _logger);
+            var viewer = new Viewer(id, session, answer, publisher, _limits, TimeProvider.System, _logger)
+            {
+                Finished = () => Interlocked.Decrement(ref _liveViewers),
+            };
             if (!publisher.TryAdd(viewer))
             {
                 session.Close();
@@ -134,6 +152,7 @@ internal sealed class BroadcastHub
             }
 
             _viewers[id] = viewer;
+            Interlocked.Increment(ref _liveViewers);
             Start(viewer, () => _viewers.TryRemove(id, out _));
             if (publisher.IsFinished)
             {

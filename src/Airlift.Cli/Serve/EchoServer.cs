@@ -92,6 +92,15 @@ internal sealed class EchoServer : IAsyncDisposable
     private readonly HashSet<uint> _ssrcs = [];
     private readonly Lock _createGate = new();
 
+    /// <summary>One immutable set of DTLS options for every session (each transport derives its own with the peer's fingerprint).</summary>
+    private readonly DtlsOptions _dtls;
+
+    // Echo sessions not finished, in all and per client (under _clientGate): counting _sessions walked every session, the
+    // closed ones kept for their stats included, on every offer under the create lock.
+    private readonly Lock _clientGate = new();
+    private readonly Dictionary<string, int> _openByClient = new(StringComparer.Ordinal);
+    private int _open;
+
     private EchoServer(EchoServerOptions options, ILogger? logger, ILoggerFactory? loggerFactory, TransportHost host, UdpImpairmentProxy? proxy, IReadOnlyList<IceCandidate> candidates)
     {
         _options = options;
@@ -100,6 +109,13 @@ internal sealed class EchoServer : IAsyncDisposable
         _host = host;
         _proxy = proxy;
         Candidates = candidates;
+        _dtls = new DtlsOptions(options.Certificate)
+        {
+            MaxDatagramSize = options.MaxDatagramSize,
+            SrtpProfiles = options.SrtpProfiles,
+            ProtocolVersions = options.DtlsVersions,
+            LoggerFactory = loggerFactory,
+        };
         Broadcast = new BroadcastHub(options.Broadcast, candidates, CreateTransport, NewSsrc, options.ConnectTimeout, _stop.Token, logger);
     }
 
@@ -124,24 +140,17 @@ internal sealed class EchoServer : IAsyncDisposable
             return null;
         }
 
-        if (OpenSessions + Broadcast.All.Count(p => !p.IsFinished) >= _options.MaxSessions)
+        if (OpenSessions + Broadcast.LiveCount >= _options.MaxSessions)
         {
             ServeMetrics.Refuse("max_sessions");
             error = new(503, $"the server serves its maximum of {_options.MaxSessions} sessions; retry later\n", null, RetryAfterSeconds);
             return null;
         }
 
-        var dtls = new DtlsOptions(_options.Certificate)
-        {
-            MaxDatagramSize = _options.MaxDatagramSize,
-            SrtpProfiles = _options.SrtpProfiles,
-            ProtocolVersions = _options.DtlsVersions,
-            LoggerFactory = _loggerFactory,
-        };
         try
         {
             error = null;
-            return _host.CreateSession(new WebRtcTransportOptions(dtls, offer.Ice.Setup.Value, remoteFingerprint)
+            return _host.CreateSession(new WebRtcTransportOptions(_dtls, offer.Ice.Setup.Value, remoteFingerprint)
             {
                 RemoteUfrag = offer.Ice.Ufrag,
                 RemotePassword = offer.Ice.Password,
@@ -168,8 +177,8 @@ internal sealed class EchoServer : IAsyncDisposable
     /// <summary>Where the impairment proxy listens, when there is one.</summary>
     public IPEndPoint? ProxyEndpoint => _proxy?.ListenEndpoint;
 
-    /// <summary>Sessions open now.</summary>
-    public int OpenSessions => _sessions.Values.Count(s => !s.IsFinished);
+    /// <summary>Echo sessions open now (not finished).</summary>
+    public int OpenSessions => Volatile.Read(ref _open);
 
     /// <summary>The key sessions are counted by per client: the IPv4 address, or the /64 prefix of an IPv6 one (one host usually holds a whole /64).</summary>
     public static string ClientKey(IPAddress? address)
@@ -311,21 +320,14 @@ internal sealed class EchoServer : IAsyncDisposable
                 return new(503, $"the server serves its maximum of {_options.MaxSessions} sessions; retry later\n", null, RetryAfterSeconds);
             }
 
-            var mine = _sessions.Values.Count(s => !s.IsFinished && s.Client == client);
+            var mine = OpenSessionsOf(client);
             if (mine >= _options.MaxSessionsPerClient)
             {
                 ServeMetrics.Refuse("per_client");
                 return new(429, $"this client ({client}) already holds {mine} sessions, the most one client may hold (--max-sessions-per-client); DELETE one or retry later\n", null, RetryAfterSeconds);
             }
 
-            var dtls = new DtlsOptions(_options.Certificate)
-            {
-                MaxDatagramSize = _options.MaxDatagramSize,
-                SrtpProfiles = _options.SrtpProfiles,
-                ProtocolVersions = _options.DtlsVersions,
-                LoggerFactory = _loggerFactory,
-            };
-            var transportOptions = new WebRtcTransportOptions(dtls, offer.Ice.Setup.Value, remoteFingerprint)
+            var transportOptions = new WebRtcTransportOptions(_dtls, offer.Ice.Setup.Value, remoteFingerprint)
             {
                 RemoteUfrag = offer.Ice.Ufrag,
                 RemotePassword = offer.Ice.Password,
@@ -396,6 +398,7 @@ internal sealed class EchoServer : IAsyncDisposable
             echo = new EchoSession(id, client, _host, session, plan, _options.Limits, _logger)
             {
                 BeforeEvent = hook is null ? null : e => hook(id, e),
+                Finished = () => CountOpen(client, -1),
             };
         }
         catch
@@ -405,6 +408,7 @@ internal sealed class EchoServer : IAsyncDisposable
         }
 
         _sessions[id] = echo;
+        CountOpen(client, +1);
         _ = Task.Run(async () =>
         {
             try
@@ -464,6 +468,31 @@ internal sealed class EchoServer : IAsyncDisposable
         }
         catch (TimeoutException)
         {
+        }
+    }
+
+    private int OpenSessionsOf(string client)
+    {
+        lock (_clientGate)
+        {
+            return _openByClient.GetValueOrDefault(client);
+        }
+    }
+
+    private void CountOpen(string client, int delta)
+    {
+        Interlocked.Add(ref _open, delta);
+        lock (_clientGate)
+        {
+            var n = _openByClient.GetValueOrDefault(client) + delta;
+            if (n > 0)
+            {
+                _openByClient[client] = n;
+            }
+            else
+            {
+                _openByClient.Remove(client);
+            }
         }
     }
 

@@ -58,6 +58,9 @@ internal sealed class EchoSession
     /// <summary>Who asked for it: the HTTP client's address key (<see cref="EchoServer.ClientKey"/>).</summary>
     public string Client { get; }
 
+    /// <summary>Called once when the loop has ended, before <see cref="Closed"/> completes (the server's open counts).</summary>
+    internal Action? Finished { get; init; }
+
     /// <summary>Test hook: called before each transport event is handled (an exception from it stands for a bug in the handling).</summary>
     internal Action<WebRtcTransportEvent>? BeforeEvent { get; init; }
 
@@ -108,7 +111,12 @@ internal sealed class EchoSession
             {
                 while (events.TryRead(out var e))
                 {
-                    connected |= Handle(e);
+                    if (Handle(e) && !connected)
+                    {
+                        // The connect deadline is over: free its timer and its registration on the stop token now.
+                        connect.Dispose();
+                        connected = true;
+                    }
                 }
             }
         }
@@ -141,6 +149,7 @@ internal sealed class EchoSession
                 _media.Dispose();
             }
 
+            Finished?.Invoke();
             _closed.TrySetResult();
         }
     }

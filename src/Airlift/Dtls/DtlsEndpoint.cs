@@ -398,4 +398,7 @@ public sealed class DtlsEndpoint : IDisposable
     }
 
     internal DtlsEngine Engine => _engine;
+
+    /// <summary>The DTLS 1.3 engine once the handshake switched to DTLS 1.3 (tests reach the handshake through it).</summary>
+    internal Dtls13Engine? Engine13 => _v13;
 }

@@ -160,10 +160,17 @@ public sealed record SdpOffer
 
         var media = new List<MediaBuilder>();
         IReadOnlyList<string> bundle = [];
-        var lines = sdp.Split('\n');
-        for (var n = 0; n < lines.Length; n++)
+
+        // Lines are read as spans of the offer: a string is made only for what the offer keeps (issue #13: splitting into a
+        // string per line, then trimmed, name and value copies, was 85 KB of garbage for a 5 KB browser offer).
+        var text = sdp.AsSpan();
+        var next = 0;
+        for (var n = 0; next <= text.Length; n++)
         {
-            var line = lines[n].TrimEnd('\r');
+            var rest = text[next..];
+            var end = rest.IndexOf('\n');
+            var line = (end < 0 ? rest : rest[..end]).TrimEnd('\r');
+            next += (end < 0 ? rest.Length : end) + 1;
             if (line.Length == 0)
             {
                 continue;
@@ -171,16 +178,17 @@ public sealed record SdpOffer
 
             if (line.StartsWith("m=", StringComparison.Ordinal))
             {
+                var mline = line.ToString();
                 if (media.Count >= MaxMediaSections)
                 {
-                    error = new SdpOfferError(SdpOfferErrorKind.TooManyMediaSections, n + 1, line, $"more than {MaxMediaSections} m-sections");
+                    error = new SdpOfferError(SdpOfferErrorKind.TooManyMediaSections, n + 1, mline, $"more than {MaxMediaSections} m-sections");
                     return false;
                 }
 
-                var fields = line[2..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var fields = mline[2..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 if (fields.Length < 4 || !int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
                 {
-                    error = new SdpOfferError(SdpOfferErrorKind.MalformedMediaLine, n + 1, line, "malformed m= line (RFC 8866 5.14)");
+                    error = new SdpOfferError(SdpOfferErrorKind.MalformedMediaLine, n + 1, mline, "malformed m= line (RFC 8866 5.14)");
                     return false;
                 }
 
@@ -197,7 +205,7 @@ public sealed record SdpOffer
             {
                 if (line.StartsWith("a=group:BUNDLE", StringComparison.Ordinal) && bundle.Count == 0)
                 {
-                    bundle = line["a=group:BUNDLE".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    bundle = line["a=group:BUNDLE".Length..].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 }
 
                 continue;
@@ -205,7 +213,7 @@ public sealed record SdpOffer
 
             if (!media[^1].TryApply(line, out var lineError))
             {
-                error = new SdpOfferError(SdpOfferErrorKind.MalformedAttribute, n + 1, line, lineError);
+                error = new SdpOfferError(SdpOfferErrorKind.MalformedAttribute, n + 1, line.ToString(), lineError);
                 return false;
             }
         }
@@ -295,12 +303,12 @@ public sealed record SdpOffer
         private bool _rsize;
         private bool _bundleOnly;
 
-        public bool TryApply(string line, [NotNullWhen(false)] out string? error)
+        public bool TryApply(ReadOnlySpan<char> line, [NotNullWhen(false)] out string? error)
         {
             error = null;
-            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            var colon = line.IndexOf(':');
             var name = colon < 0 ? line[2..] : line[2..colon];
-            var value = colon < 0 ? "" : line[(colon + 1)..];
+            var value = colon < 0 ? [] : line[(colon + 1)..];
             switch (name)
             {
                 case "mid":
@@ -310,7 +318,7 @@ public sealed record SdpOffer
                         return false;
                     }
 
-                    _mid ??= value;
+                    _mid ??= value.ToString();
                     return true;
                 case "sendrecv":
                     _direction = MediaDirection.SendRecv;
@@ -335,27 +343,27 @@ public sealed record SdpOffer
                     return true;
                 case "msid":
                     // a=msid:<stream id> [<track id>] (RFC 8830 2): kept verbatim (visible characters and one space).
-                    if (value.Length is 0 or > 128 || value.Any(c => c < ' ' || c > '~'))
+                    if (value.Length is 0 or > 128 || value.ContainsAnyExceptInRange(' ', '~'))
                     {
                         error = "a=msid must be 1..128 visible characters";
                         return false;
                     }
 
-                    _msid ??= value;
+                    _msid ??= value.ToString();
                     return true;
                 case "rid":
                     // a=rid:<rid-id> <direction> [...] (RFC 8851 10).
-                    var ridEnd = value.IndexOf(' ', StringComparison.Ordinal);
+                    var ridEnd = value.IndexOf(' ');
                     var rid = ridEnd < 0 ? value : value[..ridEnd];
-                    if (!IsToken(rid, 16) || !rid.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                    if (!IsToken(rid, 16) || !All(rid, c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
                     {
                         error = "a=rid needs a rid-id of 1..16 letters, digits, '-' or '_'";
                         return false;
                     }
 
-                    if (_rids.Count < 8 && !_rids.Contains(rid))
+                    if (_rids.Count < 8 && !Contains(_rids, rid))
                     {
-                        _rids.Add(rid);
+                        _rids.Add(rid.ToString());
                     }
 
                     return true;
@@ -366,7 +374,7 @@ public sealed record SdpOffer
                         return false;
                     }
 
-                    _simulcast ??= value;
+                    _simulcast ??= value.ToString();
                     return true;
                 case "rtpmap":
                     return TryRtpmap(value, out error);
@@ -377,7 +385,11 @@ public sealed record SdpOffer
                         return false;
                     }
 
-                    _fmtp.TryAdd(pt, rest);
+                    if (!_fmtp.ContainsKey(pt))
+                    {
+                        _fmtp[pt] = rest.ToString();
+                    }
+
                     return true;
                 case "rtcp-fb":
                     if (!TrySplitPayloadType(value, out var fbPt, out var fb, allowWildcard: true) || fb.Length == 0)
@@ -393,14 +405,14 @@ public sealed record SdpOffer
 
                     if (list.Count < 16)
                     {
-                        list.Add(fb);
+                        list.Add(fb.ToString());
                     }
 
                     return true;
                 case "extmap":
                     return TryExtmap(value, out error);
                 case "ssrc":
-                    var space = value.IndexOf(' ', StringComparison.Ordinal);
+                    var space = value.IndexOf(' ');
                     var ssrcText = space < 0 ? value : value[..space];
                     if (!uint.TryParse(ssrcText, NumberStyles.None, CultureInfo.InvariantCulture, out var ssrc))
                     {
@@ -457,9 +469,35 @@ public sealed record SdpOffer
             };
         }
 
-        private static bool IsToken(string value, int maxLength) => value.Length > 0 && value.Length <= maxLength && value.All(c => c > ' ' && c <= '~');
+        private static bool IsToken(ReadOnlySpan<char> value, int maxLength) => value.Length > 0 && value.Length <= maxLength && !value.ContainsAnyExceptInRange('!', '~');
 
-        private bool TryRtpmap(string value, [NotNullWhen(false)] out string? error)
+        private static bool All(ReadOnlySpan<char> value, Func<char, bool> predicate)
+        {
+            foreach (var c in value)
+            {
+                if (!predicate(c))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static bool Contains(List<string> list, ReadOnlySpan<char> value)
+        {
+            foreach (var item in list)
+            {
+                if (value.SequenceEqual(item))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private bool TryRtpmap(ReadOnlySpan<char> value, [NotNullWhen(false)] out string? error)
         {
             // a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>]
             error = "a=rtpmap must be \"<pt> <name>/<clock>[/<channels>]\"";
@@ -468,35 +506,51 @@ public sealed record SdpOffer
                 return false;
             }
 
-            var parts = rest.Split('/');
-            if (parts.Length is < 2 or > 3 || parts[0].Length is 0 or > 64 || parts[0].Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var clock) || clock == 0)
+            // Two or three '/'-separated parts.
+            var slash = rest.IndexOf('/');
+            if (slash < 0)
             {
                 return false;
             }
 
-            if (parts.Length == 3 && (parts[2].Length is 0 or > 3 || !parts[2].All(char.IsAsciiDigit)))
+            var encoding = rest[..slash];
+            var after = rest[(slash + 1)..];
+            var slash2 = after.IndexOf('/');
+            var clockText = slash2 < 0 ? after : after[..slash2];
+            var hasChannels = slash2 >= 0;
+            var channels = hasChannels ? after[(slash2 + 1)..] : [];
+            if ((hasChannels && channels.Contains('/')) || encoding.Length is 0 or > 64 || !All(encoding, c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+                || !int.TryParse(clockText, NumberStyles.None, CultureInfo.InvariantCulture, out var clock) || clock == 0)
             {
                 return false;
             }
 
-            _rtpmap.TryAdd(pt, (parts[0], clock, parts.Length == 3 ? parts[2] : null));
+            if (hasChannels && (channels.Length is 0 or > 3 || !All(channels, char.IsAsciiDigit)))
+            {
+                return false;
+            }
+
+            if (!_rtpmap.ContainsKey(pt))
+            {
+                _rtpmap[pt] = (encoding.ToString(), clock, hasChannels ? channels.ToString() : null);
+            }
+
             error = null;
             return true;
         }
 
-        private bool TryExtmap(string value, [NotNullWhen(false)] out string? error)
+        private bool TryExtmap(ReadOnlySpan<char> value, [NotNullWhen(false)] out string? error)
         {
             // a=extmap:<id>[/<direction>] <URI> [<attributes>]
             error = "a=extmap must be \"<id>[/<direction>] <uri>\" with id 1..255";
-            var fields = value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length < 2)
+            var idText = NextField(ref value);
+            var uri = NextField(ref value);
+            if (uri.IsEmpty)
             {
                 return false;
             }
 
-            var idText = fields[0];
-            var slash = idText.IndexOf('/', StringComparison.Ordinal);
+            var slash = idText.IndexOf('/');
             if (slash >= 0)
             {
                 idText = idText[..slash];
@@ -509,20 +563,30 @@ public sealed record SdpOffer
 
             if (_extensions.Count < 32)
             {
-                _extensions.Add(new SdpExtension(id, fields[1]));
+                _extensions.Add(new SdpExtension(id, uri.ToString()));
             }
 
             error = null;
             return true;
         }
 
-        /// <summary>"96 rest" to (96, "rest"); "*" is payload type -1 when <paramref name="allowWildcard"/>.</summary>
-        private static bool TrySplitPayloadType(string value, out int pt, out string rest, bool allowWildcard = false)
+        /// <summary>The next ' '-separated non-empty field of <paramref name="rest"/> (empty when none), and what follows it.</summary>
+        private static ReadOnlySpan<char> NextField(ref ReadOnlySpan<char> rest)
         {
-            var space = value.IndexOf(' ', StringComparison.Ordinal);
+            rest = rest.TrimStart(' ');
+            var space = rest.IndexOf(' ');
+            var field = space < 0 ? rest : rest[..space];
+            rest = space < 0 ? [] : rest[space..];
+            return field;
+        }
+
+        /// <summary>"96 rest" to (96, "rest"); "*" is payload type -1 when <paramref name="allowWildcard"/>.</summary>
+        private static bool TrySplitPayloadType(ReadOnlySpan<char> value, out int pt, out ReadOnlySpan<char> rest, bool allowWildcard = false)
+        {
+            var space = value.IndexOf(' ');
             var token = space < 0 ? value : value[..space];
-            rest = space < 0 ? "" : value[(space + 1)..].Trim();
-            if (allowWildcard && token == "*")
+            rest = space < 0 ? [] : value[(space + 1)..].Trim();
+            if (allowWildcard && token is "*")
             {
                 pt = -1;
                 return true;

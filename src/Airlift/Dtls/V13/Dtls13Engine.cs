@@ -94,6 +94,9 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
 
     public void Attach(IHandshake13 handshake) => _handshake = handshake;
 
+    /// <summary>The attached handshake (tests wrap it to alter decrypted messages).</summary>
+    public IHandshake13 Handshake => _handshake;
+
     public HandshakeMessage CreateMessage(HandshakeType type, byte[] body) => new(type, NextSendSeq++, body);
 
     // ---------------------------------------------------------------- outcome
