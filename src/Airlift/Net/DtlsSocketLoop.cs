@@ -46,6 +46,10 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
     private readonly DtlsServerListener? _listener;
     private readonly DtlsSocketLoopLimits _limits;
     private readonly Dictionary<IPEndPoint, DtlsUdpSession> _sessions = [];
+
+    /// <summary>The same sessions by their peer's serialized address (content equality): a datagram is routed without an
+    /// <see cref="IPEndPoint"/>; only a sender found nowhere here gets one.</summary>
+    private readonly Dictionary<SocketAddress, DtlsUdpSession> _byAddress = [];
     private readonly HashSet<DtlsUdpSession> _removedUnread = [];
     private readonly List<DtlsEvent> _drained = [];
     private readonly List<DtlsUdpSession> _scratch = [];
@@ -176,11 +180,13 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         }
     }
 
-    void ISocketDriverHandler.OnDatagram(int socketIndex, IPEndPoint remote, ReadOnlySpan<byte> datagram) => OnDatagram(remote, datagram);
+    void ISocketDriverHandler.OnDatagram(int socketIndex, SocketAddress remote, ReadOnlySpan<byte> datagram) => OnDatagram(remote, datagram);
 
     void ISocketDriverHandler.OnLoopFault(Exception exception, string message) => CountFault(exception, message);
 
-    private void OnDatagram(IPEndPoint remote, ReadOnlySpan<byte> datagram)
+    /// <summary>A datagram from <paramref name="address"/>: a known peer's goes to its session by the address's bytes (no
+    /// allocation); an unknown sender is made an <see cref="IPEndPoint"/> and goes to the cookie front.</summary>
+    private void OnDatagram(SocketAddress address, ReadOnlySpan<byte> datagram)
     {
         lock (_gate)
         {
@@ -190,58 +196,70 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
             }
 
             var now = Now;
-            if (_sessions.TryGetValue(remote, out var session))
+            if (!_byAddress.TryGetValue(address, out var session))
             {
-                if (Serving && ClassifyClientHello(session, datagram) == HelloFromKnownAddress.New)
+                // Not by the address's bytes: by endpoint (a platform whose received form differs from IPEndPoint.Serialize's),
+                // else a new peer.
+                var remote = SocketDriver.ToEndPoint(address);
+                if (!_sessions.TryGetValue(remote, out session))
                 {
-                    // RFC 6347 4.2.8: a new ClientHello (epoch 0, another random) from the address of an existing session
-                    // goes through the cookie exchange; only a valid cookie replaces the old session.
-                    if (!EventBacklogFull())
-                    {
-                        Admit(remote, datagram, now, replacing: session);
-                    }
-
+                    OnUnknownSenderLocked(remote, datagram, now);
                     return;
                 }
+            }
 
-                session.LastReceived = now;
-                var allocated = MeasureAllocations ? GC.GetAllocatedBytesForCurrentThread() : 0;
-                try
+            if (Serving && ClassifyClientHello(session, datagram) == HelloFromKnownAddress.New)
+            {
+                // RFC 6347 4.2.8: a new ClientHello (epoch 0, another random) from the address of an existing session
+                // goes through the cookie exchange; only a valid cookie replaces the old session.
+                if (!EventBacklogFull())
                 {
-                    ReceiveLocked(session, now, datagram);
-                }
-                catch (Exception ex)
-                {
-                    FailLocked(session, ex);
-                }
-
-                if (MeasureAllocations)
-                {
-                    AllocatedOnRecordPath += GC.GetAllocatedBytesForCurrentThread() - allocated;
+                    Admit(session.Remote, datagram, now, replacing: session);
                 }
 
                 return;
             }
 
-            if (!Serving)
+            session.LastReceived = now;
+            var allocated = MeasureAllocations ? GC.GetAllocatedBytesForCurrentThread() : 0;
+            try
             {
-                SafeLog(l => NetLog.UnknownPeer(l, remote));
-                return;
+                ReceiveLocked(session, now, datagram);
+            }
+            catch (Exception ex)
+            {
+                FailLocked(session, ex);
             }
 
-            if (!_group.CheckCaps(remote.Address, out var refusedBy))
+            if (MeasureAllocations)
             {
-                LogCapDrop(remote, refusedBy!);
-                return;
+                AllocatedOnRecordPath += GC.GetAllocatedBytesForCurrentThread() - allocated;
             }
-
-            if (EventBacklogFull())
-            {
-                return;
-            }
-
-            Admit(remote, datagram, now, replacing: null);
         }
+    }
+
+    /// <summary>A datagram from a peer without a session (a separate method: its log closures must not cost the known
+    /// peers' path an allocation).</summary>
+    private void OnUnknownSenderLocked(IPEndPoint remote, ReadOnlySpan<byte> datagram, TimeSpan now)
+    {
+        if (!Serving)
+        {
+            SafeLog(l => NetLog.UnknownPeer(l, remote));
+            return;
+        }
+
+        if (!_group.CheckCaps(remote.Address, out var refusedBy))
+        {
+            LogCapDrop(remote, refusedBy!);
+            return;
+        }
+
+        if (EventBacklogFull())
+        {
+            return;
+        }
+
+        Admit(remote, datagram, now, replacing: null);
     }
 
     private void LogCapDrop(IPEndPoint remote, string refusedBy)
@@ -473,7 +491,11 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
     }
 
     /// <summary>Routes to a session whose place in the group's caps was taken.</summary>
-    private void AddLocked(DtlsUdpSession session) => _sessions[session.Remote] = session;
+    private void AddLocked(DtlsUdpSession session)
+    {
+        _sessions[session.Remote] = session;
+        _byAddress[session.RemoteAddress] = session;
+    }
 
     private static void DisposeQuietly(DtlsEndpoint endpoint)
     {
@@ -577,8 +599,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
 
                 if (Serving && idleAt <= now)
                 {
-                    SafeLog(l => NetLog.SessionIdle(l, session.Remote, _limits.IdleTimeout));
-                    RemoveLocked(session, DtlsSessionRemovalReason.IdleTimeout);
+                    RemoveIdleLocked(session);
                     continue;
                 }
 
@@ -593,6 +614,14 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         _scratch.Clear();
         _nextScan = next;
         return next;
+    }
+
+    /// <summary>Its own method: a log closure capturing the scan's loop variable would be allocated for every session of every
+    /// timer scan, idle or not.</summary>
+    private void RemoveIdleLocked(DtlsUdpSession session)
+    {
+        SafeLog(l => NetLog.SessionIdle(l, session.Remote, _limits.IdleTimeout));
+        RemoveLocked(session, DtlsSessionRemovalReason.IdleTimeout);
     }
 
     /// <summary>When an idle session past its handshake is removed; never while it keeps its final flight.</summary>
@@ -733,6 +762,7 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         if (_sessions.TryGetValue(session.Remote, out var current) && current == session)
         {
             _sessions.Remove(session.Remote);
+            _byAddress.Remove(session.RemoteAddress);
             _group.Release(session.Remote.Address);
         }
 
@@ -812,9 +842,14 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            SafeLog(l => NetLog.SendFailed(l, session.Remote, ex.Message));
+            LogSendFailed(session.Remote, ex);
         }
     }
+
+    /// <summary>Its own method: a log closure capturing a parameter of <see cref="SendTo(ReadOnlySpan{byte}, DtlsUdpSession)"/>
+    /// would be allocated on every send, failed or not.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void LogSendFailed(IPEndPoint remote, Exception ex) => SafeLog(l => NetLog.SendFailed(l, remote, ex.Message));
 
     private void SendTo(ReadOnlySpan<byte> datagram, IPEndPoint remote)
     {

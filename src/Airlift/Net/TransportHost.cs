@@ -66,6 +66,13 @@ public sealed class TransportHost : IAsyncDisposable
     private readonly List<TcpListener> _tcp = [];
     private readonly ConcurrentDictionary<string, TransportSession> _byUfrag = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<IceTuple, TransportSession> _byTuple = new();
+
+    /// <summary>The UDP tuples of <see cref="_byTuple"/> by local address index and the peer's address as the socket gives it
+    /// (content equality): a loop routes a known peer's datagram without building an <see cref="IPEndPoint"/>.</summary>
+    private readonly ConcurrentDictionary<UdpRoute, UdpBinding> _byUdpAddress = new();
+
+    /// <summary>The key of each UDP tuple in <see cref="_byUdpAddress"/>, to unroute it with the tuple.</summary>
+    private readonly ConcurrentDictionary<IceTuple, UdpRoute> _udpRouteOf = new();
     private readonly ConcurrentDictionary<IceTuple, TransportTcpConnection> _tcpConnections = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
@@ -195,7 +202,7 @@ public sealed class TransportHost : IAsyncDisposable
     internal int LoopIndexOf(TransportSession session) => Array.IndexOf(_loops, session.Loop);
 
     /// <summary>Handles a datagram as if loop <paramref name="loop"/>'s first socket had read it (tests: the kernel's hash is not ours to pick).</summary>
-    internal void DeliverToLoop(int loop, IPEndPoint remote, ReadOnlySpan<byte> datagram) => _loops[loop].OnDatagram(0, remote, datagram);
+    internal void DeliverToLoop(int loop, IPEndPoint remote, ReadOnlySpan<byte> datagram) => _loops[loop].OnDatagram(0, remote.Serialize(), datagram);
 
     /// <summary>Creates a transport and serves it; signal its <see cref="TransportSession.LocalUfrag"/> and friends to the peer.</summary>
     /// <exception cref="ArgumentException">Invalid options, or the local ufrag is already in use on this host.</exception>
@@ -341,37 +348,13 @@ public sealed class TransportHost : IAsyncDisposable
     /// under the lock of the loop that owns the session. Returns false when it could not be routed (a TCP connection is then
     /// closed). STUN from an unknown remote is decoded here once, and the decoded message goes down to the ICE agent.
     /// </summary>
-    private bool Route(IceTuple tuple, ReadOnlySpan<byte> packet, TransportTcpConnection? connection, Loop? from)
+    /// <remarks>A UDP datagram brings its socket's <paramref name="localIndex"/> and the sender's <paramref name="address"/>:
+    /// a tuple bound here is then routed by them too (<see cref="Loop.OnDatagram"/>).</remarks>
+    private bool Route(IceTuple tuple, ReadOnlySpan<byte> packet, TransportTcpConnection? connection, Loop? from, int localIndex = -1, SocketAddress? address = null)
     {
-        if (_byTuple.TryGetValue(tuple, out var session))
+        if (_byTuple.TryGetValue(tuple, out var session) && TryHandleRouted(session, tuple, packet, from))
         {
-            var loop = session.Loop!;
-            lock (loop.Gate)
-            {
-                if (!session.Removed)
-                {
-                    try
-                    {
-                        var now = Now;
-                        session.Transport.HandleDatagram(now, tuple, packet);
-                        var sentAt = Now;
-                        if (sentAt > now)
-                        {
-                            // Slow handshake work (docs/reliability.md): a flight armed in the call counts its first timeout from now.
-                            session.Transport.OutputLeft(now, sentAt);
-                        }
-
-                        loop.DrainLocked(session);
-                    }
-                    catch (Exception ex)
-                    {
-                        loop.FailSessionLocked(session, ex);
-                    }
-
-                    WakeIfOther(loop, from);
-                    return true;
-                }
-            }
+            return true;
         }
 
         StunMessage? stun = null;
@@ -401,6 +384,10 @@ public sealed class TransportHost : IAsyncDisposable
                     // An authenticated check: this remote is the session's peer from now on.
                     _byTuple[tuple] = session;
                     session.Tuples.Add(tuple);
+                    if (address is not null)
+                    {
+                        BindUdp(tuple, localIndex, address, session);
+                    }
                     if (connection is not null)
                     {
                         connection.Bound = true;
@@ -417,6 +404,59 @@ public sealed class TransportHost : IAsyncDisposable
 
         WakeIfOther(owner, from);
         return true;
+    }
+
+    /// <summary>A datagram or frame of a routed tuple, handled under the owning loop's lock; false when the session was removed
+    /// meanwhile (the caller then routes it as from an unknown remote).</summary>
+    private bool TryHandleRouted(TransportSession session, IceTuple tuple, ReadOnlySpan<byte> packet, Loop? from)
+    {
+        var loop = session.Loop!;
+        lock (loop.Gate)
+        {
+            if (session.Removed)
+            {
+                return false;
+            }
+
+            try
+            {
+                var now = Now;
+                session.Transport.HandleDatagram(now, tuple, packet);
+                var sentAt = Now;
+                if (sentAt > now)
+                {
+                    // Slow handshake work (docs/reliability.md): a flight armed in the call counts its first timeout from now.
+                    session.Transport.OutputLeft(now, sentAt);
+                }
+
+                loop.DrainLocked(session);
+            }
+            catch (Exception ex)
+            {
+                loop.FailSessionLocked(session, ex);
+            }
+        }
+
+        WakeIfOther(loop, from);
+        return true;
+    }
+
+    /// <summary>Routes a bound UDP tuple by the sender's address bytes too (a copy: the driver reuses its address).</summary>
+    private void BindUdp(IceTuple tuple, int localIndex, SocketAddress address, TransportSession session)
+    {
+        var copy = new SocketAddress(address.Family, address.Size);
+        address.Buffer.Span[..address.Size].CopyTo(copy.Buffer.Span);
+        var route = new UdpRoute(localIndex, copy);
+        _udpRouteOf[tuple] = route;
+        _byUdpAddress[route] = new UdpBinding(session, tuple);
+    }
+
+    private void UnbindUdp(IceTuple tuple)
+    {
+        if (_udpRouteOf.TryRemove(tuple, out var route))
+        {
+            _byUdpAddress.TryRemove(route, out _);
+        }
     }
 
     /// <summary>A session handled outside its own loop: that loop recomputes its deadline (its own loop does so anyway).</summary>
@@ -613,6 +653,13 @@ public sealed class TransportHost : IAsyncDisposable
     private static IPEndPoint Normalize(IPEndPoint endpoint) =>
         endpoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endpoint.Address.MapToIPv4(), endpoint.Port) : endpoint;
 
+    /// <summary>A UDP peer as a loop receives it: the index of the local address (the same on every loop) and the sender's
+    /// address bytes (compared and hashed by content).</summary>
+    private readonly record struct UdpRoute(int LocalIndex, SocketAddress Remote);
+
+    /// <summary>Where a <see cref="UdpRoute"/> goes: the session and the tuple the transport knows it by.</summary>
+    private readonly record struct UdpBinding(TransportSession Session, IceTuple Tuple);
+
     private sealed class Counters
     {
         public long UdpReceived;
@@ -633,6 +680,9 @@ public sealed class TransportHost : IAsyncDisposable
     /// </summary>
     internal sealed class Loop : ISocketDriverHandler
     {
+        /// <summary>Shortest time between two sweeps of idle ICE-TCP connections.</summary>
+        private static readonly TimeSpan TcpSweepInterval = TimeSpan.FromMilliseconds(100);
+
         private readonly TransportHost _host;
         private readonly int _index;
         private readonly Dictionary<IPEndPoint, Socket> _byLocal = [];
@@ -640,6 +690,7 @@ public sealed class TransportHost : IAsyncDisposable
         private readonly byte[] _pollBuffer = new byte[65535];
         private readonly List<TransportSession> _scratch = [];
         private TimeSpan _nextScan;
+        private TimeSpan _nextTcpSweep;
 
         public Loop(TransportHost host, int index, List<Socket> sockets)
         {
@@ -666,8 +717,17 @@ public sealed class TransportHost : IAsyncDisposable
         public TimeSpan FireTimers()
         {
             TimeSpan next;
+            var sweep = false;
             lock (Gate)
             {
+                if (_index == 0 && !_host._tcpConnections.IsEmpty && _host.Now >= _nextTcpSweep)
+                {
+                    // At most every TcpSweepInterval: a timer pass also follows every burst of datagrams, and a sweep walks
+                    // (and copies) the connection table. The 1 s maxSleep still gives it a turn when all is quiet.
+                    sweep = true;
+                    _nextTcpSweep = _host.Now + TcpSweepInterval;
+                }
+
                 try
                 {
                     next = FireTimersLocked();
@@ -680,19 +740,26 @@ public sealed class TransportHost : IAsyncDisposable
                 }
             }
 
-            if (_index == 0)
+            if (sweep)
             {
-                _host.CloseIdleTcpConnections();
+                _host.CloseIdleTcpConnections(); // outside the loop's lock: the ICE-TCP lock is never taken after a loop lock
             }
 
             return next;
         }
 
-        public void OnDatagram(int socketIndex, IPEndPoint remote, ReadOnlySpan<byte> datagram)
+        /// <summary>A datagram of a bound peer goes to its session by the address bytes, allocation-free; any other is made an
+        /// <see cref="IceTuple"/> and routed by tuple, or by the ufrag of its STUN check.</summary>
+        public void OnDatagram(int socketIndex, SocketAddress remote, ReadOnlySpan<byte> datagram)
         {
             Interlocked.Increment(ref _host._c.UdpReceived);
-            var tuple = new IceTuple(_locals[socketIndex], Normalize(remote), IceProtocol.Udp);
-            _host.Route(tuple, datagram, null, this);
+            if (_host._byUdpAddress.TryGetValue(new UdpRoute(socketIndex, remote), out var bound) && _host.TryHandleRouted(bound.Session, bound.Tuple, datagram, this))
+            {
+                return;
+            }
+
+            var tuple = new IceTuple(_locals[socketIndex], Normalize(SocketDriver.ToEndPoint(remote)), IceProtocol.Udp);
+            _host.Route(tuple, datagram, null, this, socketIndex, remote);
         }
 
         public void OnLoopFault(Exception exception, string message) => _host.CountFault(exception, "Transport host failed to route a datagram; dropped");
@@ -806,14 +873,25 @@ public sealed class TransportHost : IAsyncDisposable
 
             try
             {
-                socket.SendTo(datagram, SocketFlags.None, tuple.Remote);
+                if (_host._udpRouteOf.TryGetValue(tuple, out var route))
+                {
+                    socket.SendTo(datagram, SocketFlags.None, route.Remote); // the peer's address as received: no serialization per send
+                }
+                else
+                {
+                    socket.SendTo(datagram, SocketFlags.None, tuple.Remote);
+                }
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
                 Interlocked.Increment(ref _host._c.SendErrors);
-                _host.SafeLog(l => NetLog.HostSendFailed(l, tuple.Remote, ex.Message));
+                LogSendFailed(tuple.Remote, ex);
             }
         }
+
+        /// <summary>Its own method: a log closure capturing a parameter of <see cref="Send"/> would be allocated on every send.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private void LogSendFailed(IPEndPoint remote, Exception ex) => _host.SafeLog(l => NetLog.HostSendFailed(l, remote, ex.Message));
 
         /// <summary>The boundary: one session's failure fails and removes that session only.</summary>
         public void FailSessionLocked(TransportSession session, Exception ex)
@@ -839,6 +917,7 @@ public sealed class TransportHost : IAsyncDisposable
             foreach (var tuple in session.Tuples)
             {
                 _host._byTuple.TryRemove(tuple, out _);
+                _host.UnbindUdp(tuple);
             }
 
             session.Tuples.Clear();

@@ -1,6 +1,10 @@
 using System.Net;
+using System.Net.Sockets;
 using Airlift.Dtls;
+using Airlift.Ice.Sdp;
 using Airlift.Net;
+using Airlift.Tests.Transport;
+using Airlift.Transport;
 using Xunit.Abstractions;
 
 namespace Airlift.Tests.Net;
@@ -19,9 +23,8 @@ public class ZeroAllocationDriverTests(ITestOutputHelper output)
     /// <summary>
     /// Echoes 1000-byte records client -> server -> client over loopback and measures, inside the loops, what the record paths
     /// allocate on the threads that run them, step by step (open the datagram, deliver into the session's buffer, seal, send,
-    /// drain): 0 B in the driver's steps, 32 B per datagram inside <c>Socket.SendTo</c>.
-    /// The whole process's allocation per echo is printed and bounded generously: it also holds the socket driver's own
-    /// per-datagram receive and wait machinery, the test's awaits and whatever the runtime does meanwhile.
+    /// drain): 0 B in the driver's steps, sending included. The whole process's allocation per echo is printed here and
+    /// asserted, alone in the process, by <see cref="WholeProcessAllocationTests"/>.
     /// </summary>
     [Theory]
     [MemberData(nameof(Versions))]
@@ -111,19 +114,17 @@ public class ZeroAllocationDriverTests(ITestOutputHelper output)
         // the 1000 records (engine internals). Bounded at 64 B per record, like the open step below.
         Assert.True(By(3) <= 64 * 2 * Records, $"seal: {By(3)} B");
 
-        // Socket.SendTo(span, flags, SocketAddress) itself allocates 32 B per datagram on Linux (.NET 10; measured here by
-        // step, inside the BCL): the smallest bound reached; two datagrams are sent per echo.
-        Assert.True(By(4) <= 32 * 2 * Records, $"send: {By(4)} B");
+        // Sending (Socket.SendTo(span, flags, SocketAddress)): 0 B. The 32 B per datagram once seen here was the send-failure
+        // log closure, allocated on every call because it captured a parameter of the send method; it now lives in its own.
+        Assert.Equal(0, By(4));
 
         // Opening the datagram (DtlsEndpoint.HandleDatagramInto, the engine's step, not the driver's): 0 B for DTLS 1.2 and
         // 8-16 B per record for DTLS 1.3 on a loaded machine; under heavy load a late handshake retransmission handled
         // during the measurement adds a little (1.5 KB once seen with DTLS 1.2). Bounded at 64 B per record.
         Assert.True(By(0) <= 64 * 2 * Records, $"open: {By(0)} B");
 
-        // Printed, not asserted: the count is process-wide and xunit runs other test classes at the same time (about 2 KB
-        // per echo alone: the socket driver's receive Task, IPEndPoint, delay timer and WhenAny per datagram; 20 KB seen
-        // beside the CLI tests).
-        Assert.True(total > 0);
+        // The whole-process figure above is printed, not asserted here: the count is process-wide and xunit runs other test
+        // classes at the same time (20 KB per echo once seen beside the CLI tests); WholeProcessAllocationTests asserts it alone.
 
         client.Session.Close(); // the server's reader then gets the end: the echo task returns
         await echo.WaitAsync(NetTestSupport.Bound);
@@ -230,5 +231,180 @@ public class ZeroAllocationDriverTests(ITestOutputHelper output)
 
         Assert.True(ring.TryWrite("after"u8)); // the buffer stays usable
         Assert.Equal(5, (await ring.ReceiveAsync(buffer, CancellationToken.None)).Length);
+    }
+}
+
+/// <summary>Whole-process allocation counts are process-wide: these tests run alone (after the parallel collections).</summary>
+[CollectionDefinition(nameof(WholeProcessAllocationCollection), DisableParallelization = true)]
+public sealed class WholeProcessAllocationCollection;
+
+/// <summary>
+/// The socket drivers' loop turn (issue #13): with the record path at 0 B (<see cref="ZeroAllocationDriverTests"/>), the
+/// whole process allocates next to nothing per echo, because <see cref="SocketDriver"/> receives on the socket's cached
+/// operation into a reused <see cref="SocketAddress"/>, routes known peers by its bytes and waits on one re-armed timer and a
+/// reusable wake signal (before: about 1.9 KB per DTLS echo for a Task, an <see cref="IPEndPoint"/>, a linked
+/// CancellationTokenSource, a Task.Delay, a Task.WhenAny and a TaskCompletionSource per turn).
+/// </summary>
+[Collection(nameof(WholeProcessAllocationCollection))]
+public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
+{
+    private const int Windows = 5;
+    private const int EchoesPerWindow = 200;
+
+    /// <summary>
+    /// <c>GC.GetTotalAllocatedBytes(true)</c> over <see cref="Windows"/> windows of echoes, the smallest window per echo: an
+    /// allocation per datagram shows in every window, a one-off of the runtime or of an earlier test's leftovers in one.
+    /// </summary>
+    private async Task<long> SmallestPerEchoAsync(Func<int, Task> echo, string name)
+    {
+        var perEcho = new long[Windows];
+        for (var w = 0; w < Windows; w++)
+        {
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            await echo(EchoesPerWindow);
+            perEcho[w] = (GC.GetTotalAllocatedBytes(precise: true) - before) / EchoesPerWindow;
+        }
+
+        output.WriteLine($"{name}: whole process per echo by window: {string.Join(", ", perEcho)} B; smallest {perEcho.Min()} B");
+        return perEcho.Min();
+    }
+
+    /// <summary>
+    /// 1000-byte records echoed client -> server -> client over loopback (two records, four datagram hops per echo), both ends
+    /// on <see cref="SocketDriver"/>, data read with the allocation-free <c>ReceiveAsync(Memory)</c>. Measured: 0 B per echo in
+    /// the smallest window, up to 60 B in others (the test's own awaits cost about 1 B per echo: its echo method's state
+    /// machine once per window, the cancellation registrations reused; the rest is the runtime's background work). Bounded at
+    /// 32 B per echo: one allocation per datagram anywhere on the path (four per echo, an <see cref="IPEndPoint"/> is 32 B, a
+    /// Task 64 B or more) fails it; before the loop turn was made allocation-free it measured about 1.9 KB.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ZeroAllocationDriverTests.Versions), MemberType = typeof(ZeroAllocationDriverTests))]
+    public async Task A_DTLS_echo_over_the_socket_drivers_allocates_almost_nothing_in_the_whole_process(int version)
+    {
+        var protocol = version == 13 ? ProtocolVersion.Dtls13 : ProtocolVersion.Dtls12;
+        var serverOptions = new DtlsUdpServerOptions(NetTestSupport.Server(1901) with { ProtocolVersions = [protocol] })
+        {
+            ReceiveLoops = 1,
+            ApplicationDataAsEvents = false,
+            IdleTimeout = Timeout.InfiniteTimeSpan,
+        };
+        await using var server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), serverOptions);
+        await using var client = await DtlsUdpClient.ConnectAsync(server.LocalEndpoint, NetTestSupport.Client(1902) with { ProtocolVersions = [protocol] });
+        var (session, _) = await NetTestSupport.NextAsync<DtlsConnected>(server.Events);
+        using var stop = new CancellationTokenSource(NetTestSupport.Bound * 3);
+
+        var echo = Task.Run(async () =>
+        {
+            var buffer = new byte[2048];
+            while (true)
+            {
+                var r = await session.ReceiveAsync(buffer, stop.Token);
+                if (r.Status != DtlsReceiveStatus.Received)
+                {
+                    return;
+                }
+
+                session.Send(buffer.AsSpan(0, r.Length));
+            }
+        });
+
+        var payload = new byte[1000];
+        new Random(1903).NextBytes(payload);
+        var back = new byte[2048];
+        var failures = 0;
+        async Task EchoAsync(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                client.Send(payload);
+                var r = await client.ReceiveAsync(back, stop.Token);
+                failures += r.Status == DtlsReceiveStatus.Received && r.Length == payload.Length ? 0 : 1;
+            }
+        }
+
+        await EchoAsync(100); // warm-up: JIT and tiering, the session buffers, first-use caches
+        var smallest = await SmallestPerEchoAsync(EchoAsync, $"DTLS {version / 10}.{version % 10} echo");
+
+        Assert.Equal(0, failures);
+        Assert.True(payload.AsSpan().SequenceEqual(back.AsSpan(0, payload.Length)));
+        Assert.True(smallest <= 32, $"{smallest} B per echo");
+
+        client.Session.Close(); // the server's reader then gets the end: the echo task returns
+        await echo.WaitAsync(NetTestSupport.Bound);
+    }
+
+    /// <summary>
+    /// RTP echoed through a <see cref="TransportHost"/> session: a peer on a plain socket nominates its tuple with a STUN
+    /// check (USE-CANDIDATE), then sends 172-byte RTP packets; the application reads each <see cref="RtpPacketReceived"/> and
+    /// sends it back with <see cref="TransportSession.SendMedia"/> (no DTLS needed: media flows on a tuple with consent, and
+    /// opaque bytes are all the host sees of SRTP). The host's loop turn, routing, sending and the transport are
+    /// allocation-free; what remains per echo is the session API's own copies: the event's array and record,
+    /// <c>SendMedia</c>'s copy, its closure and delegate: 536 B for 172-byte packets, measured exactly that in the smallest
+    /// window. Bounded at that plus 32 B, so any per-datagram allocation of the driver fails it (72 B per send for the
+    /// <see cref="SocketAddress"/> that <c>SendTo(EndPoint)</c> serialized, before sends took the received address).
+    /// </summary>
+    [Fact]
+    public async Task An_RTP_echo_through_TransportHost_allocates_only_the_session_API_copies()
+    {
+        await using var host = new TransportHost(new TransportHostOptions { UdpListen = [new IPEndPoint(IPAddress.Loopback, 0)], ReceiveLoops = 1 });
+        var session = host.CreateSession(TransportLab.NewOptions(SdpSetupRole.Active, seed: 1904));
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)
+        {
+            ReceiveTimeout = (int)NetTestSupport.Bound.TotalMilliseconds, // a lost datagram fails the test instead of hanging it
+        };
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var hostAddress = host.UdpEndpoints[0].Serialize();
+        var ice = new TestIceClient(TransportLab.PeerUfrag, TransportLab.PeerPassword, session.LocalUfrag, session.LocalPassword);
+        var back = new byte[2048];
+        peer.SendTo(ice.BuildCheck(useCandidate: true), SocketFlags.None, hostAddress);
+        Assert.True(ice.IsAuthenticatedSuccess(back.AsSpan(0, peer.Receive(back))));
+
+        var echo = Task.Run(async () =>
+        {
+            // CancellationToken.None: a bounded channel reuses its one reader operation only for an uncancellable read; the
+            // host's disposal completes the channel, which ends this loop.
+            while (await session.Events.WaitToReadAsync(CancellationToken.None))
+            {
+                while (session.Events.TryRead(out var e))
+                {
+                    if (e is RtpPacketReceived rtp)
+                    {
+                        session.SendMedia(rtp.Packet);
+                    }
+                }
+            }
+        });
+
+        var packet = new byte[172]; // 12-byte RTP header and 160 bytes of payload (20 ms of G.711)
+        packet[0] = 0x80;
+        packet[1] = 0;
+        var failures = 0;
+        Task EchoAsync(int count) => Task.Run(() =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                packet[3] = (byte)i;
+                peer.SendTo(packet, SocketFlags.None, hostAddress);
+                var n = peer.Receive(back);
+                failures += n == packet.Length && back[3] == (byte)i ? 0 : 1;
+            }
+        });
+
+        await EchoAsync(100); // warm-up
+        var smallest = await SmallestPerEchoAsync(EchoAsync, "TransportHost RTP echo");
+
+        Assert.Equal(0, failures);
+        Assert.True(smallest <= ApiCopiesPerEcho(packet.Length) + 32, $"{smallest} B per echo (the API's copies: {ApiCopiesPerEcho(packet.Length)} B)");
+        Assert.Equal(0, host.Stats.SendErrors);
+    }
+
+    /// <summary>What the session API allocates per echoed packet (64-bit): the event's copy and record, SendMedia's copy, closure and delegate.</summary>
+    private static long ApiCopiesPerEcho(int packetLength)
+    {
+        var array = 24 + ((packetLength + 7) & ~7); // header, length and padded bytes
+        const int EventRecord = 48; // RtpPacketReceived: header, the tuple (two references and an enum), the array
+        const int Closure = 24;
+        const int Delegate = 64;
+        return array + EventRecord + array + Closure + Delegate;
     }
 }

@@ -58,6 +58,21 @@ internal sealed class HandshakeReassembler
         NextSeq = seq;
     }
 
+    /// <summary>
+    /// Drops every partial and future message held, keeping <see cref="NextSeq"/>: called when we send a flight that the
+    /// peer's next messages answer (a ClientHello with the cookie), since nothing received before it can be that answer.
+    /// What is dropped came from another association on the same address (a server's previous session for a client that
+    /// restarted on the same port, RFC 6347 4.2.8) or from an attacker.
+    /// </summary>
+    /// <returns>The number of messages dropped.</returns>
+    public int DiscardBuffered()
+    {
+        var dropped = _partials.Count;
+        _partials.Clear();
+        _bufferedBytes = 0;
+        return dropped;
+    }
+
     public FragmentOutcome Add(in HandshakeHeader header, ReadOnlySpan<byte> fragment)
     {
         if (header.MessageSeq < NextSeq)

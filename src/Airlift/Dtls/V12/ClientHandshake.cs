@@ -165,6 +165,15 @@ internal sealed class ClientHandshake : IHandshakeHandler
         // RFC 6347 4.2.1: the cookie is echoed in a new ClientHello with the same random; neither hello enters the transcript.
         _cookie = hvr!.Cookie;
         _engine.Log(now, $"cookie of {_cookie.Length} bytes received; resending ClientHello");
+
+        // The server's answer to the hello with the cookie cannot have arrived before that hello is sent: handshake messages
+        // already buffered ahead of the HelloVerifyRequest are another association's (the flight of the server's previous
+        // session for our address and port, when this client restarted on it), never ours.
+        if (_engine.Reassembler.DiscardBuffered() is > 0 and var stale)
+        {
+            _engine.Log(now, $"dropped {stale} buffered handshake message(s) received before the cookie exchange (not an answer to this hello)");
+        }
+
         SendClientHello(now);
     }
 
