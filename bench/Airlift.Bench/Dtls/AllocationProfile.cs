@@ -1,7 +1,11 @@
 using System.Globalization;
+using Airlift.Codec;
 using Airlift.Dtls;
 using Airlift.Dtls.Crypto;
+using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
+using Airlift.Dtls.Reliability;
+using Airlift.Dtls.V13;
 
 namespace Airlift.Bench.Dtls;
 
@@ -42,7 +46,16 @@ internal static class AllocationProfile
             profile.Print(handshake.ToString(), iterations);
         }
 
-        CallSites(iterations);
+        if (filter is null || !filter.Contains("V13", StringComparison.OrdinalIgnoreCase))
+        {
+            CallSites(iterations);
+        }
+
+        if (filter is null || !filter.Contains("V12", StringComparison.OrdinalIgnoreCase))
+        {
+            CallSites13(iterations);
+        }
+
         return 0;
     }
 
@@ -101,7 +114,157 @@ internal static class AllocationProfile
             ("KeySchedule.VerifyData", () => KeySchedule.VerifyData(System.Security.Cryptography.HashAlgorithmName.SHA256, master, true, hash)),
         };
 
-        Console.WriteLine("| DTLS 1.2 call site, measured alone | bytes per call |");
+        PrintSites("DTLS 1.2 call site, measured alone", sites, iterations);
+    }
+
+    /// <summary>
+    /// The calls a DTLS 1.3 X25519 WebRTC handshake (mutual ECDSA P-256, use_srtp, AES-128-GCM) makes, each measured alone
+    /// with a real handshake's inputs (mean bytes per call), with how many times a side makes it: the key schedule steps,
+    /// record protection per epoch and direction, message encode/decode, CertificateVerify, the transcript and the trace.
+    /// </summary>
+    private static void CallSites13(int iterations)
+    {
+        var (clientOptions, serverOptions) = BenchPair.Options(HandshakeCase.V13_X25519);
+        var buffer = new byte[2048];
+        var client = DtlsEndpoint.CreateClient(clientOptions, T0);
+        var helloDatagram = client.PollOutput(buffer);
+        var helloBody = buffer.AsSpan(13 + 12, helloDatagram.DatagramLength - 13 - 12).ToArray();
+        client.Dispose();
+        ClientHello.TryDecode(helloBody, out var hello);
+        Negotiation13.TrySelect(serverOptions, hello!, out var selection, out _);
+        var suite = selection!.Suite;
+        var hash = suite.Hash;
+        var serverCertificate = serverOptions.Certificate;
+        var clientDer = clientOptions.Certificate.ChainDer[0];
+        using var clientPair = KeyExchange.Generate(NamedGroup.X25519);
+        KeyExchange.TryRespond(NamedGroup.X25519, clientPair.PublicShare, out var serverShare, out var shared);
+        var serverHelloBody = ServerHelloBody(hello!, selection, serverShare!);
+        var certificateBody = HandshakeCommon.Encode((ref WireWriter w) => new Certificate13([], [.. serverCertificate.ChainDer]).Encode(ref w), 8192);
+        var eeBody = HandshakeCommon.Encode((ref WireWriter w) => new EncryptedExtensions([Extensions.CreateUseSrtp([SrtpProtectionProfile.Aes128CmHmacSha1_80], [])]).Encode(ref w));
+        var crBody = HandshakeCommon.Encode((ref WireWriter w) => new CertificateRequest13([], [Extensions.CreateSignatureAlgorithms([SignatureScheme.EcdsaSecp256r1Sha256])]).Encode(ref w));
+        var transcriptHash = new byte[32];
+        var secret = new byte[32];
+        var content = Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, transcriptHash, new byte[Negotiation13.MaxSignedContentLength]).ToArray();
+        var signature = serverCertificate.Sign(SignatureScheme.EcdsaSecp256r1Sha256, content);
+        var cvBody = HandshakeCommon.Encode((ref WireWriter w) => new CertificateVerify(SignatureScheme.EcdsaSecp256r1Sha256, signature).Encode(ref w));
+        using var peerKey = PeerPublicKey.TryCreate(serverCertificate.ChainDer[0], out var k, out _) ? k : throw new InvalidOperationException();
+        using var schedule = new Tls13KeySchedule(hash);
+        using var keys = schedule.DeriveTrafficKeys(suite, secret);
+        var messages = new (byte Type, byte[] Body)[]
+        {
+            (1, helloBody), (2, serverHelloBody), (8, eeBody), (13, crBody), (11, certificateBody), (15, cvBody), (20, secret),
+            (11, certificateBody), (15, cvBody), (20, secret),
+        };
+        var metrics = DtlsMetrics.Default;
+        var traceEndpoint = DtlsEndpoint.CreateClient(clientOptions, T0);
+        var stats = new DtlsStats();
+        var fieldsTrace = new EngineTrace(DtlsRole.Server, T0, null, metrics, capacity: 96);
+        var sites = new (string Site, Action Call)[]
+        {
+            ("server x1: ClientHello.TryDecode (a 1.3 hello, one X25519 share)", () => ClientHello.TryDecode(helloBody, out _)),
+            ("server x1: Negotiation13.TrySelect", () => Negotiation13.TrySelect(serverOptions, hello!, out _, out _)),
+            ("server x1: KeyExchange.TryRespond X25519", () => KeyExchange.TryRespond(NamedGroup.X25519, clientPair.PublicShare, out _, out _)),
+            ("server x1: ServerHello body written directly (Messages13.ServerHelloBody)", () =>
+                Messages13.ServerHelloBody(new byte[32], hello!.SessionId, suite.Suite, selection.Group, serverShare!)),
+            ("server x1: EncryptedExtensions (use_srtp) built and encoded", () =>
+            {
+                var ee = new EncryptedExtensions([Extensions.CreateUseSrtp([SrtpProtectionProfile.Aes128CmHmacSha1_80], [])]);
+                HandshakeCommon.Encode((ref WireWriter w) => ee.Encode(ref w));
+            }),
+            ("both x1: Certificate13.OwnBody (own chain, encoded once per certificate; the CertificateRequest likewise per options)", () =>
+                Certificate13.OwnBody(serverCertificate)),
+            ("both x1: CertificateVerify body written directly (Messages13.CertificateVerifyBody)", () =>
+                Messages13.CertificateVerifyBody(SignatureScheme.EcdsaSecp256r1Sha256, signature)),
+            ("both x1: Tls13KeySchedule new + SetSharedSecret + HandshakeTrafficSecrets + ApplicationTrafficSecrets", () =>
+            {
+                using var schedule = new Tls13KeySchedule(hash);
+                schedule.SetSharedSecret(shared);
+                schedule.HandshakeTrafficSecrets(transcriptHash);
+                schedule.ApplicationTrafficSecrets(transcriptHash);
+            }),
+            ("both x1: Tls13KeySchedule.FinishedVerifyData (own Finished, an array: the message body)", () => schedule.FinishedVerifyData(secret, transcriptHash)),
+            ("both x1: Tls13KeySchedule.FinishedVerifyData (peer's Finished, checked on the stack)", () => schedule.FinishedVerifyData(secret, transcriptHash, stackalloc byte[32])),
+            ("both x4: Tls13KeySchedule.CreateProtection + Dispose (AES-128-GCM keys, record protection, mask cipher)", () => schedule.CreateProtection(suite, secret).Dispose()),
+            ("both x1: Negotiation13.SignedContent + DtlsCertificate.Sign (CertificateVerify)", () =>
+                serverCertificate.Sign(SignatureScheme.EcdsaSecp256r1Sha256, Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, transcriptHash, stackalloc byte[Negotiation13.MaxSignedContentLength]))),
+            ("both x1: Negotiation13.SignedContent + PeerPublicKey.Verify", () =>
+                peerKey.Verify(SignatureScheme.EcdsaSecp256r1Sha256, Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, transcriptHash, stackalloc byte[Negotiation13.MaxSignedContentLength]), signature)),
+            ("both x1: Transcript13, a handshake's 10 messages added, 6 hashes, released", () =>
+            {
+                var transcript = new Transcript13();
+                Span<byte> digest = stackalloc byte[Transcript13.MaxHashLength];
+                for (var i = 0; i < messages.Length; i++)
+                {
+                    transcript.Add(messages[i].Type, messages[i].Body);
+                    if (i is 1 or 4 or 5 or 6 or 8 or 9)
+                    {
+                        transcript.Hash(hash, digest);
+                    }
+                }
+
+                transcript.Release();
+            }),
+            ("client x1: ServerHello.TryDecode + Extensions13.TryDecodeServerShare", () =>
+            {
+                ServerHello.TryDecode(serverHelloBody, out var sh);
+                Extensions.TryFind(sh!.Extensions, Wire13.KeyShare, out var ks);
+                Extensions13.TryDecodeServerShare(ks.Data, out _);
+            }),
+            ("client x1: EncryptedExtensions.TryDecode + CertificateRequest13.TryDecode", () =>
+            {
+                EncryptedExtensions.TryDecode(eeBody, out _);
+                CertificateRequest13.TryDecode(crBody, out _);
+            }),
+            ("both x1: Certificate13.TryDecode (peer chain)", () => Certificate13.TryDecode(certificateBody, out _)),
+            ("both x1: CertificateVerify.TryDecode", () => CertificateVerify.TryDecode(cvBody, out _)),
+            ("both x1: PeerPublicKey.TryCreate + Dispose, fingerprint Matches + Compute (peer leaf)", () =>
+            {
+                if (PeerPublicKey.TryCreate(clientDer, out var key, out _))
+                {
+                    key.Dispose();
+                }
+
+                serverOptions.ExpectedPeerFingerprint!.Matches(clientDer);
+                CertificateFingerprint.Compute("sha-256", clientDer);
+            }),
+            ("both x1: new Dtls13Engine, the 1.2 engine's trace taken over (reassembler, timers, pacing, output, epochs)", () =>
+                new Dtls13Engine(serverOptions, DtlsRole.Server, T0, stats, null, traceEndpoint.Engine.Timeline).Dispose()),
+            ("server x1: trace entries \"negotiated ...\", \"connected ...\" (fields, formatted when read)", () =>
+            {
+                fieldsTrace.Negotiated13(T0, suite.Suite, selection.Group, selection.Scheme, "SRTP_AES128_CM_HMAC_SHA1_80");
+                fieldsTrace.Connected13(T0, suite.Suite, "SRTP_AES128_CM_HMAC_SHA1_80", 1200);
+            }),
+            ("client x1: trace entries \"server chose ...\", \"connected ...\", \"flight 1 acknowledged\" (fields)", () =>
+            {
+                fieldsTrace.Negotiated13(T0, suite.Suite, selection.Group, null, null);
+                fieldsTrace.Connected13(T0, suite.Suite, "SRTP_AES128_CM_HMAC_SHA1_80", 1200);
+                fieldsTrace.FlightAcknowledged(T0, 1);
+            }),
+            ("(before: the same five lines formatted as strings, per handshake, both sides)", () =>
+            {
+                _ = $"negotiated DTLS 1.3, {suite.Suite}, {selection.Group}, {selection.Scheme}, SRTP {selection.Srtp?.Name ?? "none"}";
+                _ = $"connected: DTLS 1.3, {suite.Suite}, SRTP {selection.Srtp?.Name ?? "none"}, datagram size {1200}";
+                _ = $"server chose DTLS 1.3, {suite.Suite}, {selection.Group}";
+                _ = $"connected: DTLS 1.3, {suite.Suite}, SRTP {selection.Srtp?.Name ?? "none"}, datagram size {1200}";
+                _ = $"flight {1} acknowledged";
+            }),
+        };
+
+        PrintSites("DTLS 1.3 X25519 call site (side x calls per handshake), measured alone", sites, iterations);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"(Inputs: a ClientHello of {helloBody.Length} B, a Certificate of {certificateBody.Length} B; the 1.2 trace adopted holds the client's first flight.)"));
+        Console.WriteLine();
+    }
+
+    private static byte[] ServerHelloBody(ClientHello hello, Selection13 selection, byte[] serverShare)
+    {
+        var sh = new ServerHello(ProtocolVersion.Dtls12, new byte[32], hello.SessionId, selection.Suite.Suite, 0,
+            [Extensions13.CreateSelectedVersion(ProtocolVersion.Dtls13), Extensions13.CreateServerShare(new KeyShareEntry(selection.Group, serverShare))]);
+        return HandshakeCommon.Encode((ref WireWriter w) => sh.Encode(ref w));
+    }
+
+    private static void PrintSites(string title, (string Site, Action Call)[] sites, int iterations)
+    {
+        Console.WriteLine($"| {title} | bytes per call |");
         Console.WriteLine("|---|---:|");
         foreach (var (site, call) in sites)
         {

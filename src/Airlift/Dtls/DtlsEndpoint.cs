@@ -364,27 +364,26 @@ public sealed class DtlsEndpoint : IDisposable
     }
 
     /// <summary>Client: the server answered our hello with a DTLS 1.3 ServerHello or HelloRetryRequest.</summary>
-    internal void SwitchToDtls13Client(TimeSpan now, DtlsEngine from, HandshakeMessage clientHelloMessage, ClientHello clientHello, Dictionary<NamedGroup, KeyExchangeKeyPair> keyPairs, HandshakeMessage serverHello)
+    internal void SwitchToDtls13Client(TimeSpan now, DtlsEngine from, HandshakeMessage clientHelloMessage, ClientHello clientHello, Dictionary<NamedGroup, KeyExchangeKeyPair> keyPairs, HandshakeMessage serverHello, ServerHello decoded)
     {
         var v13 = StartDtls13(now, from, serverHello.MessageSeq);
         var handshake = new Dtls13ClientHandshake(v13, clientHelloMessage, clientHello, keyPairs);
         v13.Attach(handshake);
         v13.NextSendSeq = from.NextSendSeq;
-        // Protected records of the server's flight that overtook a lost or late ServerHello, readable once it is processed
-        // (those in the ServerHello's own datagram are read when HandleDatagram hands that datagram over).
-        var current = from.Stats.DatagramsReceived;
-        var early = from.EarlyDtls13Datagrams.Where(e => e.Datagram != current).Select(e => e.Records).ToArray();
-        handshake.OnServerHello(now, serverHello);
-        foreach (var datagram in early)
+        handshake.OnServerHello(now, serverHello, decoded);
+
+        // Protected records of the server's flight that overtook a lost or late ServerHello, readable now (those in the
+        // ServerHello's own datagram are read when HandleDatagram hands that datagram over; the DTLS 1.2 engine kept none of them).
+        var early = from.EarlyDtls13Datagrams;
+        for (var i = 0; i < early.Count; i++)
         {
-            v13.ProcessDatagram(now, datagram, replay: true);
+            v13.ProcessDatagram(now, early[i].Records, replay: true);
         }
     }
 
     private Dtls13Engine StartDtls13(TimeSpan now, DtlsEngine from, ushort receivedSeq)
     {
-        var v13 = new Dtls13Engine(from.Options, from.Role, from.StartedAt, from.Stats, this);
-        v13.AdoptTrace(from.Trace);
+        var v13 = new Dtls13Engine(from.Options, from.Role, from.StartedAt, from.Stats, this, from.Timeline);
         v13.Reassembler.Reset((ushort)(receivedSeq + 1));
         v13.SetPlaintextWriteSequence(from.PlaintextWriteSequence);
         if (from.SmoothedRtt is { } rtt)

@@ -129,7 +129,8 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
         _output = new EngineOutput(Stats, _metrics);
         EffectiveMaxDatagramSize = options.MaxDatagramSize;
         _startedAt = now;
-        _trace = new EngineTrace(role, now, _logger, _metrics);
+        // When DTLS 1.3 may follow, the DTLS 1.3 engine takes this timeline over at the switch: sized for its entries too.
+        _trace = new EngineTrace(role, now, _logger, _metrics, options.AllowsDtls13 ? EngineTrace.Dtls13Capacity : EngineTrace.Dtls12Capacity);
         _timers.Set(EngineTimer.HandshakeDeadline, now + options.HandshakeTimeout);
         _metrics.HandshakesStarted.Add(1);
     }
@@ -399,6 +400,9 @@ internal sealed partial class DtlsEngine : IDtlsEngineCore, IDtlsEngine
     public void Log(TimeSpan now, string line) => _trace.Log(now, line);
 
     public string Trace => _trace.Text;
+
+    /// <summary>The timeline itself, which the DTLS 1.3 engine takes over at the version switch (same role, start and logger).</summary>
+    public EngineTrace Timeline => _trace;
 
     private void CountDrop(string cause, Action<DtlsStats> count)
     {

@@ -18,44 +18,71 @@ namespace Airlift.Dtls.Crypto;
 /// The sample is the first 16 bytes of the ciphertext.</item>
 /// </list>
 /// Seal, TryOpen and ComputeMask allocate nothing after construction. Not thread-safe: one instance per direction
-/// and epoch. The instance copies what it needs from the keys; the caller still disposes its <see cref="Tls13TrafficKeys"/>.
+/// and epoch. The instance keeps what it needs from the keys (the platform AEAD and mask cipher contexts, the IV as two
+/// integers); the caller still zeroes or disposes the keys it passed.
 /// </summary>
 internal sealed class Dtls13RecordProtection : IDisposable
 {
     /// <summary>Bytes of ciphertext the record number mask is computed from (RFC 9147 4.2.3).</summary>
     public const int MaskSampleLength = 16;
 
+    [ThreadStatic]
+    private static Aes? t_ecbFactory;
+
     private const int NonceLength = Tls13CipherSuiteInfo.IvLength;
 
     private readonly AesGcm? _gcm;
     private readonly ChaCha20Poly1305? _chacha;
-    private readonly byte[] _iv;
-    private readonly Aes? _maskAes;
     private readonly ICryptoTransform? _maskEcb;
-    private readonly byte[]? _maskIn;
-    private readonly byte[]? _maskOut;
+    private readonly byte[]? _maskBlock;
     private readonly ChaCha20Block? _maskChaCha;
+
+    // The 12-byte IV as two integers (big-endian): no array to allocate, and nothing to clear but two fields.
+    private uint _ivHigh;
+    private ulong _ivLow;
     private bool _disposed;
 
-    private Dtls13RecordProtection(Tls13CipherSuiteInfo suite, Tls13TrafficKeys keys)
+    private Dtls13RecordProtection(Tls13CipherSuiteInfo suite, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, byte[] snKey)
     {
         Suite = suite;
-        _iv = (byte[])keys.Iv.Clone();
+        _ivHigh = BinaryPrimitives.ReadUInt32BigEndian(iv);
+        _ivLow = BinaryPrimitives.ReadUInt64BigEndian(iv[4..]);
         if (suite.Aead == AeadAlgorithm.ChaCha20Poly1305)
         {
-            _chacha = new ChaCha20Poly1305(keys.Key);
-            _maskChaCha = new ChaCha20Block(keys.SnKey);
+            _chacha = new ChaCha20Poly1305(key);
+            _maskChaCha = new ChaCha20Block(snKey);
         }
         else
         {
-            _gcm = new AesGcm(keys.Key, Tls13CipherSuiteInfo.TagLength);
-            _maskAes = Aes.Create();
-            _maskAes.Key = keys.SnKey;
-            _maskAes.Mode = CipherMode.ECB;
-            _maskAes.Padding = PaddingMode.None;
-            _maskEcb = _maskAes.CreateEncryptor();
-            _maskIn = new byte[MaskSampleLength];
-            _maskOut = new byte[MaskSampleLength];
+            _gcm = new AesGcm(key, Tls13CipherSuiteInfo.TagLength);
+
+            // One AES-ECB transform per key, made straight from the key by this thread's factory (see EcbFactory).
+            _maskEcb = EcbFactory.CreateEncryptor(snKey, null);
+
+            // The sample in the first half, the mask out in the second: TransformBlock works on arrays only.
+            _maskBlock = new byte[2 * MaskSampleLength];
+        }
+    }
+
+    /// <summary>
+    /// An AES object set to ECB without padding whose only use is <see cref="SymmetricAlgorithm.CreateEncryptor(byte[], byte[])"/>
+    /// with an explicit key: each transform it makes holds its own cipher context and key schedule, and the object itself
+    /// never holds a key (its Key property is never set or read). One per thread, as the platform does not promise that an
+    /// algorithm object may be shared between threads; made once instead of once per epoch and direction.
+    /// </summary>
+    private static Aes EcbFactory
+    {
+        get
+        {
+            if (t_ecbFactory is { } factory)
+            {
+                return factory;
+            }
+
+            factory = Aes.Create();
+            factory.Mode = CipherMode.ECB;
+            factory.Padding = PaddingMode.None;
+            return t_ecbFactory = factory;
         }
     }
 
@@ -69,14 +96,25 @@ internal sealed class Dtls13RecordProtection : IDisposable
     /// <exception cref="ArgumentException">A key, IV or sn_key length does not match the suite.</exception>
     public static Dtls13RecordProtection Create(Tls13CipherSuiteInfo suite, Tls13TrafficKeys keys)
     {
-        ArgumentNullException.ThrowIfNull(suite);
         ArgumentNullException.ThrowIfNull(keys);
-        if (keys.Key.Length != suite.KeyLength || keys.SnKey.Length != suite.KeyLength || keys.Iv.Length != NonceLength)
+        return Create(suite, keys.Key, keys.Iv, keys.SnKey);
+    }
+
+    /// <summary>
+    /// Creates the protection from the three keys as spans (<see cref="Tls13KeySchedule.CreateProtection"/> derives them
+    /// on the stack). Nothing of the inputs is kept: the caller zeroes them afterwards.
+    /// </summary>
+    /// <exception cref="ArgumentException">A key, IV or sn_key length does not match the suite.</exception>
+    public static Dtls13RecordProtection Create(Tls13CipherSuiteInfo suite, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, byte[] snKey)
+    {
+        ArgumentNullException.ThrowIfNull(suite);
+        ArgumentNullException.ThrowIfNull(snKey);
+        if (key.Length != suite.KeyLength || snKey.Length != suite.KeyLength || iv.Length != NonceLength)
         {
-            throw new ArgumentException($"{suite.Suite} needs a {suite.KeyLength}-byte key and sn_key and a {NonceLength}-byte IV.", nameof(keys));
+            throw new ArgumentException($"{suite.Suite} needs a {suite.KeyLength}-byte key and sn_key and a {NonceLength}-byte IV.", nameof(key));
         }
 
-        return new Dtls13RecordProtection(suite, keys);
+        return new Dtls13RecordProtection(suite, key, iv, snKey);
     }
 
     /// <summary>
@@ -172,9 +210,10 @@ internal sealed class Dtls13RecordProtection : IDisposable
 
         if (_maskEcb is not null)
         {
-            sample[..MaskSampleLength].CopyTo(_maskIn);
-            _maskEcb.TransformBlock(_maskIn!, 0, MaskSampleLength, _maskOut!, 0);
-            _maskOut.AsSpan(0, mask.Length).CopyTo(mask);
+            var block = _maskBlock!;
+            sample[..MaskSampleLength].CopyTo(block);
+            _maskEcb.TransformBlock(block, 0, MaskSampleLength, block, MaskSampleLength);
+            block.AsSpan(MaskSampleLength, mask.Length).CopyTo(mask);
         }
         else
         {
@@ -194,17 +233,21 @@ internal sealed class Dtls13RecordProtection : IDisposable
         _gcm?.Dispose();
         _chacha?.Dispose();
         _maskEcb?.Dispose();
-        _maskAes?.Dispose();
         _maskChaCha?.Dispose();
-        CryptographicOperations.ZeroMemory(_iv);
+        if (_maskBlock is not null)
+        {
+            CryptographicOperations.ZeroMemory(_maskBlock);
+        }
+
+        _ivHigh = 0;
+        _ivLow = 0;
     }
 
     private void Nonce(Span<byte> nonce, ulong sequenceNumber)
     {
         // RFC 8446 5.3, RFC 9147 4: the 64-bit record sequence number, left-padded to the IV length, XOR the IV.
-        _iv.CopyTo(nonce);
-        var tail = nonce[4..];
-        BinaryPrimitives.WriteUInt64BigEndian(tail, BinaryPrimitives.ReadUInt64BigEndian(tail) ^ sequenceNumber);
+        BinaryPrimitives.WriteUInt32BigEndian(nonce, _ivHigh);
+        BinaryPrimitives.WriteUInt64BigEndian(nonce[4..], _ivLow ^ sequenceNumber);
     }
 
     /// <summary>

@@ -24,6 +24,9 @@ internal sealed class Tls13KeySchedule : IDisposable
     /// <summary>Handshake type of the synthetic message_hash message (RFC 8446 4.4.1).</summary>
     public const byte MessageHashType = 254;
 
+    /// <summary>The longest hash (SHA-384): the size of the stack buffers of intermediate secrets.</summary>
+    private const int MaxHashLength = 48;
+
     private byte[]? _handshakeSecret;
     private bool _applicationSecretsDerived;
 
@@ -58,11 +61,25 @@ internal sealed class Tls13KeySchedule : IDisposable
             throw new InvalidOperationException("The shared secret is already set.");
         }
 
-        var early = EarlySecret(Hash);
-        var derived = DeriveSecret(Hash, early, "derived", TranscriptHashOfEmpty(Hash), LabelPrefix);
-        _handshakeSecret = Extract(Hash, derived, ecdhe);
-        CryptographicOperations.ZeroMemory(early);
-        CryptographicOperations.ZeroMemory(derived);
+        // The intermediate secrets live on the stack and are zeroed here; only the handshake secret is kept (an array,
+        // zeroed by ApplicationTrafficSecrets or Dispose).
+        Span<byte> early = stackalloc byte[MaxHashLength];
+        Span<byte> derived = stackalloc byte[MaxHashLength];
+        early = early[..HashLength];
+        derived = derived[..HashLength];
+        try
+        {
+            EarlySecret(Hash, early);
+            DeriveSecretOfEmpty(early, "derived", derived);
+            var handshakeSecret = new byte[HashLength];
+            HKDF.Extract(Hash, ecdhe, derived, handshakeSecret);
+            _handshakeSecret = handshakeSecret;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(early);
+            CryptographicOperations.ZeroMemory(derived);
+        }
     }
 
     /// <summary>client/server_handshake_traffic_secret from the transcript hash of ClientHello..ServerHello.</summary>
@@ -84,10 +101,17 @@ internal sealed class Tls13KeySchedule : IDisposable
     {
         var hs = RequireHandshakeSecret();
         RequireHashLength(transcriptHash);
-        var derived = DeriveSecret(Hash, hs, "derived", TranscriptHashOfEmpty(Hash), LabelPrefix);
-        var master = Extract(Hash, derived, new byte[HashLength]);
+        Span<byte> derived = stackalloc byte[MaxHashLength];
+        Span<byte> master = stackalloc byte[MaxHashLength];
+        Span<byte> zeros = stackalloc byte[MaxHashLength];
+        derived = derived[..HashLength];
+        master = master[..HashLength];
+        zeros = zeros[..HashLength];
+        zeros.Clear();
         try
         {
+            DeriveSecretOfEmpty(hs, "derived", derived);
+            HKDF.Extract(Hash, zeros, derived, master);
             return (
                 DeriveSecret(Hash, master, "c ap traffic", transcriptHash, LabelPrefix),
                 DeriveSecret(Hash, master, "s ap traffic", transcriptHash, LabelPrefix),
@@ -110,12 +134,30 @@ internal sealed class Tls13KeySchedule : IDisposable
     /// </summary>
     public byte[] FinishedVerifyData(ReadOnlySpan<byte> baseSecret, ReadOnlySpan<byte> transcriptHash)
     {
+        var verifyData = new byte[HashLength];
+        FinishedVerifyData(baseSecret, transcriptHash, verifyData);
+        return verifyData;
+    }
+
+    /// <summary>
+    /// <see cref="FinishedVerifyData(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/> into <paramref name="destination"/>
+    /// (<see cref="HashLength"/> bytes): a received Finished is checked against a value on the stack.
+    /// </summary>
+    /// <exception cref="ArgumentException">A transcript hash or destination of the wrong length.</exception>
+    public void FinishedVerifyData(ReadOnlySpan<byte> baseSecret, ReadOnlySpan<byte> transcriptHash, Span<byte> destination)
+    {
         RequireHashLength(transcriptHash);
-        Span<byte> finishedKey = stackalloc byte[HashLength];
+        if (destination.Length != HashLength)
+        {
+            throw new ArgumentException($"verify_data is {HashLength} bytes for {Hash.Name}.", nameof(destination));
+        }
+
+        Span<byte> finishedKey = stackalloc byte[MaxHashLength];
+        finishedKey = finishedKey[..HashLength];
         ExpandLabel(Hash, baseSecret, "finished", [], finishedKey, LabelPrefix);
         try
         {
-            return CryptographicOperations.HmacData(Hash, finishedKey, transcriptHash);
+            CryptographicOperations.HmacData(Hash, finishedKey, transcriptHash, destination);
         }
         finally
         {
@@ -133,16 +175,39 @@ internal sealed class Tls13KeySchedule : IDisposable
     /// <exception cref="ArgumentException">The suite's hash is not this schedule's.</exception>
     public Tls13TrafficKeys DeriveTrafficKeys(Tls13CipherSuiteInfo suite, ReadOnlySpan<byte> secret)
     {
-        ArgumentNullException.ThrowIfNull(suite);
-        if (suite.Hash != Hash)
-        {
-            throw new ArgumentException($"{suite.Suite} uses {suite.Hash.Name}, the schedule {Hash.Name}.", nameof(suite));
-        }
-
+        RequireSuite(suite);
         return new Tls13TrafficKeys(
             ExpandLabel(Hash, secret, "key", [], suite.KeyLength, LabelPrefix),
             ExpandLabel(Hash, secret, "iv", [], Tls13CipherSuiteInfo.IvLength, LabelPrefix),
             ExpandLabel(Hash, secret, "sn", [], suite.KeyLength, LabelPrefix));
+    }
+
+    /// <summary>
+    /// The record protection of one direction and epoch straight from its traffic secret: the same keys as
+    /// <see cref="DeriveTrafficKeys"/>, derived on the stack (the sn_key into a short-lived array the mask cipher needs) and
+    /// zeroed as soon as the protection holds them.
+    /// </summary>
+    /// <exception cref="ArgumentException">The suite's hash is not this schedule's.</exception>
+    public Dtls13RecordProtection CreateProtection(Tls13CipherSuiteInfo suite, ReadOnlySpan<byte> secret)
+    {
+        RequireSuite(suite);
+        Span<byte> key = stackalloc byte[32];
+        Span<byte> iv = stackalloc byte[Tls13CipherSuiteInfo.IvLength];
+        key = key[..suite.KeyLength];
+        var snKey = new byte[suite.KeyLength];
+        try
+        {
+            ExpandLabel(Hash, secret, "key", [], key, LabelPrefix);
+            ExpandLabel(Hash, secret, "iv", [], iv, LabelPrefix);
+            ExpandLabel(Hash, secret, "sn", [], snKey, LabelPrefix);
+            return Dtls13RecordProtection.Create(suite, key, iv, snKey);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+            CryptographicOperations.ZeroMemory(iv);
+            CryptographicOperations.ZeroMemory(snKey);
+        }
     }
 
     /// <summary>
@@ -236,7 +301,30 @@ internal sealed class Tls13KeySchedule : IDisposable
     }
 
     /// <summary>Early secret without PSK: HKDF-Extract(salt = 0, IKM = Hash.length zero bytes).</summary>
-    internal static byte[] EarlySecret(HashAlgorithmName hash) => Extract(hash, [], new byte[HashLengthOf(hash)]);
+    internal static byte[] EarlySecret(HashAlgorithmName hash)
+    {
+        var early = new byte[HashLengthOf(hash)];
+        EarlySecret(hash, early);
+        return early;
+    }
+
+    /// <summary><see cref="EarlySecret(HashAlgorithmName)"/> into a Hash.length destination.</summary>
+    private static void EarlySecret(HashAlgorithmName hash, Span<byte> destination)
+    {
+        Span<byte> zeros = stackalloc byte[MaxHashLength];
+        zeros = zeros[..destination.Length];
+        zeros.Clear();
+        HKDF.Extract(hash, zeros, [], destination);
+    }
+
+    /// <summary>Derive-Secret(secret, label, "") into a Hash.length destination: the "derived" steps of the schedule.</summary>
+    private void DeriveSecretOfEmpty(ReadOnlySpan<byte> secret, string label, Span<byte> destination)
+    {
+        Span<byte> emptyHash = stackalloc byte[MaxHashLength];
+        emptyHash = emptyHash[..HashLength];
+        CryptographicOperations.HashData(Hash, [], emptyHash);
+        ExpandLabel(Hash, secret, label, emptyHash, destination, LabelPrefix);
+    }
 
     /// <summary>HKDF-Extract(salt, ikm); an empty salt is Hash.length zero bytes (RFC 5869 2.2).</summary>
     internal static byte[] Extract(HashAlgorithmName hash, ReadOnlySpan<byte> salt, ReadOnlySpan<byte> ikm)
@@ -257,6 +345,15 @@ internal sealed class Tls13KeySchedule : IDisposable
         {
             CryptographicOperations.ZeroMemory(_handshakeSecret);
             _handshakeSecret = null;
+        }
+    }
+
+    private void RequireSuite(Tls13CipherSuiteInfo suite)
+    {
+        ArgumentNullException.ThrowIfNull(suite);
+        if (suite.Hash != Hash)
+        {
+            throw new ArgumentException($"{suite.Suite} uses {suite.Hash.Name}, the schedule {Hash.Name}.", nameof(suite));
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using Airlift.Codec;
 using Airlift.Dtls.Messages;
@@ -14,28 +13,20 @@ namespace Airlift.Dtls.Handshake;
 /// </summary>
 internal sealed class Transcript
 {
-    private const int InitialSize = 2048;
-
-    private byte[]? _buffer;
-    private int _length;
+    private readonly PooledBytes _bytes = new(2048);
 
     /// <summary>Appends the message as it enters the handshake hash: the DTLS header as if sent in one fragment
     /// (fragment_offset 0, fragment_length = length), then the body (RFC 6347 4.2.6).</summary>
     public void Add(HandshakeMessage message)
     {
         var body = message.Body;
-        var destination = Reserve(HandshakeHeader.Size + body.Length);
-        var w = new WireWriter(destination);
+        var w = new WireWriter(_bytes.Append(HandshakeHeader.Size + body.Length));
         new HandshakeHeader(message.Type, body.Length, message.MessageSeq, 0, body.Length).Write(ref w);
         w.WriteBytes(body);
     }
 
     /// <summary>Forgets everything (the ClientHello and HelloVerifyRequest of a cookie exchange are not hashed, RFC 6347 4.2.6).</summary>
-    public void Reset()
-    {
-        Written.Clear();
-        _length = 0;
-    }
+    public void Reset() => _bytes.Clear();
 
     public byte[] Hash(HashAlgorithmName hash) => hash.Name switch
     {
@@ -43,40 +34,8 @@ internal sealed class Transcript
         _ => SHA256.HashData(Bytes),
     };
 
-    public ReadOnlySpan<byte> Bytes => Written;
-
-    private Span<byte> Written => _buffer is null ? [] : _buffer.AsSpan(0, _length);
+    public ReadOnlySpan<byte> Bytes => _bytes.Written;
 
     /// <summary>Clears the bytes and returns the buffer to the pool; the transcript is empty afterwards.</summary>
-    public void Release()
-    {
-        if (_buffer is { } buffer)
-        {
-            buffer.AsSpan(0, _length).Clear();
-            _buffer = null;
-            _length = 0;
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private Span<byte> Reserve(int count)
-    {
-        var needed = _length + count;
-        if (_buffer is null || _buffer.Length < needed)
-        {
-            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer is null ? InitialSize : _buffer.Length * 2));
-            if (_buffer is { } old)
-            {
-                old.AsSpan(0, _length).CopyTo(larger);
-                old.AsSpan(0, _length).Clear();
-                ArrayPool<byte>.Shared.Return(old);
-            }
-
-            _buffer = larger;
-        }
-
-        var span = _buffer.AsSpan(_length, count);
-        _length = needed;
-        return span;
-    }
+    public void Release() => _bytes.Release();
 }

@@ -31,15 +31,15 @@ internal sealed partial class DtlsEngine
         }
 
         var rest = datagram;
+        var early13 = ReadOnlySpan<byte>.Empty;
         var flightBefore = _flightNumber;
         _datagramProgress = _datagramOld = _datagramOldAuthenticated = false;
         while (!rest.IsEmpty && State is DtlsState.Connecting or DtlsState.Connected)
         {
             if (Role == DtlsRole.Client && Options.AllowsDtls13 && (rest[0] & 0xE0) == 0x20)
             {
-                // A DTLS 1.3 record (unified header) before the ServerHello that switches us to DTLS 1.3: its ServerHello was
-                // lost or reordered. Kept, bounded, for the DTLS 1.3 engine, which reads it once the handshake keys exist.
-                KeepEarlyDtls13Datagram(rest);
+                // A DTLS 1.3 record (unified header): kept below unless this datagram's ServerHello switches us to DTLS 1.3.
+                early13 = rest;
                 break;
             }
 
@@ -56,6 +56,14 @@ internal sealed partial class DtlsEngine
         }
 
         DeliverMessages(now);
+        if (!early13.IsEmpty && State is DtlsState.Connecting or DtlsState.Connected)
+        {
+            // DTLS 1.3 records before the ServerHello that switches us to DTLS 1.3 (it was lost or reordered): kept, bounded,
+            // for the DTLS 1.3 engine, which reads them once the handshake keys exist. After a switch (this engine handed off)
+            // the endpoint hands the whole datagram to the DTLS 1.3 engine instead: no copy.
+            KeepEarlyDtls13Datagram(early13);
+        }
+
         if (_datagramProgress || _datagramOld)
         {
             // The datagram carried handshake data of this session: the path from the peer carries its size.

@@ -167,12 +167,20 @@ internal sealed class DatagramQueue
 /// line or the fields of a received message) and formatted only when read or when a logger is listening at Debug: a
 /// handshake nobody inspects formats nothing but the few lines its callers already built.
 /// </summary>
-internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger, DtlsMetrics metrics)
+internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? logger, DtlsMetrics metrics, int capacity = EngineTrace.Dtls12Capacity)
 {
+    /// <summary>Entries of a DTLS 1.2 handshake without losses (about ten a side): the list is allocated once.</summary>
+    public const int Dtls12Capacity = 12;
+
+    /// <summary>
+    /// Entries of a DTLS 1.3 handshake without losses, the DTLS 1.2 engine's first ones included (the DTLS 1.3 engine takes
+    /// the timeline over at the version switch): 10 for a server, 13 for a client.
+    /// </summary>
+    public const int Dtls13Capacity = 16;
+
     private const int MaxLines = 96;
 
-    // Sized for a handshake without losses (about ten entries a side), so the list is allocated once.
-    private readonly List<Entry> _entries = new(12);
+    private readonly List<Entry> _entries = new(capacity);
     private readonly bool _logging = logger?.IsEnabled(LogLevel.Debug) == true;
 
     /// <summary>Adds a line and logs it.</summary>
@@ -212,6 +220,28 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         }
     }
 
+    /// <summary>
+    /// DTLS 1.3's "negotiated DTLS 1.3, {suite}, {group}, {scheme}, SRTP {srtp}" (the server) or, without a scheme,
+    /// "server chose DTLS 1.3, {suite}, {group}" (the client), kept as fields.
+    /// </summary>
+    public void Negotiated13(TimeSpan now, CipherSuite suite, NamedGroup group, SignatureScheme? scheme, string? srtp)
+    {
+        var fields = ((ulong)suite.Value << 32) | ((ulong)group.Value << 16) | (ulong)(scheme?.Value ?? 0);
+        Add(new Entry((now - startedAt).Ticks, EntryKind.Negotiated13, null, default, scheme is null ? 0 : 1, 0, srtp, fields, 0, 0));
+    }
+
+    /// <summary>DTLS 1.3's "connected: DTLS 1.3, {suite}, SRTP {srtp}, datagram size {size}", kept as fields.</summary>
+    public void Connected13(TimeSpan now, CipherSuite suite, string srtp, int datagramSize) =>
+        Add(new Entry((now - startedAt).Ticks, EntryKind.Connected13, null, default, 0, 0, srtp, suite.Value, datagramSize, 0));
+
+    /// <summary>DTLS 1.3's "sent ACK of {count} record(s) in epoch {epoch}", kept as fields.</summary>
+    public void AckSent(TimeSpan now, int count, ulong epoch) =>
+        Add(new Entry((now - startedAt).Ticks, EntryKind.AckSent, null, default, count, 0, null, epoch, 0, 0));
+
+    /// <summary>DTLS 1.3's "flight {number} acknowledged", kept as fields.</summary>
+    public void FlightAcknowledged(TimeSpan now, int number) =>
+        Add(new Entry((now - startedAt).Ticks, EntryKind.FlightAcknowledged, null, default, number, 0, null, 0, 0, 0));
+
     /// <summary>"received {type} seq {seq} ({length} bytes) in {state}", kept as fields.</summary>
     public void Received(TimeSpan now, HandshakeType type, int messageSeq, int length, string state)
     {
@@ -236,15 +266,6 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         if (logger is not null)
         {
             DtlsLog.Timeline(logger, Stamp(now - startedAt, line));
-        }
-    }
-
-    /// <summary>Carries another engine's timeline over (the switch from DTLS 1.2 to 1.3); its lines are already stamped.</summary>
-    public void Adopt(string earlier)
-    {
-        foreach (var line in earlier.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            Keep(new Entry(0, EntryKind.Adopted, line.TrimEnd('\r'), default, 0, 0, null));
         }
     }
 
@@ -283,6 +304,15 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         }
     }
 
+    private void Add(Entry entry)
+    {
+        Keep(entry);
+        if (_logging)
+        {
+            DtlsLog.Timeline(logger!, Format(entry));
+        }
+    }
+
     private void Keep(Entry entry)
     {
         if (_entries.Count < MaxLines)
@@ -296,8 +326,6 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
         var at = TimeSpan.FromTicks(entry.AtTicks);
         switch (entry.Kind)
         {
-            case EntryKind.Adopted:
-                return entry.Line!;
             case EntryKind.Received:
                 return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"received {entry.Type} seq {entry.MessageSeq} ({entry.Length} bytes) in {entry.State}"));
             case EntryKind.Transmitted:
@@ -314,6 +342,18 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
                 var group = new NamedGroup((ushort)(entry.Fields >> 16));
                 var scheme = new SignatureScheme((ushort)entry.Fields);
                 return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"negotiated {suite}, {group}, {scheme}, EMS {entry.MessageSeq != 0}, SRTP {entry.State}"));
+            case EntryKind.Negotiated13:
+                var suite13 = new CipherSuite((ushort)(entry.Fields >> 32));
+                var group13 = new NamedGroup((ushort)(entry.Fields >> 16));
+                return Stamp(at, entry.MessageSeq != 0
+                    ? string.Create(CultureInfo.InvariantCulture, $"negotiated DTLS 1.3, {suite13}, {group13}, {new SignatureScheme((ushort)entry.Fields)}, SRTP {entry.State ?? "none"}")
+                    : string.Create(CultureInfo.InvariantCulture, $"server chose DTLS 1.3, {suite13}, {group13}"));
+            case EntryKind.Connected13:
+                return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"connected: DTLS 1.3, {new CipherSuite((ushort)entry.Fields)}, SRTP {entry.State}, datagram size {entry.A}"));
+            case EntryKind.AckSent:
+                return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"sent ACK of {entry.MessageSeq} record(s) in epoch {entry.Fields}"));
+            case EntryKind.FlightAcknowledged:
+                return Stamp(at, string.Create(CultureInfo.InvariantCulture, $"flight {entry.MessageSeq} acknowledged"));
             default:
                 return Stamp(at, entry.Line!);
         }
@@ -325,15 +365,18 @@ internal sealed class EngineTrace(DtlsRole role, TimeSpan startedAt, ILogger? lo
     private enum EntryKind : byte
     {
         Line,
-        Adopted,
         Received,
         Transmitted,
         Negotiated,
+        Negotiated13,
+        Connected13,
+        AckSent,
+        FlightAcknowledged,
     }
 
     /// <summary>
-    /// One timeline entry: a line (an adopted one is stamped already), or the fields of a received message, a transmitted
-    /// flight or the negotiated parameters, formatted only when read.
+    /// One timeline entry: a line, or the fields of a received message, a transmitted flight, the negotiated parameters or
+    /// another fixed DTLS 1.3 line, formatted only when read.
     /// </summary>
     private readonly record struct Entry(
         long AtTicks, EntryKind Kind, string? Line, HandshakeType Type, int MessageSeq, int Length, string? State, ulong Fields = 0, int A = 0, int B = 0);

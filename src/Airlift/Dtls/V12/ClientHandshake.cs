@@ -189,7 +189,7 @@ internal sealed class ClientHandshake : IHandshakeHandler
             // A DTLS 1.3 ServerHello or HelloRetryRequest: the DTLS 1.3 client takes over with the hello as sent and its key pairs.
             var shares = _shares13;
             _shares13 = null;
-            _engine.Endpoint!.SwitchToDtls13Client(now, _engine, _clientHelloMessage!, _clientHello!, shares, message);
+            _engine.Endpoint!.SwitchToDtls13Client(now, _engine, _clientHelloMessage!, _clientHello!, shares, message, sh);
             return;
         }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
@@ -29,6 +30,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
     private byte[]? _serverHandshakeSecret;
     private SrtpProtectionProfile? _srtp;
     private CertificateRequest13? _certificateRequest;
+    private List<SignatureScheme>? _acceptedSchemes;
     private PeerPublicKey? _serverLeaf;
 
     public Dtls13ClientHandshake(Dtls13Engine engine, HandshakeMessage clientHelloMessage, ClientHello clientHello, Dictionary<NamedGroup, KeyExchangeKeyPair> keyPairs)
@@ -76,7 +78,11 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         switch (_state)
         {
             case State.ExpectServerHello when message.Type == HandshakeType.ServerHello:
-                OnServerHello(now, message);
+                if (HandshakeCommon.TryDecode<ServerHello>(_engine, now, message, ServerHello.TryDecode, out var sh))
+                {
+                    OnServerHello(now, message, sh!);
+                }
+
                 break;
             case State.ExpectEncryptedExtensions when message.Type == Wire13.EncryptedExtensions:
                 OnEncryptedExtensions(now, message);
@@ -99,14 +105,10 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         }
     }
 
-    public void OnServerHello(TimeSpan now, HandshakeMessage message)
+    /// <summary>A ServerHello or HelloRetryRequest, decoded once (by the DTLS 1.2 client that saw it select DTLS 1.3, or here after a retry).</summary>
+    public void OnServerHello(TimeSpan now, HandshakeMessage message, ServerHello sh)
     {
-        if (!HandshakeCommon.TryDecode<ServerHello>(_engine, now, message, ServerHello.TryDecode, out var sh))
-        {
-            return;
-        }
-
-        if (!Extensions.TryFind(sh!.Extensions, ExtensionType.SupportedVersions, out var sv)
+        if (!Extensions.TryFind(sh.Extensions, ExtensionType.SupportedVersions, out var sv)
             || !Extensions13.TryDecodeSelectedVersion(sv.Data, out var version) || version != ProtocolVersion.Dtls13)
         {
             _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "ServerHello does not select DTLS 1.3");
@@ -166,18 +168,11 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         _schedule = new Tls13KeySchedule(suite.Hash);
         _schedule.SetSharedSecret(shared);
         CryptographicOperations.ZeroMemory(shared);
-        (_clientHandshakeSecret, _serverHandshakeSecret) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(suite.Hash));
-        using (var keys = _schedule.DeriveTrafficKeys(suite, _serverHandshakeSecret))
-        {
-            _engine.InstallReadKeys(now, 2, Dtls13RecordProtection.Create(suite, keys));
-        }
+        (_clientHandshakeSecret, _serverHandshakeSecret) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(suite.Hash, stackalloc byte[Transcript13.MaxHashLength]));
+        _engine.InstallReadKeys(now, 2, _schedule.CreateProtection(suite, _serverHandshakeSecret));
+        _engine.InstallWriteKeys(2, _schedule.CreateProtection(suite, _clientHandshakeSecret), current: false);
 
-        using (var keys = _schedule.DeriveTrafficKeys(suite, _clientHandshakeSecret))
-        {
-            _engine.InstallWriteKeys(2, Dtls13RecordProtection.Create(suite, keys), current: false);
-        }
-
-        _engine.Log(now, $"server chose DTLS 1.3, {suite.Suite}, {share.Group}");
+        _engine.LogNegotiated(now, suite.Suite, share.Group, null, null);
         _state = State.ExpectEncryptedExtensions;
     }
 
@@ -266,7 +261,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
 
         foreach (var ext in ee!.Extensions)
         {
-            if (ext.Type == ExtensionType.SupportedVersions || ext.Type == Wire13.KeyShare || ext.Type == Wire13.Cookie || !_clientHello.Extensions.Exists(e => e.Type == ext.Type))
+            if (ext.Type == ExtensionType.SupportedVersions || ext.Type == Wire13.KeyShare || ext.Type == Wire13.Cookie || !Offered(ext.Type))
             {
                 _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.UnsupportedExtension, $"server sent extension {ext.Type.Value} in EncryptedExtensions that does not belong there or was not offered");
                 return;
@@ -275,17 +270,34 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
 
         if (Extensions.TryFind(ee.Extensions, ExtensionType.UseSrtp, out var srtpExt))
         {
-            if (!Extensions.TryDecodeUseSrtp(srtpExt.Data, out var profiles, out _) || profiles.Count != 1 || !_options.SrtpProfiles.Contains(profiles[0]))
+            // RFC 5764 4.1.1: the server's use_srtp names exactly one profile (read in place: two bytes in a vector), then the MKI.
+            var r = new WireReader(srtpExt.Data);
+            if (!r.TryReadVector16(out var chosen) || chosen.Length != 2 || !r.TryReadVector8(out _) || !r.IsEmpty
+                || !_options.SrtpProfiles.Contains(new SrtpProtectionProfile(BinaryPrimitives.ReadUInt16BigEndian(chosen))))
             {
                 _engine.Fail(now, DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "server chose an SRTP profile that was not offered");
                 return;
             }
 
-            _srtp = profiles[0];
+            _srtp = new SrtpProtectionProfile(BinaryPrimitives.ReadUInt16BigEndian(chosen));
         }
 
         _transcript.Add(message);
         _state = State.ExpectCertificateRequestOrCertificate;
+    }
+
+    /// <summary>True when our ClientHello carried an extension of this type (a loop: no closure per extension checked).</summary>
+    private bool Offered(ExtensionType type)
+    {
+        foreach (var e in _clientHello.Extensions)
+        {
+            if (e.Type == type)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void OnCertificateRequest(TimeSpan now, HandshakeMessage message)
@@ -295,7 +307,7 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
             return;
         }
 
-        if (!Extensions.TryFind(cr!.Extensions, ExtensionType.SignatureAlgorithms, out var sa) || !Extensions.TryDecodeSignatureAlgorithms(sa.Data, out _))
+        if (!Extensions.TryFind(cr!.Extensions, ExtensionType.SignatureAlgorithms, out var sa) || !Extensions.TryDecodeSignatureAlgorithms(sa.Data, out _acceptedSchemes))
         {
             _engine.Fail(now, DtlsFailureReason.DecodeError, AlertDescription.MissingExtension, "CertificateRequest without signature_algorithms (RFC 8446 4.3.2)");
             return;
@@ -341,7 +353,9 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
             return;
         }
 
-        var content = Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(_suite!.Hash));
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
+        Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
+        var content = Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(_suite!.Hash, transcriptHash), signed);
         if (!_serverLeaf!.Verify(cv.Scheme, content, cv.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server CertificateVerify signature does not verify");
@@ -357,7 +371,10 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
     private void OnFinished(TimeSpan now, HandshakeMessage message)
     {
         var suite = _suite!;
-        var expected = _schedule!.FinishedVerifyData(_serverHandshakeSecret!, _transcript.Hash(suite.Hash));
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
+        Span<byte> expected = stackalloc byte[Transcript13.MaxHashLength];
+        expected = expected[.._schedule!.HashLength];
+        _schedule.FinishedVerifyData(_serverHandshakeSecret!, _transcript.Hash(suite.Hash, transcriptHash), expected);
         if (!CryptographicOperations.FixedTimeEquals(expected, message.Body))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "server Finished does not verify");
@@ -365,50 +382,39 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         }
 
         _transcript.Add(message);
-        var (clientApp, serverApp, exporter) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(suite.Hash));
+        var (clientApp, serverApp, exporter) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(suite.Hash, transcriptHash));
 
-        var flight = new List<Outgoing13>();
+        var flight = new List<Outgoing13>(3);
         if (_certificateRequest is { } cr)
         {
-            var certificate = new Certificate13(cr.Context, [.. _options.Certificate.ChainDer]);
-            Add(flight, HandshakeType.Certificate, (ref WireWriter w) => certificate.Encode(ref w), 8192);
-            Extensions.TryFind(cr.Extensions, ExtensionType.SignatureAlgorithms, out var sa);
-            Extensions.TryDecodeSignatureAlgorithms(sa.Data, out var accepted);
-            SignatureScheme? scheme = null;
-            foreach (var s in Negotiation13.Schemes13(_options.Certificate))
+            if (cr.Context.Length == 0)
             {
-                if (accepted!.Contains(s))
-                {
-                    scheme = s;
-                    break;
-                }
+                Add(flight, HandshakeType.Certificate, Certificate13.OwnBody(_options.Certificate));
+            }
+            else
+            {
+                var certificate = new Certificate13(cr.Context, [.. _options.Certificate.ChainDer]);
+                Add(flight, HandshakeType.Certificate, HandshakeCommon.Encode((ref WireWriter w) => certificate.Encode(ref w), 8192));
             }
 
-            if (scheme is null)
+            if (!Negotiation13.TryChooseScheme13(_options.Certificate, _acceptedSchemes!, out var scheme))
             {
                 _engine.Fail(now, DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "the server accepts no signature scheme our certificate can make in DTLS 1.3");
                 return;
             }
 
-            var signature = _options.Certificate.Sign(scheme.Value, Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(suite.Hash)));
-            var cv = new CertificateVerify(scheme.Value, signature);
-            Add(flight, HandshakeType.CertificateVerify, (ref WireWriter w) => cv.Encode(ref w));
+            Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
+            var signature = _options.Certificate.Sign(scheme, Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(suite.Hash, transcriptHash), signed));
+            Add(flight, HandshakeType.CertificateVerify, Messages13.CertificateVerifyBody(scheme, signature));
         }
 
-        var finished = new Finished13(_schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash)));
-        Add(flight, HandshakeType.Finished, (ref WireWriter w) => finished.Encode(ref w));
+        // Finished is verify_data alone (RFC 8446 4.4.4).
+        Add(flight, HandshakeType.Finished, _schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash, transcriptHash)));
         _state = State.Done;
         _transcript.Release();
 
-        using (var keys = _schedule.DeriveTrafficKeys(suite, serverApp))
-        {
-            _engine.InstallReadKeys(now, 3, Dtls13RecordProtection.Create(suite, keys));
-        }
-
-        using (var keys = _schedule.DeriveTrafficKeys(suite, clientApp))
-        {
-            _engine.InstallWriteKeys(3, Dtls13RecordProtection.Create(suite, keys), current: true);
-        }
+        _engine.InstallReadKeys(now, 3, _schedule.CreateProtection(suite, serverApp));
+        _engine.InstallWriteKeys(3, _schedule.CreateProtection(suite, clientApp), current: true);
 
         _engine.SetTrafficSecrets(suite, _schedule, serverApp, clientApp);
         _engine.Complete(now, suite.Suite, _srtp, suite.Hash, exporter);
@@ -417,9 +423,9 @@ internal sealed class Dtls13ClientHandshake : IHandshake13
         _engine.SendFlight(now, flight, awaitsAck: true);
     }
 
-    private void Add(List<Outgoing13> flight, HandshakeType type, HandshakeCommon.BodyEncoder encode, int capacity = 1024)
+    private void Add(List<Outgoing13> flight, HandshakeType type, byte[] body)
     {
-        var message = _engine.CreateMessage(type, HandshakeCommon.Encode(encode, capacity));
+        var message = _engine.CreateMessage(type, body);
         _transcript.Add(message);
         flight.Add(new Outgoing13(2, message));
     }

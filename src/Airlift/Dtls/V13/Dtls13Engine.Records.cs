@@ -17,8 +17,9 @@ internal sealed partial class Dtls13Engine
     private const int MaxAckedRecordsPerAck = 32;
 
     private readonly List<ReadEpoch> _readEpochs = [];
-    private readonly Dictionary<ulong, WriteEpoch> _writeEpochs = new() { [0] = new WriteEpoch(0, null) };
-    private readonly List<byte[]> _earlyRecords = [];
+    // At most a few write epochs live at once (0, 2 until released, 3 and a KeyUpdate's next): a short list, searched.
+    private readonly List<WriteEpoch> _writeEpochs = new(4) { new WriteEpoch(0, null) };
+    private List<byte[]>? _earlyRecords; // made when the first record of a not-yet-keyed epoch arrives
     private readonly List<(ulong Epoch, ulong Sequence)> _received = [];
     private bool _datagramProgress;
     private bool _datagramOld;
@@ -29,19 +30,23 @@ internal sealed partial class Dtls13Engine
     public ulong CurrentWriteEpoch => _currentWriteEpoch;
 
     public int MaxApplicationDataSize =>
-        EffectiveMaxDatagramSize - UnifiedHeader.WrittenSize - 1 - (_writeEpochs.TryGetValue(_currentWriteEpoch, out var w) ? w.Protection?.Overhead ?? 16 : 16);
+        EffectiveMaxDatagramSize - UnifiedHeader.WrittenSize - 1 - (TryGetWriteEpoch(_currentWriteEpoch, out var w) ? w.Protection?.Overhead ?? 16 : 16);
 
     /// <summary>Sets the epoch-0 write sequence number (a server continues above the client's ClientHello record, RFC 9147 5.1).</summary>
-    public void SetPlaintextWriteSequence(ulong next) => _writeEpochs[0].NextSeq = Math.Max(_writeEpochs[0].NextSeq, next);
+    public void SetPlaintextWriteSequence(ulong next) => WriteEpochAt(0).NextSeq = Math.Max(WriteEpochAt(0).NextSeq, next);
 
     public void InstallWriteKeys(ulong epoch, Dtls13RecordProtection protection, bool current)
     {
-        if (_writeEpochs.TryGetValue(epoch, out var old))
+        var index = IndexOfWriteEpoch(epoch);
+        if (index >= 0)
         {
-            old.Protection?.Dispose();
+            _writeEpochs[index].Protection?.Dispose();
+            _writeEpochs[index] = new WriteEpoch(epoch, protection);
         }
-
-        _writeEpochs[epoch] = new WriteEpoch(epoch, protection);
+        else
+        {
+            _writeEpochs.Add(new WriteEpoch(epoch, protection));
+        }
         if (current)
         {
             _currentWriteEpoch = epoch;
@@ -58,6 +63,11 @@ internal sealed partial class Dtls13Engine
         }
 
         _readEpochs.Add(new ReadEpoch(epoch, protection));
+        if (_earlyRecords is not { Count: > 0 })
+        {
+            return;
+        }
+
         var early = _earlyRecords.ToArray();
         _earlyRecords.Clear();
         foreach (var raw in early)
@@ -79,18 +89,21 @@ internal sealed partial class Dtls13Engine
         }
 
         _readEpochs.Clear();
-        foreach (var epoch in _writeEpochs.Values)
+        foreach (var epoch in _writeEpochs)
         {
             epoch.Protection?.Dispose();
             epoch.Protection = null;
         }
 
-        foreach (var raw in _earlyRecords)
+        if (_earlyRecords is { } earlyRecords)
         {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(raw);
-        }
+            foreach (var raw in earlyRecords)
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(raw);
+            }
 
-        _earlyRecords.Clear();
+            earlyRecords.Clear();
+        }
     }
 
     // ---------------------------------------------------------------- input
@@ -207,9 +220,9 @@ internal sealed partial class Dtls13Engine
         if (epoch is null)
         {
             // Records of an epoch whose keys come with a message still on its way (RFC 9147 4.2.1): keep a few, bounded.
-            if (State == DtlsState.Connecting && _earlyRecords.Count < Options.MaxEarlyRecords)
+            if (State == DtlsState.Connecting && (_earlyRecords?.Count ?? 0) < Options.MaxEarlyRecords)
             {
-                _earlyRecords.Add(record.ToArray());
+                (_earlyRecords ??= []).Add(record.ToArray());
             }
             else
             {
@@ -448,7 +461,31 @@ internal sealed partial class Dtls13Engine
 
     // ---------------------------------------------------------------- writing
 
-    private bool HasAckWriteKeys => _writeEpochs.TryGetValue(2, out var w) && w.Protection is not null;
+    private bool HasAckWriteKeys => TryGetWriteEpoch(2, out var w) && w.Protection is not null;
+
+    private int IndexOfWriteEpoch(ulong epoch)
+    {
+        for (var i = 0; i < _writeEpochs.Count; i++)
+        {
+            if (_writeEpochs[i].Epoch == epoch)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private bool TryGetWriteEpoch(ulong epoch, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out WriteEpoch? writeEpoch)
+    {
+        var index = IndexOfWriteEpoch(epoch);
+        writeEpoch = index >= 0 ? _writeEpochs[index] : null;
+        return writeEpoch is not null;
+    }
+
+    /// <summary>The write epoch that must exist (0 always; the current one once connected; a flight's own).</summary>
+    private WriteEpoch WriteEpochAt(ulong epoch) =>
+        TryGetWriteEpoch(epoch, out var writeEpoch) ? writeEpoch : throw new KeyNotFoundException($"No write epoch {epoch}.");
 
     public void SendAlert(AlertLevel level, AlertDescription description)
     {
@@ -470,7 +507,7 @@ internal sealed partial class Dtls13Engine
             throw new ArgumentException($"Application data of {data.Length} bytes exceeds the {MaxApplicationDataSize} bytes that fit one datagram of {EffectiveMaxDatagramSize} bytes.", nameof(data));
         }
 
-        var epoch = _writeEpochs[_currentWriteEpoch];
+        var epoch = WriteEpochAt(_currentWriteEpoch);
         var datagram = new byte[UnifiedHeader.WrittenSize + data.Length + 1 + epoch.Protection!.Overhead];
         WriteRecord(datagram, ContentType.ApplicationData, epoch, data);
         _output.Datagrams.Enqueue(datagram);
@@ -489,7 +526,7 @@ internal sealed partial class Dtls13Engine
             return DtlsSealStatus.TooLarge;
         }
 
-        var epoch = _writeEpochs[_currentWriteEpoch];
+        var epoch = WriteEpochAt(_currentWriteEpoch);
         var needed = UnifiedHeader.WrittenSize + data.Length + 1 + epoch.Protection!.Overhead;
         if (destination.Length < needed)
         {
@@ -506,12 +543,12 @@ internal sealed partial class Dtls13Engine
 
     private WriteEpoch BestWriteEpoch()
     {
-        if (_currentWriteEpoch >= 3 && _writeEpochs.TryGetValue(_currentWriteEpoch, out var app) && app.Protection is not null)
+        if (_currentWriteEpoch >= 3 && TryGetWriteEpoch(_currentWriteEpoch, out var app) && app.Protection is not null)
         {
             return app;
         }
 
-        return _writeEpochs.TryGetValue(2, out var hs) && hs.Protection is not null ? hs : _writeEpochs[0];
+        return TryGetWriteEpoch(2, out var hs) && hs.Protection is not null ? hs : WriteEpochAt(0);
     }
 
     /// <summary>Bytes a record adds around <c>n</c> bytes of content in this epoch.</summary>

@@ -19,7 +19,7 @@ internal readonly record struct Outgoing13(ulong Epoch, HandshakeMessage Message
 // implicit acknowledgement by the peer's next flight, the ACK timer, and the same RTT, budget and path-MTU rules.
 internal sealed partial class Dtls13Engine
 {
-    private readonly Dictionary<(ulong Epoch, ulong Sequence), (int Message, int Offset, int Length)> _sentRecords = [];
+    private Dictionary<(ulong Epoch, ulong Sequence), (int Message, int Offset, int Length)> _sentRecords = [];
     private List<FlightMessage>? _flight;
     private bool _flightAwaitsAck;
     private Action<TimeSpan>? _onFlightAcked;
@@ -112,12 +112,12 @@ internal sealed partial class Dtls13Engine
         }
 
         _acksSent++;
-        Log(now, $"sent ACK of {_received.Count} record(s) in epoch {epoch.Epoch}");
+        _trace.AckSent(now, _received.Count, epoch.Epoch);
     }
 
     private void HandleAck(TimeSpan now, ReadOnlySpan<byte> content)
     {
-        if (!AckMessage.TryDecode(content, out var records))
+        if (!AckMessage.TryRead(content, out var records))
         {
             CountDrop("malformed-ack", s => s.DroppedMalformed++);
             return;
@@ -130,8 +130,9 @@ internal sealed partial class Dtls13Engine
 
         var newlyAcked = 0;
         ulong highestAckedSequence = 0;
-        foreach (var number in records)
+        for (var i = 0; i < records.Length; i += AckMessage.EntrySize)
         {
+            var number = AckMessage.EntryAt(records, i);
             if (_sentRecords.Remove(number, out var sent))
             {
                 _flight[sent.Message].Ack(sent.Offset, sent.Length);
@@ -148,7 +149,7 @@ internal sealed partial class Dtls13Engine
         SampleRtt(now);
         if (_flight.TrueForAll(m => m.FullyAcked))
         {
-            Log(now, $"flight {_flightNumber} acknowledged");
+            _trace.FlightAcknowledged(now, _flightNumber);
             _timers.Clear(EngineTimer.Retransmit);
             _timers.Clear(EngineTimer.DeferredPathResend);
             if (_flightAwaitsAck)
@@ -336,13 +337,14 @@ internal sealed partial class Dtls13Engine
             }
         }
 
-        if (_writeEpochs.Remove(2, out var handshakeWrite))
+        var handshakeWrite = IndexOfWriteEpoch(2);
+        if (handshakeWrite >= 0)
         {
-            handshakeWrite.Protection?.Dispose();
+            _writeEpochs[handshakeWrite].Protection?.Dispose();
+            _writeEpochs.RemoveAt(handshakeWrite);
         }
 
-        _sentRecords.Clear();
-        _sentRecords.TrimExcess();
+        _sentRecords = []; // an empty map holds less than a trimmed one (TrimExcess keeps, and allocates, a minimal table)
         _received.Clear();
         _received.TrimExcess();
         _timers.Clear(EngineTimer.Ack);
@@ -398,10 +400,11 @@ internal sealed partial class Dtls13Engine
             for (var index = 0; index < flight.Count; index++)
             {
                 var entry = flight[index];
-                var epoch = _writeEpochs[entry.Epoch];
+                var epoch = WriteEpochAt(entry.Epoch);
                 var overhead = RecordOverhead(epoch);
                 var body = entry.Message.Body;
-                foreach (var (start, end) in entry.Unacked())
+                var from = 0;
+                while (entry.NextUnacked(from, out var start, out var end))
                 {
                     var offset = start;
                     var written = false; // an empty range (an empty message) still needs its one fragment after a flush
@@ -427,6 +430,13 @@ internal sealed partial class Dtls13Engine
                         written = true;
                     }
                     while (offset < end || !written);
+
+                    if (end == start)
+                    {
+                        break; // an empty message's one range
+                    }
+
+                    from = end;
                 }
             }
 
@@ -486,8 +496,7 @@ internal sealed partial class Dtls13Engine
         var next = _schedule!.NextTrafficSecret(_writeSecret!);
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(_writeSecret);
         _writeSecret = next;
-        using var keys = _schedule.DeriveTrafficKeys(_suite!, next);
-        InstallWriteKeys(_currentWriteEpoch + 1, Dtls13RecordProtection.Create(_suite!, keys), current: true);
+        InstallWriteKeys(_currentWriteEpoch + 1, _schedule.CreateProtection(_suite!, next), current: true);
         Stats.KeyUpdates++;
         Log(now, $"KeyUpdate acknowledged: sending in epoch {_currentWriteEpoch}");
     }
@@ -505,11 +514,8 @@ internal sealed partial class Dtls13Engine
             var next = _schedule!.NextTrafficSecret(_readSecret!);
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(_readSecret);
             _readSecret = next;
-            using (var keys = _schedule.DeriveTrafficKeys(_suite!, next))
-            {
-                _readEpoch++;
-                InstallReadKeys(now, _readEpoch, Dtls13RecordProtection.Create(_suite!, keys));
-            }
+            _readEpoch++;
+            InstallReadKeys(now, _readEpoch, _schedule.CreateProtection(_suite!, next));
 
             Stats.KeyUpdates++;
             Log(now, $"peer KeyUpdate: reading epoch {_readEpoch}");
@@ -548,18 +554,26 @@ internal sealed partial class Dtls13Engine
         }
     }
 
-    /// <summary>One message of our current flight, with the byte ranges the peer acknowledged and where earlier transmissions cut it.</summary>
+    /// <summary>
+    /// One message of our current flight, with the byte ranges the peer acknowledged and where earlier transmissions cut it.
+    /// Both lists are made on first use: a flight acknowledged implicitly and never cut (the usual case) needs neither.
+    /// </summary>
     private sealed class FlightMessage(ulong epoch, HandshakeMessage message)
     {
-        private readonly List<(int Start, int End)> _acked = [];
-        private readonly List<int> _cuts = [];
+        // Stands for "all of it acknowledged" without a list of its own (never written: compared by reference only).
+        private static readonly List<(int Start, int End)> WholeMessage = [];
+
+        private List<(int Start, int End)>? _acked;
+        private List<int>? _cuts;
         private bool _emptyAcked;
 
         public ulong Epoch { get; } = epoch;
 
         public HandshakeMessage Message { get; } = message;
 
-        public bool FullyAcked => Message.Body.Length == 0 ? _emptyAcked : _acked.Count == 1 && _acked[0].Start == 0 && _acked[0].End == Message.Body.Length;
+        public bool FullyAcked => Message.Body.Length == 0
+            ? _emptyAcked
+            : ReferenceEquals(_acked, WholeMessage) || (_acked is { Count: 1 } acked && acked[0].Start == 0 && acked[0].End == Message.Body.Length);
 
         public void Ack(int offset, int length)
         {
@@ -569,55 +583,94 @@ internal sealed partial class Dtls13Engine
                 return;
             }
 
+            if (_acked is null && offset == 0 && length == Message.Body.Length)
+            {
+                // Acknowledged whole in one record (the usual case): one range, no list.
+                _acked = WholeMessage;
+                return;
+            }
+
+            if (ReferenceEquals(_acked, WholeMessage))
+            {
+                return; // nothing left to learn about this message
+            }
+
+            var ranges = _acked ??= new List<(int Start, int End)>(2);
             var start = offset;
             var end = offset + length;
-            for (var i = _acked.Count - 1; i >= 0; i--)
+            for (var i = ranges.Count - 1; i >= 0; i--)
             {
-                var (s, e) = _acked[i];
+                var (s, e) = ranges[i];
                 if (s <= end && start <= e)
                 {
                     start = Math.Min(start, s);
                     end = Math.Max(end, e);
-                    _acked.RemoveAt(i);
+                    ranges.RemoveAt(i);
                 }
             }
 
-            var at = _acked.FindIndex(r => r.Start > start);
-            _acked.Insert(at < 0 ? _acked.Count : at, (start, end));
+            var at = 0;
+            while (at < ranges.Count && ranges[at].Start <= start)
+            {
+                at++;
+            }
+
+            ranges.Insert(at, (start, end));
         }
 
-        /// <summary>The byte ranges not yet acknowledged, in order; a whole empty message as (0, 0).</summary>
-        public IEnumerable<(int Start, int End)> Unacked()
+        /// <summary>
+        /// The first byte range not yet acknowledged that starts at or after <paramref name="from"/>, in order; a whole empty
+        /// message is the one range (0, 0). Walking the ranges: start at 0, then continue from each range's end.
+        /// </summary>
+        public bool NextUnacked(int from, out int start, out int end)
         {
+            start = end = 0;
             if (Message.Body.Length == 0)
             {
-                if (!_emptyAcked)
-                {
-                    yield return (0, 0);
-                }
-
-                yield break;
+                return from == 0 && !_emptyAcked;
             }
 
-            var position = 0;
-            foreach (var (s, e) in _acked)
+            if (ReferenceEquals(_acked, WholeMessage))
             {
-                if (s > position)
-                {
-                    yield return (position, s);
-                }
+                return false;
+            }
 
-                position = Math.Max(position, e);
+            var position = from;
+            if (_acked is { } acked)
+            {
+                foreach (var (s, e) in acked)
+                {
+                    if (e <= position)
+                    {
+                        continue;
+                    }
+
+                    if (s > position)
+                    {
+                        (start, end) = (position, s);
+                        return true;
+                    }
+
+                    position = e;
+                }
             }
 
             if (position < Message.Body.Length)
             {
-                yield return (position, Message.Body.Length);
+                (start, end) = (position, Message.Body.Length);
+                return true;
             }
+
+            return false;
         }
 
         public int NextCut(int offset)
         {
+            if (_cuts is null)
+            {
+                return Message.Body.Length;
+            }
+
             var i = _cuts.BinarySearch(offset + 1);
             i = i < 0 ? ~i : i;
             return i < _cuts.Count ? _cuts[i] : Message.Body.Length;
@@ -630,6 +683,7 @@ internal sealed partial class Dtls13Engine
                 return;
             }
 
+            _cuts ??= new List<int>(4);
             var i = _cuts.BinarySearch(cut);
             if (i < 0)
             {

@@ -46,7 +46,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
     private byte[]? _exporterSecret;
     private System.Security.Cryptography.HashAlgorithmName _exporterHash;
 
-    public Dtls13Engine(DtlsOptions options, DtlsRole role, TimeSpan startedAt, DtlsStats stats, DtlsEndpoint? endpoint)
+    public Dtls13Engine(DtlsOptions options, DtlsRole role, TimeSpan startedAt, DtlsStats stats, DtlsEndpoint? endpoint, EngineTrace? trace = null)
     {
         Options = options;
         Role = role;
@@ -59,7 +59,8 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         _pacing = new FlightPacing(options, stats);
         _output = new EngineOutput(stats, _metrics);
         _startedAt = startedAt;
-        _trace = new EngineTrace(role, startedAt, _logger, _metrics);
+        // At the version switch the DTLS 1.2 engine's timeline (same role, start and logger, sized for DTLS 1.3) continues here.
+        _trace = trace ?? new EngineTrace(role, startedAt, _logger, _metrics, EngineTrace.Dtls13Capacity);
         if (Stats.EffectiveMaxDatagramSize == 0)
         {
             Stats.EffectiveMaxDatagramSize = options.MaxDatagramSize;
@@ -117,7 +118,7 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
         }
 
         _metrics.HandshakesCompleted.Add(1);
-        Log(now, $"connected: DTLS 1.3, {suite}, SRTP {srtp?.Name ?? "none"}, datagram size {EffectiveMaxDatagramSize}");
+        _trace.Connected13(now, suite, srtp?.Name ?? "none", EffectiveMaxDatagramSize);
         _output.Events.Enqueue(new DtlsConnected(Role, ProtocolVersion.Dtls13, suite, srtp, true, EffectiveMaxDatagramSize, now - _startedAt));
         if (srtp is { } profile)
         {
@@ -231,8 +232,9 @@ internal sealed partial class Dtls13Engine : IDtlsEngineCore, IDtlsEngine
 
     public void Log(TimeSpan now, string line) => _trace.Log(now, line);
 
-    /// <summary>Carries the 1.2 engine's timeline over at the version switch.</summary>
-    public void AdoptTrace(string earlier) => _trace.Adopt(earlier);
+    /// <summary>The negotiated parameters as a trace entry formatted only when read (server: with the scheme; client: without).</summary>
+    public void LogNegotiated(TimeSpan now, CipherSuite suite, NamedGroup group, SignatureScheme? scheme, SrtpProtectionProfile? srtp) =>
+        _trace.Negotiated13(now, suite, group, scheme, scheme is null ? null : srtp?.Name ?? "none");
 
     public string Trace => _trace.Text;
 

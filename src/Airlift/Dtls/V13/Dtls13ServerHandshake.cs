@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Airlift.Codec;
 using Airlift.Dtls.Crypto;
@@ -13,6 +14,8 @@ namespace Airlift.Dtls.V13;
 /// </summary>
 internal sealed class Dtls13ServerHandshake : IHandshake13
 {
+    private static readonly ConditionalWeakTable<DtlsOptions, byte[]> CertificateRequestBodies = new();
+
     private readonly Dtls13Engine _engine;
     private readonly DtlsOptions _options;
     private readonly Transcript13 _transcript = new();
@@ -128,26 +131,18 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         var suite = selection.Suite;
         var hash = suite.Hash;
         _transcript.Add(message);
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
 
-        var flight = new List<Outgoing13>();
-        var sh = new ServerHello(ProtocolVersion.Dtls12, _serverRandom, ch.SessionId, suite.Suite, 0,
-            [Extensions13.CreateSelectedVersion(ProtocolVersion.Dtls13), Extensions13.CreateServerShare(new KeyShareEntry(selection.Group, serverShare))]);
-        Add(flight, 0, HandshakeType.ServerHello, (ref WireWriter w) => sh.Encode(ref w));
+        var flight = new List<Outgoing13>(6);
+        Add(flight, 0, HandshakeType.ServerHello, Messages13.ServerHelloBody(_serverRandom, ch.SessionId, suite.Suite, selection.Group, serverShare));
 
         _schedule = new Tls13KeySchedule(hash);
         _schedule.SetSharedSecret(shared);
         CryptographicOperations.ZeroMemory(shared);
-        var (clientHs, serverHs) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(hash));
+        var (clientHs, serverHs) = _schedule.HandshakeTrafficSecrets(_transcript.Hash(hash, transcriptHash));
         _clientHandshakeSecret = clientHs;
-        using (var keys = _schedule.DeriveTrafficKeys(suite, serverHs))
-        {
-            _engine.InstallWriteKeys(2, Dtls13RecordProtection.Create(suite, keys), current: false);
-        }
-
-        using (var keys = _schedule.DeriveTrafficKeys(suite, clientHs))
-        {
-            _engine.InstallReadKeys(now, 2, Dtls13RecordProtection.Create(suite, keys));
-        }
+        _engine.InstallWriteKeys(2, _schedule.CreateProtection(suite, serverHs), current: false);
+        _engine.InstallReadKeys(now, 2, _schedule.CreateProtection(suite, clientHs));
 
         var extensions = new List<Extension>();
         if (selection.Srtp is { } profile)
@@ -159,9 +154,7 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         Add(flight, 2, Wire13.EncryptedExtensions, (ref WireWriter w) => ee.Encode(ref w));
         if (_options.ClientCertificate != ClientCertificateMode.None)
         {
-            var schemes = _options.SignatureSchemes.Where(Negotiation13.IsScheme13).ToList();
-            var cr = new CertificateRequest13([], [Extensions.CreateSignatureAlgorithms(schemes)]);
-            Add(flight, 2, HandshakeType.CertificateRequest, (ref WireWriter w) => cr.Encode(ref w));
+            Add(flight, 2, HandshakeType.CertificateRequest, CertificateRequestBody(_options));
             _state = State.ExpectClientCertificate;
         }
         else
@@ -169,19 +162,38 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
             _state = State.ExpectClientFinished;
         }
 
-        var certificate = new Certificate13([], [.. _options.Certificate.ChainDer]);
-        Add(flight, 2, HandshakeType.Certificate, (ref WireWriter w) => certificate.Encode(ref w), 8192);
-        var signature = _options.Certificate.Sign(selection.Scheme, Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(hash)));
-        var cv = new CertificateVerify(selection.Scheme, signature);
-        Add(flight, 2, HandshakeType.CertificateVerify, (ref WireWriter w) => cv.Encode(ref w));
-        var finished = new Finished13(_schedule.FinishedVerifyData(serverHs, _transcript.Hash(hash)));
+        Add(flight, 2, HandshakeType.Certificate, Certificate13.OwnBody(_options.Certificate));
+        Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
+        var signature = _options.Certificate.Sign(selection.Scheme, Negotiation13.SignedContent(Negotiation13.ServerVerifyContext, _transcript.Hash(hash, transcriptHash), signed));
+        Add(flight, 2, HandshakeType.CertificateVerify, Messages13.CertificateVerifyBody(selection.Scheme, signature));
+        var verifyData = _schedule.FinishedVerifyData(serverHs, _transcript.Hash(hash, transcriptHash));
         CryptographicOperations.ZeroMemory(serverHs);
-        Add(flight, 2, HandshakeType.Finished, (ref WireWriter w) => finished.Encode(ref w));
+        Add(flight, 2, HandshakeType.Finished, verifyData); // Finished is verify_data alone (RFC 8446 4.4.4)
 
-        (_clientAppSecret, _serverAppSecret, _exporterSecret) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(hash));
-        _engine.Log(now, $"negotiated DTLS 1.3, {suite.Suite}, {selection.Group}, {selection.Scheme}, SRTP {selection.Srtp?.Name ?? "none"}");
+        (_clientAppSecret, _serverAppSecret, _exporterSecret) = _schedule.ApplicationTrafficSecrets(_transcript.Hash(hash, transcriptHash));
+        _engine.LogNegotiated(now, suite.Suite, selection.Group, selection.Scheme, selection.Srtp);
         _engine.SendFlight(now, flight, awaitsAck: false);
     }
+
+    /// <summary>
+    /// Our CertificateRequest (RFC 8446 4.3.2): an empty context and signature_algorithms with the configured schemes allowed
+    /// in DTLS 1.3. The same bytes for every handshake of one options object, so encoded once per options and shared.
+    /// </summary>
+    private static byte[] CertificateRequestBody(DtlsOptions options) =>
+        CertificateRequestBodies.GetValue(options, static o =>
+        {
+            var schemes = new List<SignatureScheme>(o.SignatureSchemes.Count);
+            for (var i = 0; i < o.SignatureSchemes.Count; i++)
+            {
+                if (Negotiation13.IsScheme13(o.SignatureSchemes[i]))
+                {
+                    schemes.Add(o.SignatureSchemes[i]);
+                }
+            }
+
+            var cr = new CertificateRequest13([], [Extensions.CreateSignatureAlgorithms(schemes)]);
+            return HandshakeCommon.Encode((ref WireWriter w) => cr.Encode(ref w));
+        });
 
     private void SendHelloRetryRequest(TimeSpan now, HandshakeMessage message, ClientHello ch, Selection13 selection)
     {
@@ -196,9 +208,12 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
         _engine.SendFlight(now, [new Outgoing13(0, hrrMessage)], awaitsAck: false);
     }
 
-    private void Add(List<Outgoing13> flight, ulong epoch, HandshakeType type, HandshakeCommon.BodyEncoder encode, int capacity = 1024)
+    private void Add(List<Outgoing13> flight, ulong epoch, HandshakeType type, HandshakeCommon.BodyEncoder encode) =>
+        Add(flight, epoch, type, HandshakeCommon.Encode(encode));
+
+    private void Add(List<Outgoing13> flight, ulong epoch, HandshakeType type, byte[] body)
     {
-        var message = _engine.CreateMessage(type, HandshakeCommon.Encode(encode, capacity));
+        var message = _engine.CreateMessage(type, body);
         _transcript.Add(message);
         flight.Add(new Outgoing13(epoch, message));
     }
@@ -252,7 +267,9 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
             return;
         }
 
-        var content = Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(_selection!.Suite.Hash));
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
+        Span<byte> signed = stackalloc byte[Negotiation13.MaxSignedContentLength];
+        var content = Negotiation13.SignedContent(Negotiation13.ClientVerifyContext, _transcript.Hash(_selection!.Suite.Hash, transcriptHash), signed);
         if (!_clientLeaf!.Verify(cv.Scheme, content, cv.Signature))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "CertificateVerify signature does not verify");
@@ -269,7 +286,10 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
     {
         _engine.FlightDone();
         var suite = _selection!.Suite;
-        var expected = _schedule!.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash));
+        Span<byte> transcriptHash = stackalloc byte[Transcript13.MaxHashLength];
+        Span<byte> expected = stackalloc byte[Transcript13.MaxHashLength];
+        expected = expected[.._schedule!.HashLength];
+        _schedule.FinishedVerifyData(_clientHandshakeSecret!, _transcript.Hash(suite.Hash, transcriptHash), expected);
         if (!CryptographicOperations.FixedTimeEquals(expected, message.Body))
         {
             _engine.Fail(now, DtlsFailureReason.VerificationFailed, AlertDescription.DecryptError, "client Finished does not verify");
@@ -278,15 +298,8 @@ internal sealed class Dtls13ServerHandshake : IHandshake13
 
         _state = State.Done;
         _transcript.Release();
-        using (var keys = _schedule.DeriveTrafficKeys(suite, _serverAppSecret!))
-        {
-            _engine.InstallWriteKeys(3, Dtls13RecordProtection.Create(suite, keys), current: true);
-        }
-
-        using (var keys = _schedule.DeriveTrafficKeys(suite, _clientAppSecret!))
-        {
-            _engine.InstallReadKeys(now, 3, Dtls13RecordProtection.Create(suite, keys));
-        }
+        _engine.InstallWriteKeys(3, _schedule.CreateProtection(suite, _serverAppSecret!), current: true);
+        _engine.InstallReadKeys(now, 3, _schedule.CreateProtection(suite, _clientAppSecret!));
 
         // RFC 9147 7: the client's final flight is acknowledged explicitly, so the client can stop resending it.
         _engine.SendAck(now);

@@ -1,5 +1,8 @@
+using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Airlift.Codec;
+using Airlift.Dtls.Handshake;
 using Airlift.Dtls.Messages;
 
 namespace Airlift.Dtls.V13;
@@ -64,11 +67,11 @@ internal static class Extensions13
             return false;
         }
 
-        var result = new List<KeyShareEntry>();
+        var result = new List<KeyShareEntry>(2);
         var inner = new WireReader(list);
         while (!inner.IsEmpty)
         {
-            if (!TryReadEntry(ref inner, out var entry) || result.Exists(e => e.Group == entry.Group))
+            if (!TryReadEntry(ref inner, out var entry) || IndexOf(result, entry.Group) >= 0)
             {
                 return false;
             }
@@ -78,6 +81,20 @@ internal static class Extensions13
 
         shares = result;
         return true;
+    }
+
+    /// <summary>The index of the share for <paramref name="group"/>, or -1 (a loop: no closure per lookup).</summary>
+    public static int IndexOf(List<KeyShareEntry> shares, NamedGroup group)
+    {
+        for (var i = 0; i < shares.Count; i++)
+        {
+            if (shares[i].Group == group)
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>key_share, ServerHello form: one KeyShareEntry.</summary>
@@ -103,26 +120,33 @@ internal static class Extensions13
 
     public static Extension CreateClientShares(IReadOnlyList<KeyShareEntry> shares)
     {
-        var data = HandshakeCommonEncode(4 + shares.Sum(s => 4 + s.KeyExchange.Length), (ref WireWriter w) =>
+        var length = 2;
+        for (var i = 0; i < shares.Count; i++)
         {
-            var scope = w.BeginVector16();
-            foreach (var s in shares)
-            {
-                w.WriteUInt16(s.Group.Value);
-                w.WriteVector16(s.KeyExchange);
-            }
+            length += 4 + shares[i].KeyExchange.Length;
+        }
 
-            w.EndVector(scope);
-        });
+        var data = new byte[length];
+        var w = new WireWriter(data);
+        var scope = w.BeginVector16();
+        for (var i = 0; i < shares.Count; i++)
+        {
+            w.WriteUInt16(shares[i].Group.Value);
+            w.WriteVector16(shares[i].KeyExchange);
+        }
+
+        w.EndVector(scope);
         return new Extension(Wire13.KeyShare, data);
     }
 
-    public static Extension CreateServerShare(KeyShareEntry share) =>
-        new(Wire13.KeyShare, HandshakeCommonEncode(4 + share.KeyExchange.Length, (ref WireWriter w) =>
-        {
-            w.WriteUInt16(share.Group.Value);
-            w.WriteVector16(share.KeyExchange);
-        }));
+    public static Extension CreateServerShare(KeyShareEntry share)
+    {
+        var data = new byte[4 + share.KeyExchange.Length];
+        var w = new WireWriter(data);
+        w.WriteUInt16(share.Group.Value);
+        w.WriteVector16(share.KeyExchange);
+        return new Extension(Wire13.KeyShare, data);
+    }
 
     public static Extension CreateSelectedGroup(NamedGroup group) => new(Wire13.KeyShare, [(byte)(group.Value >> 8), (byte)group.Value]);
 
@@ -176,9 +200,6 @@ internal static class Extensions13
         entry = new KeyShareEntry(new NamedGroup(group), key.ToArray());
         return true;
     }
-
-    internal static byte[] HandshakeCommonEncode(int capacity, Handshake.HandshakeCommon.BodyEncoder encode) =>
-        Handshake.HandshakeCommon.Encode(encode, Math.Max(capacity, 16));
 }
 
 /// <summary>EncryptedExtensions (RFC 8446 4.3.1): <c>Extension extensions&lt;0..2^16-1&gt;</c>.</summary>
@@ -230,6 +251,20 @@ internal sealed record CertificateRequest13(byte[] Context, List<Extension> Exte
 /// </summary>
 internal sealed record Certificate13(byte[] Context, List<byte[]> Certificates)
 {
+    private static readonly ConditionalWeakTable<DtlsCertificate, byte[]> OwnBodies = new();
+
+    /// <summary>
+    /// The Certificate body for our own chain with an empty request context (the server's always, the client's when the
+    /// CertificateRequest's context is empty): the same bytes in every handshake, so encoded once per certificate and
+    /// shared (message bodies are never written after encoding).
+    /// </summary>
+    public static byte[] OwnBody(DtlsCertificate certificate) =>
+        OwnBodies.GetValue(certificate, static c =>
+        {
+            var message = new Certificate13([], [.. c.ChainDer]);
+            return HandshakeCommon.Encode((ref WireWriter w) => message.Encode(ref w), 8192);
+        });
+
     public static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out Certificate13? message)
     {
         message = null;
@@ -269,6 +304,47 @@ internal sealed record Certificate13(byte[] Context, List<byte[]> Certificates)
     }
 }
 
+/// <summary>Message bodies of ours written straight into an exact-size array (no record, encoder closure or scratch).</summary>
+internal static class Messages13
+{
+    /// <summary>
+    /// The server's DTLS 1.3 ServerHello (RFC 8446 4.1.3, RFC 9147 5.3): legacy_version {254, 253}, our random, the client's
+    /// legacy_session_id echoed, the suite, compression 0, then supported_versions (DTLS 1.3) and key_share (our share),
+    /// the same bytes <see cref="ServerHello.Encode"/> writes for those fields.
+    /// </summary>
+    public static byte[] ServerHelloBody(ReadOnlySpan<byte> random, ReadOnlySpan<byte> sessionId, CipherSuite suite, NamedGroup group, ReadOnlySpan<byte> share)
+    {
+        var extensionsLength = (4 + 2) + (4 + 4 + share.Length);
+        var body = new byte[2 + random.Length + 1 + sessionId.Length + 2 + 1 + 2 + extensionsLength];
+        var w = new WireWriter(body);
+        w.WriteUInt16(ProtocolVersion.Dtls12.Value);
+        w.WriteBytes(random);
+        w.WriteVector8(sessionId);
+        w.WriteUInt16(suite.Value);
+        w.WriteUInt8(0);
+        var scope = w.BeginVector16();
+        w.WriteUInt16(ExtensionType.SupportedVersions.Value);
+        w.WriteUInt16(2);
+        w.WriteUInt16(ProtocolVersion.Dtls13.Value);
+        w.WriteUInt16(Wire13.KeyShare.Value);
+        w.WriteUInt16((ushort)(4 + share.Length));
+        w.WriteUInt16(group.Value);
+        w.WriteVector16(share);
+        w.EndVector(scope);
+        return w.Overflowed || w.Position != body.Length ? throw new InvalidOperationException("ServerHello does not fit.") : body;
+    }
+
+    /// <summary>CertificateVerify (RFC 8446 4.4.3): <c>SignatureScheme algorithm; opaque signature&lt;0..2^16-1&gt;</c>.</summary>
+    public static byte[] CertificateVerifyBody(SignatureScheme scheme, ReadOnlySpan<byte> signature)
+    {
+        var body = new byte[4 + signature.Length];
+        var w = new WireWriter(body);
+        w.WriteUInt16(scheme.Value);
+        w.WriteVector16(signature);
+        return body;
+    }
+}
+
 /// <summary>Finished (RFC 8446 4.4.4): verify_data of the hash length.</summary>
 internal sealed record Finished13(byte[] VerifyData)
 {
@@ -281,27 +357,25 @@ internal static class AckMessage
     /// <summary>Bytes one record number takes.</summary>
     public const int EntrySize = 16;
 
-    public static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out List<(ulong Epoch, ulong Sequence)>? records)
+    /// <summary>
+    /// Checks an ACK body and returns its record numbers as bytes (<see cref="EntrySize"/> each, read with
+    /// <see cref="EntryAt"/>): the receive path walks them in place instead of building a list.
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> body, out ReadOnlySpan<byte> records)
     {
-        records = null;
         var r = new WireReader(body);
-        if (!r.TryReadVector16(out var list) || !r.IsEmpty || list.Length % EntrySize != 0)
+        if (!r.TryReadVector16(out records) || !r.IsEmpty || records.Length % EntrySize != 0)
         {
+            records = default;
             return false;
         }
 
-        var result = new List<(ulong, ulong)>(list.Length / EntrySize);
-        var inner = new WireReader(list);
-        while (!inner.IsEmpty)
-        {
-            inner.TryReadUInt64(out var epoch);
-            inner.TryReadUInt64(out var sequence);
-            result.Add((epoch, sequence));
-        }
-
-        records = result;
         return true;
     }
+
+    /// <summary>The record number at byte <paramref name="offset"/> of what <see cref="TryRead"/> returned.</summary>
+    public static (ulong Epoch, ulong Sequence) EntryAt(ReadOnlySpan<byte> records, int offset) =>
+        (BinaryPrimitives.ReadUInt64BigEndian(records[offset..]), BinaryPrimitives.ReadUInt64BigEndian(records[(offset + 8)..]));
 
     /// <summary>Writes the ACK body; returns its length.</summary>
     public static int Encode(Span<byte> destination, IReadOnlyList<(ulong Epoch, ulong Sequence)> records) =>

@@ -24,42 +24,71 @@ internal static class Negotiation13
         && Extensions.TryDecodeSupportedVersions(sv.Data, out var versions)
         && versions.Contains(ProtocolVersion.Dtls13);
 
-    /// <summary>The signature schemes of a certificate usable in (D)TLS 1.3: ECDSA with the key's own curve, RSA with PSS only (RFC 8446 4.2.3).</summary>
-    public static IEnumerable<SignatureScheme> Schemes13(DtlsCertificate certificate)
-    {
-        if (certificate.KeyType == CertificateKeyType.Rsa)
-        {
-            return certificate.SignatureSchemes.Where(s => s == SignatureScheme.RsaPssRsaeSha256 || s == SignatureScheme.RsaPssRsaeSha384);
-        }
-
-        // An EC key lists its own curve's scheme first; TLS 1.3 binds the curve to the scheme.
-        return certificate.SignatureSchemes.Take(1);
-    }
-
     /// <summary>True for schemes allowed in a 1.3 CertificateVerify (no PKCS #1 v1.5, RFC 8446 4.4.3).</summary>
     public static bool IsScheme13(SignatureScheme scheme) =>
         scheme == SignatureScheme.EcdsaSecp256r1Sha256 || scheme == SignatureScheme.EcdsaSecp384r1Sha384
         || scheme == SignatureScheme.RsaPssRsaeSha256 || scheme == SignatureScheme.RsaPssRsaeSha384;
 
-    /// <summary>The bytes a CertificateVerify signs: 64 spaces, the context string, a zero byte, the transcript hash.</summary>
-    public static byte[] SignedContent(string context, ReadOnlySpan<byte> transcriptHash)
+    /// <summary>Bytes of the longest content a CertificateVerify signs (a context string, a SHA-384 transcript hash): a stack buffer of this size holds any.</summary>
+    public const int MaxSignedContentLength = 64 + 33 + 1 + 48;
+
+    /// <summary>
+    /// The bytes a CertificateVerify signs: 64 spaces, the context string, a zero byte, the transcript hash; written into
+    /// <paramref name="destination"/> (<see cref="MaxSignedContentLength"/> bytes fit any) and returned.
+    /// </summary>
+    /// <exception cref="ArgumentException">The destination is too short.</exception>
+    public static ReadOnlySpan<byte> SignedContent(string context, ReadOnlySpan<byte> transcriptHash, Span<byte> destination)
     {
-        var content = new byte[64 + context.Length + 1 + transcriptHash.Length];
-        content.AsSpan(0, 64).Fill(0x20);
-        System.Text.Encoding.ASCII.GetBytes(context, content.AsSpan(64));
-        transcriptHash.CopyTo(content.AsSpan(64 + context.Length + 1));
+        var length = 64 + context.Length + 1 + transcriptHash.Length;
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"The signed content is {length} bytes.", nameof(destination));
+        }
+
+        var content = destination[..length];
+        content[..64].Fill(0x20);
+        System.Text.Encoding.ASCII.GetBytes(context, content[64..]);
+        content[64 + context.Length] = 0;
+        transcriptHash.CopyTo(content[(64 + context.Length + 1)..]);
         return content;
     }
 
     /// <summary>
+    /// The first signature scheme of <paramref name="certificate"/> usable in (D)TLS 1.3 (ECDSA with the key's own curve, RSA
+    /// with PSS only, RFC 8446 4.2.3) that <paramref name="accepted"/> holds (the peer's signature_algorithms), in our order;
+    /// index loops, nothing allocated.
+    /// </summary>
+    public static bool TryChooseScheme13(DtlsCertificate certificate, List<SignatureScheme> accepted, out SignatureScheme scheme)
+    {
+        var own = certificate.SignatureSchemes;
+        var rsa = certificate.KeyType == CertificateKeyType.Rsa;
+
+        // An EC key lists its own curve's scheme first and TLS 1.3 binds the curve to the scheme: only that one counts.
+        var count = rsa ? own.Count : Math.Min(1, own.Count);
+        for (var i = 0; i < count; i++)
+        {
+            var candidate = own[i];
+            if ((!rsa || candidate == SignatureScheme.RsaPssRsaeSha256 || candidate == SignatureScheme.RsaPssRsaeSha384) && accepted.Contains(candidate))
+            {
+                scheme = candidate;
+                return true;
+            }
+        }
+
+        scheme = default;
+        return false;
+    }
+
+    /// <summary>
     /// Chooses suite, group (a share the client sent in our preference order; else a group it supports, to ask for with a
-    /// HelloRetryRequest: <see cref="Selection13.ClientShare"/> null), signature scheme and SRTP profile.
+    /// HelloRetryRequest: <see cref="Selection13.ClientShare"/> null), signature scheme and SRTP profile. Index loops and no
+    /// closures: it runs once per handshake on the server, and on every ClientHello the stateless listener answers.
     /// </summary>
     public static bool TrySelect(DtlsOptions options, ClientHello ch, out Selection13? selection, out Refusal13? refusal)
     {
         selection = null;
         refusal = null;
-        if (!ch.CompressionMethods.SequenceEqual(new byte[] { 0 }))
+        if (ch.CompressionMethods is not [0])
         {
             refusal = new(DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "DTLS 1.3 requires exactly the null compression method");
             return false;
@@ -72,9 +101,10 @@ internal static class Negotiation13
         }
 
         Tls13CipherSuiteInfo? suite = null;
-        foreach (var candidate in options.Dtls13CipherSuites)
+        var suites = options.Dtls13CipherSuites;
+        for (var i = 0; i < suites.Count; i++)
         {
-            if (ch.CipherSuites.Contains(candidate) && Tls13CipherSuiteInfo.TryGet(candidate, out var info))
+            if (ch.CipherSuites.Contains(suites[i]) && Tls13CipherSuiteInfo.TryGet(suites[i], out var info))
             {
                 suite = info;
                 break;
@@ -96,35 +126,41 @@ internal static class Negotiation13
         }
 
         // A share for a group the client did not list is illegal (RFC 8446 4.2.8).
-        if (shares.Exists(s => !groups.Contains(s.Group)))
+        for (var i = 0; i < shares.Count; i++)
         {
-            refusal = new(DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "key share for a group not in supported_groups");
-            return false;
+            if (!groups.Contains(shares[i].Group))
+            {
+                refusal = new(DtlsFailureReason.IllegalParameter, AlertDescription.IllegalParameter, "key share for a group not in supported_groups");
+                return false;
+            }
         }
 
         // Our most preferred group the client supports; without its share, either ask for it (HelloRetryRequest) or take the
         // best group the client did send a share for.
         NamedGroup? chosen = null;
         byte[]? share = null;
-        foreach (var group in options.Dtls13Groups)
+        var ours = options.Dtls13Groups;
+        for (var i = 0; i < ours.Count; i++)
         {
+            var group = ours[i];
             if (groups.Contains(group) && KeyExchange.IsSupported(group))
             {
                 chosen = group;
-                share = shares.Find(s => s.Group == group).KeyExchange;
+                var at = Extensions13.IndexOf(shares, group);
+                share = at >= 0 ? shares[at].KeyExchange : null;
                 break;
             }
         }
 
         if (chosen is not null && share is null && !options.RetryForPreferredGroup)
         {
-            foreach (var group in options.Dtls13Groups)
+            for (var i = 0; i < ours.Count; i++)
             {
-                var offered = shares.Find(s => s.Group == group);
-                if (offered.KeyExchange is not null && KeyExchange.IsSupported(group))
+                var at = Extensions13.IndexOf(shares, ours[i]);
+                if (at >= 0 && KeyExchange.IsSupported(ours[i]))
                 {
-                    chosen = group;
-                    share = offered.KeyExchange;
+                    chosen = ours[i];
+                    share = shares[at].KeyExchange;
                     break;
                 }
             }
@@ -136,17 +172,7 @@ internal static class Negotiation13
             return false;
         }
 
-        SignatureScheme? scheme = null;
-        foreach (var s in Schemes13(options.Certificate))
-        {
-            if (schemes.Contains(s))
-            {
-                scheme = s;
-                break;
-            }
-        }
-
-        if (scheme is null)
+        if (!TryChooseScheme13(options.Certificate, schemes, out var scheme))
         {
             refusal = new(DtlsFailureReason.NoCommonParameters, AlertDescription.HandshakeFailure, "no common signature scheme for the server certificate in DTLS 1.3");
             return false;
@@ -161,17 +187,18 @@ internal static class Negotiation13
                 return false;
             }
 
-            foreach (var p in options.SrtpProfiles)
+            var wanted = options.SrtpProfiles;
+            for (var i = 0; i < wanted.Count; i++)
             {
-                if (profiles.Contains(p))
+                if (profiles.Contains(wanted[i]))
                 {
-                    srtp = p;
+                    srtp = wanted[i];
                     break;
                 }
             }
         }
 
-        selection = new Selection13(suite, chosen.Value, share, scheme.Value, srtp);
+        selection = new Selection13(suite, chosen.Value, share, scheme, srtp);
         return true;
     }
 }

@@ -222,6 +222,39 @@ public class Dtls13RecordProtectionTests
         Assert.Throws<ArgumentException>(() => protection.Seal(0, [], new byte[10], new byte[25]));
     }
 
+    [Theory]
+    [MemberData(nameof(Suites))]
+    public void Protection_made_straight_from_the_traffic_secret_equals_the_one_made_from_derived_keys_rfc8446_section7_3(ushort value)
+    {
+        // Tls13KeySchedule.CreateProtection derives key, iv and sn_key on the stack; the records and masks must be the same
+        // bytes as with the keys derived as arrays (DeriveTrafficKeys), both ways.
+        Assert.True(Tls13CipherSuiteInfo.TryGet(new CipherSuite(value), out var suite));
+        var secret = Seq(suite.HashLength, 9);
+        using var schedule = new Tls13KeySchedule(suite.Hash);
+        using var keys = schedule.DeriveTrafficKeys(suite, secret);
+        using var fromKeys = Dtls13RecordProtection.Create(suite, keys);
+        using var fromSecret = schedule.CreateProtection(suite, secret);
+
+        var header = H("2c 00 05 00 26");
+        byte[] inner = [.. "same record either way"u8, 23];
+        var a = new byte[inner.Length + 16];
+        var b = new byte[inner.Length + 16];
+        fromKeys.Seal(0x1234_5678_9abc, header, inner, a);
+        fromSecret.Seal(0x1234_5678_9abc, header, inner, b);
+        Assert.Equal(a, b);
+        var plain = new byte[inner.Length];
+        Assert.True(fromSecret.TryOpen(0x1234_5678_9abc, header, a, plain, out _));
+        Assert.Equal(inner, plain);
+
+        var maskA = new byte[2];
+        var maskB = new byte[2];
+        fromKeys.ComputeMask(a.AsSpan(0, 16), maskA);
+        fromSecret.ComputeMask(a.AsSpan(0, 16), maskB);
+        Assert.Equal(maskA, maskB);
+
+        Assert.Throws<ArgumentException>(() => Dtls13RecordProtection.Create(suite, keys.Key, keys.Iv.AsSpan(0, 8), keys.SnKey));
+    }
+
     private static byte[] Mask(Dtls13RecordProtection protection, uint counter, byte[] nonce)
     {
         var sample = new byte[16];
