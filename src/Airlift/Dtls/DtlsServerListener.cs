@@ -297,9 +297,19 @@ public sealed class DtlsServerListener
         }
 
         var transcript = new V13.Transcript13();
-        transcript.Add(message);
-        var askShare = selection!.ClientShare is null;
-        var cookie = V13.StatelessRetry.CreateCookie(_cookies, now, identity, selection, askShare, transcript.Hash(selection.Suite.Hash));
+        byte[] helloHash;
+        try
+        {
+            transcript.Add(message);
+            helloHash = transcript.Hash(selection!.Suite.Hash);
+        }
+        finally
+        {
+            transcript.Release(); // its pooled buffer goes back: the listener keeps nothing per hello
+        }
+
+        var askShare = selection.ClientShare is null;
+        var cookie = V13.StatelessRetry.CreateCookie(_cookies, now, identity, selection, askShare, helloHash);
         var hrr = V13.HelloRetry13.Build(hello.SessionId, selection.Suite.Suite, askShare ? selection.Group : null, cookie);
         var length = RecordHeader.Size + HandshakeHeader.Size + hrr.Length;
 
