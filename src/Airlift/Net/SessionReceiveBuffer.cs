@@ -16,6 +16,9 @@ internal sealed class SessionReceiveBuffer : IValueTaskSource<bool>
 {
     private const int Prefix = 4;
 
+    /// <summary>The prefix keeps the length in its low 24 bits (records are datagram-sized) and the record's tag above.</summary>
+    private const int LengthMask = 0xFF_FFFF;
+
     private readonly Lock _lock = new();
     private readonly int _capacity;
     private byte[]? _ring;
@@ -43,9 +46,21 @@ internal sealed class SessionReceiveBuffer : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Writer (the loop): appends one record; false (counted) when it does not fit or the session ended.</summary>
-    public bool TryWrite(ReadOnlySpan<byte> record)
+    /// <summary>
+    /// The tag of the record the last <see cref="ReceiveAsync"/> returned (<see cref="DtlsReceiveStatus.Received"/> or
+    /// <see cref="DtlsReceiveStatus.BufferTooSmall"/>); read by the one reader after its receive completed.
+    /// </summary>
+    public byte LastTag { get; private set; }
+
+    /// <summary>Writer (the loop): appends one record with an optional <paramref name="tag"/> (read back as <see cref="LastTag"/>);
+    /// false (counted) when it does not fit or the session ended.</summary>
+    public bool TryWrite(ReadOnlySpan<byte> record, byte tag = 0)
     {
+        if (record.Length > LengthMask)
+        {
+            throw new ArgumentOutOfRangeException(nameof(record), "A record is at most 16 MiB.");
+        }
+
         bool wake;
         lock (_lock)
         {
@@ -62,7 +77,7 @@ internal sealed class SessionReceiveBuffer : IValueTaskSource<bool>
 
             _ring ??= GC.AllocateUninitializedArray<byte>(_capacity);
             Span<byte> prefix = stackalloc byte[Prefix];
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(prefix, record.Length);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(prefix, record.Length | (tag << 24));
             Put(prefix);
             Put(record);
             wake = TakeWaiterLocked();
@@ -181,7 +196,9 @@ internal sealed class SessionReceiveBuffer : IValueTaskSource<bool>
 
         Span<byte> prefix = stackalloc byte[Prefix];
         Peek(0, prefix);
-        var length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(prefix);
+        var word = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(prefix);
+        var length = word & LengthMask;
+        LastTag = (byte)((uint)word >> 24);
         if (length > destination.Length)
         {
             result = new DtlsReceiveResult(DtlsReceiveStatus.BufferTooSmall, length);

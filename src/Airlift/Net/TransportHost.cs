@@ -228,7 +228,7 @@ public sealed class TransportHost : IAsyncDisposable
 #pragma warning disable CS0618 // The host's own logger stays the fallback of a session without a LoggerFactory (the legacy hook, kept working).
                 var transport = new WebRtcTransport(options with { Logger = options.Logger ?? _logger, LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory, MeterFactory = options.MeterFactory ?? _options.MeterFactory }, Now);
 #pragma warning restore CS0618
-                session = new TransportSession(this, transport, _options.EventQueueCapacity) { Loop = loop };
+                session = new TransportSession(this, transport, _options.EventQueueCapacity, _options.MediaAsEvents ? 0 : _options.MediaReceiveBufferSize) { Loop = loop };
                 if (!_byUfrag.TryAdd(transport.LocalUfrag, session))
                 {
                     throw new ArgumentException("Generated local ufrag collides with an existing session; retry.", nameof(options));
@@ -314,6 +314,29 @@ public sealed class TransportHost : IAsyncDisposable
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// <see cref="TransportSession.SendMedia"/> and <see cref="TransportSession.SendApplicationData"/> without a copy, closure
+    /// or delegate: under the owning loop's lock the transport takes the bytes (it copies them into its own pooled buffer or
+    /// seals them), the drain sends them at once, and the loop is woken for the new deadline, as <see cref="WithTransport{T}"/>
+    /// with <c>drain: true</c> does. Exceptions of the transport's API reach the caller; a failure while draining fails that session.
+    /// </summary>
+    internal bool Send(TransportSession session, ReadOnlySpan<byte> data, bool applicationData)
+    {
+        bool sent;
+        var loop = session.Loop!;
+        lock (loop.Gate)
+        {
+            sent = applicationData ? session.Transport.SendApplicationData(data) : session.Transport.SendMedia(data);
+            if (!session.Removed)
+            {
+                loop.SafeDrainLocked(session);
+            }
+        }
+
+        loop.Driver.Wake();
+        return sent;
     }
 
     internal void CloseSession(TransportSession session)
@@ -827,6 +850,12 @@ public sealed class TransportHost : IAsyncDisposable
                         break;
                     case WebRtcOutputKind.Event:
                         session.Publish(output.Event!);
+                        break;
+                    case WebRtcOutputKind.RtpReceived when session.Media is { } media:
+                        session.BufferMedia(media, MediaPacketKind.Rtp, _pollBuffer.AsSpan(0, output.Length));
+                        break;
+                    case WebRtcOutputKind.RtcpReceived when session.Media is { } media:
+                        session.BufferMedia(media, MediaPacketKind.Rtcp, _pollBuffer.AsSpan(0, output.Length));
                         break;
                     case WebRtcOutputKind.RtpReceived:
                         session.Publish(new RtpPacketReceived(output.Tuple, _pollBuffer.AsSpan(0, output.Length).ToArray()));

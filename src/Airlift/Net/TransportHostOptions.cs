@@ -21,6 +21,22 @@ public sealed record TransportHostOptions
     /// events have a reserve of 64 more (see <see cref="TransportSession.Events"/>). Default 1024.</summary>
     public int EventQueueCapacity { get; init; } = 1024;
 
+    /// <summary>
+    /// True (the default): received RTP and RTCP leave as <see cref="Transport.RtpPacketReceived"/> and <see cref="Transport.RtcpPacketReceived"/>
+    /// events on <see cref="TransportSession.Events"/> (an array and an event per packet). False: they are copied into a
+    /// per-session buffer of <see cref="MediaReceiveBufferSize"/> bytes and read with the allocation-free
+    /// <see cref="TransportSession.ReceiveMediaAsync"/>; packets that do not fit are dropped and counted
+    /// (<see cref="TransportSession.MediaDropped"/>).
+    /// </summary>
+    public bool MediaAsEvents { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="MediaAsEvents"/> false: bytes of received media each session buffers for its reader (4 bytes of
+    /// framing per packet included; allocated at the first packet, never grown). Within 4096..67108864. Default 256 KiB
+    /// (about 1500 packets of 172 bytes).
+    /// </summary>
+    public int MediaReceiveBufferSize { get; init; } = 256 * 1024;
+
     /// <summary>Most ICE-TCP connections at once; further ones are closed on accept. Default 256.</summary>
     public int MaxTcpConnections { get; init; } = 256;
 
@@ -86,6 +102,11 @@ public sealed record TransportHostOptions
         if (MaxSessions < 1 || MaxTuplesPerSession < 1 || EventQueueCapacity < 16 || MaxTcpConnections < 1 || TcpSendQueueCapacity < 1)
         {
             throw new ArgumentException("Session, tuple, event and connection limits must be positive (EventQueueCapacity >= 16).");
+        }
+
+        if (MediaReceiveBufferSize is < 4096 or > 64 * 1024 * 1024)
+        {
+            throw new ArgumentException("MediaReceiveBufferSize must be within 4096..67108864 bytes.", nameof(MediaReceiveBufferSize));
         }
 
         if (ReceiveLoops is < 1 or > 1024)

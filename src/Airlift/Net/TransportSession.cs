@@ -20,9 +20,10 @@ public sealed class TransportSession
     private readonly Channel<WebRtcTransportEvent> _events;
     private long _eventsDropped;
 
-    internal TransportSession(TransportHost host, WebRtcTransport transport, int eventCapacity)
+    internal TransportSession(TransportHost host, WebRtcTransport transport, int eventCapacity, int mediaBufferSize = 0)
     {
         _host = host;
+        Media = mediaBufferSize > 0 ? new SessionReceiveBuffer(mediaBufferSize) : null;
         Transport = transport;
         LocalUfrag = transport.LocalUfrag;
         LocalPassword = transport.LocalPassword;
@@ -60,6 +61,10 @@ public sealed class TransportSession
     /// <summary>Events dropped because <see cref="Events"/> was full.</summary>
     public long EventsDropped => Interlocked.Read(ref _eventsDropped);
 
+    /// <summary>Received RTP/RTCP packets dropped because the session's media buffer (<see cref="TransportHostOptions.MediaReceiveBufferSize"/>)
+    /// was full; always 0 when <see cref="TransportHostOptions.MediaAsEvents"/> is true (media then counts in <see cref="EventsDropped"/>).</summary>
+    public long MediaDropped => Media?.Dropped ?? 0;
+
     /// <summary>A snapshot of the transport counters.</summary>
     public WebRtcTransportStats Stats => _host.WithTransport(this, t => t.Stats);
 
@@ -80,18 +85,53 @@ public sealed class TransportSession
 
     internal bool Removed { get; set; }
 
+    /// <summary>Received media waiting for <see cref="ReceiveMediaAsync"/>; null when it leaves as events instead.</summary>
+    internal SessionReceiveBuffer? Media { get; }
+
     /// <summary>Sends an SRTP/SRTCP packet on the selected tuple; false when there is none or the queue is full.</summary>
-    public bool SendMedia(ReadOnlySpan<byte> packet)
-    {
-        var copy = packet.ToArray();
-        return _host.WithTransport(this, t => t.SendMedia(copy), drain: true);
-    }
+    /// <remarks>Allocation-free: the transport copies the packet into a pooled buffer under the loop's lock and the packet
+    /// leaves on the loop's socket before this returns (or is queued on an ICE-TCP connection).</remarks>
+    public bool SendMedia(ReadOnlySpan<byte> packet) => _host.Send(this, packet, applicationData: false);
 
     /// <summary>Sends DTLS application data; false when not connected.</summary>
-    public bool SendApplicationData(ReadOnlySpan<byte> data)
+    /// <remarks>No copy, closure or delegate: the record is sealed under the loop's lock and sent before this returns.</remarks>
+    public bool SendApplicationData(ReadOnlySpan<byte> data) => _host.Send(this, data, applicationData: true);
+
+    /// <summary>
+    /// Receives the next RTP or RTCP packet (as received: SRTP/SRTCP) into <paramref name="destination"/>, waiting while none
+    /// is buffered: <see cref="MediaReceiveStatus.Received"/> with its kind and length; <see cref="MediaReceiveStatus.BufferTooSmall"/>
+    /// with the size needed (the packet stays for the next call); <see cref="MediaReceiveStatus.None"/> once the session ended
+    /// (closed, failed, removed or the host disposed) and every packet before the end was read. Allocates nothing per packet.
+    /// One receive at a time. Available when <see cref="TransportHostOptions.MediaAsEvents"/> is false (state events still
+    /// come on <see cref="Events"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The host publishes media as events (<see cref="TransportHostOptions.MediaAsEvents"/>),
+    /// or another receive is already waiting.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first (nothing is taken).</exception>
+    public ValueTask<MediaReceiveResult> ReceiveMediaAsync(Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        Media is { } media
+            ? ReceiveMediaCoreAsync(media, destination, cancellationToken)
+            : throw new InvalidOperationException("This host publishes received media as RtpPacketReceived/RtcpPacketReceived events (TransportHostOptions.MediaAsEvents).");
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<MediaReceiveResult> ReceiveMediaCoreAsync(SessionReceiveBuffer media, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        var copy = data.ToArray();
-        return _host.WithTransport(this, t => t.SendApplicationData(copy), drain: true);
+        var r = await media.ReceiveAsync(destination, cancellationToken).ConfigureAwait(false);
+        return r.Status switch
+        {
+            DtlsReceiveStatus.Received => new MediaReceiveResult(MediaReceiveStatus.Received, (MediaPacketKind)media.LastTag, r.Length),
+            DtlsReceiveStatus.BufferTooSmall => new MediaReceiveResult(MediaReceiveStatus.BufferTooSmall, (MediaPacketKind)media.LastTag, r.Length),
+            _ => default,
+        };
+    }
+
+    /// <summary>Loop: a received packet into the media buffer (counted when it does not fit).</summary>
+    internal void BufferMedia(SessionReceiveBuffer media, MediaPacketKind kind, ReadOnlySpan<byte> packet)
+    {
+        if (!media.TryWrite(packet, (byte)kind) && !Removed)
+        {
+            _host.Metrics.Drop("media_buffer_full");
+        }
     }
 
     /// <summary>RFC 5705 exporter of the connected DTLS association.</summary>
@@ -112,5 +152,9 @@ public sealed class TransportSession
         }
     }
 
-    internal void Complete() => _events.Writer.TryComplete();
+    internal void Complete()
+    {
+        _events.Writer.TryComplete();
+        Media?.End();
+    }
 }

@@ -337,11 +337,12 @@ public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
     /// RTP echoed through a <see cref="TransportHost"/> session: a peer on a plain socket nominates its tuple with a STUN
     /// check (USE-CANDIDATE), then sends 172-byte RTP packets; the application reads each <see cref="RtpPacketReceived"/> and
     /// sends it back with <see cref="TransportSession.SendMedia"/> (no DTLS needed: media flows on a tuple with consent, and
-    /// opaque bytes are all the host sees of SRTP). The host's loop turn, routing, sending and the transport are
-    /// allocation-free; what remains per echo is the session API's own copies: the event's array and record,
-    /// <c>SendMedia</c>'s copy, its closure and delegate: 536 B for 172-byte packets, measured exactly that in the smallest
-    /// window. Bounded at that plus 32 B, so any per-datagram allocation of the driver fails it (72 B per send for the
-    /// <see cref="SocketAddress"/> that <c>SendTo(EndPoint)</c> serialized, before sends took the received address).
+    /// opaque bytes are all the host sees of SRTP). The host's loop turn, routing, sending, <c>SendMedia</c> and the transport
+    /// are allocation-free; what remains per echo is the event's own copy: its array and record, 248 B for 172-byte packets
+    /// (536 B before <c>SendMedia</c> lost its copy, closure and delegate). Bounded at that plus 32 B, so any per-datagram
+    /// allocation of the driver fails it (72 B per send for the <see cref="SocketAddress"/> that <c>SendTo(EndPoint)</c>
+    /// serialized, before sends took the received address). Without the event, see
+    /// <see cref="An_RTP_echo_through_TransportHost_with_ReceiveMediaAsync_allocates_almost_nothing"/>.
     /// </summary>
     [Fact]
     public async Task An_RTP_echo_through_TransportHost_allocates_only_the_session_API_copies()
@@ -398,13 +399,75 @@ public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
         Assert.Equal(0, host.Stats.SendErrors);
     }
 
-    /// <summary>What the session API allocates per echoed packet (64-bit): the event's copy and record, SendMedia's copy, closure and delegate.</summary>
+    /// <summary>What the session API allocates per echoed packet (64-bit): the event's copy and record (SendMedia allocates nothing).</summary>
     private static long ApiCopiesPerEcho(int packetLength)
     {
         var array = 24 + ((packetLength + 7) & ~7); // header, length and padded bytes
         const int EventRecord = 48; // RtpPacketReceived: header, the tuple (two references and an enum), the array
-        const int Closure = 24;
-        const int Delegate = 64;
-        return array + EventRecord + array + Closure + Delegate;
+        return array + EventRecord;
+    }
+
+    /// <summary>
+    /// The same RTP echo with <see cref="TransportHostOptions.MediaAsEvents"/> false: the application reads each packet with
+    /// <see cref="TransportSession.ReceiveMediaAsync"/> into its own buffer and sends it back with
+    /// <see cref="TransportSession.SendMedia"/>. Nothing on the path allocates per packet (before: 536 B per echo through the
+    /// event and the copying <c>SendMedia</c>). Bounded at 32 B per echo: one allocation per datagram anywhere fails it.
+    /// </summary>
+    [Fact]
+    public async Task An_RTP_echo_through_TransportHost_with_ReceiveMediaAsync_allocates_almost_nothing()
+    {
+        await using var host = new TransportHost(new TransportHostOptions { UdpListen = [new IPEndPoint(IPAddress.Loopback, 0)], ReceiveLoops = 1, MediaAsEvents = false });
+        var session = host.CreateSession(TransportLab.NewOptions(SdpSetupRole.Active, seed: 1906));
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)
+        {
+            ReceiveTimeout = (int)NetTestSupport.Bound.TotalMilliseconds, // a lost datagram fails the test instead of hanging it
+        };
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var hostAddress = host.UdpEndpoints[0].Serialize();
+        var ice = new TestIceClient(TransportLab.PeerUfrag, TransportLab.PeerPassword, session.LocalUfrag, session.LocalPassword);
+        var back = new byte[2048];
+        peer.SendTo(ice.BuildCheck(useCandidate: true), SocketFlags.None, hostAddress);
+        Assert.True(ice.IsAuthenticatedSuccess(back.AsSpan(0, peer.Receive(back))));
+
+        var echo = Task.Run(async () =>
+        {
+            var buffer = new byte[2048];
+            while (true)
+            {
+                var r = await session.ReceiveMediaAsync(buffer, CancellationToken.None); // the session's end (Close below) ends it
+                if (r.Status != MediaReceiveStatus.Received)
+                {
+                    return;
+                }
+
+                session.SendMedia(buffer.AsSpan(0, r.Length));
+            }
+        });
+
+        var packet = new byte[172];
+        packet[0] = 0x80;
+        packet[1] = 0;
+        var failures = 0;
+        Task EchoAsync(int count) => Task.Run(() =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                packet[3] = (byte)i;
+                peer.SendTo(packet, SocketFlags.None, hostAddress);
+                var n = peer.Receive(back);
+                failures += n == packet.Length && back[3] == (byte)i ? 0 : 1;
+            }
+        });
+
+        await EchoAsync(100); // warm-up: JIT and tiering, the session's media buffer
+        var smallest = await SmallestPerEchoAsync(EchoAsync, "TransportHost RTP echo (ReceiveMediaAsync)");
+
+        Assert.Equal(0, failures);
+        Assert.True(smallest <= 32, $"{smallest} B per echo");
+        Assert.Equal(0, host.Stats.SendErrors);
+        Assert.Equal(0, session.MediaDropped);
+
+        session.Close();
+        await echo.WaitAsync(NetTestSupport.Bound);
     }
 }
