@@ -22,6 +22,14 @@ internal static class AirliftCli
     public static PeerProcess Start(Action<string>? echo, params string[] args) =>
         PeerProcess.Start("airlift " + (args.Length > 0 ? args[0] : ""), Host, [Dll, .. args], NoTelemetry, echo);
 
+    /// <summary>
+    /// As <see cref="Start"/>, with SIGINT at its default disposition in the child (coreutils' <c>env --default-signal</c>
+    /// execs the command, so the process id is the command's): a test run started from a shell in the background
+    /// (<c>cmd &amp;</c>) ignores SIGINT, every child inherits that, and .NET then rightly never sees a Ctrl-C.
+    /// </summary>
+    public static PeerProcess StartInterruptible(Action<string>? echo, params string[] args) =>
+        PeerProcess.Start("airlift " + (args.Length > 0 ? args[0] : ""), "env", ["--default-signal=INT", Host, Dll, .. args], NoTelemetry, echo);
+
     /// <summary>Runs "airlift ARGS" to completion (killed and reported after <paramref name="timeout"/>).</summary>
     public static async Task<CliRun> RunAsync(TimeSpan timeout, Action<string>? echo, params string[] args)
     {

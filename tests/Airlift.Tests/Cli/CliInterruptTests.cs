@@ -24,7 +24,7 @@ public sealed class CliInterruptTests(ITestOutputHelper output)
     public async Task Dtls_server_on_SIGINT_says_close_notify_to_its_client_prints_interrupted_and_exits_130()
     {
         var port = UdpPorts.GetFree();
-        await using var server = AirliftCli.Start(output.WriteLine, "dtls-server", "--listen", $"127.0.0.1:{port}", "--insecure-accept-any-certificate", "--dtls", "1.2", "--json");
+        await using var server = AirliftCli.StartInterruptible(output.WriteLine, "dtls-server", "--listen", $"127.0.0.1:{port}", "--insecure-accept-any-certificate", "--dtls", "1.2", "--json");
         await AirliftCli.WaitUntilBoundAsync(port, server);
         var options = new DtlsOptions(TestCertificates.EcdsaPeer) { AllowAnyPeerCertificate = true, ProtocolVersions = [ProtocolVersion.Dtls12] };
         await using var client = await DtlsUdpClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), options, TimeProvider.System);
@@ -46,7 +46,7 @@ public sealed class CliInterruptTests(ITestOutputHelper output)
     [Fact]
     public async Task Proxy_on_SIGINT_prints_its_summary_and_interrupted_and_exits_130()
     {
-        await using var proxy = AirliftCli.Start(output.WriteLine, "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9");
+        await using var proxy = AirliftCli.StartInterruptible(output.WriteLine, "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9");
         await proxy.WaitForAsync(@"^listening on 127\.0\.0\.1:\d+", Limit);
 
         await SignalAsync(proxy, "-INT");

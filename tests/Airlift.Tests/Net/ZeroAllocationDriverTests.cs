@@ -17,9 +17,6 @@ public class ZeroAllocationDriverTests(ITestOutputHelper output)
 {
     public static TheoryData<int> Versions => new() { 12, 13 };
 
-    private static DtlsOptions Pin(DtlsOptions options, int version) =>
-        options with { ProtocolVersions = version == 13 ? [ProtocolVersion.Dtls13] : [ProtocolVersion.Dtls12] };
-
     /// <summary>
     /// Echoes 1000-byte records client -> server -> client over loopback and measures, inside the loops, what the record paths
     /// allocate on the threads that run them, step by step (open the datagram, deliver into the session's buffer, seal, send,
@@ -30,43 +27,11 @@ public class ZeroAllocationDriverTests(ITestOutputHelper output)
     [MemberData(nameof(Versions))]
     public async Task Echoed_records_allocate_nothing_on_the_driver_record_paths(int version)
     {
-        var serverOptions = new DtlsUdpServerOptions(Pin(NetTestSupport.Server(1811), version)) { ReceiveLoops = 1, ApplicationDataAsEvents = false, IdleTimeout = Timeout.InfiniteTimeSpan };
-        await using var server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), serverOptions);
-        await using var client = await DtlsUdpClient.ConnectAsync(server.LocalEndpoint, Pin(NetTestSupport.Client(1812), version));
-        var (session, _) = await NetTestSupport.NextAsync<DtlsConnected>(server.Events);
-        using var stop = new CancellationTokenSource(NetTestSupport.Bound * 3);
-
-        var echo = Task.Run(async () =>
-        {
-            var buffer = new byte[2048];
-            while (true)
-            {
-                var r = await session.ReceiveAsync(buffer, stop.Token);
-                if (r.Status != DtlsReceiveStatus.Received)
-                {
-                    return;
-                }
-
-                session.Send(buffer.AsSpan(0, r.Length));
-            }
-        });
-
-        var payload = new byte[1000];
-        new Random(18).NextBytes(payload);
-        var back = new byte[2048];
-        var failures = 0;
-        async Task EchoAsync(int count)
-        {
-            for (var i = 0; i < count; i++)
-            {
-                client.Send(payload);
-                var r = await client.ReceiveAsync(back, stop.Token);
-                failures += r.Status == DtlsReceiveStatus.Received && r.Length == payload.Length ? 0 : 1;
-            }
-        }
-
+        await using var rig = await DriverEchoRig.StartAsync(version == 13 ? ProtocolVersion.Dtls13 : ProtocolVersion.Dtls12, serverSeed: 1811, clientSeed: 1812, payloadSeed: 18);
+        var (server, client, payload, back) = (rig.Server, rig.Client, rig.Payload, rig.Back);
+        Task EchoAsync(int count) => rig.EchoAsync(count);
         await EchoAsync(50); // warm-up: JIT, the session buffers' first allocation, first-use caches
-        Assert.Equal(0, failures);
+        Assert.Equal(0, rig.Failures);
         Assert.True(payload.AsSpan().SequenceEqual(back.AsSpan(0, payload.Length)));
 
         // Three windows of echoes, each step's count taken as its smallest over the windows: an allocation per record shows
@@ -101,7 +66,7 @@ public class ZeroAllocationDriverTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"DTLS {version / 10}.{version % 10}: whole process {total / (Records * Windows)} B per echo (two records, four datagram hops)");
-        Assert.Equal(0, failures);
+        Assert.Equal(0, rig.Failures);
         long By(int step) => Enumerable.Range(0, Windows).Min(w => byWindow[w, step]);
 
         // The driver's own steps allocate nothing: delivering into the session's buffer (and waking its reader), both
@@ -126,8 +91,7 @@ public class ZeroAllocationDriverTests(ITestOutputHelper output)
         // The whole-process figure above is printed, not asserted here: the count is process-wide and xunit runs other test
         // classes at the same time (20 KB per echo once seen beside the CLI tests); WholeProcessAllocationTests asserts it alone.
 
-        client.Session.Close(); // the server's reader then gets the end: the echo task returns
-        await echo.WaitAsync(NetTestSupport.Bound);
+        await rig.StopAsync();
     }
 
     [Fact]
@@ -281,56 +245,15 @@ public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
     [MemberData(nameof(ZeroAllocationDriverTests.Versions), MemberType = typeof(ZeroAllocationDriverTests))]
     public async Task A_DTLS_echo_over_the_socket_drivers_allocates_almost_nothing_in_the_whole_process(int version)
     {
-        var protocol = version == 13 ? ProtocolVersion.Dtls13 : ProtocolVersion.Dtls12;
-        var serverOptions = new DtlsUdpServerOptions(NetTestSupport.Server(1901) with { ProtocolVersions = [protocol] })
-        {
-            ReceiveLoops = 1,
-            ApplicationDataAsEvents = false,
-            IdleTimeout = Timeout.InfiniteTimeSpan,
-        };
-        await using var server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), serverOptions);
-        await using var client = await DtlsUdpClient.ConnectAsync(server.LocalEndpoint, NetTestSupport.Client(1902) with { ProtocolVersions = [protocol] });
-        var (session, _) = await NetTestSupport.NextAsync<DtlsConnected>(server.Events);
-        using var stop = new CancellationTokenSource(NetTestSupport.Bound * 3);
-
-        var echo = Task.Run(async () =>
-        {
-            var buffer = new byte[2048];
-            while (true)
-            {
-                var r = await session.ReceiveAsync(buffer, stop.Token);
-                if (r.Status != DtlsReceiveStatus.Received)
-                {
-                    return;
-                }
-
-                session.Send(buffer.AsSpan(0, r.Length));
-            }
-        });
-
-        var payload = new byte[1000];
-        new Random(1903).NextBytes(payload);
-        var back = new byte[2048];
-        var failures = 0;
-        async Task EchoAsync(int count)
-        {
-            for (var i = 0; i < count; i++)
-            {
-                client.Send(payload);
-                var r = await client.ReceiveAsync(back, stop.Token);
-                failures += r.Status == DtlsReceiveStatus.Received && r.Length == payload.Length ? 0 : 1;
-            }
-        }
-
+        await using var rig = await DriverEchoRig.StartAsync(version == 13 ? ProtocolVersion.Dtls13 : ProtocolVersion.Dtls12, serverSeed: 1901, clientSeed: 1902, payloadSeed: 1903);
+        Task EchoAsync(int count) => rig.EchoAsync(count);
         await EchoAsync(100); // warm-up: JIT and tiering, the session buffers, first-use caches
         var smallest = await SmallestPerEchoAsync(EchoAsync, $"DTLS {version / 10}.{version % 10} echo");
 
-        Assert.Equal(0, failures);
-        Assert.True(payload.AsSpan().SequenceEqual(back.AsSpan(0, payload.Length)));
+        Assert.Equal(0, rig.Failures);
+        Assert.True(rig.Payload.AsSpan().SequenceEqual(rig.Back.AsSpan(0, rig.Payload.Length)));
         Assert.True(smallest <= 32, $"{smallest} B per echo");
-
-        client.Session.Close(); // the server's reader then gets the end: the echo task returns
-        await echo.WaitAsync(NetTestSupport.Bound);
+        await rig.StopAsync();
     }
 
     /// <summary>
@@ -469,5 +392,95 @@ public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
 
         session.Close();
         await echo.WaitAsync(NetTestSupport.Bound);
+    }
+}
+
+/// <summary>
+/// One client echoing 1000-byte records through a server session, both on the socket drivers (one receive loop, data read
+/// with the allocation-free <c>ReceiveAsync(Memory)</c>, no idle timeout): what the driver allocation tests measure.
+/// </summary>
+internal sealed class DriverEchoRig : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new(NetTestSupport.Bound * 3);
+    private readonly Task _echo;
+
+    private DriverEchoRig(DtlsUdpServer server, DtlsUdpClient client, DtlsUdpSession session, int payloadSeed)
+    {
+        Server = server;
+        Client = client;
+        new Random(payloadSeed).NextBytes(Payload);
+        _echo = Task.Run(async () =>
+        {
+            var buffer = new byte[2048];
+            while (true)
+            {
+                var r = await session.ReceiveAsync(buffer, _stop.Token);
+                if (r.Status != DtlsReceiveStatus.Received)
+                {
+                    return;
+                }
+
+                session.Send(buffer.AsSpan(0, r.Length));
+            }
+        });
+    }
+
+    public DtlsUdpServer Server { get; }
+
+    public DtlsUdpClient Client { get; }
+
+    public byte[] Payload { get; } = new byte[1000];
+
+    /// <summary>The last echo received.</summary>
+    public byte[] Back { get; } = new byte[2048];
+
+    /// <summary>Echoes that did not come back whole.</summary>
+    public int Failures { get; private set; }
+
+    public static async Task<DriverEchoRig> StartAsync(ProtocolVersion version, ulong serverSeed, ulong clientSeed, int payloadSeed)
+    {
+        var serverOptions = new DtlsUdpServerOptions(NetTestSupport.Server(serverSeed) with { ProtocolVersions = [version] })
+        {
+            ReceiveLoops = 1,
+            ApplicationDataAsEvents = false,
+            IdleTimeout = Timeout.InfiniteTimeSpan,
+        };
+        var server = new DtlsUdpServer(new IPEndPoint(IPAddress.Loopback, 0), serverOptions);
+        try
+        {
+            var client = await DtlsUdpClient.ConnectAsync(server.LocalEndpoint, NetTestSupport.Client(clientSeed) with { ProtocolVersions = [version] });
+            var (session, _) = await NetTestSupport.NextAsync<DtlsConnected>(server.Events);
+            return new DriverEchoRig(server, client, session, payloadSeed);
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Sends <paramref name="count"/> records, each after the previous one came back.</summary>
+    public async Task EchoAsync(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            Client.Send(Payload);
+            var r = await Client.ReceiveAsync(Back, _stop.Token);
+            Failures += r.Status == DtlsReceiveStatus.Received && r.Length == Payload.Length ? 0 : 1;
+        }
+    }
+
+    /// <summary>Closes the client: the server's reader then gets the end and the echo task returns.</summary>
+    public async Task StopAsync()
+    {
+        Client.Session.Close();
+        await _echo.WaitAsync(NetTestSupport.Bound);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Client.DisposeAsync();
+        await Server.DisposeAsync();
+        _stop.Dispose();
     }
 }

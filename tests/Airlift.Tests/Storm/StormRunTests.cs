@@ -162,7 +162,7 @@ public class StormRunTests(ITestOutputHelper output)
             var json = Path.Combine(dir, "storm.json");
 
             // 400 handshakes at 20/s take 20 s: the interrupt comes long before the end.
-            await using var storm = AirliftCli.Start(output.WriteLine, "storm", "--self-in-process", "--connections", "400", "--rate", "20", "--dtls", "1.2", "--json", json);
+            await using var storm = AirliftCli.StartInterruptible(output.WriteLine, "storm", "--self-in-process", "--connections", "400", "--rate", "20", "--dtls", "1.2", "--json", json);
             await storm.WaitForAsync(@"^storm +2s:", Limit);
             using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", storm.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
