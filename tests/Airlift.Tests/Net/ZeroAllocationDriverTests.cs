@@ -272,16 +272,7 @@ public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
     {
         await using var host = new TransportHost(new TransportHostOptions { UdpListen = [new IPEndPoint(IPAddress.Loopback, 0)], ReceiveLoops = 1 });
         var session = host.CreateSession(TransportLab.NewOptions(SdpSetupRole.Active, seed: 1904));
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)
-        {
-            ReceiveTimeout = (int)NetTestSupport.Bound.TotalMilliseconds, // a lost datagram fails the test instead of hanging it
-        };
-        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var hostAddress = host.UdpEndpoints[0].Serialize();
-        var ice = new TestIceClient(TransportLab.PeerUfrag, TransportLab.PeerPassword, session.LocalUfrag, session.LocalPassword);
-        var back = new byte[2048];
-        peer.SendTo(ice.BuildCheck(useCandidate: true), SocketFlags.None, hostAddress);
-        Assert.True(ice.IsAuthenticatedSuccess(back.AsSpan(0, peer.Receive(back))));
+        using var peer = RtpEchoPeer.Nominate(host, session);
 
         var echo = Task.Run(async () =>
         {
@@ -299,26 +290,13 @@ public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
             }
         });
 
-        var packet = new byte[172]; // 12-byte RTP header and 160 bytes of payload (20 ms of G.711)
-        packet[0] = 0x80;
-        packet[1] = 0;
-        var failures = 0;
-        Task EchoAsync(int count) => Task.Run(() =>
-        {
-            for (var i = 0; i < count; i++)
-            {
-                packet[3] = (byte)i;
-                peer.SendTo(packet, SocketFlags.None, hostAddress);
-                var n = peer.Receive(back);
-                failures += n == packet.Length && back[3] == (byte)i ? 0 : 1;
-            }
-        });
+        Task EchoAsync(int count) => peer.EchoAsync(count);
 
         await EchoAsync(100); // warm-up
         var smallest = await SmallestPerEchoAsync(EchoAsync, "TransportHost RTP echo");
 
-        Assert.Equal(0, failures);
-        Assert.True(smallest <= ApiCopiesPerEcho(packet.Length) + 32, $"{smallest} B per echo (the API's copies: {ApiCopiesPerEcho(packet.Length)} B)");
+        Assert.Equal(0, peer.Failures);
+        Assert.True(smallest <= ApiCopiesPerEcho(RtpEchoPeer.PacketLength) + 32, $"{smallest} B per echo (the API's copies: {ApiCopiesPerEcho(RtpEchoPeer.PacketLength)} B)");
         Assert.Equal(0, host.Stats.SendErrors);
     }
 
@@ -341,16 +319,7 @@ public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
     {
         await using var host = new TransportHost(new TransportHostOptions { UdpListen = [new IPEndPoint(IPAddress.Loopback, 0)], ReceiveLoops = 1, MediaAsEvents = false });
         var session = host.CreateSession(TransportLab.NewOptions(SdpSetupRole.Active, seed: 1906));
-        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)
-        {
-            ReceiveTimeout = (int)NetTestSupport.Bound.TotalMilliseconds, // a lost datagram fails the test instead of hanging it
-        };
-        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var hostAddress = host.UdpEndpoints[0].Serialize();
-        var ice = new TestIceClient(TransportLab.PeerUfrag, TransportLab.PeerPassword, session.LocalUfrag, session.LocalPassword);
-        var back = new byte[2048];
-        peer.SendTo(ice.BuildCheck(useCandidate: true), SocketFlags.None, hostAddress);
-        Assert.True(ice.IsAuthenticatedSuccess(back.AsSpan(0, peer.Receive(back))));
+        using var peer = RtpEchoPeer.Nominate(host, session);
 
         var echo = Task.Run(async () =>
         {
@@ -367,25 +336,12 @@ public sealed class WholeProcessAllocationTests(ITestOutputHelper output)
             }
         });
 
-        var packet = new byte[172];
-        packet[0] = 0x80;
-        packet[1] = 0;
-        var failures = 0;
-        Task EchoAsync(int count) => Task.Run(() =>
-        {
-            for (var i = 0; i < count; i++)
-            {
-                packet[3] = (byte)i;
-                peer.SendTo(packet, SocketFlags.None, hostAddress);
-                var n = peer.Receive(back);
-                failures += n == packet.Length && back[3] == (byte)i ? 0 : 1;
-            }
-        });
+        Task EchoAsync(int count) => peer.EchoAsync(count);
 
         await EchoAsync(100); // warm-up: JIT and tiering, the session's media buffer
         var smallest = await SmallestPerEchoAsync(EchoAsync, "TransportHost RTP echo (ReceiveMediaAsync)");
 
-        Assert.Equal(0, failures);
+        Assert.Equal(0, peer.Failures);
         Assert.True(smallest <= 32, $"{smallest} B per echo");
         Assert.Equal(0, host.Stats.SendErrors);
         Assert.Equal(0, session.MediaDropped);
@@ -483,4 +439,55 @@ internal sealed class DriverEchoRig : IAsyncDisposable
         await Server.DisposeAsync();
         _stop.Dispose();
     }
+}
+
+/// <summary>
+/// A peer on a plain UDP socket that nominates its tuple with a host session (one STUN check with USE-CANDIDATE) and then
+/// echoes 172-byte RTP packets (12-byte header, 160 bytes of payload: 20 ms of G.711) through it, one at a time.
+/// </summary>
+internal sealed class RtpEchoPeer : IDisposable
+{
+    public const int PacketLength = 172;
+
+    private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)
+    {
+        ReceiveTimeout = (int)NetTestSupport.Bound.TotalMilliseconds, // a lost datagram fails the test instead of hanging it
+    };
+
+    private readonly SocketAddress _host;
+    private readonly byte[] _packet = new byte[PacketLength];
+    private readonly byte[] _back = new byte[2048];
+
+    private RtpEchoPeer(TransportHost host)
+    {
+        _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _host = host.UdpEndpoints[0].Serialize();
+        _packet[0] = 0x80;
+    }
+
+    /// <summary>Echoes that did not come back whole.</summary>
+    public int Failures { get; private set; }
+
+    public static RtpEchoPeer Nominate(TransportHost host, TransportSession session)
+    {
+        var peer = new RtpEchoPeer(host);
+        var ice = new TestIceClient(TransportLab.PeerUfrag, TransportLab.PeerPassword, session.LocalUfrag, session.LocalPassword);
+        peer._socket.SendTo(ice.BuildCheck(useCandidate: true), SocketFlags.None, peer._host);
+        Assert.True(ice.IsAuthenticatedSuccess(peer._back.AsSpan(0, peer._socket.Receive(peer._back))));
+        return peer;
+    }
+
+    /// <summary>Sends <paramref name="count"/> packets, each after the previous one came back (on a pool thread: the socket blocks).</summary>
+    public Task EchoAsync(int count) => Task.Run(() =>
+    {
+        for (var i = 0; i < count; i++)
+        {
+            _packet[3] = (byte)i;
+            _socket.SendTo(_packet, SocketFlags.None, _host);
+            var n = _socket.Receive(_back);
+            Failures += n == _packet.Length && _back[3] == (byte)i ? 0 : 1;
+        }
+    });
+
+    public void Dispose() => _socket.Dispose();
 }
