@@ -332,7 +332,9 @@ public sealed class DtlsServerListener
         return DtlsListenerDecision.HelloRetryRequest;
     }
 
-    private static bool TryReadClientHelloFragment(ReadOnlySpan<byte> datagram, out RecordHeader record, out HandshakeHeader handshake, out ReadOnlySpan<byte> fragment)
+    /// <summary>A ClientHello fragment in an epoch-0 handshake record at the start of the datagram (the socket drivers use it
+    /// too, to tell a new hello from an existing session's traffic).</summary>
+    internal static bool TryReadClientHelloFragment(ReadOnlySpan<byte> datagram, out RecordHeader record, out HandshakeHeader handshake, out ReadOnlySpan<byte> fragment)
     {
         handshake = default;
         fragment = default;

@@ -533,13 +533,13 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
             return HelloFromKnownAddress.Session;
         }
 
-        if (!TryReadClientHelloFragment(datagram, out var offset, out var fragment))
+        if (!DtlsServerListener.TryReadClientHelloFragment(datagram, out _, out var handshake, out var fragment))
         {
             session.NewHelloPending = false;
             return HelloFromKnownAddress.Session;
         }
 
-        if (offset == 0)
+        if (handshake.FragmentOffset == 0)
         {
             var isNew = ClientHello.TryReadPrefix(fragment, out _, out var random, out _, out _, out _) && !random.SequenceEqual(known);
             session.NewHelloPending = isNew;
@@ -547,28 +547,6 @@ internal sealed class DtlsSocketLoop : IAsyncDisposable, ISocketDriverHandler
         }
 
         return session.NewHelloPending ? HelloFromKnownAddress.New : HelloFromKnownAddress.Session;
-    }
-
-    /// <summary>A ClientHello fragment in an epoch-0 handshake record at the start of the datagram.</summary>
-    private static bool TryReadClientHelloFragment(ReadOnlySpan<byte> datagram, out int offset, out ReadOnlySpan<byte> fragment)
-    {
-        offset = 0;
-        fragment = default;
-        if (!RecordHeader.TryRead(datagram, out var record) || record.Type != ContentType.Handshake || record.Epoch != 0
-            || datagram.Length < RecordHeader.Size + record.Length)
-        {
-            return false;
-        }
-
-        var reader = new WireReader(datagram.Slice(RecordHeader.Size, record.Length));
-        if (!HandshakeHeader.TryRead(ref reader, out var handshake) || handshake.Type != HandshakeType.ClientHello
-            || !reader.TryReadBytes(handshake.FragmentLength, out fragment))
-        {
-            return false;
-        }
-
-        offset = handshake.FragmentOffset;
-        return true;
     }
 
     private TimeSpan FireTimersLocked()
