@@ -3,6 +3,9 @@
 #
 #   fuzz/run.sh list                        the targets
 #   fuzz/run.sh run TARGET SECONDS          build, instrument, fuzz TARGET for SECONDS; crashes -> fuzz/crashes/TARGET/
+#   fuzz/run.sh long SECONDS EXECS [TARGET...]
+#                                           the long run: each target (default all) until EXECS executions or SECONDS,
+#                                           whichever comes first; afl's final stats kept in fuzz/.work/long/TARGET.stats
 #   fuzz/run.sh replay TARGET FILE...       run inputs once on the uninstrumented harness, print any exception
 #   fuzz/run.sh ci SECONDS_PER_TARGET       every target for a short time (CI); fails when any crash or hang is found
 #   fuzz/run.sh corpus                      rewrite fuzz/corpus/ from real handshakes and captures
@@ -92,16 +95,17 @@ target_assemblies() {
 
 stat_of() { awk -F' *: *' -v k="$2" '$1 == k { print $2 }' "$1" 2>/dev/null; }
 
-# run_target TARGET SECONDS: fuzzes, saves crashes and hangs, prints one summary line; returns 1 when something was found.
+# run_target TARGET SECONDS [EXECS]: fuzzes, saves crashes and hangs, prints one summary line; returns 1 when something was found.
 run_target() {
-  local target="$1" seconds="$2" assemblies dir out found=0
+  local target="$1" seconds="$2" execs="${3:-}" assemblies dir out found=0 limit=()
+  [[ -n "$execs" ]] && limit=(-E "$execs")
   assemblies=$(target_assemblies "$target")
   dir=$(instrumented_dir "$assemblies")
   out="$WORK/out/$target"
   rm -rf "$out"
   mkdir -p "$out"
   [[ -d "$FUZZ_DIR/corpus/$target" ]] || die "no corpus in fuzz/corpus/$target (fuzz/run.sh corpus)"
-  say "fuzzing $target for ${seconds}s (instrumented: $assemblies)"
+  say "fuzzing $target for ${seconds}s${execs:+ or $execs executions} (instrumented: $assemblies)"
   local stats="$out/default/fuzzer_stats" rc attempt
   # afl-fuzz's dry run sometimes reports "No instrumentation detected" for a .NET harness on a machine under heavy load
   # (seen once in CI at load 15 on 2 cores, never reproduced alone); one more attempt, said aloud, before failing.
@@ -109,7 +113,7 @@ run_target() {
     set +e
     AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
       AFL_NO_WARN_INSTABILITY=1 AFL_QUIET=1 \
-      nice -n "$NICE" afl-fuzz -V "$seconds" -t "$TIMEOUT_MS" -i "$FUZZ_DIR/corpus/$target" -o "$out" \
+      nice -n "$NICE" afl-fuzz -V "$seconds" "${limit[@]}" -t "$TIMEOUT_MS" -i "$FUZZ_DIR/corpus/$target" -o "$out" \
       -- dotnet "$dir/Airlift.Fuzz.dll" run "$target" >"$out/afl.log" 2>&1
     rc=$?
     set -e
@@ -185,6 +189,28 @@ case "$cmd" in
     : >"$WORK/summary.txt"
     run_target "$2" "$3"
     ;;
+  long)
+    [[ $# -ge 3 && "$2" =~ ^[0-9]+$ && "$3" =~ ^[0-9]+$ ]] || die "usage: fuzz/run.sh long SECONDS EXECS [TARGET...]"
+    ensure_afl
+    build_plain
+    seconds="$2" execs="$3"
+    shift 3
+    list=("$@")
+    ((${#list[@]})) || mapfile -t list < <(targets | cut -f1)
+    for t in "${list[@]}"; do target_assemblies "$t" >/dev/null; done
+    publish_instrumented
+    : >"$WORK/summary.txt"
+    mkdir -p "$WORK/long"
+    failed=0
+    for t in "${list[@]}"; do
+      run_target "$t" "$seconds" "$execs" || failed=1
+      cp "$WORK/out/$t/default/fuzzer_stats" "$WORK/long/$t.stats"
+      git -C "$REPO_ROOT" rev-parse --short HEAD >>"$WORK/long/$t.stats" 2>/dev/null || true
+    done
+    say "summary"
+    cat "$WORK/summary.txt"
+    ((failed == 0)) || { printf '!!! [fuzz] crashes or hangs found: see above\n' >&2; exit 1; }
+    ;;
   ci)
     [[ $# -eq 2 && "$2" =~ ^[0-9]+$ ]] || die "usage: fuzz/run.sh ci SECONDS_PER_TARGET"
     ensure_afl
@@ -203,7 +229,7 @@ case "$cmd" in
     fi
     ;;
   *)
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
