@@ -183,7 +183,37 @@ public sealed class DtlsServerListener
         {
             // A DTLS 1.3-capable listener needs the whole hello: supported_versions, key shares and the cookie extension
             // can be anywhere in it, and the HelloRetryRequest cookie carries its hash.
-            var whole = handshake.IsComplete ? fragment.ToArray() : _pending.Add(now, identity, handshake.MessageSeq, handshake.Length, handshake.FragmentOffset, fragment);
+            // Every ClientHello fragment in the datagram counts: a client that resends its hello at a lower datagram size
+            // packs the fragments it already cut, so one datagram can carry several records of it.
+            byte[]? whole = null;
+            var buffered = false;
+            var copies = false;
+            var position = 0;
+            while (true)
+            {
+                position += RecordHeader.Size + record.Length;
+                var duplicate = false;
+                whole = handshake.IsComplete ? fragment.ToArray() : _pending.Add(now, identity, handshake.MessageSeq, handshake.Length, handshake.FragmentOffset, fragment, out duplicate);
+                if (whole is not null)
+                {
+                    break;
+                }
+
+                copies |= duplicate;
+                buffered |= !duplicate;
+                if (position >= datagram.Length || !TryReadClientHelloFragment(datagram[position..], out record, out handshake, out fragment))
+                {
+                    break;
+                }
+            }
+
+            if (whole is null && !buffered && copies)
+            {
+                Stats.CountDropped();
+                _options.Metrics.Drop("listener-hello-fragment-copy");
+                return DtlsListenerDecision.Dropped;
+            }
+
             if (whole is null)
             {
                 Stats.CountFragmentBuffered();

@@ -64,9 +64,19 @@ internal static class StatelessRetry
 /// cookie extension in it. Bounded: at most <see cref="DtlsOptions.MaxPendingClientHelloBytes"/> in all, each entry lives
 /// <see cref="Lifetime"/>, the oldest is evicted first; no endpoint, key or timer exists for a pending hello.
 /// </summary>
+/// <remarks>
+/// A completed hello stays for <see cref="Lifetime"/> as well, so that copies of it are known as copies. Without that, a late
+/// copy of one fragment (the client had already resent its hello) would start a new entry for its address, and the next
+/// hello from that address with the same message_seq and length (a client restarted on the same port: RFC 6347 4.2.8)
+/// would be completed with the old hello's bytes; the cookie would then carry a hash the client never sent, and the
+/// handshake would fail after the server's first flight (found by the soak with reused ports). A copy of a completed
+/// hello's first fragment is the client asking again (its answer was lost) and gets the whole hello back to answer,
+/// statelessly as before; a copy of a later fragment is dropped. Another first fragment (another random) proves a new
+/// hello and ends the old one.
+/// </remarks>
 internal sealed class PendingClientHellos(int maxBytes)
 {
-    /// <summary>How long an incomplete hello is kept.</summary>
+    /// <summary>How long an incomplete hello is kept, and a completed one is remembered.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(2);
 
     /// <summary>Largest ClientHello assembled (a hello with every group's share and a cookie stays well under it).</summary>
@@ -79,56 +89,92 @@ internal sealed class PendingClientHellos(int maxBytes)
 
     public int Bytes => _bytes;
 
-    /// <summary>Adds a fragment; returns the complete body once every byte arrived (the entry is then gone).</summary>
-    public byte[]? Add(TimeSpan now, ReadOnlySpan<byte> identity, ushort messageSeq, int length, int offset, ReadOnlySpan<byte> fragment)
+    /// <summary>
+    /// Adds a fragment; returns the complete body once every byte arrived, or again when the first fragment of a hello
+    /// completed moments ago comes again. <paramref name="duplicate"/> says a later fragment of a completed hello was
+    /// dropped.
+    /// </summary>
+    public byte[]? Add(TimeSpan now, ReadOnlySpan<byte> identity, ushort messageSeq, int length, int offset, ReadOnlySpan<byte> fragment, out bool duplicate)
     {
+        duplicate = false;
         if (length > MaxHelloLength || length > maxBytes || offset + fragment.Length > length)
         {
             return null;
         }
 
         Expire(now);
-        Entry? entry = null;
+        Entry? open = null;
+        Entry? completed = null;
         for (var node = _entries.First; node is not null; node = node.Next)
         {
-            if (node.Value.MessageSeq == messageSeq && node.Value.Body.Length == length && node.Value.Identity.AsSpan().SequenceEqual(identity))
+            var e = node.Value;
+            if (e.MessageSeq == messageSeq && e.Body.Length == length && e.Identity.AsSpan().SequenceEqual(identity))
             {
-                entry = node.Value;
-                break;
+                if (e.Completed)
+                {
+                    completed = e;
+                }
+                else
+                {
+                    open = e;
+                }
             }
         }
 
-        if (entry is null)
+        if (completed is not null)
+        {
+            if (completed.Body.AsSpan(offset, fragment.Length).SequenceEqual(fragment))
+            {
+                // A copy of the hello completed moments ago: its first fragment asks for the answer again.
+                duplicate = offset != 0;
+                return offset == 0 ? completed.Body.ToArray() : null;
+            }
+
+            if (offset == 0)
+            {
+                // Another first fragment: a new hello from this address; copies of the old one no longer come.
+                Remove(completed);
+            }
+        }
+
+        if (open is null)
         {
             while (_bytes + length > maxBytes && _entries.First is { } oldest)
             {
-                _bytes -= oldest.Value.Body.Length;
-                _entries.RemoveFirst();
+                Remove(oldest.Value);
             }
 
-            entry = new Entry(identity.ToArray(), messageSeq, new byte[length], now);
-            _entries.AddLast(entry);
+            open = new Entry(identity.ToArray(), messageSeq, new byte[length], now);
+            _entries.AddLast(open);
             _bytes += length;
         }
 
-        fragment.CopyTo(entry.Body.AsSpan(offset));
-        entry.Add(offset, offset + fragment.Length);
-        if (!entry.Complete)
+        fragment.CopyTo(open.Body.AsSpan(offset));
+        open.Add(offset, offset + fragment.Length);
+        if (!open.IsWhole)
         {
             return null;
         }
 
+        // Remembered as completed (its lifetime starts now) so that its copies are known; the caller gets its own copy.
+        _entries.Remove(open);
+        open.Complete(now);
+        _entries.AddLast(open);
+        return open.Body.ToArray();
+    }
+
+    private void Remove(Entry entry)
+    {
         _entries.Remove(entry);
-        _bytes -= length;
-        return entry.Body;
+        _bytes -= entry.Body.Length;
     }
 
     private void Expire(TimeSpan now)
     {
+        // Entries are in the order of their last change (created, or completed), so the oldest is first.
         while (_entries.First is { } oldest && now - oldest.Value.Created > Lifetime)
         {
-            _bytes -= oldest.Value.Body.Length;
-            _entries.RemoveFirst();
+            Remove(oldest.Value);
         }
     }
 
@@ -142,9 +188,18 @@ internal sealed class PendingClientHellos(int maxBytes)
 
         public byte[] Body { get; } = body;
 
-        public TimeSpan Created { get; } = created;
+        public TimeSpan Created { get; private set; } = created;
 
-        public bool Complete => _ranges.Count == 1 && _ranges[0].Start == 0 && _ranges[0].End == Body.Length;
+        public bool Completed { get; private set; }
+
+        public bool IsWhole => _ranges.Count == 1 && _ranges[0].Start == 0 && _ranges[0].End == Body.Length;
+
+        public void Complete(TimeSpan now)
+        {
+            Completed = true;
+            Created = now;
+            _ranges.Clear();
+        }
 
         public void Add(int start, int end)
         {

@@ -1,0 +1,188 @@
+using System.Net;
+using Airlift.Dtls;
+
+namespace Airlift.Tests.Dtls.V13;
+
+/// <summary>
+/// The stateless listener's assembly of ClientHellos that span several datagrams (DTLS 1.3 with the hybrid share: 1.4 KB):
+/// both cases were found by <c>airlift soak --reuse-ports</c>, where they made handshakes time out.
+/// </summary>
+public class ListenerHelloReassemblyTests
+{
+    private static readonly IPEndPoint Remote = IPEndPoint.Parse("127.0.0.1:5000");
+
+    private static DtlsOptions ServerOptions() => Dtls13HandshakeTests.Options(TestCertificates.Ecdsa, 41);
+
+    private static List<byte[]> Drain(DtlsEndpoint endpoint)
+    {
+        var buffer = new byte[4096];
+        var datagrams = new List<byte[]>();
+        while (endpoint.PollOutput(buffer) is { Kind: not DtlsOutputKind.Timeout } output)
+        {
+            if (output.Kind == DtlsOutputKind.Datagram)
+            {
+                datagrams.Add(buffer.AsSpan(0, output.DatagramLength).ToArray());
+            }
+        }
+
+        return datagrams;
+    }
+
+    private static TimeSpan NextDeadline(DtlsEndpoint endpoint)
+    {
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var output = endpoint.PollOutput(buffer);
+            if (output.Kind == DtlsOutputKind.Timeout)
+            {
+                return output.Deadline;
+            }
+        }
+    }
+
+    /// <summary>Feeds datagrams to the listener; the HelloRetryRequest (if any) and the endpoint (if accepted) come back.</summary>
+    private static (byte[]? Retry, DtlsEndpoint? Accepted, List<DtlsListenerDecision> Decisions) Offer(DtlsServerListener listener, TimeSpan now, IEnumerable<byte[]> datagrams)
+    {
+        var response = new byte[4096];
+        byte[]? retry = null;
+        DtlsEndpoint? accepted = null;
+        var decisions = new List<DtlsListenerDecision>();
+        foreach (var d in datagrams)
+        {
+            var decision = listener.HandleDatagram(now, Remote, d, response, out var length, out var endpoint);
+            decisions.Add(decision);
+            if (decision == DtlsListenerDecision.HelloRetryRequest)
+            {
+                retry ??= response.AsSpan(0, length).ToArray();
+            }
+
+            accepted ??= endpoint;
+        }
+
+        return (retry, accepted, decisions);
+    }
+
+    /// <summary>Runs client and server to the end of their handshake without loss; returns whether both connected.</summary>
+    private static bool Complete(DtlsEndpoint client, DtlsEndpoint server, TimeSpan now)
+    {
+        for (var i = 0; i < 20 && (client.State != DtlsState.Connected || server.State != DtlsState.Connected); i++)
+        {
+            now += TimeSpan.FromMilliseconds(5);
+            foreach (var d in Drain(server))
+            {
+                client.HandleDatagram(now, d);
+            }
+
+            foreach (var d in Drain(client))
+            {
+                server.HandleDatagram(now, d);
+            }
+        }
+
+        return client.State == DtlsState.Connected && server.State == DtlsState.Connected;
+    }
+
+    [Fact]
+    public void A_hello_resent_at_a_lower_datagram_size_with_two_fragments_in_one_datagram_is_assembled()
+    {
+        var now = TimeSpan.FromSeconds(5);
+        var listener = new DtlsServerListener(ServerOptions());
+        var client = DtlsEndpoint.CreateClient(Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, 42), now);
+
+        var (retry, _, _) = Offer(listener, now, Drain(client));
+        Assert.NotNull(retry);
+        client.HandleDatagram(now, retry);
+
+        // The cookie hello at 1200 bytes is lost every time; the retry comes twice (the server is alive), so after two
+        // timeouts the client lowers its datagram size and packs the fragments it already cut: [0, 975) alone, then
+        // [975, 1175) and [1175, 1455) together in one datagram.
+        Drain(client);
+        client.HandleDatagram(now, retry);
+        List<byte[]> resent = [];
+        for (var i = 0; i < 6 && resent.Count == 0; i++)
+        {
+            now = NextDeadline(client);
+            client.HandleTimeout(now);
+            var datagrams = Drain(client);
+            if (datagrams.Max(d => d.Length) <= 1000)
+            {
+                resent = datagrams;
+            }
+        }
+
+        Assert.True(resent.Count >= 2, client.Trace);
+        Assert.Contains(resent, d => RecordCount(d) > 1);
+
+        // Only the lower-size copy arrives (each of its datagrams once, not the redundant copy).
+        var once = resent.Take(1).Concat(resent.Skip(1).TakeWhile(d => FragmentOffset(d) != 0)).ToList();
+        Assert.Contains(once, d => RecordCount(d) > 1);
+        var (_, accepted, decisions) = Offer(listener, now, once);
+        Assert.True(accepted is not null, string.Join(", ", decisions) + client.Trace);
+        Assert.True(Complete(client, accepted, now), client.Trace + accepted.Trace);
+    }
+
+    [Fact]
+    public void A_late_copy_of_the_previous_hellos_fragment_is_not_taken_into_the_next_hello_from_the_same_address()
+    {
+        var now = TimeSpan.FromSeconds(5);
+        var listener = new DtlsServerListener(ServerOptions());
+
+        // Client A's first hello is answered; A also resent it (its timer fired first) and only the second fragment of
+        // that copy arrives, late.
+        var a = DtlsEndpoint.CreateClient(Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, 43), now);
+        var first = Drain(a);
+        Assert.Equal(2, first.Count);
+        now = NextDeadline(a);
+        a.HandleTimeout(now);
+        var copy = Drain(a);
+        var (retryA, _, _) = Offer(listener, now, first);
+        Assert.NotNull(retryA);
+        var (_, _, lateDecisions) = Offer(listener, now, [copy[1]]);
+
+        // Client B restarts on the same address and port (RFC 6347 4.2.8) with a hello of the same length.
+        now += TimeSpan.FromMilliseconds(300);
+        var b = DtlsEndpoint.CreateClient(Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, 44), now);
+        var helloB = Drain(b);
+        Assert.Equal(first.Select(d => d.Length), helloB.Select(d => d.Length));
+        var (retryB, _, _) = Offer(listener, now, helloB);
+        Assert.NotNull(retryB);
+        b.HandleDatagram(now, retryB);
+        var (_, accepted, decisions) = Offer(listener, now, Drain(b));
+        Assert.True(accepted is not null, string.Join(", ", decisions));
+        Assert.True(Complete(b, accepted, now), $"late copy: {string.Join(", ", lateDecisions)}\n" + b.Trace + accepted.Trace);
+    }
+
+    [Fact]
+    public void A_resent_hello_whose_answer_was_lost_is_answered_again()
+    {
+        var now = TimeSpan.FromSeconds(5);
+        var listener = new DtlsServerListener(ServerOptions());
+        var client = DtlsEndpoint.CreateClient(Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, 45), now);
+        var (lost, _, _) = Offer(listener, now, Drain(client));
+        Assert.NotNull(lost);
+
+        now = NextDeadline(client);
+        client.HandleTimeout(now);
+        var (retry, _, decisions) = Offer(listener, now, Drain(client));
+        Assert.True(retry is not null, string.Join(", ", decisions));
+
+        client.HandleDatagram(now, retry);
+        var (_, accepted, _) = Offer(listener, now, Drain(client));
+        Assert.NotNull(accepted);
+        Assert.True(Complete(client, accepted, now), client.Trace + accepted.Trace);
+    }
+
+    private static int FragmentOffset(byte[] datagram) => (datagram[19] << 16) | (datagram[20] << 8) | datagram[21];
+
+    private static int RecordCount(byte[] datagram)
+    {
+        var count = 0;
+        for (var p = 0; p + 13 <= datagram.Length; p += 13 + ((datagram[p + 11] << 8) | datagram[p + 12]))
+        {
+            count++;
+        }
+
+        return count;
+    }
+}
