@@ -5,7 +5,8 @@ using System.Runtime.InteropServices;
 namespace Airlift.Cli.Soak;
 
 /// <summary>What one process holds at one moment: managed heap, native memory, file descriptors, threads.</summary>
-/// <param name="ManagedBytes">GC.GetTotalMemory: live managed bytes (after a forced full collection when <paramref name="ForcedGc"/>).</param>
+/// <param name="ManagedBytes">Live managed bytes: after a forced full collection (<paramref name="ForcedGc"/>) that
+/// collection's heap size less its fragmentation; otherwise GC.GetTotalMemory, never below 0.</param>
 /// <param name="GcHeapBytes">GCMemoryInfo.HeapSizeBytes of the last collection (fragmentation included).</param>
 /// <param name="GcCommittedBytes">GCMemoryInfo.TotalCommittedBytes: memory the GC holds from the OS.</param>
 /// <param name="RssBytes">VmRSS from /proc/self/status (0 where there is no /proc).</param>
@@ -59,8 +60,11 @@ internal static class ProcessProbe
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         }
 
-        var managed = GC.GetTotalMemory(forceFullCollection: false);
         var info = GC.GetGCMemoryInfo(GCKind.Any);
+
+        // GC.GetTotalMemory can be negative under the regions GC (dotnet/runtime#106712: gen 0's fragmentation counted over
+        // every region, its size over some); right after our own compacting collection, that collection's numbers are exact.
+        var managed = forceGc ? info.HeapSizeBytes - info.FragmentedBytes : Math.Max(0, GC.GetTotalMemory(forceFullCollection: false));
         var status = ReadStatus();
         long privateBytes;
         int threads;

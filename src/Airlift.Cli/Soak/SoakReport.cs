@@ -170,7 +170,7 @@ internal static class SoakReport
                 }
             }
 
-            Row("managed heap (GC.GetTotalMemory; forced collection in the tagged columns)", p => p.Server.ManagedBytes, true);
+            Row("managed heap (live bytes of the forced collection in the tagged columns, GC.GetTotalMemory between)", p => p.Server.ManagedBytes, true);
             Row("GC heap size (last collection)", p => p.Server.GcHeapBytes, true);
             Row("GC committed", p => p.Server.GcCommittedBytes, true);
             Row("RSS (VmRSS)", p => p.Server.RssBytes, true);

@@ -95,7 +95,9 @@ public sealed record DtlsOptions
 
     /// <summary>
     /// Bytes a <see cref="DtlsServerListener"/> may hold in all for ClientHellos that span datagrams (DTLS 1.3 hellos with a
-    /// post-quantum key share take two), before any cookie verified. Bounded and expiring after 2 s; the oldest goes first.
+    /// post-quantum key share take two), before any cookie verified, and for such hellos completed in the last 2 s (so that
+    /// late copies of their fragments are known as copies and never complete the next hello from that address). Bounded
+    /// and expiring after 2 s; completed hellos are evicted first, then the oldest hello still being assembled.
     /// </summary>
     public int MaxPendingClientHelloBytes { get; init; } = 256 * 1024;
 

@@ -186,6 +186,7 @@ public sealed class DtlsServerListener
             // Every ClientHello fragment in the datagram counts: a client that resends its hello at a lower datagram size
             // packs the fragments it already cut, so one datagram can carry several records of it.
             byte[]? whole = null;
+            var repeat = false;
             var buffered = false;
             var copies = false;
             var position = 0;
@@ -193,7 +194,7 @@ public sealed class DtlsServerListener
             {
                 position += RecordHeader.Size + record.Length;
                 var duplicate = false;
-                whole = handshake.IsComplete ? fragment.ToArray() : _pending.Add(now, identity, handshake.MessageSeq, handshake.Length, handshake.FragmentOffset, fragment, out duplicate);
+                whole = handshake.IsComplete ? fragment.ToArray() : _pending.Add(now, identity, handshake.MessageSeq, handshake.Length, handshake.FragmentOffset, fragment, out duplicate, out repeat);
                 if (whole is not null)
                 {
                     break;
@@ -224,7 +225,17 @@ public sealed class DtlsServerListener
             {
                 if (Decide13(now, remote, identity, datagram.Length, record, handshake, whole, hello, response, out responseLength, out endpoint) is { } decision)
                 {
-                    responseCopies = decision == DtlsListenerDecision.HelloRetryRequest ? 1 : 0;
+                    // A hello answered moments ago asks again: that answer was probably lost, so this one goes twice when
+                    // the datagram that asked is at least twice its size on the wire (never more bytes out than in).
+                    var wire = WireOverhead(remote);
+                    responseCopies = decision != DtlsListenerDecision.HelloRetryRequest ? 0
+                        : repeat && datagram.Length + wire >= 2 * (responseLength + wire) ? 2 : 1;
+                    if (responseCopies == 2)
+                    {
+                        Stats.CountHelloRetryRequest();
+                        _options.Metrics.CookiesSent.Add(1);
+                    }
+
                     acceptedRandom = decision == DtlsListenerDecision.Accepted ? hello.Random : null;
                     return decision;
                 }

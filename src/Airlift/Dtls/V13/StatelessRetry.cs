@@ -72,7 +72,8 @@ internal static class StatelessRetry
 /// handshake would fail after the server's first flight (found by the soak with reused ports). A copy of a completed
 /// hello's first fragment is the client asking again (its answer was lost) and gets the whole hello back to answer,
 /// statelessly as before; a copy of a later fragment is dropped. Another first fragment (another random) proves a new
-/// hello and ends the old one.
+/// hello and ends the old one. Completed hellos share the byte budget but are evicted before any hello still being
+/// assembled.
 /// </remarks>
 internal sealed class PendingClientHellos(int maxBytes)
 {
@@ -91,12 +92,13 @@ internal sealed class PendingClientHellos(int maxBytes)
 
     /// <summary>
     /// Adds a fragment; returns the complete body once every byte arrived, or again when the first fragment of a hello
-    /// completed moments ago comes again. <paramref name="duplicate"/> says a later fragment of a completed hello was
-    /// dropped.
+    /// completed moments ago comes again (<paramref name="repeat"/>: the client asks again, so the answer was probably
+    /// lost). <paramref name="duplicate"/> says a later fragment of a completed hello was dropped.
     /// </summary>
-    public byte[]? Add(TimeSpan now, ReadOnlySpan<byte> identity, ushort messageSeq, int length, int offset, ReadOnlySpan<byte> fragment, out bool duplicate)
+    public byte[]? Add(TimeSpan now, ReadOnlySpan<byte> identity, ushort messageSeq, int length, int offset, ReadOnlySpan<byte> fragment, out bool duplicate, out bool repeat)
     {
         duplicate = false;
+        repeat = false;
         if (length > MaxHelloLength || length > maxBytes || offset + fragment.Length > length)
         {
             return null;
@@ -127,7 +129,8 @@ internal sealed class PendingClientHellos(int maxBytes)
             {
                 // A copy of the hello completed moments ago: its first fragment asks for the answer again.
                 duplicate = offset != 0;
-                return offset == 0 ? completed.Body.ToArray() : null;
+                repeat = offset == 0;
+                return repeat ? completed.Body.ToArray() : null;
             }
 
             if (offset == 0)
@@ -139,6 +142,12 @@ internal sealed class PendingClientHellos(int maxBytes)
 
         if (open is null)
         {
+            // Completed hellos go first: remembering copies must never cost a hello still being assembled its place.
+            while (_bytes + length > maxBytes && OldestCompleted() is { } done)
+            {
+                Remove(done);
+            }
+
             while (_bytes + length > maxBytes && _entries.First is { } oldest)
             {
                 Remove(oldest.Value);
@@ -161,6 +170,19 @@ internal sealed class PendingClientHellos(int maxBytes)
         open.Complete(now);
         _entries.AddLast(open);
         return open.Body.ToArray();
+    }
+
+    private Entry? OldestCompleted()
+    {
+        for (var node = _entries.First; node is not null; node = node.Next)
+        {
+            if (node.Value.Completed)
+            {
+                return node.Value;
+            }
+        }
+
+        return null;
     }
 
     private void Remove(Entry entry)

@@ -164,13 +164,48 @@ public class ListenerHelloReassemblyTests
 
         now = NextDeadline(client);
         client.HandleTimeout(now);
-        var (retry, _, decisions) = Offer(listener, now, Drain(client));
+        var resent = Drain(client);
+
+        // Its first fragment is enough to know the hello: answered at once, twice (the first answer was lost), and the
+        // two answers are smaller than the datagram that asked, IP and UDP headers counted.
+        var response = new byte[4096];
+        Assert.Equal(DtlsListenerDecision.HelloRetryRequest, listener.HandleDatagram(now, Remote, resent[0], response, out var length, out var copies, out _));
+        Assert.Equal(2, copies);
+        Assert.True(2 * (length + 28) <= resent[0].Length + 28);
+        var (retry, _, decisions) = Offer(listener, now, resent.Skip(1));
         Assert.True(retry is not null, string.Join(", ", decisions));
 
         client.HandleDatagram(now, retry);
         var (_, accepted, _) = Offer(listener, now, Drain(client));
         Assert.NotNull(accepted);
         Assert.True(Complete(client, accepted, now), client.Trace + accepted.Trace);
+    }
+
+    [Fact]
+    public void Remembered_hellos_are_evicted_before_a_hello_still_being_assembled()
+    {
+        var pending = new Airlift.Dtls.V13.PendingClientHellos(3 * 1000);
+        var now = TimeSpan.FromSeconds(1);
+        var body = new byte[1000];
+        new Random(7).NextBytes(body);
+        byte[] Id(byte b) => [127, 0, 0, 1, 0x13, b];
+
+        // A: first half arrives, the second is still on its way.
+        Assert.Null(pending.Add(now, Id(1), 0, 1000, 0, body.AsSpan(0, 500), out _, out _));
+
+        // B and C complete (and are remembered for their copies), then D starts: the budget holds three hellos.
+        foreach (var id in new byte[] { 2, 3 })
+        {
+            Assert.Null(pending.Add(now, Id(id), 0, 1000, 0, body.AsSpan(0, 500), out _, out _));
+            Assert.NotNull(pending.Add(now, Id(id), 0, 1000, 500, body.AsSpan(500), out _, out _));
+        }
+
+        Assert.Null(pending.Add(now, Id(4), 0, 1000, 0, body.AsSpan(0, 500), out _, out _));
+        Assert.True(pending.Bytes <= 3 * 1000);
+
+        // A's second half completes A: a remembered hello made room, not A.
+        Assert.Equal(body, pending.Add(now + TimeSpan.FromMilliseconds(300), Id(1), 0, 1000, 500, body.AsSpan(500), out var duplicate, out _));
+        Assert.False(duplicate);
     }
 
     private static int FragmentOffset(byte[] datagram) => (datagram[19] << 16) | (datagram[20] << 8) | datagram[21];
