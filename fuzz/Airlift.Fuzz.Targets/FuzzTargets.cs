@@ -26,7 +26,7 @@ public static class FuzzTargets
         new("dtls-server", [Library], "DTLS 1.2 server endpoint: record layer and handshake, fuzzed at each state against a real Airlift client", input => DtlsTargets.Run(input, DtlsRole.Server)),
         new("dtls13-client", [Library], "DTLS 1.3 client endpoint: unified header, record number encryption, ACKs, HelloRetryRequest, KeyUpdate, fuzzed at each state against a real Airlift server", input => DtlsTargets.Run(input, DtlsRole.Client, dtls13: true)),
         new("dtls13-server", [Library], "DTLS 1.3 server endpoint: unified header, record number encryption, ACKs, fuzzed at each state against a real Airlift client", input => DtlsTargets.Run(input, DtlsRole.Server, dtls13: true)),
-        new("dtls-listener", [Library], "stateless cookie listener (HelloVerifyRequest, cookie check) and the endpoints it accepts", ListenerTarget.Run),
+        new("dtls-listener", [Library], "stateless cookie listener (HelloVerifyRequest; DTLS 1.3 multi-datagram hellos and HelloRetryRequest; cookie check; restarts on one address) and the endpoints it accepts", ListenerTarget.Run),
         new("stun-ice", [Library], "STUN decoding, MESSAGE-INTEGRITY and the ICE-lite agent", IceTarget.Run),
         new("transport", [Library], "RFC 7983 classifier and WebRtcTransport (ICE-lite + DTLS on one port) with a real DTLS peer", TransportTarget.Run),
         new("srtp", [Library], "SRTP and SRTCP unprotect (all four profiles) and protect/unprotect round trips", SrtpTarget.Run),
