@@ -232,6 +232,31 @@ public class SrtpContextTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(ProfileValues), MemberType = typeof(SrtpTestPackets))]
+    public void A_receiver_that_saw_sequence_number_1_takes_65531_for_a_rollover_before_the_first_and_refuses_it_RFC3711_3_3_1(ushort value)
+    {
+        var profile = new SrtpProtectionProfile(value);
+        // Found by the srtp fuzz target's long run (fuzz/crashes/srtp): its round-trip check assumed the receiver's
+        // rollover counter always follows the sender's, but a receiver whose state another packet set guesses ROC - 1
+        // for a jump back of more than 2^15, as libsrtp does, and there is no ROC below 0. A harness check, not a bug;
+        // this pins the behaviour.
+        var (first, r) = Pair(profile, SrtpOptions.Default);
+        var (fresh, unused) = Pair(profile, SrtpOptions.Default);
+        using (first)
+        using (fresh)
+        using (unused)
+        using (r)
+        {
+            Assert.Equal(SrtpStatus.Ok, r.UnprotectRtp(ProtectRtp(first, Rtp(1, Ssrc, 10)), out _));
+            Assert.Equal(SrtpStatus.TooOld, r.UnprotectRtp(ProtectRtp(fresh, Rtp(65531, Ssrc, 10)), out _));
+
+            // The fresh sender's next packet after its wrap is ROC 1; the receiver, still at ROC 0, cannot verify it.
+            Assert.Equal(SrtpStatus.AuthenticationFailed, r.UnprotectRtp(ProtectRtp(fresh, Rtp(2, Ssrc, 10)), out _));
+            Assert.Equal(SrtpStatus.Ok, r.UnprotectRtp(ProtectRtp(first, Rtp(2, Ssrc, 10)), out _));
+        }
+    }
+
     [Fact]
     public void Packets_behind_the_replay_window_are_rejected_and_those_inside_accepted_once_RFC3711_3_3_2()
     {
