@@ -192,108 +192,72 @@ public static class CorpusMaker
         foreach (var remote in (int[])[0, 2])
         {
             var options = ListenerTarget.ListenerOptions();
-            var listener = new DtlsServerListener(options);
-            var clientOptions = DtlsPair.Options(DtlsRole.Client, default, underTest: false, seed: 1);
-            var client = new DtlsSide("client", DtlsEndpoint.CreateClient(clientOptions, ListenerTarget.Start), clientOptions);
-            DtlsDriver.Drain(client);
-            DtlsSide? server = null;
             var steps = new List<byte[]>();
-            var response = new byte[512];
-            for (var round = 0; round < 8 && !client.Connected; round++)
-            {
-                while (client.Out.TryDequeue(out var d))
-                {
-                    steps.Add(FuzzScript.Step((byte)remote, d));
-                    if (server is not null)
-                    {
-                        DtlsDriver.Deliver(server, ListenerTarget.Start, d);
-                        continue;
-                    }
-
-                    var decision = listener.HandleDatagram(ListenerTarget.Start, ListenerTarget.Remotes[remote], d, response, out var length, out var endpoint);
-                    if (decision == DtlsListenerDecision.HelloVerifyRequest)
-                    {
-                        DtlsDriver.Deliver(client, ListenerTarget.Start, response.AsSpan(0, length));
-                    }
-                    else if (decision == DtlsListenerDecision.Accepted)
-                    {
-                        server = new DtlsSide("server", endpoint!, options);
-                        DtlsDriver.Drain(server);
-                    }
-                }
-
-                while (server is not null && server.Out.TryDequeue(out var d))
-                {
-                    DtlsDriver.Deliver(client, ListenerTarget.Start, d);
-                }
-            }
-
+            ThroughListener(new DtlsServerListener(options), options, remote, seed: 1, dtls13: false, steps, restart: false);
             yield return ($"handshake-remote{remote}", FuzzScript.Build(0, steps));
             yield return ($"hello-remote{remote}", FuzzScript.Build(0, steps.Take(1)));
         }
 
         // DTLS 1.3 (header bit 1): the hybrid share's two-datagram hello, the HelloRetryRequest, the cookie hello and the
-        // client's flight; then the same client's hello resent (its copies), and a second client restarting on the address.
+        // client's flight; then late copies of that first hello, and a second client restarting on the address.
         foreach (var remote in (int[])[0, 2])
         {
             var options = ListenerTarget.ListenerOptions(dtls13: true);
             var listener = new DtlsServerListener(options);
             var steps = new List<byte[]>();
-            var firstHello = new List<byte[]>();
-            for (var lineage = 0; lineage < 2; lineage++)
+            var firstHello = ThroughListener(listener, options, remote, seed: 1, dtls13: true, steps, restart: false);
+            yield return ($"handshake13-remote{remote}", FuzzScript.Build(2, steps));
+            yield return ($"hello13-remote{remote}", FuzzScript.Build(2, steps.Take(2)));
+            steps.AddRange(firstHello.Take(2).Select(d => FuzzScript.Step((byte)(remote | 8), d)));
+            ThroughListener(listener, options, remote, seed: 2, dtls13: true, steps, restart: true);
+            yield return ($"restart13-remote{remote}", FuzzScript.Build(2, steps));
+        }
+    }
+
+    /// <summary>
+    /// Runs a real client (<paramref name="seed"/>) through <paramref name="listener"/> from remote
+    /// <paramref name="remote"/> until connected, appending its datagrams to <paramref name="steps"/> as harness steps (with
+    /// control bit 3 until accepted when it <paramref name="restart"/>s on an address that has a session); returns them.
+    /// </summary>
+    private static List<byte[]> ThroughListener(DtlsServerListener listener, DtlsOptions options, int remote, ulong seed, bool dtls13, List<byte[]> steps, bool restart)
+    {
+        var clientOptions = DtlsPair.Options(DtlsRole.Client, default, underTest: false, seed: seed, dtls13: dtls13);
+        var client = new DtlsSide("client", DtlsEndpoint.CreateClient(clientOptions, ListenerTarget.Start), clientOptions);
+        DtlsDriver.Drain(client);
+        DtlsSide? server = null;
+        var sent = new List<byte[]>();
+        var response = new byte[512];
+        for (var round = 0; round < 8 && !client.Connected; round++)
+        {
+            while (client.Out.TryDequeue(out var d))
             {
-                var clientOptions = DtlsPair.Options(DtlsRole.Client, default, underTest: false, seed: (ulong)(1 + lineage), dtls13: true);
-                var client = new DtlsSide("client", DtlsEndpoint.CreateClient(clientOptions, ListenerTarget.Start), clientOptions);
-                DtlsDriver.Drain(client);
-                DtlsSide? server = null;
-                var response = new byte[512];
-                for (var round = 0; round < 8 && !client.Connected; round++)
+                sent.Add(d);
+                steps.Add(FuzzScript.Step((byte)(remote | (restart && server is null ? 8 : 0)), d));
+                if (server is not null)
                 {
-                    while (client.Out.TryDequeue(out var d))
-                    {
-                        if (lineage == 0 && firstHello.Count < 2)
-                        {
-                            firstHello.Add(d);
-                        }
-
-                        // The restarted client's datagrams go to the listener until it accepts them (control bit 3).
-                        steps.Add(FuzzScript.Step((byte)(remote | (lineage == 1 && server is null ? 8 : 0)), d));
-                        if (server is not null)
-                        {
-                            DtlsDriver.Deliver(server, ListenerTarget.Start, d);
-                            continue;
-                        }
-
-                        var decision = listener.HandleDatagram(ListenerTarget.Start, ListenerTarget.Remotes[remote], d, response, out var length, out var endpoint);
-                        if (decision == DtlsListenerDecision.HelloRetryRequest)
-                        {
-                            DtlsDriver.Deliver(client, ListenerTarget.Start, response.AsSpan(0, length));
-                        }
-                        else if (decision == DtlsListenerDecision.Accepted)
-                        {
-                            server = new DtlsSide("server", endpoint!, options);
-                            DtlsDriver.Drain(server);
-                        }
-                    }
-
-                    while (server is not null && server.Out.TryDequeue(out var d))
-                    {
-                        DtlsDriver.Deliver(client, ListenerTarget.Start, d);
-                    }
+                    DtlsDriver.Deliver(server, ListenerTarget.Start, d);
+                    continue;
                 }
 
-                if (lineage == 0)
+                var decision = listener.HandleDatagram(ListenerTarget.Start, ListenerTarget.Remotes[remote], d, response, out var length, out var endpoint);
+                if (decision is DtlsListenerDecision.HelloVerifyRequest or DtlsListenerDecision.HelloRetryRequest)
                 {
-                    yield return ($"handshake13-remote{remote}", FuzzScript.Build(2, steps));
-                    yield return ($"hello13-remote{remote}", FuzzScript.Build(2, steps.Take(2)));
-
-                    // Late copies of the first hello at the listener, before the next client on this address.
-                    steps.AddRange(firstHello.Select(d => FuzzScript.Step((byte)(remote | 8), d)));
+                    DtlsDriver.Deliver(client, ListenerTarget.Start, response.AsSpan(0, length));
+                }
+                else if (decision == DtlsListenerDecision.Accepted)
+                {
+                    server = new DtlsSide("server", endpoint!, options);
+                    DtlsDriver.Drain(server);
                 }
             }
 
-            yield return ($"restart13-remote{remote}", FuzzScript.Build(2, steps));
+            while (server is not null && server.Out.TryDequeue(out var d))
+            {
+                DtlsDriver.Deliver(client, ListenerTarget.Start, d);
+            }
         }
+
+        return sent;
     }
 
     private static IEnumerable<(string, byte[])> IceInputs(List<Captured> captures)

@@ -83,12 +83,17 @@ public class ListenerHelloReassemblyTests
         return client.State == DtlsState.Connected && server.State == DtlsState.Connected;
     }
 
+    /// <summary>A listener and a DTLS 1.3 client with the default (hybrid) shares, at 5 s.</summary>
+    private static (TimeSpan Now, DtlsServerListener Listener, DtlsEndpoint Client) Fresh(ulong seed)
+    {
+        var now = TimeSpan.FromSeconds(5);
+        return (now, new DtlsServerListener(ServerOptions()), DtlsEndpoint.CreateClient(Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, seed), now));
+    }
+
     [Fact]
     public void A_hello_resent_at_a_lower_datagram_size_with_two_fragments_in_one_datagram_is_assembled()
     {
-        var now = TimeSpan.FromSeconds(5);
-        var listener = new DtlsServerListener(ServerOptions());
-        var client = DtlsEndpoint.CreateClient(Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, 42), now);
+        var (now, listener, client) = Fresh(42);
 
         var (retry, _, _) = Offer(listener, now, Drain(client));
         Assert.NotNull(retry);
@@ -156,9 +161,7 @@ public class ListenerHelloReassemblyTests
     [Fact]
     public void A_resent_hello_whose_answer_was_lost_is_answered_again()
     {
-        var now = TimeSpan.FromSeconds(5);
-        var listener = new DtlsServerListener(ServerOptions());
-        var client = DtlsEndpoint.CreateClient(Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, 45), now);
+        var (now, listener, client) = Fresh(45);
         var (lost, _, _) = Offer(listener, now, Drain(client));
         Assert.NotNull(lost);
 
