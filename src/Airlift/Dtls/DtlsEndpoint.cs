@@ -343,7 +343,7 @@ public sealed class DtlsEndpoint : IDisposable
     /// Server created by the listener after a stateless HelloRetryRequest cookie verified: the DTLS 1.3 engine starts at once,
     /// its transcript rebuilt from the cookie (message_hash of the first ClientHello) and the HelloRetryRequest.
     /// </summary>
-    internal static DtlsEndpoint CreateDtls13ServerAfterRetry(DtlsOptions options, TimeSpan now, ReadOnlySpan<byte> clientHello1Hash, Selection13 retryFor, byte[] helloRetryRequestBody, ulong clientHelloRecordSequence, HandshakeMessage clientHello2Message, ClientHello clientHello2, int bytesReceived)
+    internal static DtlsEndpoint CreateDtls13ServerAfterRetry(DtlsOptions options, TimeSpan now, ReadOnlySpan<byte> clientHello1Hash, Selection13 retryFor, byte[] helloRetryRequestBody, ulong clientHelloRecordSequence, HandshakeMessage clientHello2Message, ClientHello clientHello2, int bytesReceived, string? note = null)
     {
         var endpoint = new DtlsEndpoint(options, DtlsRole.Server, now);
         var v13 = new Dtls13Engine(options, DtlsRole.Server, now, endpoint._engine.Stats, endpoint);
@@ -359,6 +359,11 @@ public sealed class DtlsEndpoint : IDisposable
         v13.Stats.DatagramsReceived++;
         v13.Stats.BytesReceived += bytesReceived;
         v13.Log(now, "created after a verified HelloRetryRequest cookie (DTLS 1.3)");
+        if (note is not null)
+        {
+            v13.Log(now, note);
+        }
+
         handshake.OnClientHello(now, clientHello2Message, clientHello2);
         return endpoint;
     }

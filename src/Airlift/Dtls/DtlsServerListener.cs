@@ -296,6 +296,25 @@ public sealed class DtlsServerListener
         return DtlsListenerDecision.HelloVerifyRequest;
     }
 
+    /// <summary>The transcript hash of <paramref name="hello"/> without its cookie extension: the first hello a second one came from.</summary>
+    private static byte[] HashWithoutCookie(ClientHello hello, int helloLength, Tls13CipherSuiteInfo suite)
+    {
+        var first = hello with { Extensions = hello.Extensions.FindAll(e => e.Type != V13.Wire13.Cookie) };
+        var body = new byte[helloLength]; // one extension fewer: never longer
+        var w = new WireWriter(body);
+        first.Encode(ref w);
+        var transcript = new V13.Transcript13();
+        try
+        {
+            transcript.Add(new Handshake.HandshakeMessage(HandshakeType.ClientHello, 0, body.AsSpan(0, w.Position).ToArray()));
+            return transcript.Hash(suite.Hash);
+        }
+        finally
+        {
+            transcript.Release();
+        }
+    }
+
     private DtlsListenerDecision Drop()
     {
         Stats.CountDropped();
@@ -317,7 +336,7 @@ public sealed class DtlsServerListener
         if (Extensions.TryFind(hello.Extensions, V13.Wire13.Cookie, out var cookieExtension))
         {
             if (!V13.Extensions13.TryDecodeCookie(cookieExtension.Data, out var echoed)
-                || !V13.StatelessRetry.TryOpenCookie(_cookies, now, identity, echoed, out var suite, out var group, out var askedShare, out var hash)
+                || !V13.StatelessRetry.TryOpenCookie(_cookies, now, identity, echoed, out var suite, out var group, out var askedShare, out var randomPrefix, out var hash)
                 || !Tls13CipherSuiteInfo.TryGet(suite, out var suiteInfo))
             {
                 Stats.CountDropped();
@@ -325,9 +344,28 @@ public sealed class DtlsServerListener
                 return DtlsListenerDecision.Dropped;
             }
 
+            var rebuilt = false;
+            if (!hello.Random.AsSpan(0, V13.StatelessRetry.RandomPrefixLength).SequenceEqual(randomPrefix))
+            {
+                // The HelloRetryRequest answered another hello from this address: a client restarted on its predecessor's
+                // port and took the answer meant for it (nothing in a HelloRetryRequest names the hello it answers; the
+                // cookie is valid for the address). RFC 8446 4.1.2: the second hello is the first one with the cookie added
+                // (and a new key share only when one was asked for), so this client's first hello is rebuilt from it.
+                if (askedShare)
+                {
+                    Stats.CountDropped();
+                    _options.Metrics.Drop("listener-retry-for-another-hello");
+                    return DtlsListenerDecision.Dropped;
+                }
+
+                hash = HashWithoutCookie(hello, body.Length, suiteInfo);
+                rebuilt = true;
+            }
+
             var retryFor = new V13.Selection13(suiteInfo, group, null, default, null);
             var hrrBody = V13.HelloRetry13.Build(hello.SessionId, suite, askedShare ? group : null, echoed);
-            endpoint = DtlsEndpoint.CreateDtls13ServerAfterRetry(_options, now, hash, retryFor, hrrBody, record.SequenceNumber, message, hello, datagramLength);
+            endpoint = DtlsEndpoint.CreateDtls13ServerAfterRetry(_options, now, hash, retryFor, hrrBody, record.SequenceNumber, message, hello, datagramLength,
+                rebuilt ? "the cookie answered another hello from this address (a client restarted on the port); first hello rebuilt from the second" : null);
             Stats.CountAccepted();
             return DtlsListenerDecision.Accepted;
         }
@@ -350,7 +388,7 @@ public sealed class DtlsServerListener
         }
 
         var askShare = selection.ClientShare is null;
-        var cookie = V13.StatelessRetry.CreateCookie(_cookies, now, identity, selection, askShare, helloHash);
+        var cookie = V13.StatelessRetry.CreateCookie(_cookies, now, identity, selection, askShare, hello.Random, helloHash);
         var hrr = V13.HelloRetry13.Build(hello.SessionId, selection.Suite.Suite, askShare ? selection.Group : null, cookie);
         var length = RecordHeader.Size + HandshakeHeader.Size + hrr.Length;
 

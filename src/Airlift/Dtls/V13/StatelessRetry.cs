@@ -7,21 +7,27 @@ namespace Airlift.Dtls.V13;
 /// <summary>
 /// The HelloRetryRequest cookie of a stateless DTLS 1.3 server (RFC 8446 4.2.2, RFC 9147 5.1): everything the server needs
 /// to continue from the second ClientHello travels in the cookie, authenticated by an HMAC over the client's address.
-/// Layout: <c>version(1)=1 suite(2) group(2) asked_share(1) hash_length(1) hash(ClientHello1) mac(32)</c>.
+/// Layout: <c>version(1)=2 suite(2) group(2) asked_share(1) random_prefix(8) hash_length(1) hash(ClientHello1) mac(32)</c>;
+/// the first 8 bytes of the first ClientHello's random tell whether a second ClientHello answers this cookie's hello (its
+/// random is the same) or took a HelloRetryRequest meant for another client on the same address.
 /// </summary>
 internal static class StatelessRetry
 {
-    private const byte CookieVersion = 1;
+    /// <summary>Bytes of the first ClientHello's random kept in the cookie.</summary>
+    public const int RandomPrefixLength = 8;
 
-    /// <summary>The cookie for a first ClientHello whose transcript hash is <paramref name="clientHello1Hash"/>.</summary>
-    public static byte[] CreateCookie(CookieAuthority authority, TimeSpan now, ReadOnlySpan<byte> identity, Selection13 selection, bool askedShare, ReadOnlySpan<byte> clientHello1Hash)
+    private const byte CookieVersion = 2;
+
+    /// <summary>The cookie for a first ClientHello with <paramref name="clientRandom"/> whose transcript hash is <paramref name="clientHello1Hash"/>.</summary>
+    public static byte[] CreateCookie(CookieAuthority authority, TimeSpan now, ReadOnlySpan<byte> identity, Selection13 selection, bool askedShare, ReadOnlySpan<byte> clientRandom, ReadOnlySpan<byte> clientHello1Hash)
     {
-        var cookie = new byte[7 + clientHello1Hash.Length + CookieAuthority.CookieLength];
+        var cookie = new byte[7 + RandomPrefixLength + clientHello1Hash.Length + CookieAuthority.CookieLength];
         var w = new WireWriter(cookie);
         w.WriteUInt8(CookieVersion);
         w.WriteUInt16(selection.Suite.Suite.Value);
         w.WriteUInt16(selection.Group.Value);
         w.WriteUInt8(askedShare ? (byte)1 : (byte)0);
+        w.WriteBytes(clientRandom[..RandomPrefixLength]);
         w.WriteVector8(clientHello1Hash);
         var fields = cookie.AsSpan(0, w.Position);
         authority.Compute(now, identity, fields, cookie.AsSpan(w.Position));
@@ -30,11 +36,12 @@ internal static class StatelessRetry
 
     /// <summary>Verifies a cookie echoed in a second ClientHello and recovers what it carries; false (never throws) on any mismatch.</summary>
     public static bool TryOpenCookie(CookieAuthority authority, TimeSpan now, ReadOnlySpan<byte> identity, ReadOnlySpan<byte> cookie,
-        out CipherSuite suite, out NamedGroup group, out bool askedShare, out byte[] clientHello1Hash)
+        out CipherSuite suite, out NamedGroup group, out bool askedShare, out byte[] randomPrefix, out byte[] clientHello1Hash)
     {
         suite = default;
         group = default;
         askedShare = false;
+        randomPrefix = [];
         clientHello1Hash = [];
         if (cookie.Length <= CookieAuthority.CookieLength)
         {
@@ -44,7 +51,7 @@ internal static class StatelessRetry
         var fields = cookie[..^CookieAuthority.CookieLength];
         var r = new WireReader(fields);
         if (!r.TryReadUInt8(out var version) || version != CookieVersion || !r.TryReadUInt16(out var s) || !r.TryReadUInt16(out var g)
-            || !r.TryReadUInt8(out var asked) || !r.TryReadVector8(out var hash) || !r.IsEmpty
+            || !r.TryReadUInt8(out var asked) || !r.TryReadBytes(RandomPrefixLength, out var prefix) || !r.TryReadVector8(out var hash) || !r.IsEmpty
             || !authority.Verify(now, identity, fields, cookie[^CookieAuthority.CookieLength..]))
         {
             return false;
@@ -53,6 +60,7 @@ internal static class StatelessRetry
         suite = new CipherSuite(s);
         group = new NamedGroup(g);
         askedShare = asked == 1;
+        randomPrefix = prefix.ToArray();
         clientHello1Hash = hash.ToArray();
         return true;
     }

@@ -184,6 +184,46 @@ public class ListenerHelloReassemblyTests
         Assert.True(Complete(client, accepted, now), client.Trace + accepted.Trace);
     }
 
+    [Theory]
+    [InlineData(true)] // the default shares: two-datagram hellos
+    [InlineData(false)] // an X25519 share only: the server asks for the hybrid one, and such a retry cannot be rebuilt
+    public void A_client_restarted_on_the_port_that_takes_its_predecessors_HelloRetryRequest_still_connects_when_only_the_cookie_was_asked(bool hybrid)
+    {
+        // Found by `airlift soak --reuse-ports` (1 in 10,000): a client abandons its handshake and the next client on the
+        // same port receives the HelloRetryRequest meant for it. Nothing in a HelloRetryRequest names the hello it answers
+        // and the cookie is valid for the address, so the new client echoes it; the server must not build the transcript
+        // on the other client's first hello.
+        var (now, listener, a) = Fresh(46);
+        DtlsOptions ClientOptions(ulong seed) => hybrid
+            ? Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, seed)
+            : Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, seed) with { Dtls13KeyShares = [NamedGroup.X25519] };
+        if (!hybrid)
+        {
+            a = DtlsEndpoint.CreateClient(ClientOptions(46), now);
+        }
+
+        var (retryForA, _, _) = Offer(listener, now, Drain(a));
+        Assert.NotNull(retryForA);
+
+        var b = DtlsEndpoint.CreateClient(ClientOptions(47), now);
+        var (retryForB, _, _) = Offer(listener, now, Drain(b));
+        Assert.NotNull(retryForB);
+        b.HandleDatagram(now, retryForA); // B's own answer is lost; A's arrives at the port B now holds
+
+        var (_, accepted, decisions) = Offer(listener, now, Drain(b));
+        if (!hybrid)
+        {
+            // The retry asked for another key share, so B's first hello cannot be rebuilt from its second: dropped, counted.
+            Assert.Null(accepted);
+            Assert.Contains(DtlsListenerDecision.Dropped, decisions);
+            return;
+        }
+
+        Assert.True(accepted is not null, string.Join(", ", decisions));
+        Assert.Contains("first hello rebuilt from the second", accepted.Trace);
+        Assert.True(Complete(b, accepted, now), b.Trace + accepted.Trace);
+    }
+
     [Fact]
     public void Remembered_hellos_are_evicted_before_a_hello_still_being_assembled()
     {
