@@ -221,9 +221,19 @@ public sealed class DtlsServerListener
                 return DtlsListenerDecision.Buffered;
             }
 
-            if (ClientHello.TryDecode(whole, out var hello) && V13.Negotiation13.OffersDtls13(hello))
+            var decoded = ClientHello.TryDecode(whole, out var hello);
+            if (repeat && decoded && (hello!.Cookie.Length > 0 || Extensions.TryFind(hello.Extensions, V13.Wire13.Cookie, out _)))
             {
-                if (Decide13(now, remote, identity, datagram.Length, record, handshake, whole, hello, response, out responseLength, out endpoint) is { } decision)
+                // A copy of a hello that was accepted on its cookie: its endpoint exists (or existed and ended), and a
+                // second one would send a flight for that old hello to whoever holds the address now.
+                Stats.CountDropped();
+                _options.Metrics.Drop("listener-hello-fragment-copy");
+                return DtlsListenerDecision.Dropped;
+            }
+
+            if (decoded && V13.Negotiation13.OffersDtls13(hello!))
+            {
+                if (Decide13(now, remote, identity, datagram.Length, record, handshake, whole, hello!, response, out responseLength, out endpoint) is { } decision)
                 {
                     // A hello answered moments ago asks again: that answer was probably lost, so this one goes twice when
                     // the datagram that asked is at least twice its size on the wire (never more bytes out than in).
@@ -236,7 +246,7 @@ public sealed class DtlsServerListener
                         _options.Metrics.CookiesSent.Add(1);
                     }
 
-                    acceptedRandom = decision == DtlsListenerDecision.Accepted ? hello.Random : null;
+                    acceptedRandom = decision == DtlsListenerDecision.Accepted ? hello!.Random : null;
                     return decision;
                 }
             }

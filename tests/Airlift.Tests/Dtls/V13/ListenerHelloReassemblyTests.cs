@@ -225,6 +225,24 @@ public class ListenerHelloReassemblyTests
     }
 
     [Fact]
+    public void A_late_copy_of_an_accepted_cookie_hello_makes_no_second_endpoint()
+    {
+        // Found by `airlift soak --reuse-ports`: the copy's endpoint sent a flight for the old hello to the next client
+        // on the port, which took its ServerHello and could not read the rest.
+        var (now, listener, client) = Fresh(48);
+        var (retry, _, _) = Offer(listener, now, Drain(client));
+        client.HandleDatagram(now, retry!);
+        var cookieHello = Drain(client);
+        var (_, accepted, _) = Offer(listener, now, cookieHello);
+        Assert.NotNull(accepted);
+
+        var (_, again, decisions) = Offer(listener, now + TimeSpan.FromMilliseconds(200), cookieHello);
+        Assert.Null(again);
+        Assert.All(decisions, d => Assert.Equal(DtlsListenerDecision.Dropped, d));
+        Assert.Equal(1, listener.Stats.Accepted);
+    }
+
+    [Fact]
     public void Remembered_hellos_are_evicted_before_a_hello_still_being_assembled()
     {
         var pending = new Airlift.Dtls.V13.PendingClientHellos(3 * 1000);
