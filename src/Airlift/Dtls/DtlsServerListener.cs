@@ -210,9 +210,7 @@ public sealed class DtlsServerListener
 
             if (whole is null && !buffered && copies)
             {
-                Stats.CountDropped();
-                _options.Metrics.Drop("listener-hello-fragment-copy");
-                return DtlsListenerDecision.Dropped;
+                return DropCopy();
             }
 
             if (whole is null)
@@ -221,19 +219,17 @@ public sealed class DtlsServerListener
                 return DtlsListenerDecision.Buffered;
             }
 
-            var decoded = ClientHello.TryDecode(whole, out var hello);
-            if (repeat && decoded && (hello!.Cookie.Length > 0 || Extensions.TryFind(hello.Extensions, V13.Wire13.Cookie, out _)))
+            var hello = ClientHello.TryDecode(whole, out var decoded) ? decoded : null;
+            if (repeat && hello is not null && (hello.Cookie.Length > 0 || Extensions.TryFind(hello.Extensions, V13.Wire13.Cookie, out _)))
             {
                 // A copy of a hello that was accepted on its cookie: its endpoint exists (or existed and ended), and a
                 // second one would send a flight for that old hello to whoever holds the address now.
-                Stats.CountDropped();
-                _options.Metrics.Drop("listener-hello-fragment-copy");
-                return DtlsListenerDecision.Dropped;
+                return DropCopy();
             }
 
-            if (decoded && V13.Negotiation13.OffersDtls13(hello!))
+            if (hello is not null && V13.Negotiation13.OffersDtls13(hello))
             {
-                if (Decide13(now, remote, identity, datagram.Length, record, handshake, whole, hello!, response, out responseLength, out endpoint) is { } decision)
+                if (Decide13(now, remote, identity, datagram.Length, record, handshake, whole, hello, response, out responseLength, out endpoint) is { } decision)
                 {
                     // A hello answered moments ago asks again: that answer was probably lost, so this one goes twice when
                     // the datagram that asked is at least twice its size on the wire (never more bytes out than in).
@@ -246,7 +242,7 @@ public sealed class DtlsServerListener
                         _options.Metrics.CookiesSent.Add(1);
                     }
 
-                    acceptedRandom = decision == DtlsListenerDecision.Accepted ? hello!.Random : null;
+                    acceptedRandom = decision == DtlsListenerDecision.Accepted ? hello.Random : null;
                     return decision;
                 }
             }
@@ -323,6 +319,14 @@ public sealed class DtlsServerListener
         {
             transcript.Release();
         }
+    }
+
+    /// <summary>A copy of a hello completed moments ago, with nothing to answer.</summary>
+    private DtlsListenerDecision DropCopy()
+    {
+        Stats.CountDropped();
+        _options.Metrics.Drop("listener-hello-fragment-copy");
+        return DtlsListenerDecision.Dropped;
     }
 
     private DtlsListenerDecision Drop()
