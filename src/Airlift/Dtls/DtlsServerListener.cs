@@ -179,6 +179,9 @@ public sealed class DtlsServerListener
         identity[addressLength + 1] = (byte)remote.Port;
         identity = identity[..(addressLength + 2)];
 
+        // A DTLS 1.2 hello assembled from several datagrams, for the endpoint it may be accepted on (the last datagram alone
+        // holds only its last fragment).
+        byte[]? assembled = null;
         if (_pending is not null)
         {
             // A DTLS 1.3-capable listener needs the whole hello: supported_versions, key shares and the cookie extension
@@ -248,6 +251,7 @@ public sealed class DtlsServerListener
             }
 
             fragment = whole;
+            assembled = handshake.IsComplete ? null : whole;
         }
         else if (handshake.FragmentOffset != 0)
         {
@@ -270,7 +274,7 @@ public sealed class DtlsServerListener
         {
             endpoint = DtlsEndpoint.CreateServer(_options, now);
             endpoint.Engine.CookieVerified = true;
-            endpoint.HandleDatagram(now, datagram);
+            endpoint.HandleDatagram(now, assembled is null ? datagram : WholeHelloRecord(record, handshake.MessageSeq, assembled));
             acceptedRandom = random.ToArray();
             Stats.CountAccepted();
             return DtlsListenerDecision.Accepted;
@@ -300,6 +304,22 @@ public sealed class DtlsServerListener
         Stats.CountHelloVerifyRequests(responseCopies);
         _options.Metrics.CookiesSent.Add(responseCopies);
         return DtlsListenerDecision.HelloVerifyRequest;
+    }
+
+    /// <summary>
+    /// One epoch-0 record holding the whole ClientHello <paramref name="body"/> (at most
+    /// <see cref="V13.PendingClientHellos.MaxHelloLength"/> bytes, so one record), numbered as the record that completed it:
+    /// what the endpoint would have read had the hello come in one datagram (RFC 6347 4.2.6: the transcript holds the message
+    /// as if unfragmented, so nothing it computes differs).
+    /// </summary>
+    private static byte[] WholeHelloRecord(in RecordHeader last, ushort messageSeq, byte[] body)
+    {
+        var datagram = new byte[RecordHeader.Size + HandshakeHeader.Size + body.Length];
+        new RecordHeader(ContentType.Handshake, last.Version, 0, last.SequenceNumber, (ushort)(HandshakeHeader.Size + body.Length)).Write(datagram);
+        var w = new WireWriter(datagram.AsSpan(RecordHeader.Size));
+        new HandshakeHeader(HandshakeType.ClientHello, body.Length, messageSeq, 0, body.Length).Write(ref w);
+        w.WriteBytes(body);
+        return datagram;
     }
 
     /// <summary>The transcript hash of <paramref name="hello"/> without its cookie extension: the first hello a second one came from.</summary>

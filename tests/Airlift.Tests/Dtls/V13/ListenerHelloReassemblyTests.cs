@@ -269,6 +269,61 @@ public class ListenerHelloReassemblyTests
         Assert.False(duplicate);
     }
 
+    [Fact]
+    public void A_DTLS_1_2_cookie_hello_in_two_datagrams_gives_the_new_endpoint_the_whole_hello()
+    {
+        // A 1.2-only client whose cookie hello spans two datagrams (a larger hello, or a smaller path, than this client's):
+        // the endpoint accepted on the last datagram must answer at once, not after the client's next retransmission
+        // (which a lossy path may not bring).
+        var now = TimeSpan.FromSeconds(5);
+        var listener = new DtlsServerListener(ServerOptions());
+        var client = DtlsEndpoint.CreateClient(Dtls13HandshakeTests.Options(TestCertificates.EcdsaPeer, 49) with { ProtocolVersions = [ProtocolVersion.Dtls12] }, now);
+
+        var response = new byte[4096];
+        var first = Assert.Single(Drain(client));
+        Assert.Equal(DtlsListenerDecision.HelloVerifyRequest, listener.HandleDatagram(now, Remote, first, response, out var length, out _));
+        client.HandleDatagram(now, response.AsSpan(0, length));
+
+        var cookieHello = Assert.Single(Drain(client));
+        var (_, accepted, decisions) = Offer(listener, now, SplitHello(cookieHello, 100));
+        Assert.Equal([DtlsListenerDecision.Buffered, DtlsListenerDecision.Accepted], decisions);
+        var flight = Drain(accepted!);
+        Assert.NotEmpty(flight);
+        foreach (var d in flight)
+        {
+            client.HandleDatagram(now, d);
+        }
+
+        Assert.True(Complete(client, accepted!, now), client.Trace + accepted!.Trace);
+    }
+
+    /// <summary>
+    /// The single-record hello in <paramref name="datagram"/> as two datagrams, fragments [0, at) and [at, end). Both keep
+    /// the record's sequence number, so that the client's next records still follow it.
+    /// </summary>
+    private static byte[][] SplitHello(byte[] datagram, int at)
+    {
+        const int headers = 13 + 12;
+        var bodyLength = datagram.Length - headers;
+        byte[] Fragment(int offset, int count)
+        {
+            var d = new byte[headers + count];
+            datagram.AsSpan(0, headers).CopyTo(d);
+            d[11] = (byte)((12 + count) >> 8);
+            d[12] = (byte)(12 + count);
+            d[19] = (byte)(offset >> 16);
+            d[20] = (byte)(offset >> 8);
+            d[21] = (byte)offset;
+            d[22] = (byte)(count >> 16);
+            d[23] = (byte)(count >> 8);
+            d[24] = (byte)count;
+            datagram.AsSpan(headers + offset, count).CopyTo(d.AsSpan(headers));
+            return d;
+        }
+
+        return [Fragment(0, at), Fragment(at, bodyLength - at)];
+    }
+
     private static int FragmentOffset(byte[] datagram) => (datagram[19] << 16) | (datagram[20] << 8) | datagram[21];
 
     private static int RecordCount(byte[] datagram)
