@@ -314,11 +314,10 @@ public sealed class DtlsServerListener
     /// </summary>
     private static byte[] WholeHelloRecord(in RecordHeader last, ushort messageSeq, byte[] body)
     {
-        var datagram = new byte[RecordHeader.Size + HandshakeHeader.Size + body.Length];
-        new RecordHeader(ContentType.Handshake, last.Version, 0, last.SequenceNumber, (ushort)(HandshakeHeader.Size + body.Length)).Write(datagram);
-        var w = new WireWriter(datagram.AsSpan(RecordHeader.Size));
-        new HandshakeHeader(HandshakeType.ClientHello, body.Length, messageSeq, 0, body.Length).Write(ref w);
-        w.WriteBytes(body);
+        var message = new Handshake.HandshakeMessage(HandshakeType.ClientHello, messageSeq, body).ToTranscriptBytes();
+        var datagram = new byte[RecordHeader.Size + message.Length];
+        new RecordHeader(ContentType.Handshake, last.Version, 0, last.SequenceNumber, (ushort)message.Length).Write(datagram);
+        message.CopyTo(datagram, RecordHeader.Size);
         return datagram;
     }
 
@@ -329,15 +328,21 @@ public sealed class DtlsServerListener
         var body = new byte[helloLength]; // one extension fewer: never longer
         var w = new WireWriter(body);
         first.Encode(ref w);
+        return HelloHash(body.AsSpan(0, w.Position), suite);
+    }
+
+    /// <summary>The transcript hash of a ClientHello alone (what the HelloRetryRequest cookie carries, RFC 8446 4.4.1).</summary>
+    private static byte[] HelloHash(ReadOnlySpan<byte> helloBody, Tls13CipherSuiteInfo suite)
+    {
         var transcript = new V13.Transcript13();
         try
         {
-            transcript.Add(new Handshake.HandshakeMessage(HandshakeType.ClientHello, 0, body.AsSpan(0, w.Position).ToArray()));
+            transcript.Add(HandshakeType.ClientHello.Value, helloBody);
             return transcript.Hash(suite.Hash);
         }
         finally
         {
-            transcript.Release();
+            transcript.Release(); // its pooled buffer goes back: the listener keeps nothing per hello
         }
     }
 
@@ -409,18 +414,7 @@ public sealed class DtlsServerListener
             return null;
         }
 
-        var transcript = new V13.Transcript13();
-        byte[] helloHash;
-        try
-        {
-            transcript.Add(message);
-            helloHash = transcript.Hash(selection!.Suite.Hash);
-        }
-        finally
-        {
-            transcript.Release(); // its pooled buffer goes back: the listener keeps nothing per hello
-        }
-
+        var helloHash = HelloHash(body, selection!.Suite);
         var askShare = selection.ClientShare is null;
         var cookie = V13.StatelessRetry.CreateCookie(_cookies, now, identity, selection, askShare, hello.Random, helloHash);
         var hrr = V13.HelloRetry13.Build(hello.SessionId, selection.Suite.Suite, askShare ? selection.Group : null, cookie);
